@@ -1,0 +1,63 @@
+"""The ``sanad`` command line: one Typer application, with errors turned into one line here.
+
+Sub-commands live in their own modules (``keys``, ``config_cmd``, ``db``, ...); this module only
+assembles them and owns the single place where an error becomes a message and an exit code,
+following one rule: ``sanad: <what went wrong>`` in lower case without a final period, then an
+optional ``hint: ...`` line, on stderr, exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from bot.cli import config_cmd, db, keys
+from bot.errors import SanadError
+from crypto.errors import CryptoError
+
+app = typer.Typer(
+    name="sanad",
+    help="Sanad: report online targeting anonymously and safely.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(keys.org_app, name="org")
+app.add_typer(keys.caseworker_app, name="caseworker")
+app.add_typer(db.db_app, name="db")
+config_cmd.register(app)
+
+
+def _fail(message: str, hint: str | None = None) -> None:
+    print(f"sanad: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+
+
+def main() -> None:
+    """Entry point of the ``sanad`` script."""
+    try:
+        app(standalone_mode=False)
+    except SanadError as exc:
+        _fail(str(exc), exc.hint)
+        sys.exit(1)
+    except CryptoError as exc:
+        _fail(str(exc) or (exc.__doc__ or "cryptographic failure").splitlines()[0].rstrip("."))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _fail("aborted")
+        sys.exit(1)
+    except typer.TyperException as exc:  # usage errors: Typer's own one-line message
+        message = getattr(exc, "format_message", lambda: str(exc))()
+        if message:  # empty when Typer has already printed the help text
+            _fail(message[:1].lower() + message[1:].rstrip("."))
+        sys.exit(getattr(exc, "exit_code", 2))
+    except Exception as exc:  # anything unexpected: one line, no traceback, no content
+        _fail(f"unexpected error ({type(exc).__name__})", "please report the command you ran")
+        sys.exit(1)

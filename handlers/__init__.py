@@ -1,0 +1,1 @@
+"""Telegram conversation logic: reporter flow, status and mailbox, caseworker and admin commands."""

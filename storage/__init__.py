@@ -1,0 +1,1 @@
+"""Data layer: SQLAlchemy models, repositories, engines, migrations, outbox and purge queries."""
