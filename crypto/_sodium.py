@@ -55,9 +55,14 @@ def aead_decrypt(key: bytes, nonce: bytes, ciphertext: bytes, associated_data: b
         raise OpenFailure from exc
 
 
-def blake2b(data: bytes, *, key: bytes = b"", size: int = 32) -> bytes:
-    """Keyed (or unkeyed) BLAKE2b with an output of ``size`` bytes (16..64)."""
-    return bytes(_b.crypto_generichash(data, key, size))
+def blake2b(data: bytes, *, key: bytes = b"", size: int = 32, person: bytes = b"") -> bytes:
+    """Keyed (or unkeyed) BLAKE2b with an output of ``size`` bytes (16..64).
+
+    ``person`` is BLAKE2b's 16-byte personalisation string, for domain separation.
+    """
+    return bytes(
+        _b.crypto_generichash_blake2b_salt_personal(data, digest_size=size, key=key, person=person)
+    )
 
 
 def x25519_public_from_secret(secret: bytes) -> bytes:
@@ -112,8 +117,8 @@ def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
     return True
 
 
-def argon2id(passphrase: bytes, salt: bytes, *, opslimit: int, memlimit: int, size: int = 32) -> bytes:
+def argon2id(
+    passphrase: bytes, salt: bytes, *, opslimit: int, memlimit: int, size: int = 32
+) -> bytes:
     """Argon2id (libsodium crypto_pwhash, ALG_ARGON2ID13). Callers range-check the limits first."""
-    return bytes(
-        _argon2id.kdf(size, passphrase, salt, opslimit=opslimit, memlimit=memlimit)
-    )
+    return bytes(_argon2id.kdf(size, passphrase, salt, opslimit=opslimit, memlimit=memlimit))

@@ -54,7 +54,8 @@ def main() -> None:
         _fail("aborted")
         sys.exit(1)
     except typer.TyperException as exc:  # usage errors: Typer's own one-line message
-        message = getattr(exc, "format_message", lambda: str(exc))()
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if format_message else str(exc)
         if message:  # empty when Typer has already printed the help text
             _fail(message[:1].lower() + message[1:].rstrip("."))
         sys.exit(getattr(exc, "exit_code", 2))
