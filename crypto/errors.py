@@ -15,3 +15,15 @@ class OpenFailure(CryptoError):
     Deliberately one error for every cause (wrong key, tampering, truncation, swapped header,
     unknown version inside an authenticated part) so that no caller can be used as an oracle.
     """
+
+
+class UnsupportedVersion(CryptoError):
+    """This was made by a different version of Sanad, whose format this one cannot read.
+
+    Raised only for a version field that is in the clear (so it tells nobody anything new),
+    before any key is used.
+    """
+
+
+class NotForThisKey(CryptoError):
+    """This was not sealed to your key (no recipient entry names it)."""

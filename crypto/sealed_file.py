@@ -1,0 +1,166 @@
+"""The sealed report file a caseworker receives (docs/crypto.md, "Sealed report file").
+
+Self-describing bytes, so ``sanad caseworker open FILE --key KEYFILE`` needs nothing else::
+
+    "SANAD-REPORT\\n" || version || kind || case reference (u8 length, ASCII) || report id (16)
+    || sequence (u32) || reply-to flag (1) [|| mailbox public key (32)]
+    || recipient key id (16) || wrap length (u16) || wrap || body_sealed (rest)
+
+The clear fields are not secret and are authenticated by the body's AEAD: kind, report id and
+sequence number are the header and the reply-to key is in the associated data
+(see :mod:`crypto.envelope`). The case reference is a label for people: the bot checks that a
+reply's case reference and report id belong together.
+
+Errors follow age's rule: a file that is not Sanad's or is damaged in its clear layout is
+:class:`MalformedSealedFile`, an unknown version is :class:`~crypto.errors.UnsupportedVersion`,
+"this file is not for your key" is :class:`~crypto.errors.NotForThisKey`, and anything the
+cryptography refuses is the one :class:`~crypto.errors.OpenFailure`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from crypto import envelope
+from crypto._reader import Reader
+from crypto.body import ReportBody
+from crypto.errors import CryptoError, UnsupportedVersion
+from crypto.header import REPORT_ID_BYTES, EnvelopeKind, check_binding
+from crypto.keys import KEY_ID_BYTES, X25519PublicKey, X25519SecretKey
+from crypto.wraps import Wrap
+
+MAGIC = b"SANAD-REPORT\n"
+VERSION = 1
+_CASE_REFERENCE_RE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}\Z")
+_BROKEN = "this sealed report file is damaged"
+_FILE_KINDS = (EnvelopeKind.REPORT, EnvelopeKind.ADDENDUM)
+
+
+class MalformedSealedFile(CryptoError):
+    """This is not a Sanad sealed report file, or the file is damaged."""
+
+
+@dataclass(frozen=True)
+class SealedFile:
+    """The parsed, still sealed content of a sealed report file."""
+
+    kind: EnvelopeKind
+    case_reference: str
+    report_id: bytes
+    sequence: int
+    reply_to: X25519PublicKey | None
+    wrap: Wrap
+    body_sealed: bytes
+
+
+@dataclass(frozen=True)
+class OpenedFile:
+    """A decrypted report or addendum with the header fields it was sealed under."""
+
+    kind: EnvelopeKind
+    case_reference: str
+    report_id: bytes
+    sequence: int
+    reply_to: X25519PublicKey | None
+    body: ReportBody
+
+
+def check_case_reference(case_reference: str) -> None:
+    """Refuse a case reference other than 1–32 of ``A-Z``, ``0-9``, ``-`` (like ``K7Q-4M2P``)."""
+    if not _CASE_REFERENCE_RE.match(case_reference):
+        raise MalformedSealedFile("a case reference is 1 to 32 of A-Z, 0-9 and '-'")
+
+
+def write_sealed_file(
+    *,
+    kind: EnvelopeKind,
+    case_reference: str,
+    report_id: bytes,
+    sequence: int,
+    reply_to: X25519PublicKey | None,
+    wrap: Wrap,
+    body_sealed: bytes,
+) -> bytes:
+    """The file for the caseworker whose ``wrap`` this is, from stored, still sealed parts.
+
+    ``reply_to`` must be the mailbox key the body was sealed with (or None), or the caseworker
+    will not be able to open it.
+    """
+    if kind not in _FILE_KINDS:
+        raise ValueError("a sealed report file holds a report or an addendum")
+    check_case_reference(case_reference)
+    check_binding(report_id, sequence)
+    reference = case_reference.encode("ascii")
+    return b"".join(
+        [
+            MAGIC,
+            bytes([VERSION, kind.value, len(reference)]),
+            reference,
+            report_id,
+            sequence.to_bytes(4, "big"),
+            b"\x01" + reply_to.raw if reply_to else b"\x00",
+            wrap.key_id,
+            len(wrap.wrap).to_bytes(2, "big"),
+            wrap.wrap,
+            body_sealed,
+        ]
+    )
+
+
+def read_sealed_file(data: bytes) -> SealedFile:
+    """Parse a sealed report file without opening it.
+
+    Raises MalformedSealedFile for a file that is not one or is cut short, UnsupportedVersion
+    (checked before anything else is read) for another format version.
+    """
+    if not data.startswith(MAGIC):
+        raise MalformedSealedFile("this is not a Sanad sealed report file")
+    reader = Reader(data, MalformedSealedFile, _BROKEN, position=len(MAGIC))
+    if reader.number(1) != VERSION:
+        raise UnsupportedVersion
+    code = reader.number(1)
+    kind = next((k for k in _FILE_KINDS if k.value == code), None)
+    if kind is None:
+        raise reader.fail()
+    try:
+        case_reference = reader.take(reader.number(1)).decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise reader.fail() from exc
+    check_case_reference(case_reference)
+    report_id = reader.take(REPORT_ID_BYTES)
+    sequence = reader.number(4)
+    flag = reader.number(1)
+    if flag not in (0, 1):
+        raise reader.fail()
+    reply_to = X25519PublicKey(reader.take(32)) if flag else None
+    key_id = reader.take(KEY_ID_BYTES)
+    wrap = Wrap(key_id, reader.take(reader.number(2)))
+    return SealedFile(kind, case_reference, report_id, sequence, reply_to, wrap, reader.rest())
+
+
+def open_sealed_file(data: bytes, secret_key: X25519SecretKey) -> OpenedFile:
+    """Parse, check the recipient, decrypt and decode a sealed report file.
+
+    Raises what :func:`read_sealed_file` raises, NotForThisKey when the file was made for another
+    key, OpenFailure when it does not open, and MalformedBody for a body that opens but is not in
+    Sanad's body format.
+    """
+    sealed = read_sealed_file(data)
+    plaintext = envelope.open_report(
+        sealed.body_sealed,
+        sealed.wrap,
+        report_id=sealed.report_id,
+        sequence=sealed.sequence,
+        kind=sealed.kind,
+        secret_key=secret_key,
+        reply_to=sealed.reply_to,
+    )
+    return OpenedFile(
+        sealed.kind,
+        sealed.case_reference,
+        sealed.report_id,
+        sealed.sequence,
+        sealed.reply_to,
+        ReportBody.from_bytes(plaintext),
+    )
