@@ -20,6 +20,11 @@ class Reader:
         self._message = message
         self._pos = position
 
+    @property
+    def position(self) -> int:
+        """How many bytes have been read (from the start of ``data``)."""
+        return self._pos
+
     def fail(self) -> CryptoError:
         """The format's error with its fixed message, for the caller to raise."""
         return self._error(self._message)
