@@ -1,9 +1,102 @@
-"""``sanad check-config``."""
+"""``sanad check-config``, and the ``--config`` option every deployment command shares.
+
+Other commands reuse :data:`ConfigOption` and :data:`DEFAULT_CONFIG_PATH`::
+
+    def run(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
+        settings = load_config(config)
+
+and let a :class:`bot.config.ConfigError` propagate: the CLI's one error handler prints it.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from bot.config import (
+    Config,
+    ConfigError,
+    config_warnings,
+    load_bot_token,
+    load_config,
+    token_source,
+)
+from bot.server_secrets import SECRETS_DIRNAME, find_server_secrets
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config",
+        help="The deployment's configuration file (see config.example.toml).",
+        dir_okay=False,
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add the configuration commands to the main application."""
+    app.command("check-config")(check_config)
+
+
+def check_config(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
+    """Validate the configuration and say exactly what is wrong.
+
+    Prints a short summary and exits 0 when the file is valid; otherwise one line per mistake
+    and exit status 1. Never prints the token or a database password.
+    """
+    settings = load_config(config)
+    for line in summary(settings):
+        typer.echo(line)
+    for warning in config_warnings(settings):
+        typer.echo(f"sanad: warning: {warning}", err=True)
+
+
+def summary(config: Config) -> list[str]:
+    """The lines ``check-config`` prints for a valid configuration: no secret, no full URL.
+
+    Raises :class:`ConfigError` if server secrets exist but are damaged or open to others.
+    """
+    telegram, org = config.telegram, config.organisation
+    delivery, retention, health = config.delivery, config.retention, config.health
+    try:
+        load_bot_token(config)
+        token = f"found ({token_source(config)})"
+    except ConfigError as exc:
+        token = f"NOT FOUND: {exc}"
+    secrets_dir = config.server.state_dir / SECRETS_DIRNAME
+    if find_server_secrets(config.server.state_dir) is not None:
+        server_secrets = f"present in {secrets_dir}"
+    else:
+        server_secrets = f"not created yet (made in {secrets_dir} on first run)"
+    if telegram.mode == "webhook":
+        mode = f"webhook, listening on {telegram.webhook_listen}:{telegram.webhook_port}"
+    else:
+        mode = "polling"
+    rows = [
+        ("organisation", org.name),
+        ("signing key id", org.signing_public_key.key_id.hex()),
+        ("recovery key id", org.recovery_public_key.key_id.hex()),
+        ("database", config.database.describe()),
+        ("Bot API", telegram.api_base_url),
+        ("mode", mode),
+        ("token", token),
+        ("server secrets", server_secrets),
+        (
+            "delivery",
+            f"in batches every {delivery.batch_interval_seconds:g} s, "
+            f"plus up to {delivery.jitter_seconds:g} s of random delay",
+        ),
+        (
+            "retention",
+            f"chat housekeeping {retention.housekeeping_hours} h, closed reports "
+            f"{retention.closed_report_days} days, mailboxes {retention.mailbox_days} days",
+        ),
+        ("languages", ", ".join(org.languages)),
+        ("health", f"on {health.listen}:{health.port}" if health.enabled else "off"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return ["configuration is valid"] + [f"  {name:<{width}}  {value}" for name, value in rows]
