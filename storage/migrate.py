@@ -1,0 +1,54 @@
+"""Applying schema migrations from code (``sanad run``, ``sanad db upgrade``) and in tests.
+
+The Alembic scripts live in ``storage/migrations`` inside the package and are located from this
+file, so an installed wheel migrates without the source checkout or an ``alembic.ini``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from storage.engine import Database, open_database
+from storage.errors import DatabaseUnavailable
+
+MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
+
+
+def alembic_config() -> Config:
+    """An Alembic configuration pointing at the packaged migrations (for upgrades and tooling)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def _upgrade_on(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+async def upgrade_database(db: Database, revision: str = "head") -> None:
+    """Apply pending migrations up to ``revision`` in one transaction; a no-op when up to date.
+
+    Raises :class:`DatabaseUnavailable` if the database cannot be reached or the migration fails
+    (the driver's message, which may quote SQL, stays in ``__cause__``).
+    """
+    try:
+        async with db.engine.begin() as connection:
+            await connection.run_sync(_upgrade_on, revision)
+    except (OSError, SQLAlchemyError) as exc:
+        raise DatabaseUnavailable("the database could not be opened or migrated") from exc
+
+
+async def upgrade(url: str, revision: str = "head") -> None:
+    """Open the database named by ``url``, apply pending migrations, close it."""
+    db = open_database(url)
+    try:
+        await upgrade_database(db, revision)
+    finally:
+        await db.close()

@@ -1,0 +1,232 @@
+"""The delivery outbox: what is owed to which caseworker, claimed by one worker at a time.
+
+Life of a row (DESIGN.md §6 "forward", I8):
+
+1. :func:`enqueue` in the same transaction as the report it delivers, so a committed report always
+   has its delivery and a rolled-back one never does.
+2. :func:`claim_batch` marks up to ``limit`` due rows as claimed by one worker until
+   ``now + lease``, in a transaction of its own that commits before anything is sent. On
+   PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several bot instances claim side by side without
+   waiting on, or taking, each other's rows; on SQLite the claim is one ``UPDATE ... RETURNING``
+   statement inside ``BEGIN IMMEDIATE``, which writers execute one at a time.
+3. The worker sends outside any transaction, then records the outcome with :func:`mark_sent`, or
+   :func:`release` (retry later with exponential backoff, or give up as ``failed``).
+4. A worker that dies holding a claim loses it when ``claimed_until`` passes: an expired claim is
+   claimable again by anyone (the reclaim is part of :func:`claim_batch`). That is the one way a
+   file can be sent twice, which I8 accepts and the caseworker recognises by case reference and
+   sequence.
+
+The clock always comes in as ``now`` so tests and the scheduler decide what time it is. Only
+worker tokens, ids and error class names are stored: never a message text (it may quote content).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.engine import Database
+from storage.models import DeliveryKind, DeliveryStatus, OutboxEntry
+
+# An error class name (``RetryAfter``, ``telegram.error.NetworkError``), nothing longer or freer.
+_ERROR_CLASS = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A claimed outbox row: what to send, to whom, and how often it was tried before."""
+
+    id: int
+    kind: DeliveryKind
+    caseworker_id: int
+    report_id: bytes
+    sequence: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff, ``base * 2**(attempts-1)`` capped at ``cap``; ``max_attempts`` fail."""
+
+    base: dt.timedelta = dt.timedelta(seconds=30)
+    cap: dt.timedelta = dt.timedelta(hours=1)
+    max_attempts: int = 12
+
+    def __post_init__(self) -> None:
+        if self.base <= dt.timedelta(0) or self.cap < self.base or self.max_attempts < 1:
+            raise ValueError("retry policy needs 0 < base <= cap and max_attempts >= 1")
+
+    def delay(self, attempts: int) -> dt.timedelta:
+        """The wait after the ``attempts``-th failure (1 for the first)."""
+        # Bounded exponent: 2**attempts for a large count would be a pointless huge integer.
+        factor: int = 2 ** min(max(attempts - 1, 0), 32)
+        return min(self.cap, self.base * factor)
+
+
+def new_worker_token() -> str:
+    """A random token naming one worker's claims; it identifies a process, never a person."""
+    return secrets.token_hex(8)
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    kind: DeliveryKind,
+    caseworker_id: int,
+    report_id: bytes,
+    sequence: int,
+    not_before: dt.datetime,
+) -> int:
+    """Add a pending delivery in the caller's transaction and return its id (flushes).
+
+    ``not_before`` should already carry the random batching delay (I3): the delivery time must
+    not reveal the submission time.
+    """
+    entry = OutboxEntry(
+        kind=kind,
+        caseworker_id=caseworker_id,
+        report_id=report_id,
+        sequence=sequence,
+        not_before=not_before,
+        attempts=0,
+        status=DeliveryStatus.PENDING,
+    )
+    session.add(entry)
+    await session.flush()
+    return entry.id
+
+
+async def claim_batch(
+    db: Database, *, worker: str, now: dt.datetime, limit: int, lease: dt.timedelta
+) -> list[Delivery]:
+    """Claim up to ``limit`` due deliveries for ``worker`` until ``now + lease``; commits.
+
+    Due means pending, ``not_before <= now``, and not claimed or claimed by a lease that has run
+    out (a dead worker's rows come back here). No row is ever returned to two workers whose
+    leases overlap. The caller sends after this returns, outside any transaction.
+    """
+    if limit < 1 or lease <= dt.timedelta(0):
+        raise ValueError("claim needs limit >= 1 and a positive lease")
+    due = (
+        select(OutboxEntry.id)
+        .where(
+            OutboxEntry.status == DeliveryStatus.PENDING,
+            OutboxEntry.not_before <= now,
+            or_(OutboxEntry.claimed_until.is_(None), OutboxEntry.claimed_until <= now),
+        )
+        .order_by(OutboxEntry.not_before, OutboxEntry.id)
+        .limit(limit)
+        # PostgreSQL: lock the chosen rows and skip rows another claim holds. SQLite has no row
+        # locks and renders nothing here; its BEGIN IMMEDIATE already serialises the statement.
+        .with_for_update(skip_locked=True)
+    )
+    claim = (
+        update(OutboxEntry)
+        .where(OutboxEntry.id.in_(due.scalar_subquery()))
+        .values(claimed_until=now + lease, claimed_by=worker)
+        .returning(
+            OutboxEntry.id,
+            OutboxEntry.kind,
+            OutboxEntry.caseworker_id,
+            OutboxEntry.report_id,
+            OutboxEntry.sequence,
+            OutboxEntry.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    async with db.sessionmaker() as session, session.begin():
+        rows = (await session.execute(claim)).all()
+    deliveries = [Delivery(*row) for row in rows]
+    deliveries.sort(key=lambda d: d.id)
+    return deliveries
+
+
+async def mark_sent(db: Database, delivery_id: int, *, worker: str, now: dt.datetime) -> bool:
+    """Record a successful send; commits. False if ``worker`` no longer holds the claim.
+
+    I3: a delivered row keeps only the day it went out, not the instant.
+    """
+    delivered_day = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
+    statement = (
+        update(OutboxEntry)
+        .where(
+            OutboxEntry.id == delivery_id,
+            OutboxEntry.claimed_by == worker,
+            OutboxEntry.status == DeliveryStatus.PENDING,
+        )
+        .values(
+            status=DeliveryStatus.SENT,
+            not_before=delivered_day,
+            claimed_until=None,
+            claimed_by=None,
+            last_error=None,
+        )
+        .returning(OutboxEntry.id)
+        .execution_options(synchronize_session=False)
+    )
+    async with db.sessionmaker() as session, session.begin():
+        return (await session.scalar(statement)) is not None
+
+
+async def release(
+    db: Database,
+    delivery_id: int,
+    *,
+    worker: str,
+    now: dt.datetime,
+    error_class: str,
+    policy: RetryPolicy,
+) -> DeliveryStatus | None:
+    """Record a failed send and give the row up; commits.
+
+    The attempt count goes up by one; the row is retried after ``policy.delay(attempts)`` or, once
+    ``policy.max_attempts`` is reached, marked ``failed``. ``error_class`` must be a class name,
+    refused otherwise so no message text reaches the database. Returns the new status, or None
+    if ``worker`` no longer holds the claim.
+    """
+    if _ERROR_CLASS.fullmatch(error_class) is None:
+        raise ValueError("error_class must be an exception class name")
+    async with db.sessionmaker() as session, session.begin():
+        attempts = await session.scalar(
+            select(OutboxEntry.attempts)
+            .where(
+                OutboxEntry.id == delivery_id,
+                OutboxEntry.claimed_by == worker,
+                OutboxEntry.status == DeliveryStatus.PENDING,
+            )
+            # PostgreSQL: hold the row so no claimer can take it between this read and the write.
+            .with_for_update()
+        )
+        if attempts is None:
+            return None
+        attempts += 1
+        status = (
+            DeliveryStatus.FAILED if attempts >= policy.max_attempts else DeliveryStatus.PENDING
+        )
+        await session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.id == delivery_id, OutboxEntry.claimed_by == worker)
+            .values(
+                attempts=attempts,
+                status=status,
+                not_before=now + policy.delay(attempts),
+                claimed_until=None,
+                claimed_by=None,
+                last_error=error_class,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return status
+
+
+async def pending_count(session: AsyncSession) -> int:
+    """How many deliveries are still owed (for ``sanad admin status``; a count, no ids)."""
+    count = await session.scalar(
+        select(func.count()).where(OutboxEntry.status == DeliveryStatus.PENDING)
+    )
+    return int(count or 0)
