@@ -12,9 +12,10 @@ import sys
 
 import typer
 
-from bot.cli import config_cmd, db, keys
+from bot.cli import config_cmd, db, keys, run_cmd
 from bot.errors import SanadError
 from crypto.errors import CryptoError
+from storage.errors import StorageError
 
 app = typer.Typer(
     name="sanad",
@@ -27,6 +28,7 @@ app.add_typer(keys.org_app, name="org")
 app.add_typer(keys.caseworker_app, name="caseworker")
 app.add_typer(db.db_app, name="db")
 config_cmd.register(app)
+run_cmd.register(app)
 
 
 def _fail(message: str, hint: str | None = None) -> None:
@@ -41,6 +43,9 @@ def main() -> None:
         app(standalone_mode=False)
     except SanadError as exc:
         _fail(str(exc), exc.hint)
+        sys.exit(1)
+    except StorageError as exc:
+        _fail(str(exc))
         sys.exit(1)
     except CryptoError as exc:
         _fail(str(exc) or (exc.__doc__ or "cryptographic failure").splitlines()[0].rstrip("."))

@@ -1,0 +1,46 @@
+"""All the wiring of the Telegram application in one builder (STYLE.md "Conversations").
+
+``build_application`` makes the python-telegram-bot ``Application`` for a configuration: the Bot
+API server from ``telegram.api_base_url`` (Telegram's, a self-hosted ``telegram-bot-api``, or the
+local one the tests and ``sanad try`` use), PTB's rate limiter at ``delivery.messages_per_second``,
+concurrent updates so one reporter's slow step never holds up another's (I8), and no persistence
+at all: drafts live in memory only (I1). Each feature then registers its handlers and jobs here,
+one line each.
+"""
+
+from __future__ import annotations
+
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.config import BotToken, Config
+from bot.runtime import Runtime
+
+# How many updates PTB processes at once; slow work inside a handler runs off the event loop.
+CONCURRENT_UPDATES = 64
+
+
+def build_application(config: Config, token: BotToken, runtime: Runtime) -> Application:  # type: ignore[type-arg]
+    """The configured application; ``runtime`` is prepared at start and closed at shutdown."""
+    api = config.telegram.api_base_url
+
+    async def post_init(_application: Application) -> None:  # type: ignore[type-arg]
+        await runtime.prepare()
+
+    async def post_shutdown(_application: Application) -> None:  # type: ignore[type-arg]
+        await runtime.close()
+
+    application = (
+        ApplicationBuilder()
+        .token(token.reveal())
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        # max_retries=0: a RetryAfter reaches the caller, which reschedules (forward job).
+        .rate_limiter(
+            AIORateLimiter(overall_max_rate=config.delivery.messages_per_second, max_retries=0)
+        )
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    return application

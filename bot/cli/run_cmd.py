@@ -1,0 +1,22 @@
+"""``sanad run``: the bot itself."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run`` to the main application."""
+    app.command("run")(run)
+
+
+def run(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
+    """Run the bot: apply pending migrations, then poll Telegram (or serve the webhook).
+
+    Stops cleanly on Ctrl-C or SIGTERM after the update in hand.
+    """
+    from bot.runtime import run as run_bot  # the bot's imports are heavy; only `run` needs them
+
+    run_bot(config)

@@ -1,0 +1,82 @@
+"""What the running bot shares between its features, and ``sanad run`` itself.
+
+A :class:`Runtime` is opened once per process: the database, the server secrets, the bounded
+Argon2id pool. Features (the reporter's conversation, caseworker commands, the scheduler's jobs)
+receive it, or services built from it, through :func:`bot.app.build_application`; nothing in
+Sanad keeps it in a global.
+
+``run`` applies pending migrations before the first update is handled, then runs PTB's polling or
+webhook loop; PTB stops on SIGINT and SIGTERM after the update in hand, and ``post_shutdown``
+closes the runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import Config, load_bot_token, load_config, load_webhook_secret
+from bot.logs import configure_logging, event, get_logger
+from bot.server_secrets import ServerSecrets, load_or_create_server_secrets
+from crypto.kdf_pool import KdfPool
+from storage.engine import Database, open_database
+from storage.migrate import upgrade_database
+
+_log = get_logger("runtime")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Long-lived resources of one bot process; closed by :meth:`close`."""
+
+    config: Config
+    database: Database
+    secrets: ServerSecrets
+    kdf_pool: KdfPool
+
+    @classmethod
+    def open(cls, config: Config) -> Runtime:
+        """Open the resources; nothing connects to the database until first use."""
+        return cls(
+            config=config,
+            database=open_database(config.database.url),
+            secrets=load_or_create_server_secrets(config.server.state_dir),
+            kdf_pool=KdfPool(config.limits.argon2_queue_size),
+        )
+
+    async def prepare(self) -> None:
+        """Apply pending migrations: run before the first update is handled."""
+        await upgrade_database(self.database)
+        event(_log, "database.ready")
+
+    async def close(self) -> None:
+        self.kdf_pool.close()
+        await self.database.close()
+
+
+def run(config_path: Path) -> None:
+    """``sanad run``: load the configuration, then poll or serve the webhook until stopped."""
+    # Imported here so that commands which never run the bot do not import PTB's application.
+    from bot.app import build_application
+
+    config = load_config(config_path)
+    configure_logging(config.logging.level, json_lines=config.logging.json_lines)
+    token = load_bot_token(config)
+    runtime = Runtime.open(config)
+    application = build_application(config, token, runtime)
+    event(_log, "bot.starting")
+    telegram = config.telegram
+    if telegram.mode == "webhook":
+        if telegram.webhook_url is None:  # the configuration model already refuses this
+            raise ValueError("webhook mode without webhook_url")
+        application.run_webhook(
+            listen=telegram.webhook_listen,
+            port=telegram.webhook_port,
+            url_path=telegram.webhook_url.rstrip("/").rsplit("/", 1)[-1],
+            webhook_url=telegram.webhook_url,
+            secret_token=load_webhook_secret(config).reveal(),
+            drop_pending_updates=telegram.drop_pending_updates,
+        )
+    else:
+        application.run_polling(drop_pending_updates=telegram.drop_pending_updates)
+    event(_log, "bot.stopped")
