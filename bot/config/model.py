@@ -94,9 +94,7 @@ Minutes = Annotated[int, Strict(), Field(ge=1), _expecting("a whole number of mi
 HousekeepingHours = Annotated[
     int, Strict(), Field(ge=1, le=48), _expecting("a whole number of hours from 1 to 48")
 ]
-Port = Annotated[
-    int, Strict(), Field(ge=1, le=65535), _expecting("a port number from 1 to 65535")
-]
+Port = Annotated[int, Strict(), Field(ge=1, le=65535), _expecting("a port number from 1 to 65535")]
 Flag = Annotated[bool, Strict(), _expecting("true or false")]
 # Shown to reporters in Telegram messages, so short and never blank.
 Label = Annotated[

@@ -1,0 +1,50 @@
+"""Helpers for configuration tests: real organisation keys and a minimal configuration text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crypto.keys import ORG_SIGNING_PREFIX, Ed25519SigningKey, X25519SecretKey
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+@pytest.fixture(scope="session")
+def org_keys() -> tuple[str, str]:
+    """The text forms of a freshly generated organisation signing and recovery public key."""
+    signing = Ed25519SigningKey.generate().public_key.to_text(ORG_SIGNING_PREFIX)
+    recovery = X25519SecretKey.generate().public_key.to_text()
+    return signing, recovery
+
+
+def minimal_toml(
+    org_keys: tuple[str, str],
+    *,
+    telegram: str = 'token_env = "SANAD_TEST_TOKEN"',
+    signing: str | None = None,
+    recovery: str | None = None,
+    organisation: str = "",
+    tables: str = "",
+) -> str:
+    """A configuration with only the fixed keys, plus extra lines per table for a test."""
+    return f"""
+[telegram]
+{telegram}
+api_base_url = "https://api.telegram.org"
+
+[database]
+url = "sqlite+aiosqlite:///state/sanad.sqlite3"
+
+[organisation]
+signing_public_key = "{signing or org_keys[0]}"
+recovery_public_key = "{recovery or org_keys[1]}"
+{organisation}
+
+[delivery]
+batch_interval_seconds = 600
+jitter_seconds = 300
+
+{tables}
+"""
