@@ -29,10 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import ConfigError
+from crypto.receipts import PEPPER_BYTES, SALT_BYTES
 
 SECRETS_DIRNAME = "secrets"
-RECEIPT_SALT_BYTES = 16
-RECEIPT_PEPPER_BYTES = 32
+# The receipt sizes are crypto's (docs/crypto.md, "Receipts"), so the two can never disagree.
+RECEIPT_SALT_BYTES = SALT_BYTES
+RECEIPT_PEPPER_BYTES = PEPPER_BYTES
 HOUSEKEEPING_SEED_BYTES = 32
 
 _FILES = {
