@@ -45,8 +45,8 @@ def register(app: typer.Typer) -> None:
 def check_config(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
     """Validate the configuration and say exactly what is wrong.
 
-    Prints a short summary and exits 0 when the file is valid; otherwise one line per mistake
-    and exit status 1. Never prints the token or a database password.
+    Valid: a short summary, exit 0. Invalid: one line per mistake, exit 1.
+    Never prints the token or a database password.
     """
     settings = load_config(config)
     for line in summary(settings):
