@@ -144,6 +144,19 @@ def _resolved_path(value: object, info: ValidationInfo) -> Path:
 
 ResolvedPath = Annotated[Path, PlainValidator(_resolved_path)]
 
+# Something shaped like a real bot token (bot id, colon, long secret), wherever it is pasted.
+_LOOKS_LIKE_TOKEN = re.compile(r"[0-9]{5,}:[A-Za-z0-9_-]{20,}")
+
+
+def _token_file(value: object, info: ValidationInfo) -> Path:
+    # A token pasted here would otherwise be echoed as a "missing file" name later.
+    if isinstance(value, str) and _LOOKS_LIKE_TOKEN.search(value):
+        raise _problem("must be the path of a file holding the token, not the token itself")
+    return _resolved_path(value, info)
+
+
+TokenFile = Annotated[Path, PlainValidator(_token_file)]
+
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -281,7 +294,7 @@ class TelegramSection(_Table):
     """``[telegram]``: where the token is, which Bot API server, polling or webhook."""
 
     token_env: EnvVarName | None = None
-    token_file: ResolvedPath | None = Field(default=None, validate_default=True)
+    token_file: TokenFile | None = Field(default=None, validate_default=True)
     api_base_url: ApiBaseUrl = TELEGRAM_API
     mode: Mode = "polling"
     webhook_url: WebhookUrl | None = Field(default=None, validate_default=True)

@@ -162,6 +162,13 @@ MISTAKES = [
         "secretTOKENvalue",
     ),
     (
+        "token_pasted_as_file_name",
+        lambda k: minimal_toml(k, telegram='token_file = "123456:AAH-secretTOKENvalue_xyz"'),
+        "telegram.token_file",
+        "not the token itself",
+        "secretTOKENvalue",
+    ),
+    (
         "webhook_without_url",
         lambda k: minimal_toml(k, telegram='token_env = "X"\nmode = "webhook"'),
         "telegram.webhook_url",
