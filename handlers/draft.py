@@ -64,7 +64,7 @@ class Draft:
     incident_type: str | None = None
     platform: str | None = None
     country: str | None = None
-    year: int | None = None
+    year: str | None = None  # a year ("2025"), "earlier", or None for "I don't know"
     month: int | None = None
     what_happened: str | None = None
     links: list[str] = field(default_factory=list)
@@ -72,7 +72,9 @@ class Draft:
     platform_response: str | None = None
     wants_reply: bool | None = None
     advocacy_consent: bool | None = None
-    # Flow bookkeeping, not part of the report.
+    # Flow bookkeeping, not part of the report. The chat id is needed to erase the chat, and is
+    # held in memory only; it goes to storage only through HousekeepingPort, sealed (I2).
+    chat_id: int | None = None
     editing: bool = False
     files_in_progress: int = 0
     _message_ids: array[int] = field(default_factory=lambda: array("q"))
@@ -112,11 +114,16 @@ class Draft:
 
     def wipe(self) -> None:
         """Forget every answer, zero every attachment, drop every message id."""
+        self.clear_answers()
+        del self._message_ids[:]
+        self.chat_id = None
+
+    def clear_answers(self) -> None:
+        """Forget every answer and zero every attachment; keep the messages to erase."""
         for attachment in self.attachments:
             attachment.wipe()
         self.attachments.clear()
         self.links.clear()
-        del self._message_ids[:]
         self.in_danger = self.wants_reply = self.advocacy_consent = None
         self.incident_type = self.platform = self.country = None
         self.platform_response = self.what_happened = None

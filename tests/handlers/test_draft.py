@@ -34,7 +34,7 @@ def full_draft() -> Draft:
         incident_type="blackmail",
         platform="facebook",
         country="EG",
-        year=2026,
+        year="2026",
         month=3,
         wants_reply=True,
         advocacy_consent=False,

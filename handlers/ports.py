@@ -1,0 +1,64 @@
+"""What the reporter flow needs from the rest of the bot, as two small interfaces.
+
+``handlers/`` never sees keys, ciphertext or SQL (STYLE.md, "Module boundaries"): it hands a
+finished :class:`~handlers.draft.Draft` to a :class:`ReportSubmitter` and gets back a case
+reference and a receipt; it hands message ids it could not erase to a :class:`HousekeepingPort`.
+``bot/services`` implements both; tests may pass their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from handlers.draft import Draft
+
+
+class ShowableReceipt(Protocol):
+    """A receipt the flow can show once; ``crypto.receipts.Receipt`` is one."""
+
+    def to_display(self) -> str:
+        """The receipt as the reporter should copy it (groups of digits)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a committed report gives back: its public case reference and the reporter's receipt."""
+
+    case_reference: str
+    receipt: ShowableReceipt
+
+    def __repr__(self) -> str:
+        # The receipt opens the reporter's mailbox: never printed.
+        return "Submission(<redacted>)"
+
+
+class SubmissionError(Exception):
+    """The report could not be saved; nothing of it was committed and the draft is intact."""
+
+
+class SubmissionBusy(SubmissionError):
+    """Too many reports are being saved right now; trying again in a moment will work."""
+
+
+class ReportSubmitter(Protocol):
+    """Seals and stores a finished draft."""
+
+    async def submit(self, draft: Draft) -> Submission:
+        """Seal ``draft`` and commit it; return only after the commit (I8).
+
+        Raises :class:`SubmissionBusy` when the bounded key-derivation queue is full and
+        :class:`SubmissionError` for any other failure; either way nothing was committed. Must
+        not keep a reference to ``draft``: the flow wipes it after this returns.
+        """
+        ...
+
+
+class HousekeepingPort(Protocol):
+    """Keeps message ids for later erasure when the flow cannot erase them itself."""
+
+    async def keep_for_erasure(self, chat_id: int, message_ids: Sequence[int]) -> None:
+        """Store ``message_ids`` of ``chat_id`` for the erase job (I2: sealed, with a deadline)."""
+        ...

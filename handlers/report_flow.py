@@ -1,0 +1,1237 @@
+"""The reporter's conversation: from /start to a sealed report and an empty chat.
+
+Enter with ``/start`` in a private chat. The reporter picks a language, reads a short safety
+notice, answers whether they are in immediate danger (the configured emergency contacts are shown
+if so), then walks through the guided report — incident type, platform, country, approximate
+date, what happened, links, evidence files, what the platform did, whether they want a reply,
+consent to anonymous advocacy use — and reviews it. Every step has Back and Erase buttons;
+optional steps have Skip. Submit hands the draft to a :class:`~handlers.ports.ReportSubmitter`;
+the case reference and receipt are shown only after it returns, that is after the commit (I8).
+
+Leave with "I have saved it" after the receipt, the Erase button or ``/forget`` at any step, or
+by staying idle for the configured timeout: each of them wipes the draft (I1) and deletes every
+message of the conversation, the reporter's and the bot's, with ``deleteMessages`` (I7). Message
+ids that cannot be deleted then (or when the process stops) go to a
+:class:`~handlers.ports.HousekeepingPort`.
+
+The diagram beside this module, ``report_flow.mmd``, shows the states; change both together.
+
+Safety rules kept here: every sentence comes from the catalogue (handlers/i18n.py); messages are
+sent as plain text (no parse mode, so reporter text cannot inject markup); nothing the reporter
+sends and no identifier is logged — only event names and counts; bad input of any kind gets a
+translated answer and leaves the draft as it was; slow work (file cleaning) runs in a worker
+thread so one reporter never stalls another under ``concurrent_updates``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+import warnings
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, TypeAlias
+
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from handlers import choices
+from handlers.draft import Draft, DraftAttachment
+from handlers.evidence import CleanedEvidence, check_size, clean_evidence
+from handlers.flood import FloodLimiter
+from handlers.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    N_,
+    Refused,
+    Translate,
+    isolate,
+    translator,
+)
+from handlers.ports import HousekeepingPort, ReportSubmitter, SubmissionBusy
+from handlers.text_input import MAX_LINKS, CleanText, clean_text, extract_links
+
+logger = logging.getLogger(__name__)
+
+Context: TypeAlias = ContextTypes.DEFAULT_TYPE
+Handler: TypeAlias = BaseHandler[Update, Context, Any]
+
+DRAFT_KEY = "report_draft"
+# Telegram's deleteMessages takes at most 100 ids per call.
+DELETE_CHUNK = 100
+# The review screen quotes the start of the statement; the whole must fit Telegram's 4096 chars.
+REVIEW_QUOTE_CHARS = 1000
+
+ERASE = "erase"
+SAVED = "saved"
+BACK = "back"
+SKIP = "skip"
+DONE = "done"
+
+
+class Step(Enum):
+    """States of the report conversation; each value is its ``callback_data`` prefix."""
+
+    LANGUAGE = "lang"
+    NOTICE = "notice"
+    DANGER = "danger"
+    INCIDENT = "incident"
+    PLATFORM = "platform"
+    COUNTRY = "country"
+    YEAR = "year"
+    MONTH = "month"
+    NARRATIVE = "narrative"
+    LINKS = "links"
+    EVIDENCE = "evidence"
+    PLATFORM_RESPONSE = "response"
+    REPLY = "reply"
+    ADVOCACY = "advocacy"
+    REVIEW = "review"
+    EDIT = "edit"
+    RECEIPT = "receipt"
+
+
+# The guided report, in order; Back walks it backwards, Edit jumps into it from the review.
+REPORT_STEPS: tuple[Step, ...] = (
+    Step.INCIDENT,
+    Step.PLATFORM,
+    Step.COUNTRY,
+    Step.YEAR,
+    Step.MONTH,
+    Step.NARRATIVE,
+    Step.LINKS,
+    Step.EVIDENCE,
+    Step.PLATFORM_RESPONSE,
+    Step.REPLY,
+    Step.ADVOCACY,
+)
+OPTIONAL_STEPS = frozenset({Step.LINKS, Step.EVIDENCE, Step.PLATFORM_RESPONSE})
+
+# What the review's Edit screen offers, with the label of each step.
+EDITABLE: Mapping[Step, str] = {
+    Step.INCIDENT: N_("Type of incident"),
+    Step.PLATFORM: N_("Platform"),
+    Step.COUNTRY: N_("Country"),
+    Step.YEAR: N_("Date"),
+    Step.NARRATIVE: N_("What happened"),
+    Step.LINKS: N_("Links"),
+    Step.EVIDENCE: N_("Files"),
+    Step.PLATFORM_RESPONSE: N_("Reported to the platform"),
+    Step.REPLY: N_("Reply wanted"),
+    Step.ADVOCACY: N_("Advocacy use"),
+}
+
+YES = "yes"
+NO = "no"
+UNKNOWN = "unknown"
+
+# Shown in all three languages at once, before the reporter has chosen one.
+CHOOSE_LANGUAGE = N_("Choose your language.")
+SOMETHING_WENT_WRONG = N_("Something went wrong. Nothing you sent was kept.")
+
+
+@dataclass(frozen=True)
+class ReportFlowSettings:
+    """What the deployment configures for the flow (``[organisation]`` and ``[limits]``).
+
+    ``bot`` builds this from its configuration; ``handlers`` does not import ``bot``.
+    """
+
+    organisation_name: str = "Sanad"
+    countries: tuple[str, ...] = ("EG", "IQ", "JO", "LB", "TN")
+    emergency_contacts: tuple[tuple[str, str], ...] = ()
+    max_text_chars: int = 10_000
+    max_file_bytes: int = 20 * 1024 * 1024
+    max_files: int = 10
+    max_messages_per_minute: int = 20
+    conversation_timeout: dt.timedelta = field(default=dt.timedelta(minutes=30))
+
+
+def _data(step: Step, value: str) -> str:
+    return f"{step.value}:{value}"
+
+
+def _pattern(step: Step, values: Iterable[str]) -> re.Pattern[str]:
+    """Exactly the buttons this step offers: anything else is stale or forged (see _stale)."""
+    alternatives = "|".join(re.escape(v) for v in values)
+    return re.compile(rf"^{re.escape(step.value)}:({alternatives})\Z")
+
+
+def _nav_pattern(step: Step, values: Iterable[str]) -> re.Pattern[str]:
+    """A navigation button of this step; the match's first group is the step itself."""
+    alternatives = "|".join(re.escape(v) for v in values)
+    return re.compile(rf"^({re.escape(step.value)}):(?:{alternatives})\Z")
+
+
+def _draft(context: Context) -> Draft | None:
+    data = context.user_data
+    found = data.get(DRAFT_KEY) if data is not None else None
+    return found if isinstance(found, Draft) else None
+
+
+def _language_of(update: object, context: Context) -> str:
+    draft = _draft(context)
+    if draft is not None:
+        return draft.language
+    user = update.effective_user if isinstance(update, Update) else None
+    code = (user.language_code or "")[:2] if user is not None else ""
+    return code if code in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def _keyboard(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+
+
+def _choice_value(context: Context) -> str:
+    match = context.matches[0] if context.matches else None
+    if match is None:
+        raise LookupError("a button callback ran without its pattern match")
+    return match.group(1)
+
+
+async def _acknowledge(query: CallbackQuery | None, text: str | None = None) -> None:
+    """Answer the button press and take the buttons off its message, so it cannot be reused."""
+    if query is None:
+        return
+    try:
+        await query.answer(text)
+        await query.edit_message_reply_markup(None)
+    except TelegramError:
+        logger.debug("acknowledge_failed")
+
+
+class ReportFlow:
+    """The callbacks of the conversation, with what they share: settings and the two ports."""
+
+    def __init__(
+        self,
+        settings: ReportFlowSettings,
+        submitter: ReportSubmitter,
+        housekeeping: HousekeepingPort,
+        *,
+        clock: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
+        self.settings = settings
+        self.submitter = submitter
+        self.housekeeping = housekeeping
+        self.flood = FloodLimiter(settings.max_messages_per_minute)
+        self._today = clock
+        self._ask: Mapping[Step, Callable[[Context, Draft], Awaitable[None]]] = {
+            Step.INCIDENT: self._ask_incident,
+            Step.PLATFORM: self._ask_platform,
+            Step.COUNTRY: self._ask_country,
+            Step.YEAR: self._ask_year,
+            Step.MONTH: self._ask_month,
+            Step.NARRATIVE: self._ask_narrative,
+            Step.LINKS: self._ask_links,
+            Step.EVIDENCE: self._ask_evidence,
+            Step.PLATFORM_RESPONSE: self._ask_platform_response,
+            Step.REPLY: self._ask_reply,
+            Step.ADVOCACY: self._ask_advocacy,
+            Step.REVIEW: self._show_review,
+        }
+
+    # -- sending and remembering -------------------------------------------------------------
+
+    async def _say(
+        self,
+        context: Context,
+        draft: Draft,
+        text: str,
+        keyboard: InlineKeyboardMarkup | None = None,
+    ) -> Message:
+        """Send plain text to the draft's chat and remember the message for erasure."""
+        if draft.chat_id is None:
+            raise LookupError("a draft without a chat cannot be answered")
+        message = await context.bot.send_message(draft.chat_id, text, reply_markup=keyboard)
+        await self._remember(context, draft, message.message_id)
+        return message
+
+    async def _remember(self, context: Context, draft: Draft, message_id: int) -> None:
+        """Record a message id; when the record is full, erase what it holds now (I7)."""
+        if draft.remember(message_id):
+            ids = draft.take_messages()
+            draft.remember(ids[-1])  # keep the latest: it may carry the buttons in use
+            await self._delete(context, draft.chat_id, ids[:-1])
+
+    async def _delete(self, context: Context, chat_id: int | None, ids: Sequence[int]) -> None:
+        """Delete ``ids`` from the chat, 100 per call; hand leftovers to housekeeping."""
+        if chat_id is None or not ids:
+            return
+        for start in range(0, len(ids), DELETE_CHUNK):
+            chunk = list(ids[start : start + DELETE_CHUNK])
+            try:
+                await context.bot.delete_messages(chat_id, chunk)
+            except TelegramError:
+                # I7 must still happen: the erase job retries with what we could not delete.
+                logger.warning("erase_deferred messages=%d", len(ids) - start)
+                await self.housekeeping.keep_for_erasure(chat_id, list(ids[start:]))
+                return
+
+    def _t(self, draft: Draft) -> Translate:
+        return translator(draft.language)
+
+    def _nav(
+        self, draft: Draft, step: Step, *, skip: bool = False, done: bool = False
+    ) -> list[tuple[str, str]]:
+        """The navigation row: Done or Skip where they apply, Back, Erase."""
+        _ = self._t(draft)
+        row: list[tuple[str, str]] = []
+        if done:
+            row.append((_("Done"), _data(step, DONE)))
+        elif skip:
+            row.append((_("Skip"), _data(step, SKIP)))
+        row.append((_("Back"), _data(step, BACK)))
+        row.append((_("Erase everything"), ERASE))
+        return row
+
+    def _options(
+        self, draft: Draft, step: Step, labels: Mapping[str, str], *, skip: bool = False
+    ) -> InlineKeyboardMarkup:
+        _ = self._t(draft)
+        rows = [[(_(label), _data(step, code))] for code, label in labels.items()]
+        return _keyboard([*rows, self._nav(draft, step, skip=skip)])
+
+    # -- entry, language, notice, danger -----------------------------------------------------
+
+    async def start(self, update: Update, context: Context) -> Step:
+        """Opens a fresh draft and asks for the language."""
+        chat, message = update.effective_chat, update.effective_message
+        if chat is None or message is None or context.user_data is None:
+            raise LookupError("/start without a chat")
+        old = _draft(context)
+        if old is not None:
+            old.wipe()
+        draft = Draft(chat_id=chat.id)
+        context.user_data[DRAFT_KEY] = draft
+        await self._remember(context, draft, message.message_id)
+        logger.info("report_started")
+        prompt = "\n".join(translator(lang)(CHOOSE_LANGUAGE) for lang in LANGUAGES)
+        buttons = [[(LANGUAGE_NAMES[lang], _data(Step.LANGUAGE, lang))] for lang in LANGUAGES]
+        await self._say(context, draft, prompt, _keyboard(buttons))
+        return Step.LANGUAGE
+
+    async def choose_language(self, update: Update, context: Context) -> Step:
+        """Stores the language and shows the safety notice."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        draft.language = _choice_value(context)
+        return await self._show_notice(context, draft)
+
+    async def _show_notice(self, context: Context, draft: Draft) -> Step:
+        _ = self._t(draft)
+        text = _(
+            "Before you start, please read this.\n\n"
+            "• Your report goes to {organisation}, encrypted so that only its caseworkers can "
+            "read it. Your name, username, phone number and Telegram account are not kept "
+            "with it.\n"
+            "• Telegram can see this conversation, as it sees every chat with a bot. If you "
+            "can, use a Telegram account that is not tied to your real name or phone number.\n"
+            "• When you finish, this whole conversation is deleted from this chat. You will get "
+            "a receipt: it is the only way to check your report and read replies.\n"
+            "• Nothing is saved until you press Submit at the end. Send /forget or press "
+            "Erase at any moment to delete everything you wrote here."
+        ).format(organisation=isolate(self.settings.organisation_name))
+        keyboard = _keyboard(
+            [
+                [(_("I understand, continue"), _data(Step.NOTICE, YES))],
+                self._nav(draft, Step.NOTICE),
+            ]
+        )
+        await self._say(context, draft, text, keyboard)
+        return Step.NOTICE
+
+    async def accept_notice(self, update: Update, context: Context) -> Step:
+        """Takes the consent and asks whether the reporter is in immediate danger."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        return await self._ask_danger(context, draft)
+
+    async def _ask_danger(self, context: Context, draft: Draft) -> Step:
+        _ = self._t(draft)
+        keyboard = _keyboard(
+            [
+                [(_("Yes, I am in danger now"), _data(Step.DANGER, YES))],
+                [(_("No"), _data(Step.DANGER, NO))],
+                self._nav(draft, Step.DANGER),
+            ]
+        )
+        await self._say(context, draft, _("Are you in immediate danger right now?"), keyboard)
+        return Step.DANGER
+
+    async def answer_danger(self, update: Update, context: Context) -> Step:
+        """Shows the emergency contacts if in danger, then asks for the incident type."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        draft.in_danger = _choice_value(context) == YES
+        if draft.in_danger:
+            _ = self._t(draft)
+            contacts = self.settings.emergency_contacts
+            if contacts:
+                lines = "\n".join(f"• {isolate(label)}: {isolate(v)}" for label, v in contacts)
+                text = _(
+                    "If you are in immediate danger, contact one of these now:\n{contacts}\n\n"
+                    "When you are safe, you can continue your report below."
+                ).format(contacts=lines)
+            else:
+                text = _(
+                    "If you can, reach someone you trust who can help you now. When you are "
+                    "safe, you can continue your report below."
+                )
+            await self._say(context, draft, text)
+        return await self._go(context, draft, Step.INCIDENT)
+
+    # -- the guided report -------------------------------------------------------------------
+
+    def _after(self, step: Step, draft: Draft) -> Step:
+        """The step that follows ``step``: the review when editing, skipping an unasked month."""
+        if step is Step.YEAR and draft.year is not None and draft.year.isdigit():
+            return Step.MONTH
+        if draft.editing or step is Step.ADVOCACY:
+            return Step.REVIEW
+        following = REPORT_STEPS[REPORT_STEPS.index(step) + 1]
+        return self._after(following, draft) if following is Step.MONTH else following
+
+    def _before(self, step: Step, draft: Draft) -> Step:
+        """The step Back leads to: the review when editing, the danger question at the start."""
+        if step is Step.MONTH:
+            return Step.YEAR
+        if draft.editing:
+            return Step.REVIEW
+        index = REPORT_STEPS.index(step)
+        if index == 0:
+            return Step.DANGER
+        previous = REPORT_STEPS[index - 1]
+        if previous is Step.MONTH and not (draft.year or "").isdigit():
+            return Step.YEAR
+        return previous
+
+    async def _go(self, context: Context, draft: Draft, step: Step) -> Step:
+        """Ask the question of ``step`` and make it the state."""
+        if step is Step.REVIEW:
+            draft.editing = False
+        await self._ask[step](context, draft)
+        return step
+
+    async def back(self, update: Update, context: Context) -> Step:
+        """Goes back one step (or to the review when editing)."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        step = Step(_choice_value(context))
+        if step is Step.NOTICE:
+            return await self.start_over_language(context, draft)
+        if step is Step.DANGER:
+            return await self._show_notice(context, draft)
+        if step is Step.EDIT:
+            return await self._go(context, draft, Step.REVIEW)
+        return await self._go(context, draft, self._before(step, draft))
+
+    async def start_over_language(self, context: Context, draft: Draft) -> Step:
+        """Asks for the language again."""
+        prompt = "\n".join(translator(lang)(CHOOSE_LANGUAGE) for lang in LANGUAGES)
+        buttons = [[(LANGUAGE_NAMES[lang], _data(Step.LANGUAGE, lang))] for lang in LANGUAGES]
+        await self._say(context, draft, prompt, _keyboard(buttons))
+        return Step.LANGUAGE
+
+    async def skip(self, update: Update, context: Context) -> Step:
+        """Leaves an optional step as it is and moves on."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        return await self._go(context, draft, self._after(Step(_choice_value(context)), draft))
+
+    async def _ask_incident(self, context: Context, draft: Draft) -> None:
+        _ = self._t(draft)
+        keyboard = self._options(draft, Step.INCIDENT, choices.INCIDENT_TYPES)
+        await self._say(context, draft, _("What happened to you? Choose the closest."), keyboard)
+
+    async def answer_incident(self, update: Update, context: Context) -> Step:
+        """Stores the incident type and asks for the platform."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        draft.incident_type = _choice_value(context)
+        return await self._go(context, draft, self._after(Step.INCIDENT, draft))
+
+    async def _ask_platform(self, context: Context, draft: Draft) -> None:
+        _ = self._t(draft)
+        keyboard = self._options(draft, Step.PLATFORM, choices.PLATFORMS)
+        await self._say(context, draft, _("Where did it happen?"), keyboard)
+
+    async def answer_platform(self, update: Update, context: Context) -> Step:
+        """Stores the platform and asks for the country."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        draft.platform = _choice_value(context)
+        return await self._go(context, draft, self._after(Step.PLATFORM, draft))
+
+    def _countries(self, draft: Draft) -> dict[str, str]:
+        _ = self._t(draft)
+        names = {
+            code: choices.country_name(code, draft.language) for code in self.settings.countries
+        }
+        names[choices.OTHER_COUNTRY] = _("Another country")
+        return names
+
+    async def _ask_country(self, context: Context, draft: Draft) -> None:
+        _ = self._t(draft)
+        names = self._countries(draft)
+        rows = [[(name, _data(Step.COUNTRY, code))] for code, name in names.items()]
+        keyboard = _keyboard([*rows, self._nav(draft, Step.COUNTRY)])
+        await self._say(context, draft, _("In which country are you?"), keyboard)
+
+    async def answer_country(self, update: Update, context: Context) -> Step:
+        """Stores the country and asks for the year."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        draft.country = _choice_value(context)
+        return await self._go(context, draft, self._after(Step.COUNTRY, draft))
+
+    def _years(self) -> list[str]:
+        this_year = self._today().year
+        return [str(this_year - offset) for offset in range(choices.YEARS_OFFERED)]
+
+    async def _ask_year(self, context: Context, draft: Draft) -> None:
+        _ = self._t(draft)
+        years = self._years()
+        rows = [
+            [(year, _data(Step.YEAR, year)) for year in years[:3]],
+            [(year, _data(Step.YEAR, year)) for year in years[3:]],
+            [(_("Earlier"), _data(Step.YEAR, choices.EARLIER))],
+            [(_("I don't know"), _data(Step.YEAR, UNKNOWN))],
+        ]
+        keyboard = _keyboard([*rows, self._nav(draft, Step.YEAR)])
+        await self._say(
+            context, draft, _("When did it happen, roughly? Choose the year."), keyboard
+        )
+
+    async def answer_year(self, update: Update, context: Context) -> Step | None:
+        """Stores the year and asks for the month (or moves on if the year is not known)."""
+        draft = self._require(context)
+        value = _choice_value(context)
+        if value.isdigit() and value not in self._years():
+            await self._stale(update, context)  # a year button from an earlier year, or forged
+            return None
+        await _acknowledge(update.callback_query)
+        draft.year = None if value == UNKNOWN else value
+        draft.month = None
+        return await self._go(context, draft, self._after(Step.YEAR, draft))
+
+    async def _ask_month(self, context: Context, draft: Draft) -> None:
+        _ = self._t(draft)
+        months = [
+            (choices.month_name(month, draft.language), _data(Step.MONTH, str(month)))
+            for month in range(1, 13)
+        ]
+        rows = [months[i : i + 3] for i in range(0, 12, 3)]
+        keyboard = _keyboard(
+            [
+                *rows,
+                [(_("I don't know the month"), _data(Step.MONTH, UNKNOWN))],
+                self._nav(draft, Step.MONTH),
+            ]
+        )
+        await self._say(context, draft, _("And the month?"), keyboard)
+
+    async def answer_month(self, update: Update, context: Context) -> Step:
+        """Stores the month and asks what happened."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        value = _choice_value(context)
+        draft.month = None if value == UNKNOWN else int(value)
+        return await self._go(context, draft, self._after(Step.MONTH, draft))
+
+    async def _ask_narrative(self, context: Context, draft: Draft) -> None:
+        _ = self._t(draft)
+        text = _(
+            "In your own words, what happened? Write it in one message. If you can, leave out "
+            "your own name and other people's names: describe them instead."
+        )
+        await self._say(context, draft, text, _keyboard([self._nav(draft, Step.NARRATIVE)]))
+
+    async def answer_narrative(self, update: Update, context: Context) -> Step | None:
+        """Stores what happened, once cleaned, and asks for links."""
+        draft = self._require(context)
+        cleaned = await self._clean_text_or_answer(update, context, draft)
+        if cleaned is None:
+            return None
+        draft.what_happened = cleaned.text
+        return await self._go(context, draft, self._after(Step.NARRATIVE, draft))
+
+    async def _clean_text_or_answer(
+        self, update: Update, context: Context, draft: Draft
+    ) -> CleanText | None:
+        """The cleaned text of the message, or None after telling the reporter why not."""
+        message = update.effective_message
+        raw = message.text if message is not None else None
+        result = clean_text(raw or "", max_chars=self.settings.max_text_chars)
+        _ = self._t(draft)
+        if isinstance(result, Refused):
+            await self._say(context, draft, result.notice.render(_))
+            return None
+        if result.notice is not None:
+            await self._say(context, draft, result.notice.render(_))
+        return result
+
+    async def _ask_links(self, context: Context, draft: Draft) -> None:
+        _ = self._t(draft)
+        text = _(
+            "Do you have links to the posts, profiles or messages involved? Send them now, one "
+            "or several per message. Press Done when you have finished, or Skip."
+        )
+        if draft.links:
+            text += "\n\n" + _("Links saved so far: {count}.").format(count=len(draft.links))
+        keyboard = _keyboard([self._nav(draft, Step.LINKS, done=bool(draft.links), skip=True)])
+        await self._say(context, draft, text, keyboard)
+
+    async def add_links(self, update: Update, context: Context) -> None:
+        """Adds the valid links of a message and stays on the links step."""
+        draft = self._require(context)
+        cleaned = await self._clean_text_or_answer(update, context, draft)
+        if cleaned is None:
+            return
+        _ = self._t(draft)
+        links = extract_links(cleaned.text)
+        room = MAX_LINKS - len(draft.links)
+        new = [link for link in links.valid if link not in draft.links]
+        draft.links.extend(new[:room])
+        lines = []
+        if links.refused:
+            lines.append(
+                _(
+                    "Part of your message is not a web link (starting with http:// or https://) "
+                    "and was not kept."
+                )
+            )
+        if len(new) > room:
+            lines.append(_("You have reached the limit of {limit} links.").format(limit=MAX_LINKS))
+        lines.append(_("Links saved so far: {count}.").format(count=len(draft.links)))
+        lines.append(_("Send more, or press Done."))
+        keyboard = _keyboard([self._nav(draft, Step.LINKS, done=True)])
+        await self._say(context, draft, "\n".join(lines), keyboard)
+
+    async def _ask_evidence(self, context: Context, draft: Draft) -> None:
+        _ = self._t(draft)
+        text = _(
+            "You can now send evidence: photos, screenshots, PDF documents or voice notes, one "
+            "or several. Hidden details such as the location in a photo or the author of a "
+            "document are removed before anything is saved. Press Done when you have "
+            "finished, or Skip."
+        )
+        if draft.attachments:
+            text += "\n\n" + _("Files added so far: {count}.").format(count=len(draft.attachments))
+        keyboard = _keyboard(
+            [self._nav(draft, Step.EVIDENCE, done=bool(draft.attachments), skip=True)]
+        )
+        await self._say(context, draft, text, keyboard)
+
+    async def add_evidence(self, update: Update, context: Context) -> None:
+        """Downloads, checks and cleans one file off the event loop, then stays on the step."""
+        draft = self._require(context)
+        message = update.effective_message
+        if message is None:
+            return
+        _ = self._t(draft)
+        limit = self.settings.max_files
+        if len(draft.attachments) + draft.files_in_progress >= limit:
+            text = _("You have reached the limit of {limit} files.").format(limit=limit)
+            await self._say(context, draft, text)
+            return
+        attachment = message.effective_attachment
+        if isinstance(attachment, tuple):  # a photo comes in several sizes: take the largest
+            attachment = attachment[-1] if attachment else None
+        file_id = getattr(attachment, "file_id", None)
+        if not isinstance(file_id, str):
+            await self._say(context, draft, _("This kind of message cannot be added here."))
+            return
+        refusal = check_size(getattr(attachment, "file_size", None), self.settings.max_file_bytes)
+        if refusal is not None:
+            await self._say(context, draft, refusal.notice.render(_))
+            return
+        draft.files_in_progress += 1
+        try:
+            result = await self._fetch_and_clean(context, file_id)
+        finally:
+            draft.files_in_progress -= 1
+        if _draft(context) is not draft:  # erased or restarted while the file was processed
+            return
+        if isinstance(result, Refused):
+            await self._say(context, draft, result.notice.render(_))
+            return
+        draft.attachments.append(
+            DraftAttachment(result.kind, result.media_type, result.filename, bytearray(result.data))
+        )
+        lines = [
+            _("File added. Files added so far: {count}.").format(count=len(draft.attachments)),
+            _("Send more, or press Done."),
+        ]
+        keyboard = _keyboard([self._nav(draft, Step.EVIDENCE, done=True)])
+        await self._say(context, draft, "\n".join(lines), keyboard)
+
+    async def _fetch_and_clean(self, context: Context, file_id: str) -> CleanedEvidence | Refused:
+        """Download into memory (I1: never a temporary file) and clean in a worker thread."""
+        telegram_file = await context.bot.get_file(file_id)
+        downloaded = await telegram_file.download_as_bytearray()
+        try:
+            return await asyncio.to_thread(
+                clean_evidence, bytes(downloaded), max_bytes=self.settings.max_file_bytes
+            )
+        finally:
+            downloaded[:] = bytes(len(downloaded))
+
+    async def _ask_platform_response(self, context: Context, draft: Draft) -> None:
+        _ = self._t(draft)
+        keyboard = self._options(
+            draft, Step.PLATFORM_RESPONSE, choices.PLATFORM_RESPONSES, skip=True
+        )
+        await self._say(
+            context, draft, _("Did you report it to the platform? What did it do?"), keyboard
+        )
+
+    async def answer_platform_response(self, update: Update, context: Context) -> Step:
+        """Stores what the platform did and asks whether a reply is wanted."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        draft.platform_response = _choice_value(context)
+        return await self._go(context, draft, self._after(Step.PLATFORM_RESPONSE, draft))
+
+    async def _ask_reply(self, context: Context, draft: Draft) -> None:
+        _ = self._t(draft)
+        text = _(
+            "Would you like a caseworker to reply to you? You would read the reply with your "
+            "receipt, using /status."
+        )
+        keyboard = _keyboard(
+            [
+                [(_("Yes, I would like a reply"), _data(Step.REPLY, YES))],
+                [(_("No reply needed"), _data(Step.REPLY, NO))],
+                self._nav(draft, Step.REPLY),
+            ]
+        )
+        await self._say(context, draft, text, keyboard)
+
+    async def answer_reply(self, update: Update, context: Context) -> Step:
+        """Stores whether a reply is wanted and asks for consent to advocacy use."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        draft.wants_reply = _choice_value(context) == YES
+        return await self._go(context, draft, self._after(Step.REPLY, draft))
+
+    async def _ask_advocacy(self, context: Context, draft: Draft) -> None:
+        _ = self._t(draft)
+        text = _(
+            "May {organisation} use what happened to you in its advocacy and public reports, "
+            "without anything that could identify you?"
+        ).format(organisation=isolate(self.settings.organisation_name))
+        keyboard = _keyboard(
+            [
+                [(_("Yes, without anything that identifies me"), _data(Step.ADVOCACY, YES))],
+                [(_("No"), _data(Step.ADVOCACY, NO))],
+                self._nav(draft, Step.ADVOCACY),
+            ]
+        )
+        await self._say(context, draft, text, keyboard)
+
+    async def answer_advocacy(self, update: Update, context: Context) -> Step:
+        """Stores the advocacy consent and shows the review."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        draft.advocacy_consent = _choice_value(context) == YES
+        return await self._go(context, draft, Step.REVIEW)
+
+    # -- review, edit, submit ----------------------------------------------------------------
+
+    def _review_text(self, draft: Draft) -> str:
+        _ = self._t(draft)
+        not_given = _("(not given)")
+
+        def label(table: Mapping[str, str], code: str | None) -> str:
+            message = table.get(code or "")
+            return _(message) if message is not None else not_given
+
+        def yes_no(value: bool | None) -> str:
+            return not_given if value is None else (_("Yes") if value else _("No"))
+
+        if draft.year is None:
+            when = _("I don't know")
+        elif draft.year == choices.EARLIER:
+            when = _("Earlier")
+        elif draft.month is None:
+            when = draft.year
+        else:
+            when = f"{choices.month_name(draft.month, draft.language)} {draft.year}"
+        statement = draft.what_happened or ""
+        if len(statement) > REVIEW_QUOTE_CHARS:
+            statement = statement[:REVIEW_QUOTE_CHARS] + "…"
+        country = self._countries(draft).get(draft.country or "", not_given)
+        lines = [
+            _("Please check your report before you submit it."),
+            "",
+            _("Type of incident: {value}").format(
+                value=label(choices.INCIDENT_TYPES, draft.incident_type)
+            ),
+            _("Platform: {value}").format(value=label(choices.PLATFORMS, draft.platform)),
+            _("Country: {value}").format(value=isolate(country)),
+            _("Date: {value}").format(value=isolate(when)),
+            _("What happened: {value}").format(
+                value=isolate(statement) if statement else not_given
+            ),
+            _("Links: {count}").format(count=len(draft.links)),
+            _("Files: {count}").format(count=len(draft.attachments)),
+            _("Reported to the platform: {value}").format(
+                value=label(choices.PLATFORM_RESPONSES, draft.platform_response)
+            ),
+            _("Reply wanted: {value}").format(value=yes_no(draft.wants_reply)),
+            _("Advocacy use: {value}").format(value=yes_no(draft.advocacy_consent)),
+        ]
+        return "\n".join(lines)
+
+    async def _show_review(self, context: Context, draft: Draft) -> None:
+        _ = self._t(draft)
+        keyboard = _keyboard(
+            [
+                [(_("Submit"), _data(Step.REVIEW, "submit"))],
+                [(_("Edit an answer"), _data(Step.REVIEW, "edit"))],
+                [(_("Erase everything"), ERASE)],
+            ]
+        )
+        await self._say(context, draft, self._review_text(draft), keyboard)
+
+    async def choose_edit(self, update: Update, context: Context) -> Step:
+        """Shows which answer to change."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        _ = self._t(draft)
+        rows = [[(_(label), _data(Step.EDIT, step.value))] for step, label in EDITABLE.items()]
+        keyboard = _keyboard([*rows, self._nav(draft, Step.EDIT)])
+        await self._say(context, draft, _("Which answer do you want to change?"), keyboard)
+        return Step.EDIT
+
+    async def edit_step(self, update: Update, context: Context) -> Step:
+        """Asks the chosen step again; answering it returns to the review."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        draft.editing = True
+        return await self._go(context, draft, Step(_choice_value(context)))
+
+    async def submit(self, update: Update, context: Context) -> Step:
+        """Hands the draft to the service; shows the receipt only once it is committed (I8)."""
+        draft = self._require(context)
+        await _acknowledge(update.callback_query)
+        _ = self._t(draft)
+        await self._say(context, draft, _("Saving your report…"))
+        try:
+            submission = await self.submitter.submit(draft)
+        except SubmissionBusy:
+            logger.warning("report_submit_busy")
+            text = _(
+                "Many reports are being saved right now. Please press Submit again in a minute."
+            )
+            await self._say(context, draft, text)
+            await self._show_review(context, draft)
+            return Step.REVIEW
+        except Exception as exc:  # the draft must survive whatever the service raised (I8)
+            logger.warning("report_submit_failed error=%s", type(exc).__name__)
+            text = _(
+                "Your report could not be saved. Your answers are still here: please press "
+                "Submit again in a moment."
+            )
+            await self._say(context, draft, text)
+            await self._show_review(context, draft)
+            return Step.REVIEW
+        logger.info(
+            "report_submitted links=%d attachments=%d", len(draft.links), len(draft.attachments)
+        )
+        draft.clear_answers()  # I1: committed and sealed; the plaintext goes now
+        minutes = int(self.settings.conversation_timeout.total_seconds() // 60)
+        text = _(
+            "Your report has been saved.\n\n"
+            "Case reference: {case}\n"
+            "Your receipt: {receipt}\n\n"
+            "Write the receipt down on paper, or keep it somewhere only you can reach. Do not "
+            "keep it in this chat or in a screenshot on a phone that may be searched. With it, "
+            "you can check your report and read replies using /status; without it, nobody can "
+            "link this report to you, not even us.\n\n"
+            "When you have saved it, press the button below and this whole conversation will "
+            "be deleted from this chat. It will be deleted in {minutes} minutes in any case."
+        ).format(
+            case=isolate(submission.case_reference),
+            receipt=isolate(submission.receipt.to_display()),
+            minutes=minutes,
+        )
+        keyboard = _keyboard([[(_("I have saved it"), _data(Step.RECEIPT, SAVED))]])
+        await self._say(context, draft, text, keyboard)
+        return Step.RECEIPT
+
+    # -- leaving: saved, erase, forget, timeout ----------------------------------------------
+
+    async def _end(self, update: object, context: Context, reason: str) -> int:
+        """Wipe the draft and erase every message of the conversation."""
+        draft = _draft(context)
+        message = update.effective_message if isinstance(update, Update) else None
+        if context.user_data is not None:
+            context.user_data.pop(DRAFT_KEY, None)
+        chat_id = draft.chat_id if draft is not None else None
+        if chat_id is None and isinstance(update, Update) and update.effective_chat is not None:
+            chat_id = update.effective_chat.id
+        ids = draft.take_messages() if draft is not None else []
+        if message is not None and message.message_id not in ids:
+            ids.append(message.message_id)
+        if draft is not None:
+            draft.wipe()
+        await self._delete(context, chat_id, ids)
+        logger.info("report_ended reason=%s messages=%d", reason, len(ids))
+        return ConversationHandler.END
+
+    async def saved(self, update: Update, context: Context) -> int:
+        """Erases the conversation once the reporter has saved the receipt."""
+        draft = self._require(context)
+        _ = self._t(draft)
+        if update.callback_query is not None:
+            await update.callback_query.answer(_("This conversation has been deleted."))
+        return await self._end(update, context, "submitted")
+
+    async def erase(self, update: Update, context: Context) -> int:
+        """Wipes the draft and erases the conversation (Erase button)."""
+        _ = translator(_language_of(update, context))
+        if update.callback_query is not None:
+            await update.callback_query.answer(_("Everything you wrote here has been deleted."))
+        return await self._end(update, context, "erased")
+
+    async def forget(self, update: Update, context: Context) -> int:
+        """Wipes the draft and erases the conversation (/forget), at any point."""
+        return await self._end(update, context, "forgotten")
+
+    async def timed_out(self, update: object, context: Context) -> int:
+        """Wipes the draft and erases the conversation after the idle timeout."""
+        return await self._end(update, context, "timeout")
+
+    # -- help and bad input ------------------------------------------------------------------
+
+    async def help(self, update: Update, context: Context) -> None:
+        """Shows what the bot does and which commands exist; the state does not change."""
+        _ = translator(_language_of(update, context))
+        text = _(
+            "This bot lets you report online targeting to {organisation}, safely.\n\n"
+            "/start — begin a report\n"
+            "/status — check a report and read replies, with your receipt\n"
+            "/forget — delete this conversation and anything you have written\n"
+            "/help — this message\n\n"
+            "Telegram can see this chat. The bot deletes it when you finish."
+        ).format(organisation=isolate(self.settings.organisation_name))
+        await self._reply(update, context, text)
+
+    async def help_outside(self, update: Update, context: Context) -> int:
+        """Shows the help without starting a report."""
+        await self.help(update, context)
+        return ConversationHandler.END
+
+    async def _reply(self, update: Update, context: Context, text: str) -> None:
+        """Answer in the chat; remembered for erasure when a report is open."""
+        draft = _draft(context)
+        if draft is not None:
+            await self._say(context, draft, text)
+        elif update.effective_chat is not None:
+            await context.bot.send_message(update.effective_chat.id, text)
+
+    async def already_started(self, update: Update, context: Context) -> None:
+        """Says a report is already open; the state does not change."""
+        _ = translator(_language_of(update, context))
+        text = _(
+            "You already have a report in progress: continue with the latest question above, "
+            "or send /forget to erase it and start again."
+        )
+        await self._reply(update, context, text)
+
+    async def command_mid_step(self, update: Update, context: Context) -> None:
+        """Refuses another command in the middle of a report; the state does not change."""
+        _ = translator(_language_of(update, context))
+        text = _(
+            "That command is not available while you are writing a report. Finish the report "
+            "or erase it first; /help and /forget work at any time."
+        )
+        await self._reply(update, context, text)
+
+    async def expected_button(self, update: Update, context: Context) -> None:
+        """Asks for a button press instead of a message; the state does not change."""
+        _ = translator(_language_of(update, context))
+        await self._reply(update, context, _("Please choose one of the buttons above."))
+
+    async def expected_text(self, update: Update, context: Context) -> None:
+        """Asks for a text message instead of a file or sticker; the state does not change."""
+        _ = translator(_language_of(update, context))
+        text = _("Please answer with a text message. You can send files at the evidence step.")
+        await self._reply(update, context, text)
+
+    async def expected_file(self, update: Update, context: Context) -> None:
+        """Asks for a supported file; the state does not change."""
+        _ = translator(_language_of(update, context))
+        text = _(
+            "Please send photos, screenshots, PDF documents or voice notes here, or press Done."
+        )
+        await self._reply(update, context, text)
+
+    async def _stale(self, update: Update, context: Context) -> None:
+        """Refuses a stale or forged button; the state does not change."""
+        _ = translator(_language_of(update, context))
+        query = update.callback_query
+        if query is not None:
+            try:
+                await query.answer(
+                    _("This button is no longer active. Please use the latest message."),
+                    show_alert=True,
+                )
+            except TelegramError:
+                logger.debug("stale_answer_failed")
+
+    async def stale(self, update: Update, context: Context) -> None:
+        """Refuses a stale or forged button; the state does not change."""
+        await self._stale(update, context)
+
+    async def stale_outside(self, update: Update, context: Context) -> int:
+        """Refuses a button of a conversation that has ended."""
+        await self._stale(update, context)
+        return ConversationHandler.END
+
+    def _require(self, context: Context) -> Draft:
+        draft = _draft(context)
+        if draft is None:
+            raise LookupError("the conversation has no draft")
+        return draft
+
+    # -- guards shared by every update -------------------------------------------------------
+
+    async def guard(self, update: object, context: Context) -> None:
+        """Runs before every handler: remembers the message for erasure, then limits floods."""
+        if not isinstance(update, Update):
+            return
+        draft = _draft(context)
+        message = update.effective_message
+        if draft is not None and message is not None and update.callback_query is None:
+            await self._remember(context, draft, message.message_id)
+        user = update.effective_user
+        if user is None:
+            return
+        verdict = self.flood.check(user.id)
+        if verdict.allowed:
+            return
+        logger.info("flood_refused")
+        if verdict.first_refusal:
+            _ = translator(_language_of(update, context))
+            text = _(
+                "You are sending messages too fast. Please wait a minute; nothing you have "
+                "written so far is lost."
+            )
+            if update.callback_query is not None:
+                await update.callback_query.answer(text, show_alert=True)
+            else:
+                await self._reply(update, context, text)
+        raise ApplicationHandlerStop
+
+    async def on_error(self, update: object, context: Context) -> None:
+        """Turns anything unexpected into one translated sentence; never a traceback or content."""
+        # Only the type: an exception's message or traceback may quote what the reporter sent.
+        logger.error("handler_error error=%s", type(context.error).__name__)
+        if not isinstance(update, Update) or update.effective_chat is None:
+            return
+        try:
+            _ = translator(_language_of(update, context))
+            await self._reply(update, context, _(SOMETHING_WENT_WRONG))
+        except Exception as exc:  # the error handler itself must never raise
+            logger.error("error_reply_failed error=%s", type(exc).__name__)
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    async def hand_over(self, application: Application[Any, Context, Any, Any, Any, Any]) -> int:
+        """Give every open conversation's message ids to housekeeping and wipe the drafts.
+
+        For a stopping process: the drafts die with it (I1) but their chats must still be
+        erased (I7). Returns how many conversations were handed over.
+        """
+        handed = 0
+        for data in list(application.user_data.values()):
+            draft = data.pop(DRAFT_KEY, None)
+            if not isinstance(draft, Draft):
+                continue
+            ids = draft.take_messages()
+            if draft.chat_id is not None and ids:
+                await self.housekeeping.keep_for_erasure(draft.chat_id, ids)
+                handed += 1
+            draft.wipe()
+        logger.info("report_handover conversations=%d", handed)
+        return handed
+
+    def conversation(self) -> ConversationHandler[Context]:
+        """The ConversationHandler of the report flow (see the module docstring)."""
+        message = filters.UpdateType.MESSAGE
+        text = message & filters.TEXT & ~filters.COMMAND
+        files = message & (filters.PHOTO | filters.Document.ALL | filters.VOICE | filters.AUDIO)
+        other = message & ~filters.COMMAND
+
+        def buttons(step: Step, values: Iterable[str], callback: Any) -> Handler:
+            return CallbackQueryHandler(callback, pattern=_pattern(step, values))
+
+        def back(step: Step) -> Handler:
+            return CallbackQueryHandler(self.back, pattern=_nav_pattern(step, [BACK]))
+
+        def skip(step: Step) -> Handler:
+            return CallbackQueryHandler(self.skip, pattern=_nav_pattern(step, [SKIP, DONE]))
+
+        yes_no = (YES, NO)
+        editable = [step.value for step in EDITABLE]
+        states: dict[object, list[Handler]] = {
+            Step.LANGUAGE: [buttons(Step.LANGUAGE, LANGUAGES, self.choose_language)],
+            Step.NOTICE: [buttons(Step.NOTICE, [YES], self.accept_notice), back(Step.NOTICE)],
+            Step.DANGER: [buttons(Step.DANGER, yes_no, self.answer_danger), back(Step.DANGER)],
+            Step.INCIDENT: [
+                buttons(Step.INCIDENT, choices.INCIDENT_TYPES, self.answer_incident),
+                back(Step.INCIDENT),
+            ],
+            Step.PLATFORM: [
+                buttons(Step.PLATFORM, choices.PLATFORMS, self.answer_platform),
+                back(Step.PLATFORM),
+            ],
+            Step.COUNTRY: [
+                buttons(
+                    Step.COUNTRY,
+                    [*self.settings.countries, choices.OTHER_COUNTRY],
+                    self.answer_country,
+                ),
+                back(Step.COUNTRY),
+            ],
+            Step.YEAR: [
+                CallbackQueryHandler(
+                    self.answer_year,
+                    pattern=re.compile(
+                        rf"^{Step.YEAR.value}:([0-9]{{4}}|{choices.EARLIER}|{UNKNOWN})\Z"
+                    ),
+                ),
+                back(Step.YEAR),
+            ],
+            Step.MONTH: [
+                buttons(Step.MONTH, [*(str(m) for m in range(1, 13)), UNKNOWN], self.answer_month),
+                back(Step.MONTH),
+            ],
+            Step.NARRATIVE: [
+                MessageHandler(text, self.answer_narrative),
+                back(Step.NARRATIVE),
+                MessageHandler(other, self.expected_text),
+            ],
+            Step.LINKS: [
+                MessageHandler(text, self.add_links),
+                skip(Step.LINKS),
+                back(Step.LINKS),
+                MessageHandler(other, self.expected_text),
+            ],
+            Step.EVIDENCE: [
+                MessageHandler(files, self.add_evidence),
+                skip(Step.EVIDENCE),
+                back(Step.EVIDENCE),
+                MessageHandler(other, self.expected_file),
+            ],
+            Step.PLATFORM_RESPONSE: [
+                buttons(
+                    Step.PLATFORM_RESPONSE,
+                    choices.PLATFORM_RESPONSES,
+                    self.answer_platform_response,
+                ),
+                skip(Step.PLATFORM_RESPONSE),
+                back(Step.PLATFORM_RESPONSE),
+            ],
+            Step.REPLY: [buttons(Step.REPLY, yes_no, self.answer_reply), back(Step.REPLY)],
+            Step.ADVOCACY: [
+                buttons(Step.ADVOCACY, yes_no, self.answer_advocacy),
+                back(Step.ADVOCACY),
+            ],
+            Step.REVIEW: [
+                buttons(Step.REVIEW, ["submit"], self.submit),
+                buttons(Step.REVIEW, ["edit"], self.choose_edit),
+            ],
+            Step.EDIT: [buttons(Step.EDIT, editable, self.edit_step), back(Step.EDIT)],
+            Step.RECEIPT: [buttons(Step.RECEIPT, [SAVED], self.saved)],
+            ConversationHandler.TIMEOUT: [TypeHandler(Update, self.timed_out)],
+        }
+        private = filters.ChatType.PRIVATE
+        with warnings.catch_warnings():
+            # per_message=False is deliberate: one conversation per chat, whose buttons are
+            # checked against the current step by their patterns (stale ones go to ``stale``).
+            warnings.filterwarnings(
+                "ignore", message=".*per_message=False", category=PTBUserWarning
+            )
+            return self._conversation(states, private)
+
+    def _conversation(
+        self, states: dict[object, list[Handler]], private: filters.BaseFilter
+    ) -> ConversationHandler[Context]:
+        message = filters.UpdateType.MESSAGE
+        other = message & ~filters.COMMAND
+        return ConversationHandler(
+            entry_points=[
+                CommandHandler("start", self.start, filters=private),
+                CallbackQueryHandler(self.stale_outside),
+                CommandHandler("help", self.help_outside, filters=private),
+                CommandHandler("forget", self.forget, filters=private),
+            ],
+            states=states,
+            fallbacks=[
+                CommandHandler("forget", self.forget),
+                CommandHandler("help", self.help),
+                CommandHandler("start", self.already_started),
+                MessageHandler(message & filters.COMMAND, self.command_mid_step),
+                CallbackQueryHandler(self.erase, pattern=f"^{ERASE}$"),
+                CallbackQueryHandler(self.stale),
+                MessageHandler(other, self.expected_button),
+            ],
+            conversation_timeout=self.settings.conversation_timeout,
+            name="report",
+            persistent=False,  # I1: no PTB persistence, ever
+        )
+
+
+def build_report_handler(
+    settings: ReportFlowSettings, submitter: ReportSubmitter, housekeeping: HousekeepingPort
+) -> ConversationHandler[Context]:
+    """The report ConversationHandler alone (use :func:`install_report_flow` to get the guards)."""
+    return ReportFlow(settings, submitter, housekeeping).conversation()
+
+
+def install_report_flow(
+    application: Application[Any, Context, Any, Any, Any, Any],
+    settings: ReportFlowSettings,
+    submitter: ReportSubmitter,
+    housekeeping: HousekeepingPort,
+) -> ReportFlow:
+    """Add the report flow to ``application``: flood guard, conversation and error handler.
+
+    The guard runs in group -1, before every other handler of the application, so a flood is
+    refused before it reaches any flow. Call :meth:`ReportFlow.hand_over` from the
+    application's ``post_stop`` so open conversations are still erased after a restart.
+    """
+    flow = ReportFlow(settings, submitter, housekeeping)
+    application.add_handler(TypeHandler(Update, flow.guard), group=-1)
+    application.add_handler(flow.conversation())
+    application.add_error_handler(flow.on_error)
+    return flow

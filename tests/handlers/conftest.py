@@ -1,0 +1,153 @@
+"""The report flow on the real PTB Application, over HTTP, against the local Bot API server."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from telegram.ext import Application, ApplicationBuilder
+
+from bot.local_api import ChatMessage, LocalBotApi, UserChat
+from handlers.draft import Draft
+from handlers.i18n import translator
+from handlers.ports import ReportSubmitter, Submission
+from handlers.report_flow import ReportFlow, ReportFlowSettings, install_report_flow
+
+SETTINGS = ReportFlowSettings(
+    organisation_name="Sanad Test",
+    countries=("EG", "IQ", "JO", "LB", "TN"),
+    emergency_contacts=(("Hotline", "+20 100 000 0000"),),
+    max_text_chars=500,
+    max_file_bytes=2_000_000,
+    max_files=5,
+    max_messages_per_minute=200,
+    conversation_timeout=dt.timedelta(minutes=30),
+)
+
+
+@dataclass
+class StaticReceipt:
+    """A receipt as the flow sees one: something it can show."""
+
+    text: str
+
+    def to_display(self) -> str:
+        return self.text
+
+
+@dataclass
+class RecordingSubmitter:
+    """A submitter that keeps a copy of what it was given (for flow tests without storage)."""
+
+    received: list[dict[str, Any]] = field(default_factory=list)
+    fail_next: BaseException | None = None
+
+    async def submit(self, draft: Draft) -> Submission:
+        if self.fail_next is not None:
+            error, self.fail_next = self.fail_next, None
+            raise error
+        self.received.append(
+            {
+                "language": draft.language,
+                "in_danger": draft.in_danger,
+                "incident_type": draft.incident_type,
+                "platform": draft.platform,
+                "country": draft.country,
+                "year": draft.year,
+                "month": draft.month,
+                "what_happened": draft.what_happened,
+                "links": list(draft.links),
+                "files": [(a.kind, a.media_type, bytes(a.data)) for a in draft.attachments],
+                "platform_response": draft.platform_response,
+                "wants_reply": draft.wants_reply,
+                "advocacy_consent": draft.advocacy_consent,
+            }
+        )
+        return Submission("K7Q-2M4", StaticReceipt("1234 5678 9012 3456 7890 1234 5678"))
+
+
+@dataclass
+class RecordingHousekeeping:
+    kept: list[tuple[int, list[int]]] = field(default_factory=list)
+
+    async def keep_for_erasure(self, chat_id: int, message_ids: Sequence[int]) -> None:
+        self.kept.append((chat_id, list(message_ids)))
+
+
+@dataclass
+class Harness:
+    api: LocalBotApi
+    app: Application  # type: ignore[type-arg]
+    flow: ReportFlow
+    submitter: ReportSubmitter
+    housekeeping: RecordingHousekeeping
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    settings: ReportFlowSettings = SETTINGS,
+    submitter: ReportSubmitter | None = None,
+    **api_options: Any,
+) -> AsyncIterator[Harness]:
+    """A local Bot API server and a polling application with the report flow installed."""
+    async with LocalBotApi.running(**api_options) as api:
+        token = api.add_bot()
+        app = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(api.bot_base_url)
+            .base_file_url(api.file_base_url)
+            .concurrent_updates(16)
+            .build()
+        )
+        housekeeping = RecordingHousekeeping()
+        submitter = submitter if submitter is not None else RecordingSubmitter()
+        flow = install_report_flow(app, settings, submitter, housekeeping)
+        async with app:
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
+            try:
+                yield Harness(api, app, flow, submitter, housekeeping)
+            finally:
+                await app.updater.stop()
+                await app.stop()
+
+
+class Reporter:
+    """A person in the chat: presses buttons by their (translated) label and types answers."""
+
+    def __init__(self, chat: UserChat, language: str = "en") -> None:
+        self.chat = chat
+        self.language = language
+
+    def _(self, message: str) -> str:
+        return translator(self.language)(message)
+
+    def latest_with_buttons(self) -> ChatMessage:
+        for message in reversed(self.chat.bot_messages()):
+            if message.buttons:
+                return message
+        raise AssertionError("no bot message with buttons in the chat")
+
+    async def press(self, label: str, *, translate: bool = True) -> ChatMessage:
+        """Press the button labelled ``label`` on the latest keyboard; return the next question."""
+        text = self._(label) if translate else label
+        question = self.latest_with_buttons()
+        await self.chat.press_button(question.message_id, text=text)
+        return await self.chat.wait_for(lambda m: bool(m.buttons) and m.message_id > question.message_id)
+
+    async def say(self, text: str, until: Callable[[ChatMessage], bool] | None = None) -> ChatMessage:
+        """Send text; return the bot's first answer (matching ``until`` if given)."""
+        await self.chat.send_text(text)
+        return await self.chat.wait_for(until or (lambda m: True))
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[Harness]:
+    async with running_bot() as running:
+        yield running
