@@ -52,15 +52,19 @@ class Signal:
         ``within`` seconds without it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        while not condition():
+        while True:
+            # Take the event before checking, so a change between the check and the wait
+            # (wait_for starts its task later) still wakes us: no lost wake-up.
+            event = self._event
+            if condition():
+                return True
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
             try:
-                await asyncio.wait_for(self.wait(), remaining)
+                await asyncio.wait_for(event.wait(), remaining)
             except TimeoutError:
                 return condition()
-        return True
 
 
 @dataclass(frozen=True, slots=True)
