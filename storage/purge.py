@@ -155,7 +155,8 @@ async def purge(
     Retentions count whole days for reports and mailboxes (their times are days, I3): a report
     closed on day D goes on the first purge on or after D + ``closed_report_retention``; a
     mailbox goes once its last look-up (or creation) is that old. SQLite is VACUUMed when at
-    least ``vacuum_threshold`` of its pages are free. Returns counts only.
+    least ``vacuum_threshold`` of its pages are free (above 1: never; ``secure_delete`` has
+    zeroed the freed pages either way). Returns counts only.
     """
     today = now.astimezone(dt.UTC).date()
     async with db.sessionmaker() as session, session.begin():

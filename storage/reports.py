@@ -12,7 +12,6 @@ the receipt (the mailbox tag and public key); storage never sees plaintext or a 
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,11 +21,6 @@ from storage.models import REPORT_ID_BYTES, BodyKind, DeliveryKind, Language
 from storage.repositories import MailboxRepository, ReportRepository
 
 REPORT_SEQUENCE = 0  # the report's own body; addenda are 1, 2, ...
-
-
-def new_report_id() -> bytes:
-    """A fresh opaque report id (16 random bytes), bound into the envelope header when sealing."""
-    return secrets.token_bytes(REPORT_ID_BYTES)
 
 
 @dataclass(frozen=True)
@@ -60,7 +54,7 @@ async def store_report(
 ) -> StoredReport:
     """Commit a sealed report with its wraps, mailbox and (if assigned) its delivery.
 
-    ``report_id`` is the id the body was sealed under (see :func:`new_report_id`); ``wraps`` maps
+    ``report_id`` is the id the body was sealed under (``crypto.new_report_id``); ``wraps`` maps
     each recipient key id to the wrap of this body's data key, and must hold at least one, or no
     one could ever open the report. With ``assigned_caseworker_id`` the report is ``assigned``
     and an outbox row delivers it to that caseworker from ``deliver_not_before`` (which carries

@@ -88,3 +88,14 @@ async def db(request: pytest.FixtureRequest, sqlite_path: Path) -> AsyncIterator
         stack.push_async_callback(database.close)
         await upgrade_database(database)
         yield database
+
+
+@pytest.fixture
+async def sqlite_db(sqlite_path: Path) -> AsyncIterator[Database]:
+    """A migrated SQLite file only, for properties of the file itself."""
+    database = open_database(f"sqlite:///{sqlite_path}")
+    try:
+        await upgrade_database(database)
+        yield database
+    finally:
+        await database.close()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from crypto import new_report_id
 from storage.engine import Database
 from storage.models import Language
-from storage.reports import NewMailbox, StoredReport, new_report_id, store_report
+from storage.reports import NewMailbox, StoredReport, store_report
 from storage.repositories import CaseworkerRepository
 
 from .conftest import NOW, TODAY

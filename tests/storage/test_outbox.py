@@ -1,0 +1,211 @@
+"""Outbox: claims never overlap, dead workers' claims come back, retries back off, then fail."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import Counter
+
+import pytest
+from sqlalchemy import insert, select
+
+from storage.engine import Backend, Database, open_database
+from storage.models import DeliveryKind, DeliveryStatus, OutboxEntry
+from storage.outbox import (
+    RetryPolicy,
+    claim_batch,
+    enqueue,
+    mark_sent,
+    new_worker_token,
+    pending_count,
+    release,
+)
+
+from .conftest import NOW
+from .helpers import add_caseworker, store_opaque_report
+
+LEASE = dt.timedelta(minutes=5)
+
+
+async def _fill(db: Database, count: int, not_before: dt.datetime = NOW) -> list[int]:
+    """``count`` pending deliveries of one real report to one real caseworker; returns ids."""
+    caseworker_id = await add_caseworker(db, "cw-outbox")
+    stored = await store_opaque_report(db)
+    row = {
+        "kind": DeliveryKind.REPORT,
+        "caseworker_id": caseworker_id,
+        "report_id": stored.report_id,
+        "sequence": 0,
+        "not_before": not_before,
+        "attempts": 0,
+        "status": DeliveryStatus.PENDING,
+    }
+    async with db.sessionmaker() as session, session.begin():
+        await session.execute(insert(OutboxEntry), [row] * count)
+        ids = (await session.scalars(select(OutboxEntry.id).order_by(OutboxEntry.id))).all()
+    return list(ids)
+
+
+async def _entry(db: Database, delivery_id: int) -> OutboxEntry:
+    async with db.sessionmaker() as session:
+        entry = await session.get(OutboxEntry, delivery_id)
+    assert entry is not None
+    return entry
+
+
+async def test_enqueue_in_callers_transaction_and_claim_it(db: Database) -> None:
+    caseworker_id = await add_caseworker(db, "cw-1")
+    stored = await store_opaque_report(db)
+    async with db.sessionmaker() as session, session.begin():
+        delivery_id = await enqueue(
+            session,
+            kind=DeliveryKind.NOTICE,
+            caseworker_id=caseworker_id,
+            report_id=stored.report_id,
+            sequence=3,
+            not_before=NOW,
+        )
+    async with db.sessionmaker() as session:
+        assert await pending_count(session) == 1
+    [delivery] = await claim_batch(db, worker="w", now=NOW, limit=10, lease=LEASE)
+    assert (delivery.id, delivery.kind, delivery.caseworker_id) == (
+        delivery_id,
+        DeliveryKind.NOTICE,
+        caseworker_id,
+    )
+    assert (delivery.report_id, delivery.sequence, delivery.attempts) == (stored.report_id, 3, 0)
+
+
+async def test_claim_skips_deliveries_not_yet_due(db: Database) -> None:
+    await _fill(db, 3, not_before=NOW + dt.timedelta(seconds=1))
+    assert await claim_batch(db, worker="w", now=NOW, limit=10, lease=LEASE) == []
+    later = NOW + dt.timedelta(seconds=1)
+    due = await claim_batch(db, worker="w", now=later, limit=10, lease=LEASE)
+    assert len(due) == 3
+
+
+async def test_claimed_rows_are_not_claimed_again_while_the_lease_runs(db: Database) -> None:
+    ids = await _fill(db, 10)
+    first = await claim_batch(db, worker="a", now=NOW, limit=4, lease=LEASE)
+    second = await claim_batch(db, worker="b", now=NOW + LEASE / 2, limit=100, lease=LEASE)
+    assert [d.id for d in first] == ids[:4]
+    assert [d.id for d in second] == ids[4:]
+    assert await claim_batch(db, worker="c", now=NOW + LEASE / 2, limit=100, lease=LEASE) == []
+
+
+async def test_dead_workers_claims_are_reclaimed_after_the_lease(db: Database) -> None:
+    ids = await _fill(db, 20)
+    dead = await claim_batch(db, worker="dead", now=NOW, limit=20, lease=LEASE)
+    assert len(dead) == 20
+    just_before = NOW + LEASE - dt.timedelta(seconds=1)
+    assert await claim_batch(db, worker="alive", now=just_before, limit=50, lease=LEASE) == []
+    reclaimed = await claim_batch(db, worker="alive", now=NOW + LEASE, limit=50, lease=LEASE)
+    assert [d.id for d in reclaimed] == ids
+    # The dead worker, should it wake up, no longer holds them.
+    assert not await mark_sent(db, ids[0], worker="dead", now=NOW + LEASE)
+    assert await mark_sent(db, ids[0], worker="alive", now=NOW + LEASE)
+
+
+async def test_mark_sent_keeps_only_the_day(db: Database) -> None:
+    [delivery_id] = await _fill(db, 1)
+    await claim_batch(db, worker="w", now=NOW, limit=1, lease=LEASE)
+    sent_at = dt.datetime(2025, 3, 15, 17, 42, 13, tzinfo=dt.UTC)
+    assert await mark_sent(db, delivery_id, worker="w", now=sent_at)
+    entry = await _entry(db, delivery_id)
+    assert entry.status is DeliveryStatus.SENT
+    # I3: nothing finer than the day stays behind once delivered.
+    assert entry.not_before == dt.datetime(2025, 3, 15, tzinfo=dt.UTC)
+    assert (entry.claimed_by, entry.claimed_until) == (None, None)
+    assert await claim_batch(db, worker="w", now=sent_at, limit=1, lease=LEASE) == []
+    assert not await mark_sent(db, delivery_id, worker="w", now=sent_at)
+
+
+async def test_release_backs_off_exponentially_then_fails(db: Database) -> None:
+    [delivery_id] = await _fill(db, 1)
+    policy = RetryPolicy(
+        base=dt.timedelta(seconds=10), cap=dt.timedelta(seconds=60), max_attempts=5
+    )
+    now = NOW
+    waits = []
+    for _ in range(4):
+        [claimed] = await claim_batch(db, worker="w", now=now, limit=1, lease=LEASE)
+        status = await release(
+            db, claimed.id, worker="w", now=now, error_class="NetworkError", policy=policy
+        )
+        assert status is DeliveryStatus.PENDING
+        entry = await _entry(db, delivery_id)
+        waits.append((entry.not_before - now).total_seconds())
+        assert entry.last_error == "NetworkError"
+        assert entry.claimed_by is None
+        now = entry.not_before
+    assert waits == [10, 20, 40, 60]  # doubled, then capped
+    [claimed] = await claim_batch(db, worker="w", now=now, limit=1, lease=LEASE)
+    assert claimed.attempts == 4
+    status = await release(
+        db, claimed.id, worker="w", now=now, error_class="Forbidden", policy=policy
+    )
+    assert status is DeliveryStatus.FAILED
+    next_day = now + dt.timedelta(days=1)
+    assert await claim_batch(db, worker="w", now=next_day, limit=1, lease=LEASE) == []
+
+
+async def test_release_by_a_worker_without_the_claim_changes_nothing(db: Database) -> None:
+    [delivery_id] = await _fill(db, 1)
+    await claim_batch(db, worker="owner", now=NOW, limit=1, lease=LEASE)
+    status = await release(
+        db, delivery_id, worker="other", now=NOW, error_class="NetworkError", policy=RetryPolicy()
+    )
+    assert status is None
+    entry = await _entry(db, delivery_id)
+    assert (entry.attempts, entry.claimed_by) == (0, "owner")
+
+
+@pytest.mark.parametrize(
+    "error_class", ["", "has spaces in it", "Error: the reporter wrote x", "x" * 65, "a\nb"]
+)
+async def test_release_refuses_anything_but_an_error_class_name(
+    db: Database, error_class: str
+) -> None:
+    [delivery_id] = await _fill(db, 1)
+    await claim_batch(db, worker="w", now=NOW, limit=1, lease=LEASE)
+    with pytest.raises(ValueError, match="class name"):
+        await release(
+            db, delivery_id, worker="w", now=NOW, error_class=error_class, policy=RetryPolicy()
+        )
+
+
+def test_retry_policy_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="retry policy"):
+        RetryPolicy(base=dt.timedelta(seconds=10), cap=dt.timedelta(seconds=5))
+
+
+async def test_concurrent_workers_claim_every_row_exactly_once(db: Database) -> None:
+    """Four workers with their own connections (own engines on SQLite, as separate processes
+    would be) drain 2,000 rows together: no row twice, none left behind."""
+    ids = await _fill(db, 2000)
+    if db.backend is Backend.SQLITE:
+        assert db.sqlite_path is not None
+        engines = [open_database(f"sqlite:///{db.sqlite_path}") for _ in range(4)]
+    else:
+        engines = [db] * 4  # one pool, four concurrent connections
+    per_worker: dict[str, list[int]] = {}
+
+    async def worker(worker_db: Database) -> None:
+        token = new_worker_token()
+        claimed = per_worker.setdefault(token, [])
+        while batch := await claim_batch(worker_db, worker=token, now=NOW, limit=25, lease=LEASE):
+            claimed.extend(d.id for d in batch)
+            await asyncio.sleep(0)  # let the others in between claims
+
+    try:
+        await asyncio.gather(*(worker(e) for e in engines))
+    finally:
+        for extra in engines:
+            if extra is not db:
+                await extra.close()
+    counts = Counter(i for claimed in per_worker.values() for i in claimed)
+    assert len(per_worker) == 4
+    assert [i for i, n in counts.items() if n > 1] == []
+    assert sorted(counts) == ids
+    # Every worker took part: the rows were really shared out, not drained by one.
+    assert all(per_worker.values())
