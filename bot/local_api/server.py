@@ -268,10 +268,11 @@ class LocalBotApi:
                 self._hanging.discard(hang)
             return None
         if method.lower() in SENDING_METHODS:
+            chat_id = None
             with contextlib.suppress(ApiError):  # a bad chat_id is the method's to report
                 chat_id = call.params.integer("chat_id")
-                if chat_id is not None:
-                    self._limiter.acquire(call.bot.id, chat_id)
+            if chat_id is not None:
+                self._limiter.acquire(call.bot.id, chat_id)
         return await METHODS[method.lower()](call)
 
     @property
