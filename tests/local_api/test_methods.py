@@ -236,7 +236,8 @@ async def test_get_file_refuses_files_over_20_mb_and_serves_smaller_ones(
 ) -> None:
     big = await chat.send_document(b"\x01" * (20 * 1024 * 1024 + 1), "big.mp4", "video/mp4")
     small = await chat.send_document(b"evidence", "small.txt", "text/plain")
-    assert big.document is not None and small.document is not None
+    assert big.document is not None
+    assert small.document is not None
     assert await _error(http, api, token, "getFile", file_id=big.document.file_id) == (
         "Bad Request: file is too big")
     _, body = await _post(http, api, token, "getFile", file_id=small.document.file_id)

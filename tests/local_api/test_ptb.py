@@ -10,9 +10,9 @@ from PIL import Image
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter
 from telegram.ext import (
-    CallbackContext,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
     MessageHandler,
     filters,
 )
@@ -21,7 +21,7 @@ from bot.local_api import AdjustableClock, Fault, LocalBotApi
 
 from .conftest import application, polling
 
-Context = CallbackContext  # type: ignore[type-arg]
+Context = ContextTypes.DEFAULT_TYPE
 
 
 def _png(width: int, height: int) -> bytes:
@@ -49,7 +49,8 @@ async def test_command_reaches_command_handler_with_language(api: LocalBotApi, t
     seen: list[tuple[list[str], str | None]] = []
 
     async def start(update: Update, context: Context) -> None:
-        assert update.effective_user is not None and update.effective_message is not None
+        assert update.effective_user is not None
+        assert update.effective_message is not None
         seen.append((list(context.args or []), update.effective_user.language_code))
         await update.effective_message.reply_text("welcome")
 
@@ -189,7 +190,7 @@ async def test_deleting_message_older_than_48_hours_raises_bad_request(
     sent = await chat.send_text("old message")
     clock.advance(48 * 3600 + 1)
     async with application(api, token) as app:
-        with pytest.raises(BadRequest, match="^Message can't be deleted$"):
+        with pytest.raises(BadRequest, match=r"^Message can't be deleted$"):
             await app.bot.delete_message(chat.chat_id, sent.message_id)
     assert [m.message_id for m in chat.messages()] == [sent.message_id]
 
@@ -224,14 +225,14 @@ async def test_bad_requests_surface_as_bad_request_with_telegram_wording(
     chat = api.open_chat(1010, "Yara")
     await chat.send_text("hi")
     async with application(api, token) as app:
-        with pytest.raises(BadRequest, match="^Chat not found$"):
+        with pytest.raises(BadRequest, match=r"^Chat not found$"):
             await app.bot.send_message(999999, "nobody")
-        with pytest.raises(BadRequest, match="^Message text is empty$"):
+        with pytest.raises(BadRequest, match=r"^Message text is empty$"):
             await app.bot.send_message(chat.chat_id, "   ")
-        with pytest.raises(BadRequest, match="^Message to delete not found$"):
+        with pytest.raises(BadRequest, match=r"^Message to delete not found$"):
             await app.bot.delete_message(chat.chat_id, 4242)
         sent = await app.bot.send_message(chat.chat_id, "same")
-        with pytest.raises(BadRequest, match="^Message is not modified"):
+        with pytest.raises(BadRequest, match=r"^Message is not modified"):
             await app.bot.edit_message_text("same", chat.chat_id, sent.message_id)
 
 
