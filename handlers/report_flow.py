@@ -355,7 +355,7 @@ class ReportFlow:
             "• When you finish, this whole conversation is deleted from this chat. You will get "
             "a receipt: it is the only way to check your report and read replies.\n"
             "• Nothing is saved until you press Submit at the end. Send /forget or press "
-            "Erase at any moment to delete everything you wrote here."
+            "“Erase everything” at any moment to delete everything you wrote here."
         ).format(organisation=isolate(self.settings.organisation_name))
         keyboard = _keyboard(
             [
@@ -627,7 +627,9 @@ class ReportFlow:
                 )
             )
         if len(new) > room:
-            lines.append(_("You have reached the limit of {limit} links.").format(limit=MAX_LINKS))
+            lines.append(
+                _("You have reached the maximum number of links: {limit}.").format(limit=MAX_LINKS)
+            )
         lines.append(_("Links saved so far: {count}.").format(count=len(draft.links)))
         lines.append(_("Send more, or press Done."))
         keyboard = _keyboard([self._nav(draft, Step.LINKS, done=True)])
@@ -657,7 +659,7 @@ class ReportFlow:
         _ = self._t(draft)
         limit = self.settings.max_files
         if len(draft.attachments) + draft.files_in_progress >= limit:
-            text = _("You have reached the limit of {limit} files.").format(limit=limit)
+            text = _("You have reached the maximum number of files: {limit}.").format(limit=limit)
             await self._say(context, draft, text)
             return
         attachment = message.effective_attachment

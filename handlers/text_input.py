@@ -82,8 +82,8 @@ def clean_text(raw: str, *, max_chars: int) -> CleanText | Refused:
         return Refused(
             Notice(
                 N_(
-                    "That message is too long: the limit is {limit} characters and it has "
-                    "{length}. Please shorten it or split it into several messages."
+                    "That message is too long. Maximum length: {limit} characters. Length of "
+                    "your message: {length}. Please shorten it."
                 ),
                 {"limit": max_chars, "length": len(kept)},
             )
@@ -93,10 +93,9 @@ def clean_text(raw: str, *, max_chars: int) -> CleanText | Refused:
             kept,
             Notice(
                 N_(
-                    "{count} invisible characters (such as direction marks or zero-width "
-                    "spaces) were removed from your message. The rest was kept as you wrote it."
-                ),
-                {"count": removed},
+                    "Some invisible characters (such as direction marks or zero-width spaces) "
+                    "were removed from your message. The rest was kept as you wrote it."
+                )
             ),
         )
     return CleanText(kept)
