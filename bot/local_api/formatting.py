@@ -80,8 +80,9 @@ class _Builder:
 
 
 class _HtmlEntities(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, source: str) -> None:
         super().__init__(convert_charrefs=True)
+        self.source = source
         self.out = _Builder()
         self.stack: list[tuple[str, str, int, dict[str, Any]]] = []
 
@@ -103,8 +104,9 @@ class _HtmlEntities(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if not self.stack or self.stack[-1][0] != tag:
-            raise _unsupported(f'Unmatched end tag at byte offset {self._byte()}, expected "</'
-                               f'{self.stack[-1][0] if self.stack else tag}>", found "</{tag}>"')
+            expected = self.stack[-1][0] if self.stack else tag
+            raise _unsupported(f'Unmatched end tag at byte offset {self._byte()}, '
+                               f'expected "</{expected}>", found "</{tag}>"')
         _, kind, start, extra = self.stack.pop()
         if kind == "code" and self.stack and self.stack[-1][1] == "pre":
             return  # folded into the enclosing pre entity
@@ -114,12 +116,15 @@ class _HtmlEntities(HTMLParser):
         self.out.add(data)
 
     def _byte(self) -> int:
+        """Where the parser is, as a UTF-8 byte offset (Telegram's unit in these errors)."""
         line, column = self.getpos()
-        return column if line == 1 else -1
+        lines = self.source.splitlines(keepends=True) or [""]
+        prefix = "".join(lines[: line - 1]) + lines[line - 1][:column]
+        return len(prefix.encode("utf-8"))
 
 
 def _parse_html(text: str) -> tuple[str, list[Entity]]:
-    parser = _HtmlEntities()
+    parser = _HtmlEntities(text)
     parser.feed(text)
     parser.close()
     if parser.stack:
@@ -134,7 +139,6 @@ def _parse_markdown(text: str, *, v2: bool) -> tuple[str, list[Entity]]:
     out = _Builder()
     open_: list[tuple[str, int, int]] = []  # (kind, UTF-16 start, byte offset of the marker)
     i = 0
-    byte = 0
 
     def byte_at(index: int) -> int:
         return len(text[:index].encode("utf-8"))
