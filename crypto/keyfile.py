@@ -28,6 +28,7 @@ from crypto.errors import CryptoError, OpenFailure
 from crypto.keys import (
     CaseworkerKeys,
     Ed25519SigningKey,
+    X25519PublicKey,
     X25519SecretKey,
 )
 
@@ -120,6 +121,13 @@ class KeyFileHeader:
     salt: bytes
     nonce: bytes
     public_keys: bytes
+
+    @property
+    def encryption_key(self) -> X25519PublicKey | None:
+        """The X25519 public key this file's secret opens wraps for; None for a signing key."""
+        if self.kind is KeyKind.ORG_SIGNING:
+            return None
+        return X25519PublicKey(self.public_keys[:_KEY_BYTES])
 
 
 def _passphrase_bytes(passphrase: str | bytes) -> bytes:

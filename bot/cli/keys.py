@@ -1,8 +1,42 @@
-"""Key commands: ``sanad org init`` and ``sanad caseworker init|open``."""
+"""Key commands: ``sanad org init`` and ``sanad caseworker init|open`` (DESIGN.md §9).
+
+These run on people's own machines, never on the server (I5): the private keys they create live
+only in passphrase-protected key files (docs/crypto.md, "Key files"), always with the real
+Argon2id settings (SENSITIVE for the organisation, MODERATE for caseworkers).
+
+Passphrases come from, in order: ``--passphrase-file``, the ``SANAD_PASSPHRASE`` environment
+variable, or a ``getpass`` prompt (asked twice when creating a key). They are never echoed,
+logged or written anywhere.
+"""
 
 from __future__ import annotations
 
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from bot.errors import SanadError
+from crypto.body import Attachment
+from crypto.enrolment import encode_enrolment_code, validate_label
+from crypto.errors import NotForThisKey, OpenFailure, UnsupportedVersion
+from crypto.fingerprint import caseworker_fingerprint, organisation_fingerprint
+from crypto.keyfile import (
+    KeyFileExists,
+    KeyKind,
+    WrongPassphrase,
+    load_caseworker_key,
+    load_org_recovery_key,
+    read_key_file_header,
+    save_caseworker_key,
+    save_org_recovery_key,
+    save_org_signing_key,
+)
+from crypto.keys import ORG_SIGNING_PREFIX, CaseworkerKeys, OrganisationKeys, X25519SecretKey
+from crypto.sealed_file import OpenedFile, open_sealed_file, read_sealed_file
 
 org_app = typer.Typer(
     help="Organisation keys (run on an admin's offline machine).", no_args_is_help=True
@@ -10,3 +44,245 @@ org_app = typer.Typer(
 caseworker_app = typer.Typer(
     help="Caseworker keys and sealed files (run on your own machine).", no_args_is_help=True
 )
+
+PASSPHRASE_ENV = "SANAD_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
+SIGNING_FILE = "org-signing.key"
+RECOVERY_FILE = "org-recovery.key"
+ORG_LABEL = "organisation"
+# A key file is only as strong as its passphrase once it is copied off a seized machine.
+MIN_NEW_PASSPHRASE_CHARS = 12
+_PRIVATE_DIR_MODE = 0o700
+_PRIVATE_FILE_MODE = 0o600
+
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Replace an existing key file (its keys are lost).")
+]
+PassphraseFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help=f"Read the passphrase from this file instead of {PASSPHRASE_ENV} or a prompt.",
+        dir_okay=False,
+        exists=True,
+    ),
+]
+
+
+def _read_passphrase(passphrase_file: Path | None, *, creating: bool) -> str:
+    """The passphrase from the file, the environment or a prompt; refused when empty."""
+    if passphrase_file is not None:
+        passphrase = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
+    elif PASSPHRASE_ENV in os.environ:
+        passphrase = os.environ[PASSPHRASE_ENV]
+    elif not sys.stdin.isatty():
+        raise SanadError(
+            "no passphrase given and no terminal to ask for one",
+            hint=f"set {PASSPHRASE_ENV} or pass --passphrase-file",
+        )
+    else:
+        passphrase = getpass.getpass("Passphrase: ")
+        if creating and getpass.getpass("Same passphrase again: ") != passphrase:
+            raise SanadError("the two passphrases differ", hint="run the command again")
+    if not passphrase:
+        raise SanadError("the passphrase is empty")
+    if creating and len(passphrase) < MIN_NEW_PASSPHRASE_CHARS:
+        raise SanadError(
+            f"a new passphrase needs at least {MIN_NEW_PASSPHRASE_CHARS} characters",
+            hint="several unrelated words are easy to remember and hard to guess",
+        )
+    return passphrase
+
+
+def _refuse_existing(paths: list[Path], force: bool) -> None:
+    # Checked before any key is generated or any passphrase asked, so nothing is half-done.
+    for path in paths:
+        if path.exists() and not force:
+            raise SanadError(
+                f"{path} already exists", hint="pass --force to replace it; its keys will be lost"
+            )
+
+
+def _already_exists(exc: KeyFileExists) -> SanadError:
+    return SanadError(str(exc), hint="pass --force to replace it; its keys will be lost")
+
+
+@org_app.command("init")
+def org_init(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Folder for org-signing.key and org-recovery.key.", file_okay=False
+        ),
+    ],
+    force: ForceOption = False,
+    passphrase_file: PassphraseFileOption = None,
+) -> None:
+    """Create the organisation signing and recovery key files.
+
+    Both files are protected by the same passphrase, with Argon2id SENSITIVE (about a second or
+    more each). Ends by printing the two lines to paste into the [organisation] table.
+    """
+    signing_path, recovery_path = out / SIGNING_FILE, out / RECOVERY_FILE
+    _refuse_existing([signing_path, recovery_path], force)
+    passphrase = _read_passphrase(passphrase_file, creating=True)
+    out.mkdir(mode=_PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    keys = OrganisationKeys.generate()
+    try:
+        save_org_signing_key(signing_path, keys.signing, ORG_LABEL, passphrase, force=force)
+        save_org_recovery_key(recovery_path, keys.recovery, ORG_LABEL, passphrase, force=force)
+    except KeyFileExists as exc:
+        raise _already_exists(exc) from exc
+    signing_public, recovery_public = keys.signing.public_key, keys.recovery.public_key
+    typer.echo(f"Wrote {signing_path} and {recovery_path} (mode 0600). Keep them offline.")
+    typer.echo(
+        f"Organisation fingerprint: {organisation_fingerprint(signing_public, recovery_public)}"
+    )
+    typer.echo("Paste these two lines into the [organisation] table of config.toml:")
+    typer.echo(f'signing_public_key = "{signing_public.to_text(prefix=ORG_SIGNING_PREFIX)}"')
+    typer.echo(f'recovery_public_key = "{recovery_public.to_text()}"')
+
+
+@caseworker_app.command("init")
+def caseworker_init(
+    key: Annotated[Path, typer.Option("--key", help="Key file to create.", dir_okay=False)],
+    name: Annotated[
+        str, typer.Option("--name", help="Your label as the organisation knows you (short).")
+    ],
+    force: ForceOption = False,
+    passphrase_file: PassphraseFileOption = None,
+) -> None:
+    """Create your caseworker key file; print your enrolment code and fingerprint.
+
+    Send the enrolment code to the bot as /enroll CODE, then read the fingerprint to an admin
+    (by voice or in person): they approve you only if it matches the one the bot shows them.
+    """
+    label = validate_label(name)
+    _refuse_existing([key], force)
+    passphrase = _read_passphrase(passphrase_file, creating=True)
+    keys = CaseworkerKeys.generate()
+    try:
+        save_caseworker_key(key, keys, label, passphrase, force=force)
+    except KeyFileExists as exc:
+        raise _already_exists(exc) from exc
+    typer.echo(f"Wrote {key} (mode 0600).")
+    typer.echo(f"Enrolment code: {encode_enrolment_code(label, keys.public)}")
+    typer.echo(f"Fingerprint: {caseworker_fingerprint(keys.public)}")
+
+
+def _decryption_key(key_file: Path, wanted: bytes, passphrase_file: Path | None) -> X25519SecretKey:
+    """The X25519 key in a caseworker or recovery key file whose key id is ``wanted``.
+
+    The key id is compared from the file's public header first, so a file sealed to someone else
+    is refused before a passphrase is asked or Argon2id runs.
+    """
+    header = read_key_file_header(key_file)
+    if header.encryption_key is None:
+        raise SanadError(
+            "this is the organisation signing key, which cannot open reports",
+            hint=f"use your caseworker key file or the organisation's {RECOVERY_FILE}",
+        )
+    if header.encryption_key.key_id != wanted:
+        raise NotForThisKey
+    passphrase = _read_passphrase(passphrase_file, creating=False)
+    if header.kind is KeyKind.CASEWORKER:
+        return load_caseworker_key(key_file, passphrase)[1].encryption
+    return load_org_recovery_key(key_file, passphrase)[1]
+
+
+def _attachment_paths(out: Path, attachments: tuple[Attachment, ...]) -> list[Path]:
+    """Where each attachment goes: its own (already safe) name, made unique within the report.
+
+    Names were checked as safe file names when the body was decoded (no separators, no leading
+    dot), so each path stays inside ``out``.
+    """
+    paths: list[Path] = []
+    taken: set[str] = set()
+    for attachment in attachments:
+        name = attachment.file_name
+        stem, dot, extension = name.rpartition(".")
+        if not dot:
+            stem, extension = name, ""
+        number = 1
+        while name.casefold() in taken:
+            number += 1
+            name = f"{stem}-{number}{dot}{extension}"
+        taken.add(name.casefold())
+        paths.append(out / name)
+    return paths
+
+
+def _write_attachments(out: Path, attachments: tuple[Attachment, ...]) -> list[Path]:
+    paths = _attachment_paths(out, attachments)
+    existing = [p for p in paths if p.exists()]
+    if existing:  # refuse before writing anything, so a second open never half-overwrites
+        raise SanadError(
+            f"{existing[0]} already exists", hint="choose another --out folder or move it away"
+        )
+    out.mkdir(mode=_PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    for path, attachment in zip(paths, attachments, strict=True):
+        # O_EXCL: never follow or replace something created since the check above.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(attachment.data)
+    return paths
+
+
+def _print_report(opened: OpenedFile) -> None:
+    typer.echo(f"Case: {opened.case_reference}")
+    typer.echo(f"Kind: {opened.kind.name.lower()} (sequence {opened.sequence})")
+    for answer in opened.body.answers:
+        lines = answer.value.splitlines() or [""]
+        typer.echo(f"{answer.key}: {lines[0]}")
+        for line in lines[1:]:
+            typer.echo(f"    {line}")
+
+
+@caseworker_app.command("open")
+def caseworker_open(
+    file: Annotated[
+        Path,
+        typer.Argument(help="The sealed report or addendum file.", dir_okay=False, exists=True),
+    ],
+    key: Annotated[
+        Path,
+        typer.Option(
+            "--key",
+            help="Your caseworker key file, or the organisation recovery key file.",
+            dir_okay=False,
+            exists=True,
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the attachments (created 0700).", file_okay=False),
+    ] = None,
+    passphrase_file: PassphraseFileOption = None,
+) -> None:
+    """Decrypt a sealed report or addendum offline and print it; attachments go to --out."""
+    data = file.read_bytes()
+    try:
+        sealed = read_sealed_file(data)  # a malformed file is refused before any derivation
+        secret = _decryption_key(key, sealed.wrap.key_id, passphrase_file)
+        opened = open_sealed_file(data, secret)
+    except NotForThisKey as exc:
+        raise SanadError(
+            "this file was not sealed to this key",
+            hint="open it with the key file it was sent for, or the organisation recovery key",
+        ) from exc
+    except UnsupportedVersion as exc:
+        raise SanadError(
+            "this file was made by another version of Sanad", hint="update sanad and try again"
+        ) from exc
+    except WrongPassphrase:
+        raise  # its own message, "wrong passphrase or damaged key file", is the right one
+    except OpenFailure as exc:
+        raise SanadError("this file could not be opened: it is damaged") from exc
+    _print_report(opened)
+    attachments = opened.body.attachments
+    if not attachments:
+        return
+    if out is None:
+        typer.echo(f"{len(attachments)} attachment(s) not saved: pass --out DIR to save them.")
+        return
+    for path, attachment in zip(_write_attachments(out, attachments), attachments, strict=True):
+        typer.echo(f"Saved {path} ({attachment.media_type}, {len(attachment.data)} bytes)")

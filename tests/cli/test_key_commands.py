@@ -1,0 +1,330 @@
+"""``sanad org init``, ``sanad caseworker init`` and ``sanad caseworker open``, run as processes.
+
+The key files are made by the real commands with the real Argon2id settings (a few seconds), once
+per module; a report is sealed through the library to the caseworker and the recovery key, and
+written as sealed files, which the command then opens.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from crypto.body import Answer, Attachment, AttachmentKind, ReportBody
+from crypto.enrolment import decode_enrolment_code
+from crypto.envelope import seal_report
+from crypto.fingerprint import caseworker_fingerprint
+from crypto.header import EnvelopeKind, new_report_id
+from crypto.keyfile import MINIMUM, KeyKind, read_key_file_header, save_caseworker_key
+from crypto.keys import (
+    ORG_SIGNING_PREFIX,
+    CaseworkerKeys,
+    CaseworkerPublicKeys,
+    Ed25519PublicKey,
+    X25519PublicKey,
+)
+from crypto.sealed_file import write_sealed_file
+
+pytestmark = pytest.mark.slow
+
+SANAD = Path(sys.executable).with_name("sanad")
+PASSPHRASE = "a long enough test passphrase"
+CASE = "K7Q-4M2P"
+ANSWERS = [
+    ("incident.type", "outing"),
+    ("incident.platform", "Instagram"),
+    ("incident.what", "حساب مزيف نشر صوري\nsecond line of the account"),
+]
+EVIDENCE = b"%PDF-1.7 evidence canary 5f1c"
+
+
+def sanad(
+    *args: str | Path, passphrase: str | None = PASSPHRASE
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "SANAD_PASSPHRASE"}
+    if passphrase is not None:
+        env["SANAD_PASSPHRASE"] = passphrase
+    return subprocess.run(
+        [str(SANAD), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
+
+
+def assert_one_line_failure(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"sanad: {message}"
+    assert len(lines) <= 2  # the message and at most one hint line
+    assert all(line.startswith("hint: ") for line in lines[1:])
+    assert "Traceback" not in result.stderr
+
+
+@dataclass(frozen=True)
+class Org:
+    folder: Path
+    stdout: str
+
+    @property
+    def recovery_key(self) -> Path:
+        return self.folder / "org-recovery.key"
+
+
+@dataclass(frozen=True)
+class Caseworker:
+    key: Path
+    stdout: str
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory: pytest.TempPathFactory) -> Org:
+    folder = tmp_path_factory.mktemp("admin") / "org"
+    result = sanad("org", "init", "--out", folder)
+    assert result.returncode == 0, result.stderr
+    return Org(folder, result.stdout)
+
+
+@pytest.fixture(scope="module")
+def caseworker(tmp_path_factory: pytest.TempPathFactory) -> Caseworker:
+    key = tmp_path_factory.mktemp("caseworker") / "amira.key"
+    result = sanad("caseworker", "init", "--key", key, "--name", "Amira")
+    assert result.returncode == 0, result.stderr
+    return Caseworker(key, result.stdout)
+
+
+def _seal(folder: Path, recipients: list[X25519PublicKey]) -> list[Path]:
+    """A report sealed to ``recipients``, as one sealed file per recipient's wrap."""
+    body = ReportBody(
+        [Answer(k, v) for k, v in ANSWERS],
+        [Attachment("screenshot.pdf", "application/pdf", AttachmentKind.DOCUMENT, EVIDENCE)],
+    )
+    report_id = new_report_id()
+    sealed = seal_report(
+        body.to_bytes(),
+        report_id=report_id,
+        sequence=0,
+        kind=EnvelopeKind.REPORT,
+        recipients=recipients,
+    )
+    paths = []
+    for number, wrap in enumerate(sealed.wraps):
+        path = folder / f"{CASE}-{number}.sanad"
+        path.write_bytes(
+            write_sealed_file(
+                kind=EnvelopeKind.REPORT,
+                case_reference=CASE,
+                report_id=report_id,
+                sequence=0,
+                reply_to=None,
+                wrap=wrap,
+                body_sealed=sealed.body_sealed,
+            )
+        )
+        paths.append(path)
+    return paths
+
+
+def _encryption_key(key_file: Path) -> X25519PublicKey:
+    public = read_key_file_header(key_file).encryption_key
+    assert public is not None
+    return public
+
+
+@pytest.fixture(scope="module")
+def sealed_files(
+    tmp_path_factory: pytest.TempPathFactory, org: Org, caseworker: Caseworker
+) -> dict[str, Path]:
+    """One sealed file for the caseworker's wrap and one for the recovery key's wrap."""
+    recipients = [_encryption_key(caseworker.key), _encryption_key(org.recovery_key)]
+    mine, recovery = _seal(tmp_path_factory.mktemp("inbox"), recipients)
+    return {"caseworker": mine, "recovery": recovery}
+
+
+@dataclass(frozen=True)
+class Light:
+    """A caseworker key file with the minimum Argon2id settings, and a file sealed to it."""
+
+    key: Path
+    sealed: Path
+
+
+@pytest.fixture(scope="module")
+def light(tmp_path_factory: pytest.TempPathFactory) -> Light:
+    # For the failure paths, which need many derivations but not the real cost.
+    folder = tmp_path_factory.mktemp("light")
+    key = folder / "light.key"
+    save_caseworker_key(key, CaseworkerKeys.generate(), "Light", PASSPHRASE, kdf=MINIMUM)
+    (sealed,) = _seal(folder, [_encryption_key(key)])
+    return Light(key, sealed)
+
+
+def _assert_report_printed(stdout: str) -> None:
+    assert f"Case: {CASE}" in stdout
+    for key, value in ANSWERS:
+        first, *rest = value.splitlines()
+        assert f"{key}: {first}" in stdout
+        for line in rest:
+            assert f"    {line}" in stdout
+
+
+def test_org_init_writes_private_files_and_ends_with_the_configuration_lines(org: Org) -> None:
+    signing = read_key_file_header(org.folder / "org-signing.key")
+    recovery = read_key_file_header(org.recovery_key)
+    assert (signing.kind, recovery.kind) == (KeyKind.ORG_SIGNING, KeyKind.ORG_RECOVERY)
+    for path in (org.folder / "org-signing.key", org.recovery_key):
+        assert path.stat().st_mode & 0o777 == 0o600
+    *_, signing_line, recovery_line = org.stdout.splitlines()
+    assert signing_line.startswith('signing_public_key = "')
+    assert recovery_line.startswith('recovery_public_key = "')
+    signing_text = signing_line.split('"')[1]
+    recovery_text = recovery_line.split('"')[1]
+    assert Ed25519PublicKey.from_text(signing_text, prefix=ORG_SIGNING_PREFIX).raw == (
+        signing.public_keys
+    )
+    assert X25519PublicKey.from_text(recovery_text).raw == recovery.public_keys
+
+
+def test_caseworker_init_prints_a_matching_enrolment_code_and_fingerprint(
+    caseworker: Caseworker,
+) -> None:
+    header = read_key_file_header(caseworker.key)
+    assert header.kind is KeyKind.CASEWORKER
+    assert caseworker.key.stat().st_mode & 0o777 == 0o600
+    lines = caseworker.stdout.splitlines()
+    code = next(line for line in lines if line.startswith("Enrolment code: "))
+    fingerprint = next(line for line in lines if line.startswith("Fingerprint: "))
+    label, public = decode_enrolment_code(code.removeprefix("Enrolment code: "))
+    assert label == "Amira"
+    assert public.encryption.raw + public.signing.raw == header.public_keys
+    assert fingerprint.removeprefix("Fingerprint: ") == caseworker_fingerprint(
+        CaseworkerPublicKeys(public.encryption, public.signing)
+    )
+
+
+def test_open_prints_the_report_and_saves_attachments_privately(
+    caseworker: Caseworker, sealed_files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "case"
+    phrase_file = tmp_path / "phrase"
+    phrase_file.write_text(PASSPHRASE + "\n")
+    result = sanad(
+        "caseworker", "open", sealed_files["caseworker"], "--key", caseworker.key,
+        "--out", out, "--passphrase-file", phrase_file, passphrase=None,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    _assert_report_printed(result.stdout)
+    saved = out / "screenshot.pdf"
+    assert saved.read_bytes() == EVIDENCE
+    assert out.stat().st_mode & 0o777 == 0o700
+    assert saved.stat().st_mode & 0o777 == 0o600
+
+
+def test_open_with_the_recovery_key(org: Org, sealed_files: dict[str, Path]) -> None:
+    result = sanad("caseworker", "open", sealed_files["recovery"], "--key", org.recovery_key)
+    assert result.returncode == 0, result.stderr
+    _assert_report_printed(result.stdout)
+
+
+def test_open_never_overwrites_an_attachment(light: Light, tmp_path: Path) -> None:
+    out = tmp_path / "case"
+    first = sanad("caseworker", "open", light.sealed, "--key", light.key, "--out", out)
+    assert first.returncode == 0, first.stderr
+    saved = out / "screenshot.pdf"
+    saved.write_bytes(b"the caseworker's own notes")
+    again = sanad("caseworker", "open", light.sealed, "--key", light.key, "--out", out)
+    assert_one_line_failure(again, f"{saved} already exists")
+    assert saved.read_bytes() == b"the caseworker's own notes"
+
+
+def test_open_without_out_says_attachments_were_not_saved(light: Light) -> None:
+    result = sanad("caseworker", "open", light.sealed, "--key", light.key)
+    assert result.returncode == 0, result.stderr
+    _assert_report_printed(result.stdout)
+    assert "1 attachment(s) not saved" in result.stdout
+
+
+def test_open_with_another_caseworkers_key_fails_clearly(
+    light: Light, sealed_files: dict[str, Path]
+) -> None:
+    result = sanad("caseworker", "open", sealed_files["caseworker"], "--key", light.key)
+    assert_one_line_failure(result, "this file was not sealed to this key")
+
+
+def test_open_with_a_wrong_passphrase_fails_clearly(light: Light) -> None:
+    result = sanad(
+        "caseworker", "open", light.sealed, "--key", light.key,
+        passphrase="not the passphrase at all",
+    )  # fmt: skip
+    assert_one_line_failure(result, "wrong passphrase or damaged key file")
+    assert ANSWERS[0][1] not in result.stdout
+
+
+def test_open_a_damaged_file_fails_clearly(light: Light, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.sanad"
+    data = bytearray(light.sealed.read_bytes())
+    data[-1] ^= 1
+    damaged.write_bytes(bytes(data))
+    result = sanad("caseworker", "open", damaged, "--key", light.key)
+    assert_one_line_failure(result, "this file could not be opened: it is damaged")
+
+
+def test_existing_key_files_are_not_replaced_without_force(
+    org: Org, caseworker: Caseworker
+) -> None:
+    before = caseworker.key.read_bytes()
+    result = sanad("caseworker", "init", "--key", caseworker.key, "--name", "Amira")
+    assert_one_line_failure(result, f"{caseworker.key} already exists")
+    assert caseworker.key.read_bytes() == before
+    org_before = org.recovery_key.read_bytes()
+    result = sanad("org", "init", "--out", org.folder)
+    assert_one_line_failure(result, f"{org.folder / 'org-signing.key'} already exists")
+    assert org.recovery_key.read_bytes() == org_before
+
+
+def test_force_replaces_a_caseworker_key_file(tmp_path: Path) -> None:
+    key = tmp_path / "k.key"
+    save_caseworker_key(key, CaseworkerKeys.generate(), "Old", PASSPHRASE, kdf=MINIMUM)
+    result = sanad("caseworker", "init", "--key", key, "--name", "New", "--force")
+    assert result.returncode == 0, result.stderr
+    header = read_key_file_header(key)
+    assert header.label == "New"
+    assert header.settings != MINIMUM  # the command always uses the real settings
+
+
+def test_no_passphrase_and_no_terminal_is_a_clear_error(tmp_path: Path) -> None:
+    result = sanad(
+        "caseworker", "init", "--key", tmp_path / "k.key", "--name", "Amira", passphrase=None
+    )
+    assert_one_line_failure(result, "no passphrase given and no terminal to ask for one")
+    assert not (tmp_path / "k.key").exists()
+
+
+def test_short_new_passphrase_is_refused(tmp_path: Path) -> None:
+    result = sanad(
+        "caseworker", "init", "--key", tmp_path / "k.key", "--name", "Amira", passphrase="short"
+    )
+    assert_one_line_failure(result, "a new passphrase needs at least 12 characters")
+
+
+def test_invalid_label_is_refused(tmp_path: Path) -> None:
+    result = sanad("caseworker", "init", "--key", tmp_path / "k.key", "--name", "a\u202eb")
+    assert result.returncode == 1
+    assert result.stderr.startswith("sanad: a label holds only")
+
+
+@pytest.mark.parametrize(
+    "command", [["org", "init"], ["caseworker", "init"], ["caseworker", "open"]]
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = sanad(*command, "--help")
+    assert result.returncode == 0
+    assert "Usage:" in result.stdout
