@@ -6,6 +6,8 @@ Public API:
   background thread), with ``add_bot``, ``open_chat``, ``faults``, ``rate_limits``, ``clock``.
 - :class:`UserChat`, :class:`ChatMessage`, :class:`Button`, :class:`Attachment` — acting as a
   user and seeing the chat as they see it.
+- :func:`bot.local_api.ptb.application_builder`, :func:`bot.local_api.ptb.polling` — PTB
+  pointed at the server, polling with short intervals and a clean stop.
 - :class:`AdjustableClock` — move time forward (e.g. past the 48-hour deletion window).
 - :class:`Fault`, :class:`RateLimits` — refusals on purpose.
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import Application
 
 from bot.local_api import AdjustableClock, LocalBotApi
+from bot.local_api.ptb import application_builder, polling
+
+__all__ = ["application", "polling"]
 
 
 @pytest.fixture
@@ -40,24 +42,4 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 def application(api: LocalBotApi, token: str) -> Application:  # type: ignore[type-arg]
     """A PTB application pointed at ``api`` exactly as Sanad's configuration points it."""
-    return (
-        ApplicationBuilder()
-        .token(token)
-        .base_url(api.bot_base_url)
-        .base_file_url(api.file_base_url)
-        .build()
-    )
-
-
-@contextlib.asynccontextmanager
-async def polling(app: Application) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    """Initialise, start and poll ``app``; always stop it cleanly."""
-    async with app:
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)
-        try:
-            yield app
-        finally:
-            await app.updater.stop()
-            await app.stop()
+    return application_builder(api, token).build()
