@@ -13,6 +13,7 @@ from __future__ import annotations
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.config import BotToken, Config
+from bot.jobs.forward import register_forward_job
 from bot.runtime import Runtime
 
 # How many updates PTB processes at once; slow work inside a handler runs off the event loop.
@@ -43,4 +44,5 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
         .post_shutdown(post_shutdown)
         .build()
     )
+    register_forward_job(application, runtime)
     return application

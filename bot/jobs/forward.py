@@ -1,0 +1,412 @@
+"""The forward job: sealed report files from the outbox to caseworkers' chats (DESIGN.md §6).
+
+A run drains what is due, one claimed batch at a time (``storage.outbox``):
+
+1. claim up to ``claim_size`` due rows in a transaction of their own (the claim is the lock, so
+   several instances on PostgreSQL never send one row twice);
+2. check who may still receive (I4, :func:`bot.services.delivery.eligible_recipients`) and build
+   each caseworker's sealed report file (:func:`bot.services.delivery.build_parcels`);
+3. send each file as a document, outside any transaction, one at a time, interleaving chats;
+4. record each outcome in its own commit right after Telegram answers.
+
+Only a process that dies between Telegram's acknowledgement and step 4's commit can make a file
+arrive twice; the repeat carries the same case reference and sequence number in its name, caption
+and content (I8). With one send in flight at a time, a crash repeats at most that one file.
+
+Runs are spaced ``delivery.batch_interval_seconds`` plus a uniformly random delay of up to
+``delivery.jitter_seconds`` (drawn from the OS's generator), each gap drawn afresh, so when a file
+reaches a caseworker says little about when it was submitted (I3). Each run schedules the next
+when it ends, so a long drain never overlaps the following run.
+
+Telegram's answers, as Telegram defines them:
+
+- ``RetryAfter``: that chat gets nothing more until ``retry_after`` has passed; its rows go back
+  untried (no attempt counted). A second chat refused in a row means the bot as a whole is over
+  its limit, and everything waits. The run waits out a short ``retry_after`` itself.
+- ``NetworkError`` (``TimedOut`` and 5xx answers included) and other Telegram errors: tried again
+  after exponential backoff, ``failed`` after ``delivery.max_attempts``.
+- ``Forbidden`` (the caseworker blocked the bot), ``BadRequest``, ``ChatMigrated``: a retry cannot
+  help, so ``failed`` at once, visible as a count by error class
+  (:func:`bot.services.delivery.failed_counts_by_error`).
+- ``InvalidToken``: the bot itself is refused; everything goes back untried and the run ends.
+
+When the application stops, the run gives back the rows it holds and returns; rows held by a
+process that died come back when their lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import secrets
+import warnings
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import zip_longest
+from typing import Any
+
+from telegram import Bot, InputFile
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import Application, CallbackContext
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.config import DeliverySection
+from bot.logs import event, get_logger
+from bot.runtime import Runtime
+from bot.services.delivery import (
+    Parcel,
+    build_parcels,
+    eligible_recipients,
+    give_back,
+)
+from crypto.keys import Ed25519PublicKey
+from storage import outbox
+from storage.engine import Database
+from storage.models import DeliveryStatus
+from storage.outbox import Delivery, RetryPolicy
+
+JOB_NAME = "forward"
+_log = get_logger("forward")
+# Jitter must be unpredictable to whoever watches delivery times (I3): the OS's generator.
+_random = secrets.SystemRandom()
+# A refusal a retry cannot fix is failed at its first attempt.
+_FAIL_NOW = RetryPolicy(max_attempts=1)
+# Send timeouts are counted this many times against the remaining lease: connecting, writing the
+# upload and reading the answer each have their own timeout.
+_TIMEOUTS_PER_SEND = 3
+# How often a run waiting out a RetryAfter checks whether the application is stopping.
+_WAIT_SLICE_SECONDS = 0.5
+
+Clock = Callable[[], dt.datetime]
+KeepGoing = Callable[[], bool]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class ForwardSettings:
+    """How the forward job paces itself; :meth:`from_config` reads ``[delivery]``."""
+
+    batch_interval: float
+    jitter: float
+    retry: RetryPolicy
+    claim_size: int = 30
+    lease: dt.timedelta = dt.timedelta(minutes=10)
+    send_timeout: float = 60.0
+    # A RetryAfter up to this long is waited out within the run; a longer one is left to the
+    # next run, so a run never sits idle for long holding the job.
+    longest_wait: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.batch_interval <= 0 or self.jitter < 0 or self.claim_size < 1:
+            raise ValueError("forward settings need interval > 0, jitter >= 0, claim_size >= 1")
+        if self.lease <= dt.timedelta(seconds=_TIMEOUTS_PER_SEND * self.send_timeout):
+            raise ValueError("the claim lease must outlast one send with all its timeouts")
+
+    @classmethod
+    def from_config(cls, delivery: DeliverySection) -> ForwardSettings:
+        """Settings from the configuration's ``[delivery]`` table, defaults for the rest."""
+        cap = dt.timedelta(seconds=delivery.backoff_cap_seconds)
+        return cls(
+            batch_interval=delivery.batch_interval_seconds,
+            jitter=delivery.jitter_seconds,
+            retry=RetryPolicy(
+                base=min(dt.timedelta(seconds=30), cap),
+                cap=cap,
+                max_attempts=delivery.max_attempts,
+            ),
+        )
+
+    def next_delay(self) -> float:
+        """Seconds until the next run: the interval plus a fresh uniform jitter (I3)."""
+        return self.batch_interval + _random.uniform(0.0, self.jitter)
+
+
+@dataclass
+class RunCounts:
+    """What one run did, for the log line (counts only, never which case or chat)."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    deferred: int = 0
+
+
+def _retry_after(error: RetryAfter) -> dt.timedelta:
+    # PTB 22 hands out an int unless PTB_TIMEDELTA is set, with a deprecation warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value if isinstance(value, dt.timedelta) else dt.timedelta(seconds=value)
+
+
+def _interleave(parcels: list[Parcel]) -> list[Parcel]:
+    """Round-robin over chats, each chat's files in claim order.
+
+    Telegram allows a chat about one message a second; alternating chats spends the bot's
+    overall rate on those not yet throttled.
+    """
+    by_chat: dict[int, list[Parcel]] = defaultdict(list)
+    for parcel in parcels:
+        by_chat[parcel.chat_id].append(parcel)
+    rounds = zip_longest(*by_chat.values())
+    return [parcel for round_ in rounds for parcel in round_ if parcel is not None]
+
+
+class _Pass:
+    """The bookkeeping of one claimed batch: what is settled, and when the rest may go again."""
+
+    def __init__(self, deliveries: list[Delivery], now: dt.datetime) -> None:
+        self.unsettled = {d.id: d for d in deliveries}
+        self.chat_of: dict[int, int] = {}
+        self.paused: dict[int, dt.datetime] = {}  # chat id -> not before
+        self.everything_paused: dt.datetime | None = None
+        self.last_refused_chat: int | None = None
+        self.now = now
+
+    def settle(self, delivery: Delivery) -> None:
+        del self.unsettled[delivery.id]
+
+    def not_before_of(self, delivery_id: int) -> dt.datetime:
+        if self.everything_paused is not None:
+            return self.everything_paused
+        chat = self.chat_of.get(delivery_id)
+        return self.paused.get(chat, self.now) if chat is not None else self.now
+
+    def earliest_pause(self) -> dt.datetime | None:
+        pauses = list(self.paused.values())
+        if self.everything_paused is not None:
+            pauses.append(self.everything_paused)
+        return min(pauses, default=None)
+
+
+class Forwarder:
+    """Sends what the outbox owes caseworkers, for one bot process (its worker token)."""
+
+    def __init__(
+        self,
+        db: Database,
+        bot: Bot,
+        settings: ForwardSettings,
+        *,
+        org_key: Ed25519PublicKey,
+        clock: Clock = _utc_now,
+    ) -> None:
+        self._db = db
+        self._bot = bot
+        self.settings = settings
+        self._org_key = org_key
+        self._clock = clock
+        self.worker = outbox.new_worker_token()
+        # The earliest moment rows held back by a RetryAfter in this run may go again.
+        self._pending_pause: dt.datetime | None = None
+
+    async def run(self, keep_going: KeepGoing = lambda: True) -> RunCounts:
+        """Deliver everything due now, waiting out short RetryAfters; return what happened.
+
+        ``keep_going`` is checked before each send; once it is false the run gives back the rows
+        it holds and returns. Raises what the database raises; rows then held come back when
+        their lease runs out.
+        """
+        counts = RunCounts()
+        while keep_going():
+            claimed = await self._pass(counts, keep_going)
+            if claimed:
+                continue
+            # Nothing due now. Rows a RetryAfter held back may be due in a moment: wait for them
+            # if that is soon, else leave them to the next run.
+            resume_at = self._pending_pause
+            self._pending_pause = None
+            wait = (resume_at - self._clock()).total_seconds() if resume_at else 0.0
+            if resume_at is None or wait > self.settings.longest_wait:
+                break
+            if not await self._sleep(wait, keep_going):
+                break
+        return counts
+
+    async def _sleep(self, seconds: float, keep_going: KeepGoing) -> bool:
+        """Sleep ``seconds`` unless the application stops first; True if it slept it all."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (remaining := deadline - loop.time()) > 0:
+            if not keep_going():
+                return False
+            await asyncio.sleep(min(remaining, _WAIT_SLICE_SECONDS))
+        return keep_going()
+
+    async def _pass(self, counts: RunCounts, keep_going: KeepGoing) -> bool:
+        """Claim one batch and settle it; False when nothing was due."""
+        now = self._clock()
+        deliveries = await outbox.claim_batch(
+            self._db,
+            worker=self.worker,
+            now=now,
+            limit=self.settings.claim_size,
+            lease=self.settings.lease,
+        )
+        if not deliveries:
+            return False
+        batch = _Pass(deliveries, now)
+        # Stop sending on this claim while a send with all its timeouts still fits in the lease,
+        # so no other instance can take a row back while this one is sending it.
+        send_until = now + self.settings.lease - dt.timedelta(
+            seconds=_TIMEOUTS_PER_SEND * self.settings.send_timeout
+        )
+        try:
+            recipients = await eligible_recipients(
+                self._db,
+                {d.caseworker_id for d in deliveries},
+                org_key=self._org_key,
+                today=now.date(),
+            )
+            parcels: list[Parcel] = []
+            for item in await build_parcels(self._db, deliveries, recipients):
+                if isinstance(item, Parcel):
+                    parcels.append(item)
+                    batch.chat_of[item.delivery.id] = item.chat_id
+                else:
+                    delivery, problem = item
+                    await self._record_failure(batch, delivery, problem, _FAIL_NOW, counts)
+            for parcel in _interleave(parcels):
+                if not keep_going() or self._clock() >= send_until:
+                    break
+                if batch.everything_paused is not None:
+                    break
+                if parcel.chat_id in batch.paused:
+                    continue
+                await self._deliver(batch, parcel, counts)
+        finally:
+            await self._give_back_unsettled(batch, counts)
+        return True
+
+    async def _deliver(self, batch: _Pass, parcel: Parcel, counts: RunCounts) -> None:
+        """Send one file and record what Telegram said, in its own commit."""
+        delivery = parcel.delivery
+        try:
+            await self._bot.send_document(
+                chat_id=parcel.chat_id,
+                document=InputFile(parcel.content, filename=parcel.file_name),
+                caption=parcel.caption,
+                # A sealed file is opaque bytes: Telegram must not try to treat it as media.
+                disable_content_type_detection=True,
+                connect_timeout=self.settings.send_timeout,
+                write_timeout=self.settings.send_timeout,
+                read_timeout=self.settings.send_timeout,
+                pool_timeout=self.settings.send_timeout,
+            )
+        except RetryAfter as error:
+            until = self._clock() + _retry_after(error)
+            if batch.last_refused_chat not in (None, parcel.chat_id):
+                batch.everything_paused = until  # two chats refused in a row: the bot's limit
+            batch.paused[parcel.chat_id] = until
+            batch.last_refused_chat = parcel.chat_id
+            return
+        except InvalidToken:
+            event(_log, "forward.token_refused", logging.ERROR)
+            batch.everything_paused = self._clock()
+            return
+        except (Forbidden, BadRequest, ChatMigrated) as error:
+            await self._record_failure(batch, delivery, error, _FAIL_NOW, counts)
+            return
+        except TelegramError as error:  # NetworkError, TimedOut, 5xx: worth another try later
+            await self._record_failure(batch, delivery, error, self.settings.retry, counts)
+            return
+        batch.last_refused_chat = None
+        batch.settle(delivery)
+        if await outbox.mark_sent(self._db, delivery.id, worker=self.worker, now=self._clock()):
+            counts.sent += 1
+        else:
+            # The lease ran out mid-send and another worker may send it again (I8's repeat).
+            event(_log, "forward.claim_lost", logging.WARNING)
+
+    async def _record_failure(
+        self,
+        batch: _Pass,
+        delivery: Delivery,
+        error: Exception,
+        policy: RetryPolicy,
+        counts: RunCounts,
+    ) -> None:
+        batch.settle(delivery)
+        # Only the class name is stored: Telegram's description may quote a chat (never content,
+        # but the outbox keeps no free text at all).
+        status = await outbox.release(
+            self._db,
+            delivery.id,
+            worker=self.worker,
+            now=self._clock(),
+            error_class=type(error).__name__,
+            policy=policy,
+        )
+        if status is DeliveryStatus.FAILED:
+            counts.failed += 1
+        elif status is not None:
+            counts.retrying += 1
+
+    async def _give_back_unsettled(self, batch: _Pass, counts: RunCounts) -> None:
+        """Return every row of the batch not sent nor recorded, each due when it may go again."""
+        groups: dict[dt.datetime, list[int]] = defaultdict(list)
+        for delivery_id in batch.unsettled:
+            groups[batch.not_before_of(delivery_id)].append(delivery_id)
+        for not_before, ids in groups.items():
+            returned = await give_back(self._db, ids, worker=self.worker, not_before=not_before)
+            if not_before > batch.now:
+                counts.deferred += returned
+        pause = batch.earliest_pause()
+        if pause is not None and (self._pending_pause is None or pause < self._pending_pause):
+            self._pending_pause = pause
+
+
+def schedule_forward_job(
+    application: Application[Any, Any, Any, Any, Any, Any], forwarder: Forwarder
+) -> None:
+    """Run ``forwarder`` from the application's JobQueue, each run scheduling the next."""
+    job_queue = application.job_queue
+    if job_queue is None:  # PTB without its job-queue extra, which pyproject.toml requires
+        raise RuntimeError("the forward job needs python-telegram-bot[job-queue]")
+
+    async def forward(context: CallbackContext[Any, Any, Any, Any]) -> None:
+        running = context.application
+        try:
+            counts = await forwarder.run(keep_going=lambda: running.running)
+            if counts.sent or counts.retrying or counts.failed or counts.deferred:
+                event(
+                    _log,
+                    "forward.run",
+                    sent=counts.sent,
+                    retrying=counts.retrying,
+                    failed=counts.failed,
+                    deferred=counts.deferred,
+                )
+        except Exception:  # the job must outlive a bad run: the next one tries again
+            event(_log, "forward.run_failed", logging.WARNING)
+        finally:
+            if running.running:
+                job_queue.run_once(forward, when=forwarder.settings.next_delay(), name=JOB_NAME)
+
+    job_queue.run_once(forward, when=forwarder.settings.next_delay(), name=JOB_NAME)
+
+
+def register_forward_job(
+    application: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime
+) -> Forwarder:
+    """Deliver the outbox from ``application`` as ``runtime.config`` says; for :mod:`bot.app`."""
+    forwarder = Forwarder(
+        runtime.database,
+        application.bot,
+        ForwardSettings.from_config(runtime.config.delivery),
+        org_key=runtime.config.organisation.signing_public_key,
+    )
+    schedule_forward_job(application, forwarder)
+    return forwarder

@@ -1,0 +1,1 @@
+"""Delivery to caseworkers: the forward job, its faults and crashes."""
