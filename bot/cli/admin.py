@@ -1,0 +1,229 @@
+"""Admin commands: ``sanad admin caseworkers|approve|reassign`` (DESIGN.md §9).
+
+They read the deployment through ``--config`` and act on its database. The organisation's private
+keys are loaded only for the one operation that needs them (I5: an admin may run these on the
+server, but the key files and their passphrases come with the admin and leave with them).
+
+Before a passphrase is asked or Argon2id runs, a key file's public header is checked against the
+key pinned in the configuration: a wrong file is one clear line, not a minute of key derivation
+followed by a certificate that would never verify.
+
+Text here is for admins and is English only; every message sits in this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption
+from bot.cli.keys import PassphraseFileOption, _read_passphrase
+from bot.config import Config, load_config
+from bot.errors import SanadError
+from bot.services import caseworkers as service
+from crypto.certificates import today_utc
+from crypto.keyfile import (
+    KeyKind,
+    load_org_recovery_key,
+    load_org_signing_key,
+    read_key_file_header,
+)
+from crypto.keys import Ed25519SigningKey, X25519SecretKey
+from storage.engine import Database, open_database
+
+admin_app = typer.Typer(
+    help="Administration: verify caseworkers and assign cases (server or an admin's machine).",
+    no_args_is_help=True,
+)
+
+_T = TypeVar("_T")
+
+_PLAIN_COLUMNS = ("id", "label", "status", "fingerprint", "replaces", "seals", "reason", "expires")
+
+
+def _with_database(config: Config, work: Callable[[Database], Awaitable[_T]]) -> _T:
+    """Run ``work`` against the configured database and close it, whatever happens."""
+
+    async def run() -> _T:
+        db = open_database(config.database.url)
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+def _organisation_key(path: Path, kind: KeyKind, pinned: bytes, what: str) -> None:
+    """Refuse ``path`` unless it is a ``kind`` key file holding the pinned public key."""
+    header = read_key_file_header(path)
+    if header.kind is not kind:
+        raise SanadError(
+            f"{path} is {header.kind.description}, not the {what} key file",
+            hint=f"pass the organisation's {what} key file made by `sanad org init`",
+        )
+    if header.public_keys != pinned:
+        raise SanadError(
+            f"{path} is not the {what} key pinned in the configuration",
+            hint="check the [organisation] table of the configuration and the key file",
+        )
+
+
+@admin_app.command("caseworkers")
+def caseworkers(
+    config: ConfigOption = DEFAULT_CONFIG_PATH,
+    plain: Annotated[
+        bool,
+        typer.Option("--plain", help="Tab-separated lines for scripts, with a header line."),
+    ] = False,
+) -> None:
+    """List caseworkers with status and fingerprint, and whether the bot will seal to them.
+
+    The fingerprint is computed from the stored keys; compare it with the one the caseworker's
+    `sanad caseworker init` printed before approving. When the bot will not seal to someone the
+    last column says why (no certificate, signed by another key, expired, revoked, ...).
+    """
+    settings = load_config(config)
+    org_public = settings.organisation.signing_public_key
+
+    async def work(db: Database) -> list[service.Assessment]:
+        async with db.sessionmaker() as session, session.begin():
+            return await service.assess_caseworkers(session, org_public, today_utc())
+
+    assessments = _with_database(settings, work)
+    rows = [_row(a) for a in assessments]
+    if plain:
+        for line in [_PLAIN_COLUMNS, *rows]:
+            typer.echo("\t".join(line))
+        return
+    if not rows:
+        typer.echo("no caseworkers yet: they enrol with /enroll in Telegram")
+        return
+    table = Table(title="Caseworkers")
+    for column in _PLAIN_COLUMNS:
+        table.add_column(column, no_wrap=column in ("fingerprint", "id"))
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+def _row(assessment: service.Assessment) -> tuple[str, ...]:
+    return (
+        str(assessment.caseworker_id),
+        assessment.label,
+        assessment.status.value,
+        assessment.fingerprint or "-",
+        str(assessment.replaces_id) if assessment.replaces_id is not None else "-",
+        "yes" if assessment.eligible else "no",
+        assessment.reason.value if assessment.reason else "-",
+        assessment.expires.isoformat() if assessment.expires else "-",
+    )
+
+
+@admin_app.command("approve")
+def approve(
+    who: Annotated[str, typer.Argument(metavar="ID", help="The caseworker's id or label.")],
+    org_key: Annotated[
+        Path,
+        typer.Option(
+            "--org-key",
+            help="The organisation signing key file (org-signing.key).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    config: ConfigOption = DEFAULT_CONFIG_PATH,
+    days: Annotated[
+        int,
+        typer.Option("--days", min=1, max=3650, help="How long the certificate is valid."),
+    ] = service.DEFAULT_CERTIFICATE_DAYS,
+    passphrase_file: PassphraseFileOption = None,
+) -> None:
+    """Sign a caseworker's certificate with the organisation signing key.
+
+    Compare fingerprints with the caseworker (by voice or in person) first: approving is what
+    makes the bot seal reports to their key.
+    """
+    settings = load_config(config)
+    org_public = settings.organisation.signing_public_key
+    _organisation_key(org_key, KeyKind.ORG_SIGNING, org_public.raw, "organisation signing")
+    signing_key: Ed25519SigningKey = load_org_signing_key(
+        org_key, _read_passphrase(passphrase_file, creating=False)
+    )[1]
+
+    async def work(db: Database) -> service.Approval:
+        return await service.approve(
+            db,
+            who=who,
+            signing_key=signing_key,
+            org_public=org_public,
+            today=today_utc(),
+            days=days,
+        )
+
+    approval = _with_database(settings, work)
+    typer.echo(f"approved caseworker {approval.caseworker_id} ({approval.label})")
+    typer.echo(f"Fingerprint: {approval.fingerprint}")
+    typer.echo(f"certificate valid until {approval.expires.isoformat()}")
+    if approval.rotation_of is not None:
+        typer.echo(
+            f"this key replaces caseworker {approval.rotation_of}'s; move their open cases with "
+            f"`sanad admin rewrap --caseworker {approval.caseworker_id}`"
+        )
+
+
+@admin_app.command("reassign")
+def reassign(
+    case: Annotated[str, typer.Argument(metavar="CASE", help="The case reference.")],
+    to: Annotated[str, typer.Option("--to", help="The new caseworker's id or label.")],
+    recovery_key: Annotated[
+        Path,
+        typer.Option(
+            "--recovery-key",
+            help="The organisation recovery key file (org-recovery.key).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    config: ConfigOption = DEFAULT_CONFIG_PATH,
+    passphrase_file: PassphraseFileOption = None,
+) -> None:
+    """Re-wrap a case for another caseworker and queue its delivery to them.
+
+    The previous caseworker's wraps of the case are deleted, so their key no longer opens it.
+    Refused, with the reason, when the bot would not seal to the new caseworker.
+    """
+    settings = load_config(config)
+    organisation = settings.organisation
+    _organisation_key(
+        recovery_key, KeyKind.ORG_RECOVERY, organisation.recovery_public_key.raw, "recovery"
+    )
+    secret: X25519SecretKey = load_org_recovery_key(
+        recovery_key, _read_passphrase(passphrase_file, creating=False)
+    )[1]
+
+    async def work(db: Database) -> service.Reassignment:
+        return await service.reassign(
+            db,
+            case_reference=case,
+            to=to,
+            recovery_key=secret,
+            recovery_public=organisation.recovery_public_key,
+            org_public=organisation.signing_public_key,
+            today=today_utc(),
+            now=datetime.now(UTC),
+        )
+
+    result = _with_database(settings, work)
+    typer.echo(
+        f"case {result.case_reference} assigned to caseworker {result.caseworker_id}: "
+        f"{result.bodies} part(s) re-wrapped and queued for delivery, "
+        f"{result.wraps_removed} earlier wrap(s) removed"
+    )
