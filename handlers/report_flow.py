@@ -57,6 +57,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot.logs import event, get_logger
 from handlers import choices
 from handlers.draft import Draft, DraftAttachment
 from handlers.evidence import CleanedEvidence, check_size, clean_evidence
@@ -74,7 +75,7 @@ from handlers.i18n import (
 from handlers.ports import HousekeepingPort, ReportSubmitter, SubmissionBusy
 from handlers.text_input import MAX_LINKS, CleanText, clean_text, extract_links
 
-logger = logging.getLogger(__name__)
+_log = get_logger("report_flow")
 
 Context: TypeAlias = ContextTypes.DEFAULT_TYPE
 Handler: TypeAlias = BaseHandler[Update, Context, Any]
@@ -222,7 +223,7 @@ async def _acknowledge(query: CallbackQuery | None, text: str | None = None) -> 
         await query.answer(text)
         await query.edit_message_reply_markup(None)
     except TelegramError:
-        logger.debug("acknowledge_failed")
+        event(_log, "acknowledge_failed", logging.DEBUG)
 
 
 class ReportFlow:
@@ -289,7 +290,7 @@ class ReportFlow:
                 await context.bot.delete_messages(chat_id, chunk)
             except TelegramError:
                 # I7 must still happen: the erase job retries with what we could not delete.
-                logger.warning("erase_deferred messages=%d", len(ids) - start)
+                event(_log, "erase_deferred", logging.WARNING, messages=len(ids) - start)
                 await self.housekeeping.keep_for_erasure(chat_id, list(ids[start:]))
                 return
 
@@ -330,7 +331,7 @@ class ReportFlow:
         draft = Draft(chat_id=chat.id)
         context.user_data[DRAFT_KEY] = draft
         await self._remember(context, draft, message.message_id)
-        logger.info("report_started")
+        event(_log, "report_started")
         prompt = "\n".join(translator(lang)(CHOOSE_LANGUAGE) for lang in LANGUAGES)
         buttons = [[(LANGUAGE_NAMES[lang], _data(Step.LANGUAGE, lang))] for lang in LANGUAGES]
         await self._say(context, draft, prompt, _keyboard(buttons))
@@ -848,7 +849,7 @@ class ReportFlow:
         try:
             submission = await self.submitter.submit(draft)
         except SubmissionBusy:
-            logger.warning("report_submit_busy")
+            event(_log, "report_submit_busy", logging.WARNING)
             text = _(
                 "Many reports are being saved right now. Please press Submit again in a minute."
             )
@@ -856,7 +857,7 @@ class ReportFlow:
             await self._show_review(context, draft)
             return Step.REVIEW
         except Exception as exc:  # the draft must survive whatever the service raised (I8)
-            logger.warning("report_submit_failed error=%s", type(exc).__name__)
+            event(_log, f"report_submit_failed.{type(exc).__name__}", logging.WARNING)
             text = _(
                 "Your report could not be saved. Your answers are still here: please press "
                 "Submit again in a moment."
@@ -864,9 +865,7 @@ class ReportFlow:
             await self._say(context, draft, text)
             await self._show_review(context, draft)
             return Step.REVIEW
-        logger.info(
-            "report_submitted links=%d attachments=%d", len(draft.links), len(draft.attachments)
-        )
+        event(_log, "report_submitted", links=len(draft.links), attachments=len(draft.attachments))
         draft.clear_answers()  # I1: committed and sealed; the plaintext goes now
         minutes = int(self.settings.conversation_timeout.total_seconds() // 60)
         text = _(
@@ -905,7 +904,7 @@ class ReportFlow:
         if draft is not None:
             draft.wipe()
         await self._delete(context, chat_id, ids)
-        logger.info("report_ended reason=%s messages=%d", reason, len(ids))
+        event(_log, f"report_ended.{reason}", messages=len(ids))
         return ConversationHandler.END
 
     async def saved(self, update: Update, context: Context) -> int:
@@ -1007,7 +1006,7 @@ class ReportFlow:
                     show_alert=True,
                 )
             except TelegramError:
-                logger.debug("stale_answer_failed")
+                event(_log, "stale_answer_failed", logging.DEBUG)
 
     async def stale(self, update: Update, context: Context) -> None:
         """Refuses a stale or forged button; the state does not change."""
@@ -1040,7 +1039,7 @@ class ReportFlow:
         verdict = self.flood.check(user.id)
         if verdict.allowed:
             return
-        logger.info("flood_refused")
+        event(_log, "flood_refused")
         if verdict.first_refusal:
             _ = translator(_language_of(update, context))
             text = _(
@@ -1056,14 +1055,14 @@ class ReportFlow:
     async def on_error(self, update: object, context: Context) -> None:
         """Turns anything unexpected into one translated sentence; never a traceback or content."""
         # Only the type: an exception's message or traceback may quote what the reporter sent.
-        logger.error("handler_error error=%s", type(context.error).__name__)
+        event(_log, f"handler_error.{type(context.error).__name__}", logging.ERROR)
         if not isinstance(update, Update) or update.effective_chat is None:
             return
         try:
             _ = translator(_language_of(update, context))
             await self._reply(update, context, _(SOMETHING_WENT_WRONG))
         except Exception as exc:  # the error handler itself must never raise
-            logger.error("error_reply_failed error=%s", type(exc).__name__)
+            event(_log, f"error_reply_failed.{type(exc).__name__}", logging.ERROR)
 
     # -- wiring ------------------------------------------------------------------------------
 
@@ -1083,7 +1082,7 @@ class ReportFlow:
                 await self.housekeeping.keep_for_erasure(draft.chat_id, ids)
                 handed += 1
             draft.wipe()
-        logger.info("report_handover conversations=%d", handed)
+        event(_log, "report_handover", conversations=handed)
         return handed
 
     def conversation(self) -> ConversationHandler[Context]:

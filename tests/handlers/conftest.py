@@ -12,8 +12,9 @@ import pytest
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.local_api import ChatMessage, LocalBotApi, UserChat
+from handlers.choices import country_name, month_name
 from handlers.draft import Draft
-from handlers.i18n import translator
+from handlers.i18n import LANGUAGE_NAMES, translator
 from handlers.ports import ReportSubmitter, Submission
 from handlers.report_flow import ReportFlow, ReportFlowSettings, install_report_flow
 
@@ -139,12 +140,58 @@ class Reporter:
         text = self._(label) if translate else label
         question = self.latest_with_buttons()
         await self.chat.press_button(question.message_id, text=text)
-        return await self.chat.wait_for(lambda m: bool(m.buttons) and m.message_id > question.message_id)
+        return await self.chat.wait_for(
+            lambda m: bool(m.buttons) and m.message_id > question.message_id
+        )
 
-    async def say(self, text: str, until: Callable[[ChatMessage], bool] | None = None) -> ChatMessage:
+    async def say(
+        self, text: str, until: Callable[[ChatMessage], bool] | None = None
+    ) -> ChatMessage:
         """Send text; return the bot's first answer (matching ``until`` if given)."""
         await self.chat.send_text(text)
         return await self.chat.wait_for(until or (lambda m: True))
+
+
+async def begin(reporter: Reporter, *, in_danger: bool = False) -> ChatMessage:
+    """/start, choose the language, accept the notice, answer the danger question."""
+    await reporter.chat.send_command("start")
+    await reporter.chat.wait_for(lambda m: bool(m.buttons))
+
+    await reporter.press(LANGUAGE_NAMES[reporter.language], translate=False)
+    await reporter.press("I understand, continue")
+    return await reporter.press("Yes, I am in danger now" if in_danger else "No")
+
+
+async def answer_to_narrative(reporter: Reporter) -> ChatMessage:
+    """Incident, platform, country, year and month; returns the "what happened" question."""
+
+    await reporter.press("Blackmail or extortion")
+    await reporter.press("Instagram")
+    await reporter.press(country_name("LB", reporter.language), translate=False)
+    await reporter.press("2025", translate=False)
+    return await reporter.press(month_name(7, reporter.language), translate=False)
+
+
+async def finish_from_links(reporter: Reporter) -> ChatMessage:
+    """Skip links and evidence, then answer the last three questions; returns the review."""
+    await reporter.press("Skip")
+    await reporter.press("Skip")
+    await reporter.press("I reported it and they removed it")
+    await reporter.press("No reply needed")
+    return await reporter.press("No")
+
+
+async def submit_and_save(reporter: Reporter) -> ChatMessage:
+    """Submit from the review and return the receipt message (not yet saved)."""
+    return await reporter.press("Submit")
+
+
+async def answer_query(chat: UserChat, query_id: str) -> tuple[str | None, bool]:
+    """Wait for the bot to answer a button press; returns (text, show_alert)."""
+    await chat.wait_until(lambda: chat.callback_answer(query_id) is not None)
+    answer = chat.callback_answer(query_id)
+    assert answer is not None
+    return answer
 
 
 @pytest.fixture

@@ -124,8 +124,15 @@ def _prose_literals(source: str) -> list[str]:
     return found
 
 
+# Modules whose users are caseworkers or admins, who work in English by design (their docstrings
+# say so); every other module of handlers/ talks to reporters and must use the catalogue.
+STAFF_FACING = {"reply_commands.py"}
+
+
 @pytest.mark.parametrize(
-    "module", sorted(p.name for p in HANDLERS_DIR.glob("*.py")), ids=lambda name: name
+    "module",
+    sorted(p.name for p in HANDLERS_DIR.glob("*.py") if p.name not in STAFF_FACING),
+    ids=lambda name: name,
 )
 def test_no_user_facing_literal_outside_the_catalogue(module: str) -> None:
     literals = _prose_literals((HANDLERS_DIR / module).read_text(encoding="utf-8"))
