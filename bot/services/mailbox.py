@@ -1,0 +1,503 @@
+"""The reporter's mailbox: caseworkers' replies in, status and additions out (DESIGN.md §4).
+
+Three use cases, each one transaction:
+
+- :meth:`MailboxService.store_reply` — a verified caseworker's ``/reply CASE TEXT``: the text is
+  sealed at once to the reporter's mailbox key (``crypto.seal_reply``) and stored as a
+  ``to_reporter`` message; the case goes ``in_progress``. The bot cannot read it back (I5).
+- :meth:`MailboxService.store_reply_file` — a reply file made offline by ``sanad caseworker
+  reply``: its signature is checked against the caseworker's *certified* signing key (I4, through
+  :mod:`bot.services.caseworkers`) and the sealed reply is stored unopened with its signature.
+- :meth:`MailboxService.look_up` and :meth:`MailboxService.add_information` — the reporter's
+  ``/status``: the receipt is turned into the mailbox's lookup tag and key through the bounded
+  Argon2id pool, the replies are opened in memory, and an addition is sealed as an addendum
+  under its own data key to the recovery key and the assigned caseworker, with its wraps and
+  outbox row committed together (I8).
+
+No oracle (docs/crypto.md, "Receipts"): an unknown receipt runs the same Argon2id and the same
+three statements (find the mailbox by tag, read its messages, touch ``last_lookup_day``) as a
+known one with no replies, and :meth:`look_up` returns ``None`` for it; the conversation then
+answers both alike. The only differences left are the ones the caller asked for (replies, a state
+past ``received``), and they go only to whoever holds the receipt.
+
+Reply numbers: a reply's sequence number is bound into its envelope, so the number it is stored
+under must be the number it was sealed with. ``/reply`` takes the mailbox's next number inside
+its transaction; a reply file carries the number chosen on the caseworker's machine and is
+accepted only if that is the next one, which also refuses a replayed upload of the same file.
+
+Handlers never see keys, ciphertext or SQL: they hold a :class:`MailboxAccess` (opaque, repr
+redacted) between looking up and adding, and get back plain text and numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import SanadError
+from bot.logs import event, get_logger
+from bot.runtime import Runtime
+from bot.services.caseworkers import Recipient, assess, eligible_caseworker, latest_revocations
+from crypto import (
+    Answer,
+    Attachment,
+    AttachmentKind,
+    CryptoError,
+    EnvelopeKind,
+    InvalidSignature,
+    KdfPool,
+    MailboxSecrets,
+    MalformedReplyFile,
+    OpenFailure,
+    Receipt,
+    ReportBody,
+    UnsupportedVersion,
+    open_reply,
+    safe_file_name,
+    seal_reply,
+    seal_report,
+    verify_reply_file,
+)
+from crypto.keys import Ed25519PublicKey, X25519PublicKey
+from handlers.draft import AttachmentKind as DraftKind
+from handlers.draft import Draft
+from storage import outbox
+from storage.engine import Database
+from storage.models import (
+    BodyKind,
+    Caseworker,
+    DeliveryKind,
+    Direction,
+    Mailbox,
+    MailboxMessage,
+    Report,
+    ReportStatus,
+)
+from storage.repositories import MailboxRepository, ReportRepository
+
+_log = get_logger("mailbox")
+
+# Answer key of an addendum's text in its report body (docs/crypto.md, "Report body").
+ADDENDUM_TEXT_FIELD = "addendum.text"
+# An evidence file's kind as the report body records it.
+_BODY_KIND = {
+    DraftKind.IMAGE: AttachmentKind.PHOTO,
+    DraftKind.PDF: AttachmentKind.DOCUMENT,
+    DraftKind.VOICE: AttachmentKind.VOICE,
+}
+_SIGNATURE_BYTES = 64  # Ed25519; the reply file ends with it (docs/crypto.md)
+
+# Caseworker-facing refusals, English only, in one place.
+NOT_YOUR_CASE = "you can reply only to an open case assigned to you, as a verified caseworker"
+NOT_A_REPLY_FILE = "this is not a reply file made by `sanad caseworker reply`, or it is damaged"
+NEWER_VERSION = "this reply file was made by another version of Sanad"
+NOT_YOUR_SIGNATURE = "this reply file is not signed by your verified key"
+WRONG_CASE_BINDING = "this reply file names a case reference that does not match its report"
+
+
+class MailboxError(SanadError):
+    """A mailbox operation was refused; the message is for the person who asked."""
+
+
+class ReplyRefused(MailboxError):
+    """This reply cannot be stored (the message says why)."""
+
+
+class WrongReplyNumber(ReplyRefused):
+    """The reply file was numbered for another position in the mailbox: make it again."""
+
+    def __init__(self, given: int, expected: int) -> None:
+        super().__init__(
+            f"this reply file is numbered {given}, but the next reply to this case is {expected}",
+            hint=f"make it again with --sequence {expected}",
+        )
+        self.expected = expected
+
+
+class UnknownMailbox(MailboxError):
+    """No mailbox matches what the reporter holds (unknown receipt, or purged since)."""
+
+
+class NothingToAdd(MailboxError):
+    """An addition needs text or at least one file."""
+
+
+@dataclass(frozen=True)
+class MailboxAccess:
+    """What a receipt opened: the lookup tag and mailbox key. Opaque to handlers; never printed.
+
+    Held in memory for the few minutes a ``/status`` conversation lasts, and dropped with it.
+    """
+
+    secrets: MailboxSecrets = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "MailboxAccess(<redacted>)"
+
+
+@dataclass(frozen=True)
+class MailboxView:
+    """A case as its reporter sees it: its state and the caseworkers' replies, oldest first."""
+
+    state: ReportStatus
+    replies: list[str] = field(repr=False)
+    access: MailboxAccess
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    """A reply now committed to a mailbox: for the caseworker's confirmation."""
+
+    case_reference: str
+    sequence: int
+
+
+@dataclass(frozen=True)
+class MailboxSettings:
+    """What the service needs from the configuration and the server secrets."""
+
+    org_signing_public: Ed25519PublicKey
+    recovery_public: X25519PublicKey
+    receipt_salt: bytes = field(repr=False)
+    receipt_pepper: bytes = field(repr=False)
+    jitter_seconds: float
+
+    def __repr__(self) -> str:
+        return "MailboxSettings(<redacted>)"
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class MailboxService:
+    """Replies, look-ups and additions over one database and one bounded Argon2id pool."""
+
+    def __init__(
+        self,
+        database: Database,
+        kdf_pool: KdfPool,
+        settings: MailboxSettings,
+        *,
+        clock: Callable[[], dt.datetime] = _utc_now,
+    ) -> None:
+        self._db = database
+        self._pool = kdf_pool
+        self._settings = settings
+        self._clock = clock
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime) -> MailboxService:
+        """The service over the running bot's database, pool, secrets and configuration."""
+        config = runtime.config
+        return cls(
+            runtime.database,
+            runtime.kdf_pool,
+            MailboxSettings(
+                org_signing_public=config.organisation.signing_public_key,
+                recovery_public=config.organisation.recovery_public_key,
+                receipt_salt=runtime.secrets.receipt_salt,
+                receipt_pepper=runtime.secrets.receipt_pepper,
+                jitter_seconds=config.delivery.jitter_seconds,
+            ),
+        )
+
+    def _today(self) -> dt.date:
+        return self._clock().date()
+
+    # -- caseworkers ---------------------------------------------------------------------------
+
+    async def _recipients_of_chat(self, session: AsyncSession, chat_id: int) -> list[Recipient]:
+        """The eligible caseworker rows (every key generation) delivering to ``chat_id`` (I4)."""
+        rows = list(
+            await session.scalars(select(Caseworker).where(Caseworker.delivery_chat_id == chat_id))
+        )
+        if not rows:
+            return []
+        org = self._settings.org_signing_public
+        revocations = await latest_revocations(session, org)
+        verdicts = [assess(row, org, self._today(), revocations) for row in rows]
+        return [v.recipient for v in verdicts if v.recipient is not None]
+
+    async def _open_case_of(
+        self, session: AsyncSession, chat_id: int, case_reference: str
+    ) -> tuple[Report, Mailbox, list[Recipient]]:
+        """The open case ``case_reference`` if assigned to the caseworker of ``chat_id``.
+
+        One refusal for an unknown case, someone else's, a closed one or a caseworker who is not
+        (or no longer) eligible, so the command says nothing about other people's cases.
+        """
+        recipients = await self._recipients_of_chat(session, chat_id)
+        report = await ReportRepository(session).get_by_case_reference(case_reference)
+        mailbox = await MailboxRepository(session).get_by_report(report.id) if report else None
+        if (
+            report is None
+            or mailbox is None
+            or report.status is ReportStatus.CLOSED
+            or report.assigned_caseworker_id not in {r.caseworker_id for r in recipients}
+        ):
+            raise ReplyRefused(NOT_YOUR_CASE)
+        return report, mailbox, recipients
+
+    @staticmethod
+    async def _next_reply_number(session: AsyncSession, mailbox: Mailbox) -> int:
+        messages = await MailboxRepository(session).messages(mailbox)
+        return messages[-1].sequence + 1 if messages else 0
+
+    async def store_reply(self, *, chat_id: int, case_reference: str, text: str) -> StoredReply:
+        """Seal ``text`` to the reporter's mailbox and store it; the case goes in progress.
+
+        ``chat_id`` is the caseworker's own chat. Raises :class:`ReplyRefused` unless the case is
+        open and assigned to a verified caseworker delivering to that chat. Commits.
+        """
+        if not text.strip():
+            raise ReplyRefused("a reply needs some text")
+        async with self._db.sessionmaker() as session, session.begin():
+            report, mailbox, _recipients = await self._open_case_of(
+                session, chat_id, case_reference
+            )
+            sequence = await self._next_reply_number(session, mailbox)
+            sealed = seal_reply(
+                text,
+                report_id=report.id,
+                sequence=sequence,
+                mailbox_public=X25519PublicKey(mailbox.public_key),
+            )
+            await self._append_reply(session, report, mailbox, sequence, sealed, signature=None)
+            reference = report.case_reference
+        event(_log, "reply.stored", signed_file=0)
+        return StoredReply(reference, sequence)
+
+    async def store_reply_file(self, *, chat_id: int, data: bytes) -> StoredReply:
+        """Check an uploaded reply file and store its sealed reply unopened, with the signature.
+
+        The signature must verify against the certified signing key of a verified caseworker
+        delivering to ``chat_id`` (docs/crypto.md, "Mailbox messages and replies"), the case must
+        be open and theirs, and the file's number must be the mailbox's next. Raises
+        :class:`ReplyRefused` (or :class:`WrongReplyNumber`) otherwise. Commits.
+        """
+        async with self._db.sessionmaker() as session, session.begin():
+            recipients = await self._recipients_of_chat(session, chat_id)
+            reply = None
+            for recipient in recipients:
+                try:
+                    reply = verify_reply_file(data, recipient.certificate)
+                    break
+                except InvalidSignature:
+                    continue
+                except UnsupportedVersion as exc:
+                    raise ReplyRefused(NEWER_VERSION) from exc
+                except MalformedReplyFile as exc:
+                    raise ReplyRefused(NOT_A_REPLY_FILE) from exc
+            if reply is None:
+                # No eligible key of this chat signed it: a forgery, a revoked or unverified
+                # caseworker, or someone else's file. Not a word about which.
+                raise ReplyRefused(NOT_YOUR_SIGNATURE if recipients else NOT_YOUR_CASE)
+            report, mailbox, _ = await self._open_case_of(session, chat_id, reply.case_reference)
+            if report.id != reply.report_id:
+                raise ReplyRefused(WRONG_CASE_BINDING)
+            expected = await self._next_reply_number(session, mailbox)
+            if reply.sequence != expected:
+                raise WrongReplyNumber(reply.sequence, expected)
+            await self._append_reply(
+                session,
+                report,
+                mailbox,
+                reply.sequence,
+                reply.sealed_reply,
+                signature=data[-_SIGNATURE_BYTES:],
+            )
+            reference = report.case_reference
+        event(_log, "reply.stored", signed_file=1)
+        return StoredReply(reference, reply.sequence)
+
+    async def _append_reply(
+        self,
+        session: AsyncSession,
+        report: Report,
+        mailbox: Mailbox,
+        sequence: int,
+        sealed: bytes,
+        *,
+        signature: bytes | None,
+    ) -> None:
+        message = await MailboxRepository(session).add_message(
+            mailbox,
+            direction=Direction.TO_REPORTER,
+            message_sealed=sealed,
+            today=self._today(),  # I3: the day only
+            signature=signature,
+        )
+        if message.sequence != sequence:
+            # The envelope binds the number: stored under another one, it would never open.
+            raise ReplyRefused("another reply to this case was stored at the same moment; retry")
+        report.status = ReportStatus.IN_PROGRESS
+
+    # -- the reporter ----------------------------------------------------------------------------
+
+    async def look_up(self, receipt: Receipt) -> MailboxView | None:
+        """The case and replies ``receipt`` opens, or None when it opens nothing.
+
+        Runs Argon2id through the bounded pool: raises ``crypto.Busy`` at once when the pool is
+        full, before any database work. An unknown receipt costs the same work as a known mailbox
+        with nothing in it. A reply that does not open is left out (and counted in the log).
+        """
+        mailbox_secrets = await self._pool.derive_mailbox(
+            receipt, salt=self._settings.receipt_salt, pepper=self._settings.receipt_pepper
+        )
+        tag = mailbox_secrets.lookup_tag
+        async with self._db.sessionmaker() as session, session.begin():
+            found = (
+                await session.execute(
+                    select(Mailbox, Report)
+                    .join(Report, Report.id == Mailbox.report_id)
+                    .where(Mailbox.lookup_tag == tag)
+                )
+            ).first()
+            mailbox, report = found.tuple() if found is not None else (None, None)
+            # Both paths run the same statements: an id no row has when the tag is unknown.
+            messages = await session.scalars(
+                select(MailboxMessage)
+                .where(
+                    MailboxMessage.mailbox_id == (mailbox.id if mailbox is not None else -1),
+                    MailboxMessage.direction == Direction.TO_REPORTER,
+                )
+                .order_by(MailboxMessage.sequence)
+            )
+            sealed = [(m.sequence, m.message_sealed) for m in messages]
+            await session.execute(
+                update(Mailbox)
+                .where(Mailbox.lookup_tag == tag)
+                .values(last_lookup_day=self._today())  # I3: the day only
+                .execution_options(synchronize_session=False)
+            )
+        if mailbox is None or report is None:
+            event(_log, "mailbox.looked_up", found=0)
+            return None
+        replies = self._open_replies(report.id, sealed, mailbox_secrets)
+        event(_log, "mailbox.looked_up", found=1, replies=len(replies))
+        return MailboxView(report.status, replies, MailboxAccess(mailbox_secrets))
+
+    @staticmethod
+    def _open_replies(
+        report_id: bytes, sealed: Sequence[tuple[int, bytes]], mailbox_secrets: MailboxSecrets
+    ) -> list[str]:
+        replies: list[str] = []
+        for sequence, message in sealed:
+            try:
+                replies.append(
+                    open_reply(
+                        message,
+                        report_id=report_id,
+                        sequence=sequence,
+                        mailbox_secret=mailbox_secrets.key,
+                    )
+                )
+            except (OpenFailure, UnsupportedVersion):
+                event(_log, "mailbox.reply_unopened", replies=1)
+        return replies
+
+    async def add_information(self, access: MailboxAccess, draft: Draft) -> int:
+        """Seal the draft's text and files as the case's next addendum and commit it.
+
+        The addendum has its own data key, wrapped to the recovery key and, if the case is
+        assigned to a caseworker who is still eligible (I4), to them with an outbox row that
+        delivers it after a random delay (I3). Body, wraps, sequence counter and outbox row
+        commit together. Returns the addendum's sequence number. Raises :class:`NothingToAdd`
+        for an empty draft and :class:`UnknownMailbox` when the mailbox is gone. Does not keep
+        ``draft``; the caller wipes it.
+        """
+        body = _addendum_body(draft)
+        tag = access.secrets.lookup_tag
+        mailbox_public = access.secrets.key.public_key
+        async with self._db.sessionmaker() as session, session.begin():
+            found = (
+                await session.execute(
+                    select(Mailbox, Report)
+                    .join(Report, Report.id == Mailbox.report_id)
+                    .where(Mailbox.lookup_tag == tag)
+                    # PostgreSQL: two additions at once must not take the same number.
+                    .with_for_update(of=Report)
+                )
+            ).first()
+            if found is None or found.tuple()[0].public_key != mailbox_public.raw:
+                raise UnknownMailbox("no case matches this receipt any more")
+            report = found.tuple()[1]
+            sequence = report.next_sequence
+            recipient = None
+            if report.assigned_caseworker_id is not None:
+                recipient = await eligible_caseworker(
+                    session,
+                    report.assigned_caseworker_id,
+                    self._settings.org_signing_public,
+                    self._today(),
+                )
+            recipients = [self._settings.recovery_public]
+            if recipient is not None:
+                recipients.append(recipient.keys.encryption)
+            # Sealing a body with files is CPU work: off the event loop (I8).
+            sealed = await asyncio.to_thread(
+                seal_report,
+                body.to_bytes(),
+                report_id=report.id,
+                sequence=sequence,
+                kind=EnvelopeKind.ADDENDUM,
+                recipients=recipients,
+                reply_to=mailbox_public,
+            )
+            await ReportRepository(session).add_body(
+                report_id=report.id,
+                sequence=sequence,
+                kind=BodyKind.ADDENDUM,
+                body_sealed=sealed.body_sealed,
+                wraps={w.key_id: w.wrap for w in sealed.wraps},
+                today=self._today(),
+            )
+            report.next_sequence = sequence + 1
+            if recipient is not None:
+                await outbox.enqueue(
+                    session,
+                    kind=DeliveryKind.ADDENDUM,
+                    caseworker_id=recipient.caseworker_id,
+                    report_id=report.id,
+                    sequence=sequence,
+                    not_before=self._clock() + self._delivery_delay(),
+                )
+        event(
+            _log,
+            "addendum.stored",
+            attachments=len(body.attachments),
+            delivered=int(recipient is not None),
+        )
+        return sequence
+
+    def _delivery_delay(self) -> dt.timedelta:
+        # I3: delivery time must not reveal when the reporter wrote.
+        jitter = self._settings.jitter_seconds
+        return dt.timedelta(seconds=secrets.SystemRandom().uniform(0, jitter) if jitter else 0)
+
+
+def _addendum_body(draft: Draft) -> ReportBody:
+    """The addendum's plaintext: the text (if any), then the cleaned files."""
+    answers = [Answer(ADDENDUM_TEXT_FIELD, draft.what_happened)] if draft.what_happened else []
+    try:
+        attachments = [
+            Attachment(
+                safe_file_name(a.filename, fallback=f"file-{number}"),
+                a.media_type,
+                _BODY_KIND[a.kind],
+                bytes(a.data),
+            )
+            for number, a in enumerate(draft.attachments, start=1)
+        ]
+    except CryptoError as exc:  # a media type the body format refuses: nothing is stored
+        raise MailboxError("a file of this addition cannot be stored") from exc
+    if not answers and not attachments:
+        raise NothingToAdd("an addition needs text or a file")
+    return ReportBody(answers, attachments)

@@ -1,0 +1,524 @@
+"""The reporter's ``/status``: receipt in, case state and replies out, then an empty chat.
+
+Enter with ``/status`` in a private chat. The bot asks for the receipt; the reporter types it
+(Western, Arabic-Indic or Persian digits, any spaces or dashes). A typo is caught by the check
+digit and answered at once, before any expensive work. A well-formed receipt goes to the mailbox
+service, which runs Argon2id in the bounded pool ("busy, try again in a minute" when it is full)
+and returns the case state and the caseworkers' replies, opened in memory. The reporter may then
+add information — text and files, cleaned exactly as in the report flow — which is sealed as an
+addendum and committed before the conversation is erased.
+
+Leave with "Add" (after sending the addition), the Erase button or ``/forget`` at any step, or by
+staying idle for the timeout: each of them wipes what the conversation held (I1) and deletes every
+message of it, the receipt included, with one ``deleteMessages`` call (I7), using the report
+flow's own helpers so both flows erase the same way. ``status_flow.mmd`` beside this module
+shows the states; change both together.
+
+No oracle (docs/crypto.md, "Receipts"): a receipt that opens nothing is answered exactly like a
+case that is received and has no replies yet, after the same Argon2id and the same database work.
+Someone holding a slip of paper with digits on it cannot learn from the bot whether its owner
+ever reported; only a reply or a later state, which the receipt's holder is meant to see, tells
+them more. Receipt attempts that reach Argon2id are limited per user with the daily-keyed
+pseudonyms of :mod:`handlers.flood` (memory only, I2).
+
+Every sentence comes from the catalogue (handlers/i18n.py); messages are plain text; nothing the
+reporter sends and no identifier is logged, only event names and counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol, TypeAlias
+
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.logs import event, get_logger
+from crypto import Busy, MalformedReceipt, Receipt, ReceiptTypo, parse_receipt
+from handlers.draft import Draft, DraftAttachment
+from handlers.flood import FloodLimiter
+from handlers.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Refused, Translate, translator
+from handlers.report_flow import DRAFT_KEY as REPORT_DRAFT_KEY
+from handlers.report_flow import ReportFlow
+from handlers.text_input import clean_text
+from storage.models import ReportStatus
+
+Context: TypeAlias = ContextTypes.DEFAULT_TYPE
+Handler: TypeAlias = BaseHandler[Update, Context, Any]
+
+_log = get_logger("status_flow")
+
+SESSION_KEY = "status_session"
+# Receipts that reach Argon2id, per user and minute: a reporter needs one or two; a flood of
+# guesses would otherwise keep the pool busy for everyone.
+RECEIPT_ATTEMPTS_PER_MINUTE = 5
+_PREFIX = "status"
+ADD = f"{_PREFIX}:add"
+SEND = f"{_PREFIX}:send"
+ERASE = f"{_PREFIX}:erase"
+SEND_BUTTON = (N_("Send"), SEND)
+
+STATE_NAMES = {
+    ReportStatus.RECEIVED: N_("Received, waiting for a caseworker"),
+    ReportStatus.ASSIGNED: N_("Assigned to a caseworker"),
+    ReportStatus.IN_PROGRESS: N_("A caseworker is working on it"),
+    ReportStatus.CLOSED: N_("Closed"),
+}
+
+
+class Step(Enum):
+    """States of the status conversation."""
+
+    RECEIPT = "receipt"
+    MAILBOX = "mailbox"
+    ADDING = "adding"
+
+
+class CaseView(Protocol):
+    """What a receipt opened, as the service returns it (``bot.services.mailbox.MailboxView``)."""
+
+    @property
+    def state(self) -> ReportStatus: ...
+
+    @property
+    def replies(self) -> list[str]: ...
+
+    @property
+    def access(self) -> object: ...
+
+
+class MailboxPort(Protocol):
+    """The mailbox service, seen from the conversation: no keys, ciphertext or SQL."""
+
+    async def look_up(self, receipt: Receipt) -> CaseView | None:
+        """The case ``receipt`` opens, or None; raises ``crypto.Busy`` when the pool is full."""
+        ...
+
+    async def add_information(self, access: Any, draft: Draft) -> int:
+        """Seal and commit the draft's text and files as an addendum; return its number."""
+        ...
+
+
+@dataclass(eq=False)
+class StatusSession:
+    """One /status conversation: its messages and addition (a Draft) and what the receipt opened.
+
+    ``access`` is the service's opaque handle; it is dropped, and the draft wiped, at the end.
+    """
+
+    draft: Draft
+    access: object | None = field(default=None, repr=False)
+
+    def end(self) -> list[int]:
+        """Forget the access and the addition; return the message ids to erase."""
+        self.access = None
+        ids = self.draft.take_messages()
+        self.draft.wipe()
+        return ids
+
+
+def _session(context: Context) -> StatusSession | None:
+    found = context.user_data.get(SESSION_KEY) if context.user_data is not None else None
+    return found if isinstance(found, StatusSession) else None
+
+
+def _language_of(update: object) -> str:
+    user = update.effective_user if isinstance(update, Update) else None
+    code = (user.language_code or "")[:2] if user is not None else ""
+    return code if code in LANGUAGES else DEFAULT_LANGUAGE
+
+
+async def _acknowledge(query: CallbackQuery | None, text: str | None = None) -> None:
+    """Answer the button press and take the buttons off its message, so it cannot be reused."""
+    if query is None:
+        return
+    try:
+        await query.answer(text)
+        await query.edit_message_reply_markup(None)
+    except TelegramError:
+        event(_log, "status.acknowledge_failed")
+
+
+class StatusFlow:
+    """The callbacks of the conversation; the chat helpers are the report flow's own."""
+
+    def __init__(
+        self,
+        mailbox: MailboxPort,
+        chat: ReportFlow,
+        *,
+        receipt_attempts_per_minute: int = RECEIPT_ATTEMPTS_PER_MINUTE,
+    ) -> None:
+        self.mailbox = mailbox
+        # Sending, remembering, erasing and cleaning files exactly as the report flow does.
+        self.chat = chat
+        self.settings = chat.settings
+        self.receipt_attempts = FloodLimiter(receipt_attempts_per_minute)
+
+    def _t(self, session: StatusSession) -> Translate:
+        return translator(session.draft.language)
+
+    def _keyboard(self, session: StatusSession, *rows: tuple[str, str]) -> InlineKeyboardMarkup:
+        _ = self._t(session)
+        buttons = [[InlineKeyboardButton(_(label), callback_data=data)] for label, data in rows]
+        buttons.append([InlineKeyboardButton(_("Erase this conversation"), callback_data=ERASE)])
+        return InlineKeyboardMarkup(buttons)
+
+    async def _say(
+        self, context: Context, session: StatusSession, text: str, *buttons: tuple[str, str]
+    ) -> None:
+        await self.chat._say(context, session.draft, text, self._keyboard(session, *buttons))
+
+    async def _remember_incoming(
+        self, update: Update, context: Context, session: StatusSession
+    ) -> None:
+        message = update.effective_message
+        if message is not None and update.callback_query is None:
+            await self.chat._remember(context, session.draft, message.message_id)
+
+    def _require(self, context: Context) -> StatusSession:
+        session = _session(context)
+        if session is None:
+            raise LookupError("the status conversation has no session")
+        return session
+
+    # -- entry and receipt ------------------------------------------------------------------
+
+    async def start(self, update: Update, context: Context) -> Step | int:
+        """Opens a session and asks for the receipt."""
+        chat, message = update.effective_chat, update.effective_message
+        if chat is None or message is None or context.user_data is None:
+            raise LookupError("/status without a chat")
+        language = _language_of(update)
+        if isinstance(context.user_data.get(REPORT_DRAFT_KEY), Draft):
+            _ = translator(language)
+            text = _("Please finish or erase the report you are writing first; /forget erases it.")
+            await context.bot.send_message(chat.id, text)
+            return ConversationHandler.END
+        old = _session(context)
+        if old is not None:
+            await self.chat._delete(context, chat.id, old.end())
+        session = StatusSession(Draft(language=language, chat_id=chat.id))
+        context.user_data[SESSION_KEY] = session
+        await self.chat._remember(context, session.draft, message.message_id)
+        event(_log, "status.started")
+        _ = self._t(session)
+        await self._say(
+            context,
+            session,
+            _(
+                "Please send your receipt: the 28 digits you received when you submitted your "
+                "report. Spaces and dashes do not matter."
+            ),
+        )
+        return Step.RECEIPT
+
+    async def receipt(self, update: Update, context: Context) -> Step | None:
+        """Checks the receipt and shows the case, or says what is wrong with it."""
+        session = self._require(context)
+        await self._remember_incoming(update, context, session)
+        _ = self._t(session)
+        message = update.effective_message
+        try:
+            receipt = parse_receipt(message.text or "" if message is not None else "")
+        except ReceiptTypo:
+            event(_log, "status.receipt_typo")
+            await self._say(
+                context,
+                session,
+                _(
+                    "This receipt has a typo: a digit is wrong or two digits are swapped. Please "
+                    "check it and send it again."
+                ),
+            )
+            return None
+        except MalformedReceipt:
+            event(_log, "status.receipt_malformed")
+            await self._say(
+                context,
+                session,
+                _("A receipt is 28 digits, which may be grouped with spaces or dashes."),
+            )
+            return None
+        user = update.effective_user
+        if user is not None and not self.receipt_attempts.check(user.id).allowed:
+            event(_log, "status.receipt_limited")
+            await self._say(
+                context,
+                session,
+                _("You have tried too many receipts. Please wait a minute, then try again."),
+            )
+            return None
+        try:
+            view = await self.mailbox.look_up(receipt)
+        except Busy:
+            event(_log, "status.busy")
+            await self._say(context, session, _("The bot is busy. Please try again in a minute."))
+            return None
+        if _session(context) is not session:  # erased while the receipt was being checked
+            return None
+        session.access = view.access if view is not None else None
+        await self._show(context, session, view)
+        return Step.MAILBOX
+
+    async def _show(self, context: Context, session: StatusSession, view: CaseView | None) -> None:
+        """The case as its holder sees it; a receipt that opens nothing looks like a new case."""
+        _ = self._t(session)
+        state = view.state if view is not None else ReportStatus.RECEIVED
+        replies = view.replies if view is not None else []
+        lines = [_("Status of your report: {state}").format(state=_(STATE_NAMES[state])), ""]
+        if replies:
+            lines.append(_("Replies from your caseworker:"))
+            lines += [f"\n{number}. {reply}" for number, reply in enumerate(replies, start=1)]
+        else:
+            lines.append(_("No replies yet."))
+        await self._say(context, session, "\n".join(lines), (N_("Add information"), ADD))
+
+    # -- adding information -----------------------------------------------------------------
+
+    async def ask_addition(self, update: Update, context: Context) -> Step:
+        """Asks for the text and files to add."""
+        session = self._require(context)
+        await _acknowledge(update.callback_query)
+        _ = self._t(session)
+        await self._say(
+            context,
+            session,
+            _(
+                "Send what you want to add: text, photos, screenshots, PDF documents or voice "
+                "notes. Hidden details in files are removed. Press Send when you have finished."
+            ),
+            SEND_BUTTON,
+        )
+        return Step.ADDING
+
+    async def add_text(self, update: Update, context: Context) -> None:
+        """Adds a cleaned text message to the addition; the state does not change."""
+        session = self._require(context)
+        await self._remember_incoming(update, context, session)
+        _ = self._t(session)
+        message = update.effective_message
+        draft = session.draft
+        earlier = draft.what_happened or ""
+        room = self.settings.max_text_chars - len(earlier)
+        result = clean_text(message.text or "" if message is not None else "", max_chars=room)
+        if isinstance(result, Refused):
+            await self._say(context, session, result.notice.render(_), SEND_BUTTON)
+            return
+        draft.what_happened = f"{earlier}\n\n{result.text}" if earlier else result.text
+        lines = [result.notice.render(_)] if result.notice is not None else []
+        lines.append(_("Added. Send more, or press Send."))
+        await self._say(context, session, "\n".join(lines), SEND_BUTTON)
+
+    async def add_file(self, update: Update, context: Context) -> None:
+        """Cleans a file as the report flow does and adds it; the state does not change."""
+        session = self._require(context)
+        await self._remember_incoming(update, context, session)
+        _ = self._t(session)
+        draft = session.draft
+        message = update.effective_message
+        attachment = message.effective_attachment if message is not None else None
+        if isinstance(attachment, tuple):  # a photo comes in several sizes: take the largest
+            attachment = attachment[-1] if attachment else None
+        file_id = getattr(attachment, "file_id", None)
+        if len(draft.attachments) + draft.files_in_progress >= self.settings.max_files:
+            text = _("You have reached the limit of {limit} files.").format(
+                limit=self.settings.max_files
+            )
+            await self._say(context, session, text, SEND_BUTTON)
+            return
+        if not isinstance(file_id, str):
+            await self._say(
+                context,
+                session,
+                _("This kind of message cannot be added here."),
+                SEND_BUTTON,
+            )
+            return
+        draft.files_in_progress += 1
+        try:
+            result = await self.chat._fetch_and_clean(context, file_id)
+        finally:
+            draft.files_in_progress -= 1
+        if _session(context) is not session:  # erased while the file was being cleaned
+            return
+        if isinstance(result, Refused):
+            await self._say(context, session, result.notice.render(_), SEND_BUTTON)
+            return
+        draft.attachments.append(
+            DraftAttachment(result.kind, result.media_type, result.filename, bytearray(result.data))
+        )
+        text = _("File added. Files added so far: {count}.").format(count=len(draft.attachments))
+        await self._say(context, session, text, SEND_BUTTON)
+
+    async def send(self, update: Update, context: Context) -> Step | int:
+        """Seals and stores the addition, then erases the whole conversation."""
+        session = self._require(context)
+        _ = self._t(session)
+        draft = session.draft
+        if draft.what_happened is None and not draft.attachments:
+            await _acknowledge(update.callback_query, _("Please send some text or a file first."))
+            await self._say(
+                context, session, _("Please send some text or a file first."), SEND_BUTTON
+            )
+            return Step.ADDING
+        await _acknowledge(update.callback_query)
+        try:
+            if session.access is None:
+                raise LookupError("this receipt opens no mailbox")
+            await self.mailbox.add_information(session.access, draft)
+        except Busy:
+            await self._say(
+                context,
+                session,
+                _("The bot is busy. Please press Send again in a minute."),
+                SEND_BUTTON,
+            )
+            return Step.ADDING
+        except Exception as exc:  # the addition must survive whatever the service raised (I8)
+            event(_log, "status.addition_failed", unknown=int(isinstance(exc, LookupError)))
+            await self._say(
+                context,
+                session,
+                _(
+                    "Your information could not be added. Please check your receipt; if it is "
+                    "right, press Send again in a moment."
+                ),
+                SEND_BUTTON,
+            )
+            return Step.ADDING
+        event(_log, "status.addition_stored", files=len(draft.attachments))
+        if update.callback_query is not None:
+            try:
+                await update.callback_query.answer(
+                    _("Your information has been added. This conversation has been deleted.")
+                )
+            except TelegramError:
+                event(_log, "status.acknowledge_failed")
+        return await self._end(update, context, "added")
+
+    # -- leaving ----------------------------------------------------------------------------
+
+    async def _end(self, update: object, context: Context, reason: str) -> int:
+        """Drop what the receipt opened, wipe the addition, erase every message (one call)."""
+        session = _session(context)
+        if context.user_data is not None:
+            context.user_data.pop(SESSION_KEY, None)
+        ids = session.end() if session is not None else []
+        message = update.effective_message if isinstance(update, Update) else None
+        if message is not None and message.message_id not in ids:
+            ids.append(message.message_id)
+        chat_id = None
+        if isinstance(update, Update) and update.effective_chat is not None:
+            chat_id = update.effective_chat.id
+        await self.chat._delete(context, chat_id, ids)
+        event(_log, f"status.ended.{reason}", messages=len(ids))
+        return ConversationHandler.END
+
+    async def erase(self, update: Update, context: Context) -> int:
+        """Erases the conversation (Erase button)."""
+        session = _session(context)
+        language = session.draft.language if session is not None else _language_of(update)
+        _ = translator(language)
+        if update.callback_query is not None:
+            try:
+                await update.callback_query.answer(_("This conversation has been deleted."))
+            except TelegramError:
+                event(_log, "status.acknowledge_failed")
+        return await self._end(update, context, "erased")
+
+    async def forget(self, update: Update, context: Context) -> int:
+        """Erases the conversation (/forget)."""
+        return await self._end(update, context, "forgotten")
+
+    async def timed_out(self, update: object, context: Context) -> int:
+        """Erases the conversation after the idle timeout."""
+        return await self._end(update, context, "timeout")
+
+    async def other_command(self, update: Update, context: Context) -> None:
+        """Refuses another command in the middle; the state does not change."""
+        session = self._require(context)
+        await self._remember_incoming(update, context, session)
+        _ = self._t(session)
+        await self._say(
+            context,
+            session,
+            _("Finish here first, or erase this conversation; /forget works at any time."),
+        )
+
+    async def unexpected(self, update: Update, context: Context) -> None:
+        """Answers a message this step does not take; the state does not change."""
+        session = self._require(context)
+        await self._remember_incoming(update, context, session)
+        _ = self._t(session)
+        await self._say(context, session, _("Please use the buttons above."))
+
+    # -- wiring -----------------------------------------------------------------------------
+
+    def conversation(self) -> ConversationHandler[Context]:
+        """The ConversationHandler of /status (see the module docstring)."""
+        message = filters.UpdateType.MESSAGE
+        text = message & filters.TEXT & ~filters.COMMAND
+        files = message & (filters.PHOTO | filters.Document.ALL | filters.VOICE | filters.AUDIO)
+        erase: Handler = CallbackQueryHandler(self.erase, pattern=f"^{ERASE}$")
+        states: dict[object, list[Handler]] = {
+            Step.RECEIPT: [MessageHandler(text, self.receipt)],
+            Step.MAILBOX: [CallbackQueryHandler(self.ask_addition, pattern=f"^{ADD}$")],
+            Step.ADDING: [
+                MessageHandler(text, self.add_text),
+                MessageHandler(files, self.add_file),
+                CallbackQueryHandler(self.send, pattern=f"^{SEND}$"),
+            ],
+            ConversationHandler.TIMEOUT: [TypeHandler(Update, self.timed_out)],
+        }
+        private = filters.ChatType.PRIVATE
+        return ConversationHandler(
+            entry_points=[CommandHandler("status", self.start, filters=private)],
+            states=states,
+            fallbacks=[
+                CommandHandler("forget", self.forget),
+                CommandHandler("status", self.start),
+                erase,
+                MessageHandler(message & filters.COMMAND, self.other_command),
+                MessageHandler(message, self.unexpected),
+            ],
+            conversation_timeout=self.settings.conversation_timeout,
+            name="status",
+            persistent=False,  # I1: no PTB persistence, ever
+        )
+
+
+def build_status_handler(mailbox: MailboxPort, chat: ReportFlow) -> ConversationHandler[Context]:
+    """The /status ConversationHandler alone (use :func:`install_status_flow` in the bot)."""
+    return StatusFlow(mailbox, chat).conversation()
+
+
+def install_status_flow(
+    application: Application[Any, Context, Any, Any, Any, Any],
+    mailbox: MailboxPort,
+    chat: ReportFlow,
+) -> StatusFlow:
+    """Add /status to ``application``, ahead of the report flow in the default group.
+
+    Order matters: the report flow answers any button outside its own conversation as stale,
+    so this conversation must see its own buttons first. The report flow's flood guard (group
+    -1) still runs before both.
+    """
+    flow = StatusFlow(mailbox, chat)
+    # add_handler appends; this conversation must come before the report flow's catch-all.
+    application.add_handler(flow.conversation())
+    group = application.handlers[0]
+    group.insert(0, group.pop())
+    return flow
