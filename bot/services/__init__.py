@@ -1,0 +1,1 @@
+"""Services the Telegram handlers and the CLI call: each owns its transactions and its crypto."""

@@ -1,0 +1,210 @@
+"""Submitting a reporter's draft: seal it, store it in one transaction, hand back the receipt.
+
+This is the :class:`handlers.ports.ReportSubmitter` the reporter flow calls. In order:
+
+1. the draft becomes a ``crypto`` :class:`~crypto.ReportBody` — answers under stable keys with the
+   flow's codes as values (never translated labels), then the cleaned attachments;
+2. a fresh receipt is generated and turned into the mailbox lookup tag and key pair through the
+   bounded Argon2id pool (:class:`~crypto.KdfPool`; a full queue is :class:`SubmissionBusy`);
+3. recipients are the organisation recovery key from the configuration plus the eligible
+   caseworker with the fewest open cases (:func:`bot.services.caseworkers.choose_caseworker`,
+   whose certificate is verified against the pinned organisation key, I4) — or the recovery key
+   alone when no caseworker is eligible (the report waits for an admin to assign it);
+4. the body is sealed under a fresh report id, bound to the mailbox key so a reply can only go to
+   this reporter's mailbox;
+5. report, body, wraps, mailbox and (when assigned) the outbox row are committed together by
+   :func:`storage.reports.store_report`, which returns after the commit — so the receipt reaches
+   the flow only once the report is durable (I8). Only the day is stored (I3); the forward job
+   adds the batching delay.
+
+Nothing here logs content; the receipt leaves this module only inside the returned
+:class:`~handlers.ports.Submission`, whose ``repr`` is redacted. Language routing of caseworkers
+waits for the schema to record which languages a caseworker reads (see ``choose_caseworker``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+
+from bot.logs import event, get_logger
+from bot.services.caseworkers import choose_caseworker
+from crypto import (
+    Answer,
+    Attachment,
+    AttachmentKind,
+    Busy,
+    EnvelopeKind,
+    KdfPool,
+    ReportBody,
+    generate_receipt,
+    new_report_id,
+    seal_report,
+)
+from crypto.keys import Ed25519PublicKey, X25519PublicKey
+from handlers.draft import AttachmentKind as DraftKind
+from handlers.draft import Draft
+from handlers.ports import Submission, SubmissionBusy, SubmissionError
+from storage.engine import Database
+from storage.models import Language
+from storage.reports import REPORT_SEQUENCE, NewMailbox, store_report
+
+_log = get_logger("report_submission")
+
+# The server pepper in use for new mailboxes; a pepper rotation would raise it.
+PEPPER_VERSION = 1
+
+# Answer keys of a report body, as a caseworker's ``sanad caseworker open`` shows them.
+KEY_LANGUAGE = "reporter.language"
+KEY_DANGER = "reporter.in_danger"
+KEY_TYPE = "incident.type"
+KEY_PLATFORM = "incident.platform"
+KEY_COUNTRY = "incident.country"
+KEY_YEAR = "incident.year"
+KEY_MONTH = "incident.month"
+KEY_DESCRIPTION = "incident.description"
+KEY_LINK = "incident.link"
+KEY_PLATFORM_RESPONSE = "platform.response"
+KEY_REPLY_WANTED = "reporter.wants_reply"
+KEY_ADVOCACY = "consent.advocacy"
+
+_KIND = {
+    DraftKind.IMAGE: AttachmentKind.PHOTO,
+    DraftKind.PDF: AttachmentKind.DOCUMENT,
+    DraftKind.VOICE: AttachmentKind.VOICE,
+}
+
+
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else ("yes" if value else "no")
+
+
+def report_body(draft: Draft) -> ReportBody:
+    """The canonical body of ``draft``: answered questions only, links one answer each.
+
+    Attachments are numbered in the order they were sent (``evidence-1.jpg``, ...): the cleaned
+    files already carry neutral names, and numbering keeps them distinct on a caseworker's disk.
+    """
+    pairs: list[tuple[str, str | None]] = [
+        (KEY_LANGUAGE, draft.language),
+        (KEY_DANGER, _yes_no(draft.in_danger)),
+        (KEY_TYPE, draft.incident_type),
+        (KEY_PLATFORM, draft.platform),
+        (KEY_COUNTRY, draft.country),
+        (KEY_YEAR, draft.year),
+        (KEY_MONTH, None if draft.month is None else str(draft.month)),
+        (KEY_DESCRIPTION, draft.what_happened),
+        *((KEY_LINK, link) for link in draft.links),
+        (KEY_PLATFORM_RESPONSE, draft.platform_response),
+        (KEY_REPLY_WANTED, _yes_no(draft.wants_reply)),
+        (KEY_ADVOCACY, _yes_no(draft.advocacy_consent)),
+    ]
+    answers = [Answer(key, value) for key, value in pairs if value is not None]
+    attachments = [
+        Attachment(
+            file_name=f"evidence-{index}.{item.filename.rsplit('.', 1)[-1]}",
+            media_type=item.media_type,
+            kind=_KIND[item.kind],
+            data=bytes(item.data),
+        )
+        for index, item in enumerate(draft.attachments, start=1)
+    ]
+    return ReportBody(answers, attachments)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ReportSubmissionService:
+    """Seals and commits drafts (see the module docstring); one instance per bot process.
+
+    ``organisation_signing_key`` and ``recovery_key`` must come from the configuration
+    (``[organisation]``), never from the database (I4). ``receipt_salt`` and ``receipt_pepper``
+    are the server secrets (``bot.server_secrets``).
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        kdf_pool: KdfPool,
+        *,
+        organisation_signing_key: Ed25519PublicKey,
+        recovery_key: X25519PublicKey,
+        receipt_salt: bytes,
+        receipt_pepper: bytes,
+        clock: Callable[[], dt.datetime] = _now,
+    ) -> None:
+        self._database = database
+        self._kdf_pool = kdf_pool
+        self._organisation = organisation_signing_key
+        self._recovery = recovery_key
+        self._salt = receipt_salt
+        self._pepper = receipt_pepper
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return "ReportSubmissionService(<secrets redacted>)"
+
+    async def submit(self, draft: Draft) -> Submission:
+        """Seal and commit ``draft``; return the case reference and receipt after the commit.
+
+        Raises :class:`SubmissionBusy` when the Argon2id queue is full and
+        :class:`SubmissionError` for any other failure; in both cases nothing was committed.
+        Keeps no reference to ``draft``.
+        """
+        # Built before any await: the flow's draft must not change under us mid-way.
+        body = report_body(draft)
+        language = Language(draft.language)
+        receipt = generate_receipt()
+        try:
+            mailbox = await self._kdf_pool.derive_mailbox(
+                receipt, salt=self._salt, pepper=self._pepper
+            )
+        except Busy as exc:
+            event(_log, "submission_busy")
+            raise SubmissionBusy from exc
+        try:
+            now = self._clock()
+            today = now.date()  # I3: the day, never the time
+            async with self._database.sessionmaker() as session:
+                caseworker = await choose_caseworker(session, self._organisation, today)
+            recipients = [self._recovery]
+            if caseworker is not None:
+                recipients.append(caseworker.keys.encryption)
+            report_id = new_report_id()
+            mailbox_public = mailbox.key.public_key
+            # Serialising and sealing megabytes of evidence is CPU work: off the event loop.
+            sealed = await asyncio.to_thread(
+                lambda: seal_report(
+                    body.to_bytes(),
+                    report_id=report_id,
+                    sequence=REPORT_SEQUENCE,
+                    kind=EnvelopeKind.REPORT,
+                    recipients=recipients,
+                    reply_to=mailbox_public,
+                )
+            )
+            stored = await store_report(
+                self._database,
+                report_id=report_id,
+                language=language,
+                body_sealed=sealed.body_sealed,
+                wraps={wrap.key_id: wrap.wrap for wrap in sealed.wraps},
+                mailbox=NewMailbox(mailbox.lookup_tag, mailbox_public.raw, PEPPER_VERSION),
+                today=today,
+                assigned_caseworker_id=caseworker.caseworker_id if caseworker else None,
+                deliver_not_before=now if caseworker else None,
+            )
+        except Exception as exc:
+            # Driver and crypto errors may carry values; the flow needs only "not saved".
+            event(_log, f"submission_failed.{type(exc).__name__}")
+            raise SubmissionError from exc
+        event(
+            _log,
+            "report_stored",
+            assigned=int(caseworker is not None),
+            attachments=len(body.attachments),
+        )
+        return Submission(stored.case_reference, receipt)
