@@ -292,6 +292,12 @@ def _write_private_file(path: Path, data: bytes, *, force: bool) -> None:
     except BaseException:
         target.unlink(missing_ok=True)
         raise
+    # The new name must survive a power cut too, or the only copy of a key could vanish.
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _save(
