@@ -509,6 +509,8 @@ def install_status_flow(
     application: Application[Any, Context, Any, Any, Any, Any],
     mailbox: MailboxPort,
     chat: ReportFlow,
+    *,
+    receipt_attempts_per_minute: int = RECEIPT_ATTEMPTS_PER_MINUTE,
 ) -> StatusFlow:
     """Add /status to ``application``, ahead of the report flow in the default group.
 
@@ -516,7 +518,7 @@ def install_status_flow(
     so this conversation must see its own buttons first. The report flow's flood guard (group
     -1) still runs before both.
     """
-    flow = StatusFlow(mailbox, chat)
+    flow = StatusFlow(mailbox, chat, receipt_attempts_per_minute=receipt_attempts_per_minute)
     # add_handler appends; this conversation must come before the report flow's catch-all.
     application.add_handler(flow.conversation())
     group = application.handlers[0]

@@ -360,7 +360,7 @@ class MailboxService:
                     .where(Mailbox.lookup_tag == tag)
                 )
             ).first()
-            mailbox, report = found.tuple() if found is not None else (None, None)
+            mailbox, report = found if found is not None else (None, None)
             # Both paths run the same statements: an id no row has when the tag is unknown.
             messages = await session.scalars(
                 select(MailboxMessage)
@@ -426,9 +426,9 @@ class MailboxService:
                     .with_for_update(of=Report)
                 )
             ).first()
-            if found is None or found.tuple()[0].public_key != mailbox_public.raw:
+            if found is None or found[0].public_key != mailbox_public.raw:
                 raise UnknownMailbox("no case matches this receipt any more")
-            report = found.tuple()[1]
+            report = found[1]
             sequence = report.next_sequence
             recipient = None
             if report.assigned_caseworker_id is not None:

@@ -1,0 +1,292 @@
+"""Replies and /status end to end: the real PTB Application against the local Bot API server, a
+real SQLite file, real libsodium and the real ``sanad caseworker reply`` as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.local_api import ChatMessage, UserChat
+from crypto import (
+    EnvelopeKind,
+    ReportBody,
+    Wrap,
+    generate_receipt,
+    open_report,
+    save_caseworker_key,
+    write_sealed_file,
+)
+from crypto.keyfile import MINIMUM
+from crypto.keys import X25519PublicKey
+from handlers.i18n import translator
+from handlers.status_flow import STATE_NAMES
+from storage.models import (
+    BodyKind,
+    DeliveryKind,
+    Mailbox,
+    OutboxEntry,
+    Report,
+    ReportStatus,
+)
+from storage.models import ReportBody as BodyRow
+from storage.models import Wrap as WrapRow
+from tests.handlers import samples
+from tests.mailbox.conftest import TODAY, Case, Deployment, arabic_indic, running_bot
+
+PASSPHRASE = "correct horse battery staple"
+ar = translator("ar")
+
+
+async def sealed_report_file(deployment: Deployment, case: Case) -> bytes:
+    """The sealed report file the forward job sends the caseworker, from the stored parts."""
+    key_id = deployment.caseworker.public.encryption.key_id
+    async with deployment.db.sessionmaker() as session:
+        body = await session.get(BodyRow, (case.report_id, 0))
+        wrap = await session.get(WrapRow, (case.report_id, 0, key_id))
+    assert body is not None
+    assert wrap is not None
+    return write_sealed_file(
+        kind=EnvelopeKind.REPORT,
+        case_reference=case.case_reference,
+        report_id=case.report_id,
+        sequence=0,
+        reply_to=X25519PublicKey(case.mailbox_public),
+        wrap=Wrap(key_id, wrap.wrap),
+        body_sealed=body.body_sealed,
+    )
+
+
+def cli_reply(
+    tmp_path: Path, deployment: Deployment, case: Case, report_file: bytes, text: str, sequence: int
+) -> bytes:
+    """Run ``sanad caseworker reply`` as the caseworker would, and return the file it wrote."""
+    key = tmp_path / "amina.key"
+    if not key.exists():
+        save_caseworker_key(key, deployment.caseworker, "amina", PASSPHRASE, kdf=MINIMUM)
+    source = tmp_path / "case-report.sanad"
+    source.write_bytes(report_file)
+    out = tmp_path / f"reply-{sequence}.sanad"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "caseworker",
+            "reply",
+            case.case_reference,
+            "--key",
+            str(key),
+            "--from",
+            str(source),
+            "--sequence",
+            str(sequence),
+            "--out",
+            str(out),
+        ],
+        input=text,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SANAD_PASSPHRASE": PASSPHRASE},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_mode & 0o777 == 0o600
+    return out.read_bytes()
+
+
+async def latest_with_button(chat: UserChat, label: str) -> ChatMessage:
+    for message in reversed(chat.bot_messages()):
+        if any(button.text == label for row in message.buttons for button in row):
+            return message
+    raise AssertionError(f"no button {label!r} in the chat")
+
+
+async def press(chat: UserChat, label: str) -> None:
+    message = await latest_with_button(chat, label)
+    await chat.press_button(message.message_id, text=label)
+
+
+async def test_replies_reach_status_and_addition_opens_for_caseworker_and_recovery(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    case = await deployment.submit()
+    service = deployment.service()
+    async with running_bot(service) as bot:
+        caseworker = bot.caseworker_chat
+        # 1. /reply: sealed at once, and the message with the words in clear is deleted.
+        sent = await caseworker.send_command(
+            "reply", f"{case.case_reference} We received your report.\nWe will call back."
+        )
+        answer = await caseworker.wait_for(lambda m: "Reply 0" in (m.text or ""))
+        assert case.case_reference in (answer.text or "")
+        await caseworker.wait_until(
+            lambda: sent.message_id not in {m.message_id for m in caseworker.messages()}
+        )
+        # 2. A reply file made offline by the CLI, uploaded as a document.
+        report_file = await sealed_report_file(deployment, case)
+        signed = await asyncio.to_thread(
+            cli_reply, tmp_path, deployment, case, report_file, "Second reply, from my laptop", 1
+        )
+        await caseworker.send_document(signed, "reply-1.sanad", "application/octet-stream")
+        await caseworker.wait_for(lambda m: "Reply 1" in (m.text or ""))
+
+        # 3. The reporter reads both replies with the receipt, typed in Arabic-Indic digits.
+        reporter = bot.reporter_chat
+        await reporter.send_command("status")
+        await reporter.wait_for(lambda m: bool(m.buttons))
+        await reporter.send_text(arabic_indic(case.receipt))
+        shown = await reporter.wait_for(lambda m: "Second reply" in (m.text or ""))
+        text = shown.text or ""
+        assert "We received your report.\nWe will call back." in text
+        assert text.index("We received") < text.index("Second reply")
+        assert ar(STATE_NAMES[ReportStatus.IN_PROGRESS]) in text
+
+        # 4. Adding information: a text and a photo, then Send.
+        await press(reporter, ar("Add information"))
+        await reporter.wait_for(lambda m: bool(m.buttons))
+        await reporter.send_text("They found my new account too")
+        await reporter.wait_for(lambda m: bool(m.buttons))
+        await reporter.send_photo(samples.jpeg_with_gps())
+        await reporter.wait_for(lambda m: ar("Send") in str(m.buttons) and "1" in (m.text or ""))
+        await press(reporter, ar("Send"))
+        # 5. I7: the whole exchange, the receipt included, is gone from the reporter's chat.
+        await reporter.wait_until(lambda: not reporter.messages(), timeout=10)
+    assert not bot.status.chat.housekeeping.ids  # type: ignore[attr-defined]
+
+    async with deployment.db.sessionmaker() as session:
+        report = await session.get(Report, case.report_id)
+        assert report is not None
+        assert report.status is ReportStatus.IN_PROGRESS
+        assert report.next_sequence == 2
+        body = await session.get(BodyRow, (case.report_id, 1))
+        assert body is not None
+        assert body.kind is BodyKind.ADDENDUM
+        wraps = {
+            w.recipient_key_id: w.wrap
+            for w in await session.scalars(select(WrapRow).where(WrapRow.sequence == 1))
+        }
+        deliveries = list(
+            await session.scalars(select(OutboxEntry).where(OutboxEntry.sequence == 1))
+        )
+        mailbox = await session.scalar(select(Mailbox).where(Mailbox.report_id == case.report_id))
+    assert mailbox is not None
+    assert mailbox.last_lookup_day == TODAY
+    assert [(d.kind, d.caseworker_id) for d in deliveries] == [
+        (DeliveryKind.ADDENDUM, deployment.caseworker_id)
+    ]
+    for secret in (deployment.caseworker.encryption, deployment.org.recovery):
+        key_id = secret.public_key.key_id
+        plaintext = open_report(
+            body.body_sealed,
+            Wrap(key_id, wraps[key_id]),
+            report_id=case.report_id,
+            sequence=1,
+            kind=EnvelopeKind.ADDENDUM,
+            secret_key=secret,
+            reply_to=X25519PublicKey(case.mailbox_public),
+        )
+        addendum = ReportBody.from_bytes(plaintext)
+        assert addendum.answer("addendum.text") == "They found my new account too"
+        assert [a.media_type for a in addendum.attachments] == ["image/jpeg"]
+        # Cleaned as in the report flow: the photographer's name in the EXIF did not survive.
+        assert b"Canary Photographer" not in addendum.attachments[0].data
+
+
+async def test_unknown_receipt_answers_exactly_like_a_case_without_replies(
+    deployment: Deployment,
+) -> None:
+    case = await deployment.submit(assigned=False)
+    async with running_bot(deployment.service()) as bot:
+        reporter = bot.reporter_chat
+        answers = []
+        for receipt in (case.receipt, generate_receipt()):
+            await reporter.send_command("status")
+            await reporter.wait_for(lambda m: bool(m.buttons))
+            await reporter.send_text(receipt.to_display())
+            answers.append(
+                await reporter.wait_for(lambda m: ar("Add information") in str(m.buttons))
+            )
+            await press(reporter, ar("Erase this conversation"))
+            await reporter.wait_until(lambda: not reporter.messages())
+    known, unknown = answers
+    assert known.text == unknown.text
+    assert [[b.text for b in row] for row in known.buttons] == [
+        [b.text for b in row] for row in unknown.buttons
+    ]
+    assert ar("No replies yet.") in (known.text or "")
+    # The same work: one Argon2id run each.
+    assert deployment.pool.derivations == 2
+
+
+async def test_typo_is_answered_before_any_derivation(deployment: Deployment) -> None:
+    case = await deployment.submit()
+    digits = case.receipt.digits
+    i = next(i for i in range(len(digits) - 1) if digits[i] != digits[i + 1])
+    swapped = digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :]
+    async with running_bot(deployment.service()) as bot:
+        reporter = bot.reporter_chat
+        await reporter.send_command("status")
+        await reporter.wait_for(lambda m: bool(m.buttons))
+        await reporter.send_text(swapped)
+        answer = await reporter.wait_for()
+    assert answer.text == ar(
+        "This receipt has a typo: a digit is wrong or two digits are swapped. Please check it "
+        "and send it again."
+    )
+    assert deployment.pool.derivations == 0
+
+
+async def test_wrong_receipts_past_the_limit_are_refused_without_derivation(
+    deployment: Deployment,
+) -> None:
+    async with running_bot(deployment.service(), receipt_attempts_per_minute=2) as bot:
+        reporter = bot.reporter_chat
+        await reporter.send_command("status")
+        await reporter.wait_for(lambda m: bool(m.buttons))
+        for _attempt in range(2):
+            await reporter.send_text(generate_receipt().to_display())
+            await reporter.wait_for(lambda m: ar("Add information") in str(m.buttons))
+            await press(reporter, ar("Erase this conversation"))
+            await reporter.send_command("status")
+            await reporter.wait_for(lambda m: bool(m.buttons))
+        await reporter.send_text(generate_receipt().to_display())
+        refused = await reporter.wait_for()
+    assert refused.text == ar(
+        "You have tried too many receipts. Please wait a minute, then try again."
+    )
+    assert deployment.pool.derivations == 2
+
+
+async def test_status_beyond_the_pool_bound_gets_busy(deployment: Deployment) -> None:
+    case = await deployment.submit()
+    service = deployment.service()
+    pool = deployment.pool
+    # Occupy the one worker and every waiting place, as a flood of guesses would.
+    release = threading.Event()
+    blocker = [
+        asyncio.create_task(pool.run(lambda: release.wait(30))) for _ in range(pool.max_waiting + 1)
+    ]
+    await asyncio.sleep(0.05)
+    try:
+        async with running_bot(service) as bot:
+            reporter = bot.reporter_chat
+            await reporter.send_command("status")
+            await reporter.wait_for(lambda m: bool(m.buttons))
+            await reporter.send_text(case.receipt.to_display())
+            busy = await reporter.wait_for()
+            assert busy.text == ar("The bot is busy. Please try again in a minute.")
+            release.set()
+            await asyncio.gather(*blocker)
+            # Once the flood has drained, the same receipt works, in the same conversation.
+            await reporter.send_text(case.receipt.to_display())
+            await reporter.wait_for(lambda m: ar("Add information") in str(m.buttons))
+    finally:
+        release.set()
+        await asyncio.gather(*blocker, return_exceptions=True)
