@@ -36,6 +36,7 @@ import enum
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
@@ -43,13 +44,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import SanadError
+from bot.logs import event, get_logger
 from crypto import (
     Certificate,
     CertificateError,
     CertificateExpired,
     CertificateNotYetValid,
     CertificateRevoked,
+    EnrolmentCodeError,
     EnvelopeKind,
+    InvalidLabel,
     InvalidSignature,
     RevocationList,
     SignedByAnotherKey,
@@ -63,6 +67,7 @@ from crypto import (
     verify_revocation_list,
 )
 from crypto import Wrap as CryptoWrap
+from crypto.certificates import today_utc
 from crypto.keys import (
     CaseworkerPublicKeys,
     Ed25519PublicKey,
@@ -71,6 +76,7 @@ from crypto.keys import (
     X25519PublicKey,
     X25519SecretKey,
 )
+from handlers.caseworker_commands import DeskRefusal
 from storage import outbox
 from storage.engine import Database
 from storage.models import (
@@ -88,6 +94,8 @@ from storage.models import (
 )
 from storage.models import RevocationList as RevocationListRow
 from storage.repositories import CaseworkerRepository, ReportRepository
+
+_log = get_logger("caseworkers")
 
 DEFAULT_CERTIFICATE_DAYS = 365
 # Bounds the rows one Telegram chat can create by pasting codes: a pending row costs an admin's
@@ -710,6 +718,56 @@ async def close_case(
         report.status = ReportStatus.CLOSED
         report.closed_day = today  # I3: the day only
         return report.case_reference
+
+
+class TelegramDesk:
+    """The caseworker commands' desk (``handlers.caseworker_commands.CaseworkerDesk``).
+
+    Binds the database and the pinned organisation key from the configuration, and turns every
+    refusal into a :class:`~handlers.caseworker_commands.DeskRefusal` whose text the caseworker
+    reads. Logs event names and counts only (never a label, chat id or reference).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        org_public: Ed25519PublicKey,
+        *,
+        today: Callable[[], dt.date] = today_utc,
+    ) -> None:
+        self._db = db
+        self._org_public = org_public
+        self._today = today
+
+    async def enroll(self, code: str, chat_id: int) -> Enrolment:
+        try:
+            enrolment = await enroll(
+                self._db, code=code, delivery_chat_id=chat_id, today=self._today()
+            )
+        except (CaseworkerError, EnrolmentCodeError, InvalidLabel) as exc:
+            event(_log, "caseworker.enrol_refused")
+            raise DeskRefusal(str(exc) or "this enrolment code cannot be used") from exc
+        event(_log, "caseworker.enrolled", rotation=int(enrolment.replaces_id is not None))
+        return enrolment
+
+    async def open_cases(self, chat_id: int) -> list[CaseLine] | None:
+        return await open_cases(
+            self._db, chat_id=chat_id, org_public=self._org_public, today=self._today()
+        )
+
+    async def close(self, chat_id: int, case_reference: str) -> str:
+        try:
+            closed = await close_case(
+                self._db,
+                chat_id=chat_id,
+                case_reference=case_reference,
+                org_public=self._org_public,
+                today=self._today(),
+            )
+        except CaseworkerError as exc:
+            raise DeskRefusal(str(exc)) from exc
+        event(_log, "case.closed")
+        return closed
 
 
 # ---------------------------------------------------------------------------------------------

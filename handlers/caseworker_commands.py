@@ -1,0 +1,220 @@
+"""Caseworker commands in Telegram: ``/enroll CODE``, ``/cases``, ``/close CASE`` (DESIGN.md §9).
+
+These are single commands, not a conversation: each is answered at once and keeps no state.
+
+- ``/enroll CODE`` — a caseworker pastes the enrolment code ``sanad caseworker init`` printed on
+  their own machine. The bot records them as pending with this chat as their delivery chat, and
+  answers with the fingerprint *it* computed from the code, to be compared with the one their
+  machine printed and read to an admin before ``sanad admin approve`` (I4: this comparison is
+  what keeps an adversary's key out). The message carrying the code is deleted from the chat
+  first, whatever the outcome, so a seized phone does not hand over the caseworker's public keys
+  and label together with their Telegram account. Sending /enroll is limited per user
+  (:class:`~handlers.flood.FloodLimiter`), and the service caps keys pending per chat.
+- ``/cases`` — a verified caseworker's open case references and states; anyone else gets the
+  same one-line refusal, which says nothing about whether they ever enrolled.
+- ``/close CASE`` — the assigned caseworker closes one of their cases.
+
+Commands work in private chats only: a group must never become a delivery chat. ``handlers``
+sees no keys or SQL: everything goes through a :class:`CaseworkerDesk`, which ``bot/services``
+implements. Texts here are for caseworkers and are English only; all of them sit in
+:class:`_Text`. Labels and references are sent as plain text (no parse mode), so nothing a
+caseworker typed can turn into markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final, Protocol
+
+from telegram import Message, Update
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import Application, CommandHandler, ContextTypes, filters
+
+from handlers.flood import FloodLimiter
+
+Context = ContextTypes.DEFAULT_TYPE
+
+# A caseworker enrols a handful of times in their life; more than this in a minute is a script.
+ENROLL_PER_MINUTE: Final = 3
+
+
+class DeskRefusal(Exception):
+    """The desk refused the command; the message is a sentence for the caseworker."""
+
+
+class EnrolmentView(Protocol):
+    """What ``/enroll`` shows back: the stored label and the fingerprint the bot computed."""
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def replaces_id(self) -> int | None: ...
+
+    @property
+    def already_enrolled(self) -> bool: ...
+
+
+class CaseView(Protocol):
+    """One open case as ``/cases`` lists it."""
+
+    @property
+    def case_reference(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+
+class CaseworkerDesk(Protocol):
+    """What the caseworker commands need from the bot (``bot.services.caseworkers`` has one).
+
+    Every method raises :class:`DeskRefusal` for a refusal the caseworker should read.
+    """
+
+    async def enroll(self, code: str, chat_id: int) -> EnrolmentView:
+        """Record the key in ``code`` as pending, delivering to ``chat_id``."""
+        ...
+
+    async def open_cases(self, chat_id: int) -> Sequence[CaseView] | None:
+        """The open cases of the verified caseworker of ``chat_id``; None if there is none."""
+        ...
+
+    async def close(self, chat_id: int, case_reference: str) -> str:
+        """Close the case; returns its canonical reference."""
+        ...
+
+
+class _Text:
+    """Every sentence the caseworker commands send (English only: caseworkers, not reporters)."""
+
+    ENROLL_USAGE = (
+        "Send /enroll followed by the enrolment code that `sanad caseworker init` printed "
+        "on your computer."
+    )
+    ENROLL_TOO_OFTEN = "Too many enrolment attempts. Wait a minute, then send the code again."
+    ENROLL_REFUSED = "Enrolment refused: {reason}."
+    ENROLLED = (
+        "Enrolment received for {label}.\n"
+        "Fingerprint: {fingerprint}\n"
+        "Check that it is exactly the fingerprint your computer printed, then read it to an "
+        "administrator, who will approve your key. Until then no report is sent to you."
+    )
+    ENROLLED_AGAIN = "This key is already enrolled as {label}.\nFingerprint: {fingerprint}"
+    ROTATION = "This key will replace your earlier key once an administrator approves it."
+    CODE_DELETED_FAILED = "Delete your /enroll message from this chat yourself."
+    NOT_A_CASEWORKER = "This command is for verified caseworkers."
+    NO_CASES = "You have no open cases."
+    CASES_HEADER = "Your open cases:"
+    CASE_LINE = "{reference}  {status}"
+    CLOSE_USAGE = "Send /close followed by the case reference, for example /close K7Q-4M2P."
+    CLOSED = "Case {reference} is closed."
+    CLOSE_REFUSED = "Not closed: {reason}."
+
+
+class CaseworkerCommands:
+    """The three commands, bound to a desk; :func:`install_caseworker_commands` adds them."""
+
+    def __init__(self, desk: CaseworkerDesk, *, flood: FloodLimiter | None = None) -> None:
+        self._desk = desk
+        self._flood = flood or FloodLimiter(ENROLL_PER_MINUTE)
+
+    def handlers(self) -> list[CommandHandler[Context, None]]:
+        private = filters.ChatType.PRIVATE
+        return [
+            CommandHandler("enroll", self.enroll, filters=private),
+            CommandHandler("cases", self.cases, filters=private),
+            CommandHandler("close", self.close, filters=private),
+        ]
+
+    async def enroll(self, update: Update, context: Context) -> None:
+        """Deletes the code message, records the key as pending and answers with its fingerprint."""
+        message, chat = update.effective_message, update.effective_chat
+        user = update.effective_user
+        if message is None or chat is None or user is None:
+            return
+        deleted = await _delete(message)
+        verdict = self._flood.check(user.id)
+        if not verdict.allowed:
+            if verdict.first_refusal:
+                await _send(context, chat.id, _Text.ENROLL_TOO_OFTEN)
+            return
+        code = " ".join(context.args or [])
+        if not code:
+            await _send(context, chat.id, _Text.ENROLL_USAGE)
+            return
+        try:
+            enrolment = await self._desk.enroll(code, chat.id)
+        except DeskRefusal as exc:
+            await _send(context, chat.id, _Text.ENROLL_REFUSED.format(reason=_sentence(exc)))
+            return
+        answer = _Text.ENROLLED_AGAIN if enrolment.already_enrolled else _Text.ENROLLED
+        lines = [answer.format(label=enrolment.label, fingerprint=enrolment.fingerprint)]
+        if enrolment.replaces_id is not None:
+            lines.append(_Text.ROTATION)
+        if not deleted:
+            lines.append(_Text.CODE_DELETED_FAILED)
+        await _send(context, chat.id, "\n\n".join(lines))
+
+    async def cases(self, update: Update, context: Context) -> None:
+        """Lists the caseworker's open cases, or refuses someone who is not a verified one."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        cases = await self._desk.open_cases(chat.id)
+        if cases is None:
+            text = _Text.NOT_A_CASEWORKER
+        elif not cases:
+            text = _Text.NO_CASES
+        else:
+            lines = [
+                _Text.CASE_LINE.format(reference=case.case_reference, status=str(case.status))
+                for case in cases
+            ]
+            text = "\n".join([_Text.CASES_HEADER, *lines])
+        await _send(context, chat.id, text)
+
+    async def close(self, update: Update, context: Context) -> None:
+        """Closes the named case if it is one of the caseworker's open cases."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        reference = " ".join(context.args or [])
+        if not reference:
+            await _send(context, chat.id, _Text.CLOSE_USAGE)
+            return
+        try:
+            closed = await self._desk.close(chat.id, reference)
+        except DeskRefusal as exc:
+            await _send(context, chat.id, _Text.CLOSE_REFUSED.format(reason=_sentence(exc)))
+            return
+        await _send(context, chat.id, _Text.CLOSED.format(reference=closed))
+
+
+def install_caseworker_commands(
+    application: Application[Any, Context, Any, Any, Any, Any], desk: CaseworkerDesk
+) -> CaseworkerCommands:
+    """Add ``/enroll``, ``/cases`` and ``/close`` to ``application``, answered by ``desk``."""
+    commands = CaseworkerCommands(desk)
+    application.add_handlers(commands.handlers())
+    return commands
+
+
+def _sentence(exc: DeskRefusal) -> str:
+    """The refusal as the middle of a sentence: no final period, first letter as written."""
+    return str(exc).rstrip(".") or "not possible"
+
+
+async def _delete(message: Message) -> bool:
+    """Delete ``message`` from the chat; False if Telegram refused (too old, already gone)."""
+    try:
+        return await message.delete()
+    except (BadRequest, Forbidden):
+        return False
+
+
+async def _send(context: Context, chat_id: int, text: str) -> None:
+    # A new message rather than a reply: the message being answered may have been deleted.
+    await context.bot.send_message(chat_id, text)

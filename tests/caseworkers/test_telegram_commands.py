@@ -1,0 +1,203 @@
+"""/enroll, /cases and /close through a real PTB Application, over HTTP, against bot/local_api.
+
+The enrolment code comes from ``sanad caseworker init`` run as a subprocess, exactly as a
+caseworker makes it on their own machine; the bot's answer must carry the same fingerprint that
+command printed, and the message that carried the code must be gone from the chat.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.local_api import LocalBotApi, UserChat
+from bot.local_api.ptb import application_builder, polling
+from bot.services import caseworkers as service
+from bot.services.caseworkers import TelegramDesk
+from crypto.keys import OrganisationKeys
+from handlers.caseworker_commands import (
+    ENROLL_PER_MINUTE,
+    CaseworkerDesk,
+    install_caseworker_commands,
+)
+from storage.engine import Database, open_database
+from storage.migrate import upgrade_database
+from storage.models import Caseworker, CaseworkerStatus, Report, ReportStatus
+from tests.storage.helpers import store_opaque_report
+
+from .conftest import TODAY
+
+PASSPHRASE = "a long caseworker passphrase"
+
+
+@dataclass(frozen=True)
+class InitOutput:
+    code: str
+    fingerprint: str
+
+
+@pytest.fixture(scope="module")
+def caseworker_init(tmp_path_factory: pytest.TempPathFactory) -> InitOutput:
+    """``sanad caseworker init`` as a caseworker runs it (real Argon2id settings)."""
+    key = tmp_path_factory.mktemp("laptop") / "amal.key"
+    script = shutil.which("sanad", path=str(Path(sys.executable).parent))
+    command = [script] if script else [sys.executable, "-m", "bot.cli"]
+    result = subprocess.run(
+        [*command, "caseworker", "init", "--key", str(key), "--name", "Amal"],
+        env={**os.environ, "SANAD_PASSPHRASE": PASSPHRASE},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    code = re.search(r"^Enrolment code: (\S+)$", result.stdout, re.MULTILINE)
+    fingerprint = re.search(r"^Fingerprint: ([\d ]+)$", result.stdout, re.MULTILINE)
+    assert code is not None
+    assert fingerprint is not None
+    return InitOutput(code.group(1), fingerprint.group(1).strip())
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    db = open_database(f"sqlite:///{tmp_path / 'sanad.sqlite3'}")
+    await upgrade_database(db)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+def org() -> OrganisationKeys:
+    return OrganisationKeys.generate()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[LocalBotApi]:
+    async with LocalBotApi.running() as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(api: LocalBotApi, database: Database, org: OrganisationKeys) -> AsyncIterator[None]:
+    """A PTB application with the caseworker commands, polling the local server."""
+    application = application_builder(api, api.add_bot()).concurrent_updates(8).build()
+    desk: CaseworkerDesk = TelegramDesk(database, org.signing.public_key, today=lambda: TODAY)
+    install_caseworker_commands(application, desk)
+    async with polling(application):
+        yield
+
+
+def _texts(chat: UserChat) -> list[str]:
+    return [m.text or "" for m in chat.messages()]
+
+
+@pytest.mark.usefixtures("bot")
+async def test_enroll_answers_the_init_fingerprint_deletes_the_code_and_stores_pending(
+    api: LocalBotApi, database: Database, caseworker_init: InitOutput
+) -> None:
+    chat = api.open_chat(4242, "Amal")
+    sent = await chat.send_command("enroll", caseworker_init.code)
+
+    answer = await chat.wait_for(lambda m: "Fingerprint:" in (m.text or ""))
+
+    assert f"Fingerprint: {caseworker_init.fingerprint}" in (answer.text or "")
+    await chat.wait_until(lambda: sent.message_id not in {m.message_id for m in chat.messages()})
+    assert not any(caseworker_init.code in text for text in _texts(chat))
+    async with database.sessionmaker() as session:
+        [row] = (await session.scalars(select(Caseworker))).all()
+    assert row.status is CaseworkerStatus.PENDING
+    assert row.delivery_chat_id == chat.chat_id
+    assert row.label == "Amal"
+    assert row.certificate is None
+
+
+@pytest.mark.usefixtures("bot")
+async def test_bad_code_gets_one_clear_answer_and_is_deleted(
+    api: LocalBotApi, database: Database, caseworker_init: InitOutput
+) -> None:
+    chat = api.open_chat(4343, "Typo")
+    mistyped = caseworker_init.code[:-2] + (
+        "AA" if not caseworker_init.code.endswith("AA") else "BB"
+    )
+    sent = await chat.send_command("enroll", mistyped)
+
+    answer = await chat.wait_for()
+
+    assert (answer.text or "").startswith("Enrolment refused: ")
+    assert "copy it again" in (answer.text or "")
+    await chat.wait_until(lambda: sent.message_id not in {m.message_id for m in chat.messages()})
+    assert [m.message_id for m in chat.messages()] == [answer.message_id]
+    async with database.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Caseworker)) == 0
+
+
+@pytest.mark.usefixtures("bot")
+async def test_a_flood_of_enroll_is_limited_and_answered_once(api: LocalBotApi) -> None:
+    chat = api.open_chat(4444, "Flood")
+    attempts = ENROLL_PER_MINUTE + 4
+    for _ in range(attempts):
+        await chat.send_command("enroll", "sanad-enrol:nonsense")
+    # Every /enroll is deleted; the first ENROLL_PER_MINUTE are answered, then one warning.
+    await chat.wait_until(
+        lambda: (
+            sum(t.startswith("Enrolment refused: ") for t in _texts(chat)) == ENROLL_PER_MINUTE
+            and any("Too many enrolment attempts" in t for t in _texts(chat))
+            and not any(not m.from_bot for m in chat.messages())
+        )
+    )
+    texts = _texts(chat)
+    assert sum(t.startswith("Enrolment refused: ") for t in texts) == ENROLL_PER_MINUTE
+    assert sum("Too many enrolment attempts" in t for t in texts) == 1
+
+
+@pytest.mark.usefixtures("bot")
+async def test_cases_and_close_for_the_verified_caseworker_only(
+    api: LocalBotApi, database: Database, org: OrganisationKeys, caseworker_init: InitOutput
+) -> None:
+    chat = api.open_chat(4545, "Amal")
+    await chat.send_command("enroll", caseworker_init.code)
+    await chat.wait_for(lambda m: "Fingerprint:" in (m.text or ""))
+
+    await chat.send_command("cases")
+    refused = await chat.wait_for()
+    assert refused.text == "This command is for verified caseworkers."
+
+    await service.approve(
+        database,
+        who="Amal",
+        signing_key=org.signing,
+        org_public=org.signing.public_key,
+        today=TODAY,
+    )
+    async with database.sessionmaker() as session:
+        caseworker_id = await session.scalar(select(Caseworker.id))
+    stored = await store_opaque_report(database, caseworker_id=caseworker_id)
+
+    await chat.send_command("cases")
+    listing = await chat.wait_for()
+    assert listing.text == f"Your open cases:\n{stored.case_reference}  assigned"
+
+    await chat.send_command("close", stored.case_reference.lower())
+    closed = await chat.wait_for()
+    assert closed.text == f"Case {stored.case_reference} is closed."
+    async with database.sessionmaker() as session:
+        report = await session.get(Report, stored.report_id)
+    assert report is not None
+    assert report.status is ReportStatus.CLOSED
+    assert report.closed_day == TODAY
+
+    stranger = api.open_chat(4646, "Stranger")
+    await stranger.send_command("close", stored.case_reference)
+    answer = await stranger.wait_for()
+    assert answer.text == "Not closed: none of your open cases has this reference."
