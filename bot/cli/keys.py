@@ -1,4 +1,4 @@
-"""Key commands: ``sanad org init`` and ``sanad caseworker init|open`` (DESIGN.md §9).
+"""Key commands: ``sanad org init`` and ``sanad caseworker init|open|reply`` (DESIGN.md §9).
 
 These run on people's own machines, never on the server (I5): the private keys they create live
 only in passphrase-protected key files (docs/crypto.md, "Key files"), always with the real
@@ -36,6 +36,7 @@ from crypto.keyfile import (
     save_org_signing_key,
 )
 from crypto.keys import ORG_SIGNING_PREFIX, CaseworkerKeys, OrganisationKeys, X25519SecretKey
+from crypto.mailbox_messages import seal_reply, sign_reply_file
 from crypto.sealed_file import OpenedFile, open_sealed_file, read_sealed_file
 
 org_app = typer.Typer(
@@ -286,3 +287,113 @@ def caseworker_open(
         return
     for path, attachment in zip(_write_attachments(out, attachments), attachments, strict=True):
         typer.echo(f"Saved {path} ({attachment.media_type}, {len(attachment.data)} bytes)")
+
+
+def _reply_text(text_file: Path | None) -> str:
+    """The reply from ``--text-file``, or standard input (typed, ended with Ctrl-D, or piped)."""
+    if text_file is not None:
+        text = text_file.read_text(encoding="utf-8")
+    else:
+        if sys.stdin.isatty():
+            typer.echo("Type your reply, then Ctrl-D on a line of its own:", err=True)
+        text = sys.stdin.read()
+    text = text.strip()
+    if not text:
+        raise SanadError("the reply is empty")
+    return text
+
+
+@caseworker_app.command("reply")
+def caseworker_reply(
+    case: Annotated[str, typer.Argument(help="The case reference, e.g. K7Q-4M2P.")],
+    key: Annotated[
+        Path,
+        typer.Option("--key", help="Your caseworker key file.", dir_okay=False, exists=True),
+    ],
+    report_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="The sealed report file of this case you received "
+            "[default: case-<CASE>-0.sanad in the current folder].",
+            dir_okay=False,
+        ),
+    ] = None,
+    text_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--text-file", help="Read the reply from this file instead of standard input.",
+            dir_okay=False, exists=True,
+        ),
+    ] = None,
+    sequence: Annotated[
+        int,
+        typer.Option(
+            "--sequence", min=0, max=2**32 - 1,
+            help="The reply's number in the case's mailbox (0 for the first; the bot says "
+            "which number it expects if this one is taken).",
+        ),
+    ] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Reply file to write [default: reply-<CASE>-<N>.sanad].",
+                     dir_okay=False),
+    ] = None,
+    passphrase_file: PassphraseFileOption = None,
+) -> None:
+    """Write a signed, sealed reply file to upload to the bot (instead of /reply).
+
+    The reply is sealed to the reporter's mailbox key carried in the report file, which is opened
+    with your key first so that a file edited on the way cannot redirect your reply
+    (docs/crypto.md, "Report envelope"), and signed with your signing key, which the bot checks
+    against your certificate.
+    """
+    # Imported here: the naming rule lives with the forward job; only this command needs it.
+    from bot.services.delivery import delivery_file_name
+
+    reference = case.strip().upper()
+    source = report_file or Path(delivery_file_name(reference, 0))
+    if not source.is_file():
+        raise SanadError(f"{source} not found", hint="pass the report file of this case as --from")
+    target = out or Path(f"reply-{reference.replace('-', '')}-{sequence}.sanad")
+    if target.exists():
+        raise SanadError(f"{target} already exists", hint="choose another --out or move it away")
+    data = source.read_bytes()
+    try:
+        sealed = read_sealed_file(data)  # a foreign file is refused before any passphrase
+        if sealed.case_reference != reference:
+            raise SanadError(f"{source} belongs to case {sealed.case_reference}, not {reference}")
+        header = read_key_file_header(key)
+        if header.kind is not KeyKind.CASEWORKER:
+            raise SanadError("replies are signed with a caseworker key file")
+        if header.encryption_key is None or header.encryption_key.key_id != sealed.wrap.key_id:
+            raise NotForThisKey
+        _label, keys = load_caseworker_key(key, _read_passphrase(passphrase_file, creating=False))
+        opened = open_sealed_file(data, keys.encryption)
+    except NotForThisKey as exc:
+        raise SanadError(
+            "this report file was not sealed to your key", hint="reply with the key it was sent to"
+        ) from exc
+    except UnsupportedVersion as exc:
+        raise SanadError(
+            "this file was made by another version of Sanad", hint="update sanad and try again"
+        ) from exc
+    except OpenFailure as exc:
+        raise SanadError("this report file could not be opened: it is damaged") from exc
+    if opened.reply_to is None:
+        raise SanadError("this report carries no mailbox: its reporter cannot receive replies")
+    text = _reply_text(text_file)
+    sealed_reply = seal_reply(
+        text, report_id=opened.report_id, sequence=sequence, mailbox_public=opened.reply_to
+    )
+    signed = sign_reply_file(
+        sealed_reply,
+        case_reference=opened.case_reference,
+        report_id=opened.report_id,
+        sequence=sequence,
+        signing_key=keys.signing,
+    )
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(signed)
+    typer.echo(f"Wrote {target}: send it to the bot as a file.")
