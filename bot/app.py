@@ -15,6 +15,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from bot.config import BotToken, Config
 from bot.jobs.forward import register_forward_job
 from bot.runtime import Runtime
+from bot.services.caseworkers import register_caseworker_commands
 
 # How many updates PTB processes at once; slow work inside a handler runs off the event loop.
 CONCURRENT_UPDATES = 64
@@ -45,4 +46,5 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
         .build()
     )
     register_forward_job(application, runtime)
+    register_caseworker_commands(application, runtime)
     return application

@@ -38,13 +38,16 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from telegram.ext import Application
 
 from bot.errors import SanadError
 from bot.logs import event, get_logger
+from bot.runtime import Runtime
 from crypto import (
     Certificate,
     CertificateError,
@@ -76,7 +79,7 @@ from crypto.keys import (
     X25519PublicKey,
     X25519SecretKey,
 )
-from handlers.caseworker_commands import DeskRefusal
+from handlers.caseworker_commands import DeskRefusal, install_caseworker_commands
 from storage import outbox
 from storage.engine import Database
 from storage.models import (
@@ -768,6 +771,15 @@ class TelegramDesk:
             raise DeskRefusal(str(exc)) from exc
         event(_log, "case.closed")
         return closed
+
+
+def register_caseworker_commands(
+    application: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime
+) -> None:
+    """Add ``/enroll``, ``/cases`` and ``/close``, served by the runtime's database and the
+    configuration's pinned organisation key (called once by ``bot.app.build_application``)."""
+    desk = TelegramDesk(runtime.database, runtime.config.organisation.signing_public_key)
+    install_caseworker_commands(application, desk)
 
 
 # ---------------------------------------------------------------------------------------------
