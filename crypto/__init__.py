@@ -40,6 +40,12 @@ from crypto.envelope import SealedReport, open_report, seal_report
 from crypto.errors import CryptoError, NotForThisKey, OpenFailure, UnsupportedVersion
 from crypto.fingerprint import caseworker_fingerprint, organisation_fingerprint
 from crypto.header import EnvelopeKind, new_report_id
+from crypto.housekeeping import (
+    EraseTarget,
+    HousekeepingKey,
+    open_erase_target,
+    seal_erase_target,
+)
 from crypto.kdf_pool import Busy, KdfPool
 from crypto.keyfile import (
     Argon2idSettings,
@@ -103,6 +109,8 @@ __all__ = [
     "CryptoError",
     "EnrolmentCodeError",
     "EnvelopeKind",
+    "EraseTarget",
+    "HousekeepingKey",
     "InvalidLabel",
     "InvalidPassphrase",
     "InvalidSignature",
@@ -149,6 +157,7 @@ __all__ = [
     "load_org_recovery_key",
     "load_org_signing_key",
     "new_report_id",
+    "open_erase_target",
     "open_reply",
     "open_report",
     "open_sealed_file",
@@ -161,6 +170,7 @@ __all__ = [
     "save_caseworker_key",
     "save_org_recovery_key",
     "save_org_signing_key",
+    "seal_erase_target",
     "seal_reply",
     "seal_report",
     "sign_reply_file",
