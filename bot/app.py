@@ -13,6 +13,7 @@ from __future__ import annotations
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.config import BotToken, Config
+from bot.health import register_health
 from bot.jobs.forward import register_forward_job
 from bot.runtime import Runtime
 from bot.services.caseworkers import register_caseworker_commands
@@ -46,5 +47,6 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
         .build()
     )
     register_forward_job(application, runtime)
+    register_health(application, runtime)
     register_caseworker_commands(application, runtime)
     return application
