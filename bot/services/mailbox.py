@@ -36,9 +36,11 @@ import datetime as dt
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from telegram.ext import Application
 
 from bot.errors import SanadError
 from bot.logs import event, get_logger
@@ -67,6 +69,9 @@ from crypto import (
 from crypto.keys import Ed25519PublicKey, X25519PublicKey
 from handlers.draft import AttachmentKind as DraftKind
 from handlers.draft import Draft
+from handlers.reply_commands import install_reply_commands
+from handlers.report_flow import ReportFlow
+from handlers.status_flow import install_status_flow
 from storage import outbox
 from storage.engine import Database
 from storage.models import (
@@ -501,3 +506,23 @@ def _addendum_body(draft: Draft) -> ReportBody:
     if not answers and not attachments:
         raise NothingToAdd("an addition needs text or a file")
     return ReportBody(answers, attachments)
+
+
+def register_replies(
+    application: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime
+) -> None:
+    """``/reply`` and reply-file uploads on the running bot (one line in ``bot.app``)."""
+    install_reply_commands(application, MailboxService.from_runtime(runtime), ReplyRefused)
+
+
+def register_status(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    runtime: Runtime,
+    report_flow: ReportFlow,
+) -> None:
+    """The reporter's ``/status`` on the running bot, erasing chats with ``report_flow``'s helpers.
+
+    Call it after the report flow is installed (it places itself ahead of it; see
+    :func:`handlers.status_flow.install_status_flow`).
+    """
+    install_status_flow(application, MailboxService.from_runtime(runtime), report_flow)
