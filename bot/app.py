@@ -17,6 +17,7 @@ from bot.health import register_health
 from bot.jobs.forward import register_forward_job
 from bot.runtime import Runtime
 from bot.services.caseworkers import register_caseworker_commands
+from bot.services.mailbox import register_replies
 
 # How many updates PTB processes at once; slow work inside a handler runs off the event loop.
 CONCURRENT_UPDATES = 64
@@ -49,4 +50,5 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
     register_forward_job(application, runtime)
     register_health(application, runtime)
     register_caseworker_commands(application, runtime)
+    register_replies(application, runtime)
     return application
