@@ -22,6 +22,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption
 from bot.cli.keys import PassphraseFileOption, _read_passphrase
@@ -55,6 +56,12 @@ def _with_database(config: Config, work: Callable[[Database], Awaitable[_T]]) ->
         db = open_database(config.database.url)
         try:
             return await work(db)
+        except (OSError, SQLAlchemyError) as exc:
+            # The driver's text may quote SQL and values; it stays in __cause__, unprinted.
+            raise SanadError(
+                "the database could not be read",
+                hint="check database.url, and run `sanad db upgrade` on a new deployment",
+            ) from exc
         finally:
             await db.close()
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from bot.cli.admin import admin_app
@@ -28,7 +29,7 @@ from crypto.keyfile import MINIMUM, save_org_recovery_key, save_org_signing_key
 from crypto.keys import ORG_SIGNING_PREFIX, OrganisationKeys
 from storage.engine import Database, open_database
 from storage.migrate import upgrade_database
-from storage.models import Caseworker, CaseworkerStatus, OutboxEntry, RevocationList
+from storage.models import AuditEntry, Caseworker, CaseworkerStatus, OutboxEntry, RevocationList
 from storage.repositories import ReportRepository
 from tests.config.conftest import minimal_toml
 
@@ -83,6 +84,26 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
         yield Deployment(tmp_path, config, org, signing_key, recovery_key, db)
     finally:
         await db.close()
+
+
+def test_caseworkers_on_a_database_never_migrated_is_one_line(tmp_path: Path) -> None:
+    org = OrganisationKeys.generate()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        minimal_toml(
+            (org.signing.public_key.to_text(ORG_SIGNING_PREFIX), org.recovery.public_key.to_text())
+        )
+    )
+    script = shutil.which("sanad", path=str(Path(sys.executable).parent))
+    assert script is not None
+    result = subprocess.run(
+        [script, "admin", "caseworkers", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    _one_line_failure(result, "the database could not be read")
 
 
 def _plain_rows(stdout: str) -> dict[str, dict[str, str]]:
@@ -180,6 +201,10 @@ async def test_approve_by_label_signs_with_the_pinned_key_and_makes_a_recipient(
     assert recipient.caseworker_id == enrolment.caseworker_id
     assert recipient.keys == keys.public
     assert recipient.certificate.expires == today_utc() + dt.timedelta(days=10)
+    async with deployment.db.sessionmaker() as session:
+        [audit] = (await session.scalars(select(AuditEntry))).all()
+    assert audit.event == "caseworker.approved"
+    assert audit.actor_key_id == deployment.org.signing.public_key.key_id
 
 
 async def test_approve_refuses_a_signing_key_that_is_not_pinned(
