@@ -126,7 +126,7 @@ def _prose_literals(source: str) -> list[str]:
 
 # Modules whose users are caseworkers or admins, who work in English by design (their docstrings
 # say so); every other module of handlers/ talks to reporters and must use the catalogue.
-STAFF_FACING = {"reply_commands.py"}
+STAFF_FACING = {"reply_commands.py", "caseworker_commands.py"}
 
 
 @pytest.mark.parametrize(
