@@ -65,7 +65,7 @@ def test_open_erase_target_names_another_version() -> None:
 
 @pytest.mark.parametrize("ids", [[], list(range(MAX_MESSAGES + 1)), [2**63]])
 def test_seal_erase_target_refuses_what_one_target_cannot_hold(ids: list[int]) -> None:
-    with pytest.raises(ValueError, match="erase target|64 bits"):
+    with pytest.raises(ValueError, match=r"erase target|64 bits"):
         seal_erase_target(HousekeepingKey.generate(), CHAT_ID, ids)
 
 
