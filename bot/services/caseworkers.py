@@ -392,8 +392,10 @@ async def choose_caseworker(
 # Enrolment
 
 
-def _family_label(label: str) -> str:
-    return label.split(ROTATION_SEPARATOR, 1)[0]
+def _split_label(stored: str) -> tuple[str, int]:
+    """``"Amal/3"`` → ``("Amal", 3)``; a first key's plain label is generation 1."""
+    label, _, generation = stored.partition(ROTATION_SEPARATOR)
+    return label, int(generation) if generation.isdigit() else 1
 
 
 async def enroll(db: Database, *, code: str, delivery_chat_id: int, today: dt.date) -> Enrolment:
@@ -415,7 +417,7 @@ async def enroll(db: Database, *, code: str, delivery_chat_id: int, today: dt.da
                 if (
                     same_key.delivery_chat_id != delivery_chat_id
                     or same_key.signing_public_key != keys.signing.raw
-                    or _family_label(same_key.label) != label
+                    or _split_label(same_key.label)[0] != label
                 ):
                     raise EnrolmentRefused("this key is already enrolled")
                 return Enrolment(
@@ -445,7 +447,8 @@ async def enroll(db: Database, *, code: str, delivery_chat_id: int, today: dt.da
                 # A label belongs to one chat: a stranger cannot queue a "rotation" of someone
                 # else's key and have sealed reports sent to their own chat.
                 raise EnrolmentRefused("this label is enrolled from another chat; choose another")
-            stored_label = f"{label}{ROTATION_SEPARATOR}{len(family) + 1}" if family else label
+            generation = 1 + max((_split_label(row.label)[1] for row in family), default=0)
+            stored_label = f"{label}{ROTATION_SEPARATOR}{generation}" if family else label
             row = await repository.add(
                 label=stored_label,
                 delivery_chat_id=delivery_chat_id,
