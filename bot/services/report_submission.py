@@ -27,8 +27,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
+from telegram.ext import Application
+
+from bot.config import Config
 from bot.logs import event, get_logger
+from bot.runtime import Runtime
 from bot.services.caseworkers import choose_caseworker
 from crypto import (
     Answer,
@@ -45,7 +50,8 @@ from crypto import (
 from crypto.keys import Ed25519PublicKey, X25519PublicKey
 from handlers.draft import AttachmentKind as DraftKind
 from handlers.draft import Draft
-from handlers.ports import Submission, SubmissionBusy, SubmissionError
+from handlers.ports import HousekeepingPort, Submission, SubmissionBusy, SubmissionError
+from handlers.report_flow import ReportFlow, ReportFlowSettings, install_report_flow
 from storage.engine import Database
 from storage.models import Language
 from storage.reports import REPORT_SEQUENCE, NewMailbox, store_report
@@ -144,6 +150,19 @@ class ReportSubmissionService:
         self._pepper = receipt_pepper
         self._clock = clock
 
+    @classmethod
+    def from_runtime(cls, runtime: Runtime) -> ReportSubmissionService:
+        """The service of the running bot: its database, Argon2id pool, secrets and pinned keys."""
+        organisation = runtime.config.organisation
+        return cls(
+            runtime.database,
+            runtime.kdf_pool,
+            organisation_signing_key=organisation.signing_public_key,
+            recovery_key=organisation.recovery_public_key,
+            receipt_salt=runtime.secrets.receipt_salt,
+            receipt_pepper=runtime.secrets.receipt_pepper,
+        )
+
     def __repr__(self) -> str:
         return "ReportSubmissionService(<secrets redacted>)"
 
@@ -208,3 +227,36 @@ class ReportSubmissionService:
             attachments=len(body.attachments),
         )
         return Submission(stored.case_reference, receipt)
+
+
+def report_flow_settings(config: Config) -> ReportFlowSettings:
+    """The reporter flow's settings from ``[organisation]`` and ``[limits]``."""
+    organisation, limits = config.organisation, config.limits
+    return ReportFlowSettings(
+        organisation_name=organisation.name,
+        countries=tuple(organisation.countries),
+        emergency_contacts=tuple((c.label, c.value) for c in organisation.emergency_contacts),
+        max_text_chars=limits.max_text_chars,
+        max_file_bytes=limits.max_file_bytes,
+        max_files=limits.max_files,
+        max_messages_per_minute=limits.max_messages_per_minute,
+        conversation_timeout=dt.timedelta(minutes=limits.conversation_timeout_minutes),
+    )
+
+
+def register_report_flow(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    runtime: Runtime,
+    housekeeping: HousekeepingPort,
+) -> ReportFlow:
+    """The reporter's /start flow on the running bot (one line in ``bot.app``).
+
+    Register it before the status flow (which places itself ahead of it), and call
+    ``flow.hand_over(application)`` from ``post_stop`` so open conversations are still erased.
+    """
+    return install_report_flow(
+        application,
+        report_flow_settings(runtime.config),
+        ReportSubmissionService.from_runtime(runtime),
+        housekeeping,
+    )

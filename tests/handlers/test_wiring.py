@@ -1,0 +1,88 @@
+"""The flow's settings come from the configuration; slow file work never stalls other reporters."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from typing import Any
+
+import pytest
+
+from bot.config import parse_config
+from bot.services.report_submission import report_flow_settings
+from crypto.keys import ORG_SIGNING_PREFIX, Ed25519SigningKey, X25519SecretKey
+from handlers import report_flow
+from tests.handlers import samples
+from tests.handlers.conftest import Harness, Reporter, answer_to_narrative, begin
+
+
+def test_settings_take_organisation_and_limits_from_the_configuration() -> None:
+    config = parse_config(
+        {
+            "telegram": {"token_env": "SANAD_TEST_TOKEN"},
+            "database": {"url": "sqlite+aiosqlite:///state/sanad.sqlite3"},
+            "organisation": {
+                "signing_public_key": Ed25519SigningKey.generate().public_key.to_text(
+                    ORG_SIGNING_PREFIX
+                ),
+                "recovery_public_key": X25519SecretKey.generate().public_key.to_text(),
+                "name": "Helpline",
+                "countries": ["MA", "DZ"],
+                "emergency_contacts": [{"label": "Lawyer", "value": "+212 600 000 000"}],
+            },
+            "delivery": {"batch_interval_seconds": 600, "jitter_seconds": 300},
+            "limits": {
+                "max_text_chars": 3000,
+                "max_file_bytes": 5_000_000,
+                "max_files": 4,
+                "max_messages_per_minute": 12,
+                "conversation_timeout_minutes": 20,
+            },
+        }
+    )
+    settings = report_flow_settings(config)
+    assert settings.organisation_name == "Helpline"
+    assert settings.countries == ("MA", "DZ")
+    assert settings.emergency_contacts == (("Lawyer", "+212 600 000 000"),)
+    assert (settings.max_text_chars, settings.max_file_bytes, settings.max_files) == (
+        3000,
+        5_000_000,
+        4,
+    )
+    assert settings.max_messages_per_minute == 12
+    assert settings.conversation_timeout == dt.timedelta(minutes=20)
+
+
+async def test_file_cleaning_runs_off_the_event_loop_so_another_reporter_is_answered(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released = threading.Event()
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    threads: list[threading.Thread] = []
+    real_clean = report_flow.clean_evidence
+
+    def slow_clean(data: bytes, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread())
+        loop.call_soon_threadsafe(started.set)
+        # Held until the other reporter has been answered: on the event loop this would
+        # deadlock the bot, and the test would time out.
+        released.wait(timeout=10)
+        return real_clean(data, **kwargs)
+
+    monkeypatch.setattr(report_flow, "clean_evidence", slow_clean)
+    slow = Reporter(harness.api.open_chat(8001, "Slow"))
+    await begin(slow)
+    await answer_to_narrative(slow)
+    await slow.say("Statement", until=lambda m: bool(m.buttons))
+    await slow.press("Skip")
+    await slow.chat.send_photo(samples.jpeg_with_gps())
+    await asyncio.wait_for(started.wait(), timeout=5)
+
+    other = harness.api.open_chat(8002, "Other")
+    await other.send_command("start")
+    await other.wait_for(lambda m: bool(m.buttons))
+    released.set()
+    await slow.chat.wait_for(lambda m: "File added" in (m.text or ""))
+    assert threads[0] is not threading.main_thread()
