@@ -176,7 +176,7 @@ def _data(step: Step, value: str) -> str:
 
 
 def _pattern(step: Step, values: Iterable[str]) -> re.Pattern[str]:
-    """Exactly the buttons this step offers: anything else is stale or forged (see _stale)."""
+    """Exactly the buttons this step offers: anything else is stale or forged (see ``stale``)."""
     alternatives = "|".join(re.escape(v) for v in values)
     return re.compile(rf"^{re.escape(step.value)}:({alternatives})\Z")
 
@@ -215,12 +215,12 @@ def _choice_value(context: Context) -> str:
     return match.group(1)
 
 
-async def _acknowledge(query: CallbackQuery | None, text: str | None = None) -> None:
+async def _acknowledge(query: CallbackQuery | None) -> None:
     """Answer the button press and take the buttons off its message, so it cannot be reused."""
     if query is None:
         return
     try:
-        await query.answer(text)
+        await query.answer()
         await query.edit_message_reply_markup(None)
     except TelegramError:
         event(_log, "acknowledge_failed", logging.DEBUG)
@@ -332,6 +332,10 @@ class ReportFlow:
         context.user_data[DRAFT_KEY] = draft
         await self._remember(context, draft, message.message_id)
         event(_log, "report_started")
+        return await self._ask_language(context, draft)
+
+    async def _ask_language(self, context: Context, draft: Draft) -> Step:
+        # Before a language is chosen the question is asked in all of them at once.
         prompt = "\n".join(translator(lang)(CHOOSE_LANGUAGE) for lang in LANGUAGES)
         buttons = [[(LANGUAGE_NAMES[lang], _data(Step.LANGUAGE, lang))] for lang in LANGUAGES]
         await self._say(context, draft, prompt, _keyboard(buttons))
@@ -445,19 +449,12 @@ class ReportFlow:
         await _acknowledge(update.callback_query)
         step = Step(_choice_value(context))
         if step is Step.NOTICE:
-            return await self.start_over_language(context, draft)
+            return await self._ask_language(context, draft)
         if step is Step.DANGER:
             return await self._show_notice(context, draft)
         if step is Step.EDIT:
             return await self._go(context, draft, Step.REVIEW)
         return await self._go(context, draft, self._before(step, draft))
-
-    async def start_over_language(self, context: Context, draft: Draft) -> Step:
-        """Asks for the language again."""
-        prompt = "\n".join(translator(lang)(CHOOSE_LANGUAGE) for lang in LANGUAGES)
-        buttons = [[(LANGUAGE_NAMES[lang], _data(Step.LANGUAGE, lang))] for lang in LANGUAGES]
-        await self._say(context, draft, prompt, _keyboard(buttons))
-        return Step.LANGUAGE
 
     async def skip(self, update: Update, context: Context) -> Step:
         """Leaves an optional step as it is and moves on."""
@@ -534,7 +531,7 @@ class ReportFlow:
         draft = self._require(context)
         value = _choice_value(context)
         if value.isdigit() and value not in self._years():
-            await self._stale(update, context)  # a year button from an earlier year, or forged
+            await self.stale(update, context)  # a year button from an earlier year, or forged
             return None
         await _acknowledge(update.callback_query)
         draft.year = None if value == UNKNOWN else value
@@ -995,7 +992,7 @@ class ReportFlow:
         )
         await self._reply(update, context, text)
 
-    async def _stale(self, update: Update, context: Context) -> None:
+    async def stale(self, update: Update, context: Context) -> None:
         """Refuses a stale or forged button; the state does not change."""
         _ = translator(_language_of(update, context))
         query = update.callback_query
@@ -1008,13 +1005,9 @@ class ReportFlow:
             except TelegramError:
                 event(_log, "stale_answer_failed", logging.DEBUG)
 
-    async def stale(self, update: Update, context: Context) -> None:
-        """Refuses a stale or forged button; the state does not change."""
-        await self._stale(update, context)
-
     async def stale_outside(self, update: Update, context: Context) -> int:
         """Refuses a button of a conversation that has ended."""
-        await self._stale(update, context)
+        await self.stale(update, context)
         return ConversationHandler.END
 
     def _require(self, context: Context) -> Draft:
