@@ -1,6 +1,6 @@
 """Purging what must not outlive its purpose, so that deleted means gone (DESIGN.md I2, I6).
 
-:func:`purge` removes, in one transaction:
+:func:`purge` removes, in batches of a transaction each:
 
 - housekeeping rows past their deadline (sealed chat and message ids, I2);
 - mailboxes unused for longer than their retention (with their sealed messages), so a seized
@@ -17,6 +17,9 @@ space be reused, and what stays on disk until then is sealed data whose wraps ar
 limit is stated, not hidden: at-rest protection on PostgreSQL also relies on disk encryption.
 
 Only counts are returned and logged, never ids.
+
+:func:`next_deadlines` and :func:`unassigned_since` answer ``sanad admin status`` with the same
+rules: when the next row of each kind falls due, and how many reports wait for a caseworker.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Delete, and_, delete, func, or_, select, text
+from sqlalchemy import Delete, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.engine import Backend, Database
@@ -74,47 +77,74 @@ async def _delete(session: AsyncSession, statement: Delete) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def _delete_rows(
-    session: AsyncSession,
-    *,
-    now: dt.datetime,
-    report_cutoff: dt.date,
-    mailbox_cutoff: dt.date,
-    delivery_cutoff: dt.datetime,
-) -> PurgeCounts:
-    expired_reports = select(Report.id).where(
-        Report.status == ReportStatus.CLOSED, Report.closed_day <= report_cutoff
-    )
-    expired_mailboxes = select(Mailbox.id).where(
-        or_(
-            Mailbox.report_id.in_(expired_reports),
-            func.coalesce(Mailbox.last_lookup_day, Mailbox.created_day) <= mailbox_cutoff,
+@dataclass
+class _Tally:
+    housekeeping: int = 0
+    mailboxes: int = 0
+    reports: int = 0
+    wraps: int = 0
+    deliveries: int = 0
+
+
+async def _purge_report_batch(
+    session: AsyncSession, tally: _Tally, cutoff: dt.date, batch: int
+) -> bool:
+    """Delete up to ``batch`` expired closed reports with everything hanging off them.
+
+    Returns whether a full batch was found (so there may be more).
+    """
+    ids = (
+        await session.scalars(
+            select(Report.id)
+            .where(Report.status == ReportStatus.CLOSED, Report.closed_day <= cutoff)
+            .order_by(Report.id)
+            .limit(batch)
         )
-    )
-    finished: ColumnElement[bool] = and_(
-        OutboxEntry.status.in_((DeliveryStatus.SENT, DeliveryStatus.FAILED)),
-        OutboxEntry.not_before <= delivery_cutoff,
-    )
-    housekeeping = await _delete(session, delete(Housekeeping).where(Housekeeping.deadline <= now))
+    ).all()
+    if not ids:
+        return False
+    mailbox_ids = select(Mailbox.id).where(Mailbox.report_id.in_(ids))
     # Wraps go first: once they are gone the bodies are unreadable even if a copy survives.
-    wraps = await _delete(session, delete(Wrap).where(Wrap.report_id.in_(expired_reports)))
-    await _delete(
-        session, delete(MailboxMessage).where(MailboxMessage.mailbox_id.in_(expired_mailboxes))
+    tally.wraps += await _delete(session, delete(Wrap).where(Wrap.report_id.in_(ids)))
+    await _delete(session, delete(MailboxMessage).where(MailboxMessage.mailbox_id.in_(mailbox_ids)))
+    tally.mailboxes += await _delete(session, delete(Mailbox).where(Mailbox.report_id.in_(ids)))
+    tally.deliveries += await _delete(
+        session, delete(OutboxEntry).where(OutboxEntry.report_id.in_(ids))
     )
-    mailboxes = await _delete(session, delete(Mailbox).where(Mailbox.id.in_(expired_mailboxes)))
-    deliveries = await _delete(
+    await _delete(session, delete(ReportBody).where(ReportBody.report_id.in_(ids)))
+    tally.reports += await _delete(session, delete(Report).where(Report.id.in_(ids)))
+    return len(ids) == batch
+
+
+async def _purge_mailbox_batch(
+    session: AsyncSession, tally: _Tally, cutoff: dt.date, batch: int
+) -> bool:
+    """Delete up to ``batch`` mailboxes unused since ``cutoff``, with their messages."""
+    last_used = func.coalesce(Mailbox.last_lookup_day, Mailbox.created_day)
+    ids = (
+        await session.scalars(
+            select(Mailbox.id).where(last_used <= cutoff).order_by(Mailbox.id).limit(batch)
+        )
+    ).all()
+    if not ids:
+        return False
+    await _delete(session, delete(MailboxMessage).where(MailboxMessage.mailbox_id.in_(ids)))
+    tally.mailboxes += await _delete(session, delete(Mailbox).where(Mailbox.id.in_(ids)))
+    return len(ids) == batch
+
+
+async def _purge_small_rows(
+    session: AsyncSession, tally: _Tally, now: dt.datetime, delivery_cutoff: dt.datetime
+) -> None:
+    tally.housekeeping += await _delete(
+        session, delete(Housekeeping).where(Housekeeping.deadline <= now)
+    )
+    tally.deliveries += await _delete(
         session,
-        delete(OutboxEntry).where(or_(OutboxEntry.report_id.in_(expired_reports), finished)),
-    )
-    await _delete(session, delete(ReportBody).where(ReportBody.report_id.in_(expired_reports)))
-    reports = await _delete(session, delete(Report).where(Report.id.in_(expired_reports)))
-    return PurgeCounts(
-        housekeeping=housekeeping,
-        mailboxes=mailboxes,
-        reports=reports,
-        wraps=wraps,
-        deliveries=deliveries,
-        compacted=False,
+        delete(OutboxEntry).where(
+            OutboxEntry.status.in_((DeliveryStatus.SENT, DeliveryStatus.FAILED)),
+            OutboxEntry.not_before <= delivery_cutoff,
+        ),
     )
 
 
@@ -149,6 +179,7 @@ async def purge(
     mailbox_retention: dt.timedelta,
     delivery_retention: dt.timedelta,
     vacuum_threshold: float = 0.25,
+    batch: int = 2000,
 ) -> PurgeCounts:
     """Delete everything past its deadline or retention, then make the deletion physical.
 
@@ -156,22 +187,32 @@ async def purge(
     closed on day D goes on the first purge on or after D + ``closed_report_retention``; a
     mailbox goes once its last look-up (or creation) is that old. SQLite is VACUUMed when at
     least ``vacuum_threshold`` of its pages are free (above 1: never; ``secure_delete`` has
-    zeroed the freed pages either way). Returns counts only.
+    zeroed the freed pages either way). Rows go in transactions of at most ``batch`` reports or
+    mailboxes; each removes a report's wraps before its body. Returns counts only.
     """
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
     today = now.astimezone(dt.UTC).date()
+    report_cutoff = today - dt.timedelta(days=closed_report_retention.days)
+    mailbox_cutoff = today - dt.timedelta(days=mailbox_retention.days)
+    tally = _Tally()
+    # Batches of their own transactions: SQLite's WAL stays small (one huge transaction made the
+    # purge superlinear) and other writers get the lock between batches.
+    for purge_batch, cutoff in (
+        (_purge_report_batch, report_cutoff),
+        (_purge_mailbox_batch, mailbox_cutoff),
+    ):
+        more = True
+        while more:
+            async with db.sessionmaker() as session, session.begin():
+                more = await purge_batch(session, tally, cutoff, batch)
     async with db.sessionmaker() as session, session.begin():
-        counts = await _delete_rows(
-            session,
-            now=now,
-            report_cutoff=today - dt.timedelta(days=closed_report_retention.days),
-            mailbox_cutoff=today - dt.timedelta(days=mailbox_retention.days),
-            delivery_cutoff=now - delivery_retention,
-        )
+        await _purge_small_rows(session, tally, now, now - delivery_retention)
     if db.backend is Backend.SQLITE:
         compacted = await _compact_sqlite(db, vacuum_threshold)
     else:
         compacted = await _vacuum_postgresql(db)
-    counts = dataclasses.replace(counts, compacted=compacted)
+    counts = PurgeCounts(**dataclasses.asdict(tally), compacted=compacted)
     logger.info(
         "purge.done",
         extra={
@@ -184,3 +225,57 @@ async def purge(
         },
     )
     return counts
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """When the earliest row of each kind is due for purging (None: no row of that kind)."""
+
+    housekeeping: dt.datetime | None
+    closed_report: dt.date | None
+    mailbox: dt.date | None
+
+
+async def next_deadlines(
+    session: AsyncSession,
+    *,
+    closed_report_retention: dt.timedelta,
+    mailbox_retention: dt.timedelta,
+) -> Deadlines:
+    """The earliest deadline of each kind, by the rules :func:`purge` applies.
+
+    A closed report is due ``closed_report_retention`` whole days after its closing day, a
+    mailbox ``mailbox_retention`` days after its last look-up (or its creation). A deadline
+    already past means the next purge removes the row.
+    """
+    housekeeping = await session.scalar(select(func.min(Housekeeping.deadline)))
+    closed = await session.scalar(
+        select(func.min(Report.closed_day)).where(Report.status == ReportStatus.CLOSED)
+    )
+    last_used = await session.scalar(
+        select(func.min(func.coalesce(Mailbox.last_lookup_day, Mailbox.created_day)))
+    )
+    return Deadlines(
+        housekeeping=housekeeping,
+        closed_report=(
+            None if closed is None else closed + dt.timedelta(days=closed_report_retention.days)
+        ),
+        mailbox=(
+            None if last_used is None else last_used + dt.timedelta(days=mailbox_retention.days)
+        ),
+    )
+
+
+async def unassigned_since(session: AsyncSession, cutoff: dt.date) -> int:
+    """How many reports received on or before ``cutoff`` still have no caseworker.
+
+    These are flagged to admins, never deleted: an unanswered report is a failure to fix.
+    """
+    count = await session.scalar(
+        select(func.count()).where(
+            Report.status == ReportStatus.RECEIVED,
+            Report.assigned_caseworker_id.is_(None),
+            Report.created_day <= cutoff,
+        )
+    )
+    return int(count or 0)

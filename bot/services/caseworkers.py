@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import hashlib
-import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,10 +78,9 @@ from crypto.keys import (
     X25519SecretKey,
 )
 from handlers.caseworker_commands import DeskRefusal, install_caseworker_commands
-from storage import outbox
+from storage import audit, outbox
 from storage.engine import Database
 from storage.models import (
-    AuditEntry,
     BodyKind,
     Caseworker,
     CaseworkerStatus,
@@ -538,9 +535,8 @@ async def approve(
         )
         row.certificate = issue_certificate(certificate, signing_key)
         row.status = CaseworkerStatus.VERIFIED
-        await record_audit(
-            session, "caseworker.approved", today, org_public.key_id, caseworkers=1, days=days
-        )
+        counts = {"caseworkers": 1, "days": days}
+        await audit.append(session, "caseworker.approved", org_public.key_id, counts, today)
         return Approval(
             row.id, row.label, caseworker_fingerprint(keys), certificate.expires, row.replaces_id
         )
@@ -651,13 +647,12 @@ async def reassign(
             )
         report.assigned_caseworker_id = target.caseworker_id
         report.status = ReportStatus.ASSIGNED
-        await record_audit(
+        await audit.append(
             session,
             "case.reassigned",
-            today,
             recovery_id,
-            bodies=len(bodies),
-            wraps_removed=int(removed or 0),
+            {"bodies": len(bodies), "wraps_removed": int(removed or 0)},
+            today,
         )
         return Reassignment(
             report.case_reference, target.caseworker_id, len(bodies), int(removed or 0)
@@ -784,41 +779,3 @@ def register_caseworker_commands(
     desk = TelegramDesk(runtime.database, runtime.config.organisation.signing_public_key)
     install_caseworker_commands(application, desk)
 
-
-# ---------------------------------------------------------------------------------------------
-# Audit
-
-
-async def record_audit(
-    session: AsyncSession,
-    event_name: str,
-    today: dt.date,
-    actor_key_id: bytes | None,
-    **counts: int,
-) -> None:
-    """Append an audit entry (event, day, actor key id, counts; never reporter data).
-
-    Each entry carries the SHA-256 of its own canonical content; linking entries into a verified
-    chain (``prev_hash``, ``sanad admin audit --verify``) is left to the audit log's own module.
-    """
-    content = json.dumps(
-        {
-            "event": event_name,
-            "day": today.isoformat(),
-            "actor": actor_key_id.hex() if actor_key_id else None,
-            "counts": counts,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode("utf-8")
-    session.add(
-        AuditEntry(
-            day=today,
-            event=event_name,
-            actor_key_id=actor_key_id,
-            counts=dict(counts),
-            prev_hash=None,
-            entry_hash=hashlib.sha256(content).digest(),
-        )
-    )
-    await session.flush()
