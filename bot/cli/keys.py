@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from bot.errors import SanadError
+from bot.services.delivery import OpenedManifest
 from crypto.body import Attachment
 from crypto.enrolment import encode_enrolment_code, validate_label
 from crypto.errors import NotForThisKey, OpenFailure, UnsupportedVersion
@@ -37,7 +38,7 @@ from crypto.keyfile import (
 )
 from crypto.keys import ORG_SIGNING_PREFIX, CaseworkerKeys, OrganisationKeys, X25519SecretKey
 from crypto.mailbox_messages import seal_reply, sign_reply_file
-from crypto.sealed_file import OpenedFile, open_sealed_file, read_sealed_file
+from crypto.sealed_file import OpenedFile, SealedFile, open_sealed_file, read_sealed_file
 
 org_app = typer.Typer(
     help="Organisation keys (run on an admin's offline machine).", no_args_is_help=True
@@ -279,14 +280,28 @@ def caseworker_open(
     except OpenFailure as exc:
         raise SanadError("this file could not be opened: it is damaged") from exc
     _print_report(opened)
+    # I8: a crash between Telegram's acknowledgement and its record can send a file twice; say
+    # so when it repeats one opened into this folder, rather than let it pass for a new report.
+    manifest = OpenedManifest(out) if out is not None else None
+    if manifest is not None and manifest.repeats(*_manifest_key(sealed)):
+        typer.echo(
+            f"This file repeats {sealed.case_reference} #{sealed.sequence}, already opened into "
+            f"{out}: the same report, sent twice."
+        )
     attachments = opened.body.attachments
-    if not attachments:
-        return
-    if out is None:
+    if attachments and out is None:
         typer.echo(f"{len(attachments)} attachment(s) not saved: pass --out DIR to save them.")
-        return
-    for path, attachment in zip(_write_attachments(out, attachments), attachments, strict=True):
-        typer.echo(f"Saved {path} ({attachment.media_type}, {len(attachment.data)} bytes)")
+    elif attachments and out is not None:
+        for path, attachment in zip(
+            _write_attachments(out, attachments), attachments, strict=True
+        ):
+            typer.echo(f"Saved {path} ({attachment.media_type}, {len(attachment.data)} bytes)")
+    if manifest is not None:
+        manifest.record(*_manifest_key(sealed))
+
+
+def _manifest_key(sealed: SealedFile) -> tuple[str, int, bytes]:
+    return sealed.case_reference, sealed.sequence, sealed.body_sealed
 
 
 def _reply_text(text_file: Path | None) -> str:

@@ -325,6 +325,7 @@ class OpenedManifest:
     def record(self, case_reference: str, sequence: int, body_sealed: bytes) -> None:
         """Remember this file as opened; writes the manifest."""
         self._entries.add((case_reference, sequence, self.body_hash(body_sealed)))
+        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = self._path.with_name(self._path.name + ".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
