@@ -892,6 +892,10 @@ class ReportFlow:
         message = update.effective_message if isinstance(update, Update) else None
         if context.user_data is not None:
             context.user_data.pop(DRAFT_KEY, None)
+            user = update.effective_user if isinstance(update, Update) else None
+            if not context.user_data and user is not None:
+                # PTB keys user_data by user id; an empty entry would keep the id in memory.
+                context.application.drop_user_data(user.id)
         chat_id = draft.chat_id if draft is not None else None
         if chat_id is None and isinstance(update, Update) and update.effective_chat is not None:
             chat_id = update.effective_chat.id
