@@ -47,6 +47,12 @@ from crypto.housekeeping import (
     seal_erase_target,
 )
 from crypto.kdf_pool import Busy, KdfPool
+from crypto.key_rotation import (
+    MalformedRotationStatement,
+    SigningKeyRotation,
+    issue_signing_key_rotation,
+    verify_signing_key_rotation,
+)
 from crypto.keyfile import (
     Argon2idSettings,
     InvalidPassphrase,
@@ -124,6 +130,7 @@ __all__ = [
     "MalformedKeyFile",
     "MalformedReceipt",
     "MalformedReplyFile",
+    "MalformedRotationStatement",
     "MalformedSealedFile",
     "NotForThisKey",
     "OpenFailure",
@@ -139,6 +146,7 @@ __all__ = [
     "SealedFile",
     "SealedReport",
     "SignedByAnotherKey",
+    "SigningKeyRotation",
     "UnsafeKeyFileSettings",
     "UnsignedCertificate",
     "UnsupportedVersion",
@@ -153,6 +161,7 @@ __all__ = [
     "generate_receipt",
     "issue_certificate",
     "issue_revocation_list",
+    "issue_signing_key_rotation",
     "load_caseworker_key",
     "load_org_recovery_key",
     "load_org_signing_key",
@@ -178,5 +187,6 @@ __all__ = [
     "verify_certificate",
     "verify_reply_file",
     "verify_revocation_list",
+    "verify_signing_key_rotation",
     "write_sealed_file",
 ]
