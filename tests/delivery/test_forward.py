@@ -34,6 +34,7 @@ from storage.migrate import upgrade_database
 from storage.models import CaseworkerStatus, DeliveryStatus
 from storage.outbox import RetryPolicy
 
+from ..storage.conftest import postgres_schema
 from .conftest import (
     EnrolledCaseworker,
     caseworker_chat,
@@ -332,3 +333,41 @@ async def test_application_schedules_one_forward_job(
     async with bot_application(api, org, tmp_path) as (application, _runtime):
         assert application.job_queue is not None
         assert [job.name for job in application.job_queue.jobs()] == [JOB_NAME]
+
+
+@pytest.mark.postgres
+async def test_two_instances_on_postgresql_never_send_one_row_twice(
+    api: LocalBotApi, org: OrganisationKeys, tmp_path: Path
+) -> None:
+    async with (
+        postgres_schema() as schema,
+        bot_application(api, org, tmp_path) as (application, runtime),
+    ):
+        db = schema.open()
+        try:
+            await upgrade_database(db)
+            chats = []
+            for chat_id in range(8001, 8005):
+                await caseworker_chat(api, chat_id)
+                caseworker = await enrol_caseworker(db, org, chat_id=chat_id)
+                chats.append(api.chat(chat_id))
+                for _ in range(10):
+                    await queue_report(db, org, caseworker)
+            # Two bot instances: their own worker tokens, the same database and outbox.
+            instances = [
+                Forwarder(db, application.bot, replace(
+                    ForwardSettings.from_config(runtime.config.delivery), claim_size=3
+                ), org_key=runtime.config.organisation.signing_public_key)
+                for _ in range(2)
+            ]
+            results = await asyncio.gather(*(instance.run() for instance in instances))
+            rows = await outbox_rows(db)
+        finally:
+            await db.close()
+
+    assert all(row.status is DeliveryStatus.SENT for row in rows)
+    assert all(counts.sent > 0 for counts in results)  # both really took part
+    assert sum(counts.sent for counts in results) == 40
+    captions = Counter(m.caption for chat in chats for m in documents(chat))
+    assert len(captions) == 40
+    assert set(captions.values()) == {1}
