@@ -1,0 +1,243 @@
+"""Operating commands: ``sanad admin status`` and ``sanad admin audit [--verify]`` (DESIGN.md §9).
+
+Both run on the server with ``--config`` and only read the database. They print counts, days,
+event names and short key ids: never content, case references, labels or Telegram ids, so their
+output can be pasted into a ticket or a chat with a colleague.
+
+Text here is for admins and is English only; every message sits in this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy import func, select
+
+from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption
+from bot.config import Config, load_config
+from bot.errors import SanadError
+from bot.jobs.erase import ERASE_INTERVAL_SECONDS
+from bot.jobs.purge import PURGE_INTERVAL_SECONDS, RetentionSettings
+from storage import audit
+from storage.engine import Database, open_database
+from storage.models import (
+    AuditEntry,
+    Caseworker,
+    CaseworkerStatus,
+    DeliveryStatus,
+    OutboxEntry,
+    Report,
+    ReportStatus,
+)
+from storage.purge import Deadlines, next_deadlines, unassigned_since
+
+_T = TypeVar("_T")
+# Enough of a 16-byte key id to tell keys apart in a list, as `sanad admin caseworkers` does
+# with fingerprints; the full id is in the database.
+_SHORT_KEY_ID_BYTES = 8
+
+
+class AuditChainBroken(SanadError):
+    """The audit log's hash chain does not verify: an entry was changed, removed or moved."""
+
+
+def _on_database(config: Config, work: Callable[[Database], Awaitable[_T]]) -> _T:
+    """Run ``work`` against the configured database and close it, whatever happens."""
+
+    async def run() -> _T:
+        db = open_database(config.database.url)
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+# -- status --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    """Everything ``sanad admin status`` shows: counts and deadlines, nothing identifying."""
+
+    reports: Mapping[str, int]
+    unassigned_overdue: int
+    pending: int
+    retrying: Mapping[str, int]
+    failed: Mapping[str, int]
+    caseworkers: Mapping[str, int]
+    deadlines: Deadlines
+
+
+async def gather_status(db: Database, config: Config, now: dt.datetime) -> Status:
+    """Read the counts and the earliest deadlines, in one read-only transaction."""
+    retention = RetentionSettings.from_config(config.retention)
+    today = now.astimezone(dt.UTC).date()
+    async with db.sessionmaker() as session, session.begin():
+        reports = {
+            state: count
+            for state, count in await session.execute(
+                select(Report.status, func.count()).group_by(Report.status)
+            )
+        }
+        caseworkers = {
+            state: count
+            for state, count in await session.execute(
+                select(Caseworker.status, func.count()).group_by(Caseworker.status)
+            )
+        }
+        deliveries = (
+            await session.execute(
+                select(OutboxEntry.status, OutboxEntry.last_error, func.count())
+                .where(OutboxEntry.status != DeliveryStatus.SENT)
+                .group_by(OutboxEntry.status, OutboxEntry.last_error)
+            )
+        ).all()
+        overdue = await unassigned_since(session, today - retention.unassigned_alert)
+        deadlines = await next_deadlines(
+            session,
+            closed_report_retention=retention.closed_report,
+            mailbox_retention=retention.mailbox,
+        )
+    retrying: dict[str, int] = {}
+    failed: dict[str, int] = {}
+    pending = 0
+    for status, error, count in deliveries:
+        if status is DeliveryStatus.PENDING:
+            pending += count
+            if error is not None:  # pending after a failed attempt: waiting to retry
+                retrying[error] = retrying.get(error, 0) + count
+        else:
+            failed[error or "unknown"] = failed.get(error or "unknown", 0) + count
+    return Status(
+        reports={s.value: reports.get(s, 0) for s in ReportStatus},
+        unassigned_overdue=overdue,
+        pending=pending,
+        retrying=retrying,
+        failed=failed,
+        caseworkers={s.value: caseworkers.get(s, 0) for s in CaseworkerStatus},
+        deadlines=deadlines,
+    )
+
+
+def _listing(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in counts.items())
+
+
+def _by_class(counts: Mapping[str, int]) -> str:
+    return f" ({_listing(dict(sorted(counts.items())))})" if counts else ""
+
+
+def _in_days(days: int | None) -> str:
+    if days is None:
+        return "nothing stored"
+    if days <= 0:
+        return "due now (the next purge removes it)"
+    return f"in {days} day{'s' if days != 1 else ''}"
+
+
+def _status_lines(status: Status, config: Config, now: dt.datetime) -> list[str]:
+    delivery = config.delivery
+    retention = config.retention
+    today = now.astimezone(dt.UTC).date()
+    deadlines = status.deadlines
+    housekeeping_days = (
+        None
+        if deadlines.housekeeping is None
+        else math.ceil((deadlines.housekeeping - now) / dt.timedelta(days=1))
+    )
+    forward_low = delivery.batch_interval_seconds
+    forward_high = forward_low + delivery.jitter_seconds
+    return [
+        f"reports: {_listing(status.reports)}",
+        f"unassigned for {retention.unassigned_alert_days}+ days: {status.unassigned_overdue}"
+        + ("  <- assign them with `sanad admin reassign`" if status.unassigned_overdue else ""),
+        f"deliveries: pending {status.pending}{_by_class(status.retrying)}, "
+        f"failed {sum(status.failed.values())}{_by_class(status.failed)}",
+        f"caseworkers: {_listing(status.caseworkers)}",
+        "jobs (when the bot runs):",
+        f"  forward  every {forward_low:g}-{forward_high:g} s",
+        f"  erase    every {ERASE_INTERVAL_SECONDS:g} s",
+        f"  purge    every {PURGE_INTERVAL_SECONDS / 60:g} min",
+        "next deadlines:",
+        f"  chat housekeeping ({retention.housekeeping_hours} h): {_in_days(housekeeping_days)}",
+        f"  closed-report retention ({retention.closed_report_days} days): "
+        + _in_days(None if deadlines.closed_report is None
+                   else (deadlines.closed_report - today).days),
+        f"  mailbox expiry ({retention.mailbox_days} days after last look-up): "
+        + _in_days(None if deadlines.mailbox is None else (deadlines.mailbox - today).days),
+    ]
+
+
+def status(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
+    """Counts, pending deliveries, job intervals and the next retention deadlines.
+
+    Shows how many reports are in each state (and how many have waited for a caseworker longer
+    than retention.unassigned_alert_days), deliveries pending and failed by error class,
+    caseworkers by state, how often each job runs, and in how many days the earliest stored
+    item of each kind is purged. No content, case reference or identifier is shown.
+    """
+    settings = load_config(config)
+    now = dt.datetime.now(dt.UTC)
+    found = _on_database(settings, lambda db: gather_status(db, settings, now))
+    for line in _status_lines(found, settings, now):
+        typer.echo(line)
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+
+def _audit_line(entry: AuditEntry) -> str:
+    actor = entry.actor_key_id.hex()[: 2 * _SHORT_KEY_ID_BYTES] if entry.actor_key_id else "-"
+    counts = entry.counts if isinstance(entry.counts, dict) else {}
+    shown = " ".join(f"{name}={value}" for name, value in sorted(counts.items()))
+    return f"#{entry.id}\t{entry.day.isoformat()}\t{entry.event}\t{actor}\t{shown}"
+
+
+def audit_command(
+    config: ConfigOption = DEFAULT_CONFIG_PATH,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Check the hash chain; exit 1 if an entry was tampered."),
+    ] = False,
+) -> None:
+    """Print the audit log: entry, day, event, acting key id (short) and counts.
+
+    The last line is the chain's head hash: write it down somewhere else, and a later rewrite of
+    the whole log will not match it. With --verify every link is recomputed, and the first entry
+    that was changed, or that follows a removed or moved one, is named.
+    """
+    settings = load_config(config)
+
+    async def work(db: Database) -> tuple[list[str], audit.ChainVerdict]:
+        async with db.sessionmaker() as session, session.begin():
+            lines = [_audit_line(entry) for entry in await audit.entries(session)]
+            return lines, await audit.verify_chain(session)
+
+    lines, verdict = _on_database(settings, work)
+    typer.echo("entry\tday\tevent\tactor\tcounts")
+    for line in lines:
+        typer.echo(line)
+    head = verdict.head.hex() if verdict.head else "-"
+    if not verify:
+        typer.echo(f"head {head} ({verdict.entries} entries)")
+        return
+    if not verdict.intact:
+        raise AuditChainBroken(
+            f"audit chain broken at entry #{verdict.first_bad_id}: it {verdict.problem}",
+            hint="entries from there on cannot be trusted; compare with a recorded head hash",
+        )
+    typer.echo(f"chain intact: {verdict.entries} entries, head {head}")
+
+
+def register(admin_app: typer.Typer) -> None:
+    """Add ``status`` and ``audit`` to the ``sanad admin`` group."""
+    admin_app.command("status")(status)
+    admin_app.command("audit")(audit_command)

@@ -1,0 +1,206 @@
+"""``sanad admin status`` and ``sanad admin audit [--verify]``: counts and days, never identifiers.
+
+The commands run as real subprocesses against a real SQLite file, prepared in-process through the
+services the bot uses; :func:`gather_status` itself runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, update
+
+from bot.cli.admin_ops import gather_status
+from bot.config import Config, load_config
+from bot.services.housekeeping import Housekeeping, HousekeepingKeyring
+from crypto.keys import ORG_SIGNING_PREFIX, OrganisationKeys
+from storage import audit
+from storage.engine import Database, open_database
+from storage.migrate import upgrade_database
+from storage.models import AuditEntry, DeliveryStatus, OutboxEntry, Report, ReportStatus
+from tests.caseworkers.conftest import approved
+from tests.config.conftest import minimal_toml
+from tests.storage.helpers import store_opaque_report
+
+TODAY = dt.datetime.now(dt.UTC).date()
+
+
+@dataclass
+class Deployment:
+    folder: Path
+    config_path: Path
+    config: Config
+    org: OrganisationKeys
+    db: Database
+
+    def sanad(self, *args: str) -> subprocess.CompletedProcess[str]:
+        script = shutil.which("sanad", path=str(Path(sys.executable).parent))
+        command = [script] if script else [sys.executable, "-m", "bot.cli"]
+        return subprocess.run(
+            [*command, *args, "--config", str(self.config_path)],
+            cwd=self.folder,
+            env={**os.environ, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+
+def write_config(folder: Path, org: OrganisationKeys) -> Path:
+    path = folder / "config.toml"
+    path.write_text(
+        minimal_toml(
+            (org.signing.public_key.to_text(ORG_SIGNING_PREFIX), org.recovery.public_key.to_text()),
+            tables="[retention]\nclosed_report_days = 60\nmailbox_days = 45\n",
+        )
+    )
+    return path
+
+
+@pytest.fixture
+async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
+    org = OrganisationKeys.generate()
+    config_path = write_config(tmp_path, org)
+    # minimal_toml's database is state/sanad.sqlite3, relative to the configuration file.
+    db = open_database(f"sqlite:///{tmp_path / 'state' / 'sanad.sqlite3'}")
+    await upgrade_database(db)
+    try:
+        yield Deployment(tmp_path, config_path, load_config(config_path), org, db)
+    finally:
+        await db.close()
+
+
+async def populate(db: Database, org: OrganisationKeys, state_dir: Path) -> list[str]:
+    """A small deployment's worth of rows; returns every identifier that must stay unshown."""
+    chat_id = 5_300_000_000 + secrets.randbelow(10**8)
+    label = f"amal-{secrets.token_hex(3)}"
+    caseworker_id, _ = await approved(db, org, label, chat_id=chat_id)
+    waiting = await store_opaque_report(db, today=TODAY - dt.timedelta(days=8))
+    recent = await store_opaque_report(db, today=TODAY)
+    closed = await store_opaque_report(db, caseworker_id=caseworker_id, today=TODAY)
+    async with db.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Report)
+            .where(Report.id == closed.report_id)
+            .values(status=ReportStatus.CLOSED, closed_day=TODAY - dt.timedelta(days=10))
+        )
+        await session.execute(
+            update(OutboxEntry).values(status=DeliveryStatus.FAILED, last_error="Forbidden")
+        )
+    (state_dir / "secrets").mkdir(mode=0o700, parents=True, exist_ok=True)
+    reporter_chat = 7_400_000_000_000 + secrets.randbelow(10**9)
+    await Housekeeping(
+        db, HousekeepingKeyring.of_state_dir(state_dir), retention=dt.timedelta(hours=24)
+    ).keep_for_erasure(reporter_chat, [41, 42])
+    stored = (waiting, recent, closed)
+    return [
+        label,
+        str(chat_id),
+        str(reporter_chat),
+        *(s.case_reference for s in stored),
+        *(s.report_id.hex() for s in stored),
+    ]
+
+
+async def test_status_subprocess_shows_counts_and_deadlines_and_no_identifiers(
+    deployment: Deployment,
+) -> None:
+    identifiers = await populate(deployment.db, deployment.org, deployment.config.server.state_dir)
+
+    result = deployment.sanad("admin", "status")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "reports: received 2, assigned 0, in_progress 0, closed 1" in lines
+    assert "unassigned for 7+ days: 1  <- assign them with `sanad admin reassign`" in lines
+    assert "deliveries: pending 0, failed 1 (Forbidden 1)" in lines
+    assert "caseworkers: pending 0, verified 1, revoked 0" in lines
+    assert "  forward  every 600-900 s" in lines
+    assert "  chat housekeeping (24 h): in 1 day" in lines
+    assert "  closed-report retention (60 days): in 50 days" in lines
+    assert "  mailbox expiry (45 days after last look-up): in 37 days" in lines
+    assert not [i for i in identifiers if i in result.stdout + result.stderr]
+
+
+async def test_gather_status_counts_on_each_backend(db: Database, tmp_path: Path) -> None:
+    org = OrganisationKeys.generate()
+    config = load_config(write_config(tmp_path, org))
+    await populate(db, org, tmp_path / "state")
+
+    found = await gather_status(db, config, dt.datetime.now(dt.UTC))
+
+    assert dict(found.reports) == {"received": 2, "assigned": 0, "in_progress": 0, "closed": 1}
+    assert (found.unassigned_overdue, found.pending, dict(found.failed)) == (1, 0, {"Forbidden": 1})
+    assert found.deadlines.closed_report == TODAY + dt.timedelta(days=50)
+    assert found.deadlines.mailbox == TODAY + dt.timedelta(days=37)
+
+
+async def append_entries(db: Database, count: int) -> list[int]:
+    ids = []
+    for n in range(count):
+        async with db.sessionmaker() as session, session.begin():
+            entry = await audit.append(
+                session, "case.reassigned", secrets.token_bytes(16), {"bodies": n + 1}, TODAY
+            )
+            ids.append(entry.id)
+    return ids
+
+
+def one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1
+    first, *rest = result.stderr.splitlines()
+    assert first.startswith("sanad: ")
+    assert all(line.startswith("hint: ") for line in rest)
+    return first
+
+
+async def test_audit_subprocess_prints_the_log_and_verifies_it(deployment: Deployment) -> None:
+    await append_entries(deployment.db, 3)
+
+    listed = deployment.sanad("admin", "audit")
+    verified = deployment.sanad("admin", "audit", "--verify")
+
+    assert listed.returncode == 0, listed.stderr
+    header, *entries, head = listed.stdout.splitlines()
+    assert header == "entry\tday\tevent\tactor\tcounts"
+    assert [line.split("\t")[2] for line in entries] == ["case.reassigned"] * 3
+    assert [line.split("\t")[4] for line in entries] == ["bodies=1", "bodies=2", "bodies=3"]
+    assert all(len(line.split("\t")[3]) == 16 for line in entries)  # short hex key id
+    assert head.startswith("head ")
+    assert head.endswith("(3 entries)")
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout.splitlines()[-1].startswith("chain intact: 3 entries, head ")
+
+
+async def test_audit_verify_subprocess_names_an_edited_entry(deployment: Deployment) -> None:
+    ids = await append_entries(deployment.db, 3)
+    async with deployment.db.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(AuditEntry).where(AuditEntry.id == ids[1]).values(event="case.closed")
+        )
+    line = one_line_failure(deployment.sanad("admin", "audit", "--verify"))
+    assert line == (
+        f"sanad: audit chain broken at entry #{ids[1]}: it was changed after it was written"
+    )
+
+
+async def test_audit_verify_subprocess_names_the_entry_after_a_deleted_one(
+    deployment: Deployment,
+) -> None:
+    ids = await append_entries(deployment.db, 3)
+    async with deployment.db.sessionmaker() as session, session.begin():
+        await session.execute(delete(AuditEntry).where(AuditEntry.id == ids[1]))
+    line = one_line_failure(deployment.sanad("admin", "audit", "--verify"))
+    assert line == (
+        f"sanad: audit chain broken at entry #{ids[2]}: it does not follow the entry before it"
+    )
