@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot.config import Config, load_bot_token, load_config, load_webhook_secret
 from bot.logs import configure_logging, event, get_logger
@@ -72,7 +73,9 @@ def run(config_path: Path) -> None:
         application.run_webhook(
             listen=telegram.webhook_listen,
             port=telegram.webhook_port,
-            url_path=telegram.webhook_url.rstrip("/").rsplit("/", 1)[-1],
+            # The whole path of webhook_url, as a reverse proxy passes it on (not only its
+            # last segment, and "/" for a URL without a path).
+            url_path=urlsplit(telegram.webhook_url).path.strip("/"),
             webhook_url=telegram.webhook_url,
             secret_token=load_webhook_secret(config).reveal(),
             drop_pending_updates=telegram.drop_pending_updates,

@@ -198,7 +198,10 @@ def _api_base_url(value: object) -> str:
 
 def _webhook_url(value: object) -> str:
     parts = _http_url(value, what="an https:// URL (Telegram delivers webhooks over HTTPS only)")
-    if parts.scheme != "https":
+    # Telegram posts to https:// only. A Bot API server on this machine (self-hosted, or the
+    # local one the tests use) may post to a listener on this machine over http://: the updates
+    # never cross the network, the same rule as api_base_url.
+    if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
         raise _problem("must be an https:// URL (Telegram delivers webhooks over HTTPS only)")
     return parts.geturl()
 
