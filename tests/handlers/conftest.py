@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -73,10 +74,14 @@ class RecordingSubmitter:
 
 @dataclass
 class RecordingHousekeeping:
+    """Keeps what the flow hands over; ``handed`` is set at the first hand-over."""
+
     kept: list[tuple[int, list[int]]] = field(default_factory=list)
+    handed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def keep_for_erasure(self, chat_id: int, message_ids: Sequence[int]) -> None:
         self.kept.append((chat_id, list(message_ids)))
+        self.handed.set()
 
 
 @dataclass

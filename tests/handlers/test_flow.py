@@ -298,7 +298,7 @@ async def test_messages_that_cannot_be_deleted_go_to_housekeeping(harness: Harne
     ids = [m.message_id for m in chat.messages()]
     harness.api.faults.inject("deleteMessages", sequence=[Fault.server_error()])
     await chat.send_command("forget")
-    await chat.wait_until(lambda: bool(harness.housekeeping.kept))
+    await asyncio.wait_for(harness.housekeeping.handed.wait(), timeout=5)
     [(chat_id, kept)] = harness.housekeeping.kept
     assert chat_id == 6014
     assert set(ids) <= set(kept)
