@@ -14,10 +14,14 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.config import BotToken, Config
 from bot.health import register_health
+from bot.jobs.erase import register_erase_job
 from bot.jobs.forward import register_forward_job
+from bot.jobs.purge import register_purge_job
 from bot.runtime import Runtime
 from bot.services.caseworkers import register_caseworker_commands
+from bot.services.housekeeping import Housekeeping
 from bot.services.mailbox import register_replies
+from bot.services.report_submission import register_report_flow
 
 # How many updates PTB processes at once; slow work inside a handler runs off the event loop.
 CONCURRENT_UPDATES = 64
@@ -29,6 +33,10 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
 
     async def post_init(_application: Application) -> None:  # type: ignore[type-arg]
         await runtime.prepare()
+
+    async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
+        # I7 after a stop (SIGTERM): open conversations' message ids are sealed for the erase job.
+        await report_flow.hand_over(application)
 
     async def post_shutdown(_application: Application) -> None:  # type: ignore[type-arg]
         await runtime.close()
@@ -44,9 +52,14 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
         )
         .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
+    housekeeping = Housekeeping.from_runtime(runtime)
+    report_flow = register_report_flow(application, runtime, housekeeping)
+    register_erase_job(application, housekeeping)
+    register_purge_job(application, runtime, housekeeping)
     register_forward_job(application, runtime)
     register_health(application, runtime)
     register_caseworker_commands(application, runtime)

@@ -1,0 +1,66 @@
+"""The bot as ``sanad run`` builds it: stopping it seals open conversations for the erase job.
+
+The application from :func:`bot.app.build_application` polls the local Bot API server; a reporter
+is half-way through /start when the bot stops. PTB's ``run_polling`` calls ``post_stop`` after
+``stop()``; the test does the same, then checks that the conversation's message ids are stored
+(sealed) and that the erase job of the next start deletes them from the chat.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.app import build_application
+from bot.config import load_config
+from bot.config.token import BotToken
+from bot.jobs.erase import Eraser
+from bot.local_api import LocalBotApi
+from bot.local_api.ptb import polling
+from bot.runtime import Runtime
+from bot.services.housekeeping import Housekeeping
+from crypto.keys import OrganisationKeys
+from storage.models import Housekeeping as HousekeepingRow
+from tests.delivery.conftest import config_text
+
+
+async def test_stopping_the_bot_hands_open_conversations_to_housekeeping(tmp_path: Path) -> None:
+    async with LocalBotApi.running(seed=3) as api:
+        token = api.add_bot()
+        config_path = tmp_path / "config.toml"
+        config_path.write_text(
+            config_text(
+                api_url=api.url,
+                database_url=f"sqlite+aiosqlite:///{tmp_path / 'sanad.sqlite3'}",
+                org=OrganisationKeys.generate(),
+                state_dir=tmp_path / "state",
+                delivery={"batch_interval_seconds": 600.0, "jitter_seconds": 0.0},
+            )
+        )
+        config = load_config(config_path)
+        runtime = Runtime.open(config)
+        application = build_application(config, BotToken(token), runtime)
+        chat = api.open_chat(7_555_000_111_222, "Reporter")
+        await runtime.prepare()  # run_polling's post_init
+        try:
+            async with polling(application):
+                await chat.send_command("start")
+                await chat.wait_for(lambda m: bool(m.buttons))
+            assert application.post_stop is not None
+            await application.post_stop(application)
+
+            async with runtime.database.sessionmaker() as session:
+                stored = (await session.scalars(select(HousekeepingRow))).all()
+            assert len(stored) == 1
+            assert chat.messages()  # still in the chat: only sealed ids were kept
+
+            housekeeping = Housekeeping.from_runtime(runtime)
+            async with application:
+                counts = await Eraser(housekeeping, application.bot).run()
+            assert counts.erased == 1
+            assert chat.messages() == []
+            assert stored[0].deadline <= dt.datetime.now(dt.UTC) + dt.timedelta(hours=24)
+        finally:
+            await runtime.close()
