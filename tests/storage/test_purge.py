@@ -48,7 +48,8 @@ async def _count(db: Database, column: object) -> int:
         return int(await session.scalar(select(func.count(column))) or 0)
 
 
-async def test_purge_removes_only_what_is_past_its_retention(db: Database) -> None:
+@pytest.mark.parametrize("batch", [1, 10_000], ids=["row-by-row", "one-batch"])
+async def test_purge_removes_only_what_is_past_its_retention(db: Database, batch: int) -> None:
     caseworker_id = await add_caseworker(db, "cw-purge")
     expired = await store_opaque_report(db, caseworker_id=caseworker_id)
     await _close(db, expired.report_id, TODAY - dt.timedelta(days=30))
@@ -63,7 +64,7 @@ async def test_purge_removes_only_what_is_past_its_retention(db: Database) -> No
             target_sealed=b"later", key_version=1, deadline=NOW + dt.timedelta(seconds=1)
         )
 
-    counts = await purge(db, now=NOW, **RETENTION)
+    counts = await purge(db, now=NOW, batch=batch, **RETENTION)
 
     assert dataclasses.replace(counts, compacted=True) == PurgeCounts(
         housekeeping=1, mailboxes=2, reports=1, wraps=1, deliveries=1, compacted=True
