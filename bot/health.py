@@ -14,19 +14,20 @@ It binds a loopback address only (the configuration refuses anything else, and
 loopback name, so a web page in a browser on the same machine cannot read it through DNS
 rebinding.
 
-**How the bot's contact with Telegram is measured, and why this way.** PTB offers no public hook
-on each Bot API call: ``getUpdates`` bypasses the rate limiter, and the request objects and the
-bot are closed to wrapping without replacing PTB's own request set-up in the builder. And in
-webhook mode, or in polling mode with no one writing, there are no calls to observe anyway, so a
-quiet bot would look dead. So :func:`register_health` adds two things, both through PTB's public
-API: a handler in group -1 that counts each update (an update arriving is itself contact with
-Telegram), and a scheduler job that calls ``getMe`` every :data:`TELEGRAM_PROBE_SECONDS` (the
-first ``getMe`` is PTB's own, in ``Application.initialize`` just before ``post_init``). The
-probe costs one small request a minute, works the same in polling and webhook mode, notices a
-revoked token, and, since the scheduler runs it, also shows that scheduled jobs really run.
-Deliveries acknowledged by Telegram count as contact too (:func:`bot.metrics.delivery_sent`).
-Telegram is "fine" while the last contact is under :data:`TELEGRAM_STALE_SECONDS` old (five
-missed probes), or, before any contact, while the endpoint is younger than that.
+**How the bot's contact with Telegram is measured, and why this way.** PTB offers no public hook on
+each Bot API call: ``getUpdates`` bypasses the rate limiter, and the request objects and the bot are
+closed to wrapping without replacing PTB's own request set-up in the builder. And in webhook mode,
+or in polling mode with no one writing, there are no calls to observe anyway, so a quiet bot would
+look dead. So :func:`register_health` adds two things, both through PTB's public API: a handler in a
+group of its own before every feature's (:data:`UPDATE_COUNTER_GROUP`) that counts each update (an
+update arriving is itself contact with Telegram), and a scheduler job that calls ``getMe`` every
+:data:`TELEGRAM_PROBE_SECONDS` (the first ``getMe`` is PTB's own, in ``Application.initialize`` just
+before ``post_init``). The probe costs one small request a minute, works the same in polling and
+webhook mode, notices a revoked token, and, since the scheduler runs it, also shows that scheduled
+jobs really run. Deliveries acknowledged by Telegram count as contact too
+(:func:`bot.metrics.delivery_sent`). Telegram is "fine" while the last contact is under
+:data:`TELEGRAM_STALE_SECONDS` old (five missed probes), or, before any contact, while the endpoint
+is younger than that.
 
 :func:`register_health` is the one line :mod:`bot.app` calls. The server starts in the
 application's ``post_init``, after the runtime has applied migrations, and stops in its
@@ -68,8 +69,10 @@ DATABASE_TIMEOUT_SECONDS: Final = 2.0
 TELEGRAM_PROBE_SECONDS: Final = 60.0
 #: How old the last contact with Telegram may be before ``/healthz`` says it is not fine.
 TELEGRAM_STALE_SECONDS: Final = 5 * TELEGRAM_PROBE_SECONDS
-#: The handler group of the update counter: before every feature's handlers.
-UPDATE_COUNTER_GROUP: Final = -1
+#: The handler group of the update counter: before every feature's handlers, and a group of its
+#: own, because PTB runs only the first matching handler of a group and the report flow's flood
+#: guard takes every update in group -1.
+UPDATE_COUNTER_GROUP: Final = -2
 PROBE_JOB_NAME: Final = "telegram-probe"
 
 _log = get_logger("health")
@@ -311,10 +314,11 @@ def register_health(
 ) -> HealthServer | None:
     """With ``[health] enabled``, serve the endpoint for the application's lifetime.
 
-    Adds the update counter (group -1) and the Telegram probe job, and chains the server's start
-    after the application's existing ``post_init`` and its stop before the existing
-    ``post_shutdown``. Returns the server (for its :attr:`~HealthServer.port`), or None when the
-    endpoint is disabled, in which case nothing is added. ``metrics`` defaults to the process's.
+    Adds the update counter (:data:`UPDATE_COUNTER_GROUP`) and the Telegram probe job, and chains
+    the server's start after the application's existing ``post_init`` and its stop before the
+    existing ``post_shutdown``. Returns the server (for its :attr:`~HealthServer.port`), or None
+    when the endpoint is disabled, in which case nothing is added. ``metrics`` defaults to the
+    process's.
     """
     settings = runtime.config.health
     if not settings.enabled:

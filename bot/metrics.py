@@ -8,9 +8,9 @@ Features count by calling one function each, with no argument that could carry a
     metrics.delivery_failed()       # after a send attempt failed (retried later or given up)
     metrics.purge_run()             # after a purge finished
 
-Updates are counted by the health module's group -1 handler, the Argon2id queue depth is read
-from the runtime's pool at scrape time, and pending deliveries are counted in the database when
-``/metrics`` is scraped (:mod:`bot.health`).
+Updates are counted by the health module's handler that runs before every other, the Argon2id queue
+depth is read from the runtime's pool at scrape time, and pending deliveries are counted in the
+database when ``/metrics`` is scraped (:mod:`bot.health`).
 
 Everything lives in one dedicated :class:`~prometheus_client.CollectorRegistry` per
 :class:`Metrics`, never prometheus-client's global one, so ``/metrics`` shows exactly the series
