@@ -4,7 +4,7 @@ A run drains what is due, one claimed batch at a time (``storage.outbox``):
 
 1. claim up to ``claim_size`` due rows in a transaction of their own (the claim is the lock, so
    several instances on PostgreSQL never send one row twice);
-2. check who may still receive (I4, :func:`bot.services.delivery.eligible_recipients`) and build
+2. check who may still receive (I4, :func:`eligible_recipients`) and build
    each caseworker's sealed report file (:func:`bot.services.delivery.build_parcels`);
 3. send each file as a document, outside any transaction, one at a time, interleaving chats;
 4. record each outcome in its own commit right after Telegram answers.
@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
+from sqlalchemy import select
 from telegram import Bot, InputFile
 from telegram.error import (
     BadRequest,
@@ -62,16 +63,12 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.config import DeliverySection
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
-from bot.services.delivery import (
-    Parcel,
-    build_parcels,
-    eligible_recipients,
-    give_back,
-)
+from bot.services.caseworkers import assess, latest_revocations
+from bot.services.delivery import Parcel, Recipient, build_parcels, give_back
 from crypto.keys import Ed25519PublicKey
 from storage import outbox
 from storage.engine import Database
-from storage.models import DeliveryStatus
+from storage.models import Caseworker, DeliveryStatus
 from storage.outbox import Delivery, RetryPolicy
 
 JOB_NAME = "forward"
@@ -162,6 +159,26 @@ def _interleave(parcels: list[Parcel]) -> list[Parcel]:
         by_chat[parcel.chat_id].append(parcel)
     rounds = zip_longest(*by_chat.values())
     return [parcel for round_ in rounds for parcel in round_ if parcel is not None]
+
+
+async def eligible_recipients(
+    db: Database, caseworker_ids: set[int], *, org_key: Ed25519PublicKey, today: dt.date
+) -> dict[int, Recipient]:
+    """The caseworkers among ``caseworker_ids`` who may receive a sealed file today.
+
+    The verdict is :func:`bot.services.caseworkers.assess` (I4): verified, a certificate signed
+    by the pinned ``org_key`` that names this row and its keys, in force ``today`` and not
+    revoked. A row an intruder inserted or edited is not a recipient.
+    """
+    async with db.sessionmaker() as session, session.begin():
+        revocations = await latest_revocations(session, org_key)
+        rows = await session.scalars(select(Caseworker).where(Caseworker.id.in_(caseworker_ids)))
+        verdicts = [assess(row, org_key, today, revocations).recipient for row in rows]
+    return {
+        v.caseworker_id: Recipient(v.caseworker_id, v.delivery_chat_id, v.keys.encryption.key_id)
+        for v in verdicts
+        if v is not None
+    }
 
 
 class _Pass:

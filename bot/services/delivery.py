@@ -22,28 +22,17 @@ import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import func, select, update
 
 from bot.errors import SanadError
-from crypto import (
-    CertificateError,
-    EnvelopeKind,
-    RevocationList,
-    UnsupportedVersion,
-    Wrap,
-    verify_certificate,
-    verify_revocation_list,
-    write_sealed_file,
-)
-from crypto.keys import Ed25519PublicKey, X25519PublicKey
+from crypto import EnvelopeKind, Wrap, write_sealed_file
+from crypto.keys import X25519PublicKey
 from storage.engine import Database
 from storage.models import (
-    Caseworker,
-    CaseworkerStatus,
     DeliveryKind,
     DeliveryStatus,
     Mailbox,
@@ -51,7 +40,6 @@ from storage.models import (
     Report,
     ReportBody,
 )
-from storage.models import RevocationList as StoredRevocationList
 from storage.models import Wrap as StoredWrap
 from storage.outbox import Delivery
 
@@ -94,7 +82,11 @@ class UnsupportedDelivery(Undeliverable):
 
 @dataclass(frozen=True)
 class Recipient:
-    """Where an eligible caseworker receives files, and the key id their wraps are under."""
+    """Where an eligible caseworker receives files, and the key id their wraps are under.
+
+    Only for caseworkers found eligible (I4, ``bot.services.caseworkers``): being a Recipient is
+    what lets a file be built for them.
+    """
 
     caseworker_id: int
     chat_id: int
@@ -120,64 +112,6 @@ def delivery_file_name(case_reference: str, sequence: int) -> str:
 def delivery_caption(case_reference: str, sequence: int) -> str:
     """``K7Q-4M2P #0``: a repeat (I8) shows the same caption as the file it repeats."""
     return _CAPTION.format(reference=case_reference, sequence=sequence)
-
-
-async def _latest_revocations(
-    db: Database, org_key: Ed25519PublicKey
-) -> RevocationList | None:
-    async with db.sessionmaker() as session, session.begin():
-        latest = await session.scalar(
-            select(StoredRevocationList).order_by(StoredRevocationList.serial.desc()).limit(1)
-        )
-    if latest is None:
-        return None
-    # I4: the stored list counts only if the organisation signed it. A forged or damaged newest
-    # list is a reason to send nothing, not to fall back to an older list that revokes less.
-    return verify_revocation_list(latest.signed, org_key, min_serial=latest.serial)
-
-
-async def eligible_recipients(
-    db: Database,
-    caseworker_ids: Iterable[int],
-    *,
-    org_key: Ed25519PublicKey,
-    today: dt.date,
-) -> dict[int, Recipient]:
-    """The caseworkers among ``caseworker_ids`` who may receive a sealed file today.
-
-    Eligible means (I4): status ``verified``, a certificate signed by ``org_key`` and in force
-    ``today``, whose encryption key is the one stored for them, and neither them nor that key
-    on the latest organisation-signed revocation list. A row an intruder inserted or edited
-    fails the signature check. Raises a ``CertificateError`` if the latest revocation list
-    itself does not verify, so that nobody receives anything until that is resolved.
-    """
-    wanted = set(caseworker_ids)
-    if not wanted:
-        return {}
-    revocations = await _latest_revocations(db, org_key)
-    async with db.sessionmaker() as session, session.begin():
-        rows = (
-            await session.scalars(
-                select(Caseworker).where(
-                    Caseworker.id.in_(wanted), Caseworker.status == CaseworkerStatus.VERIFIED
-                )
-            )
-        ).all()
-    eligible: dict[int, Recipient] = {}
-    for row in rows:
-        if row.certificate is None:
-            continue
-        try:
-            certificate = verify_certificate(
-                row.certificate, org_key, revocations=revocations, today=today
-            )
-        except (CertificateError, UnsupportedVersion):
-            continue
-        if certificate.keys.encryption.raw != row.encryption_public_key:
-            continue  # the stored key was swapped after signing: seal to nobody
-        key_id = certificate.keys.encryption.key_id
-        eligible[row.id] = Recipient(row.id, row.delivery_chat_id, key_id)
-    return eligible
 
 
 async def build_parcels(

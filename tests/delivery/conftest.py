@@ -69,17 +69,6 @@ async def enrol_caseworker(
     """A caseworker whose certificate the organisation signed (valid until ``expires``)."""
     keys = CaseworkerKeys.generate()
     label = f"cw-{secrets.token_hex(4)}"
-    certificate = issue_certificate(
-        Certificate(
-            caseworker_id=label,
-            label=label,
-            keys=keys.public,
-            serial=1,
-            not_before=TODAY - dt.timedelta(days=30),
-            expires=expires or TODAY + dt.timedelta(days=365),
-        ),
-        org.signing,
-    )
     async with db.sessionmaker() as session, session.begin():
         row = await CaseworkerRepository(session).add(
             label=label,
@@ -90,7 +79,18 @@ async def enrol_caseworker(
             fingerprint="00000 00000",
             today=TODAY,
         )
-        row.certificate = certificate
+        # The certificate names the row it was issued for, as ``sanad admin approve`` signs it.
+        row.certificate = issue_certificate(
+            Certificate(
+                caseworker_id=str(row.id),
+                label=label,
+                keys=keys.public,
+                serial=1,
+                not_before=TODAY - dt.timedelta(days=30),
+                expires=expires or TODAY + dt.timedelta(days=365),
+            ),
+            org.signing,
+        )
         row.status = status
         return EnrolledCaseworker(row.id, chat_id, keys)
 
