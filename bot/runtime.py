@@ -46,8 +46,13 @@ class Runtime:
         )
 
     async def prepare(self) -> None:
-        """Apply pending migrations: run before the first update is handled."""
+        """Apply pending migrations and refuse to start mid recovery key rotation: run before the
+        first update is handled."""
+        # Imported here: the key lifecycle service imports the features that import this module.
+        from bot.services.key_lifecycle import check_recovery_wraps
+
         await upgrade_database(self.database)
+        await check_recovery_wraps(self.database, self.config.organisation.recovery_public_key)
         event(_log, "database.ready")
 
     async def close(self) -> None:

@@ -136,7 +136,6 @@ def _row(assessment: service.Assessment) -> tuple[str, ...]:
 
 @admin_app.command("approve")
 def approve(
-    who: Annotated[str, typer.Argument(metavar="ID", help="The caseworker's id or label.")],
     org_key: Annotated[
         Path,
         typer.Option(
@@ -146,24 +145,49 @@ def approve(
             dir_okay=False,
         ),
     ],
+    who: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="The caseworker's id or label.")
+    ] = None,
     config: ConfigOption = DEFAULT_CONFIG_PATH,
     days: Annotated[
         int,
         typer.Option("--days", min=1, max=3650, help="How long the certificate is valid."),
     ] = service.DEFAULT_CERTIFICATE_DAYS,
     passphrase_file: PassphraseFileOption = None,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Re-issue every certificate in force (after a signing key rotation)."
+        ),
+    ] = False,
+    rotation: Annotated[
+        Path | None,
+        typer.Option(
+            "--rotation",
+            help="With --all: the statement from `sanad org rotate-signing`.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Sign a caseworker's certificate with the organisation signing key.
 
     Compare fingerprints with the caseworker (by voice or in person) first: approving is what
     makes the bot seal reports to their key.
     """
+    if every == (who is not None):
+        raise SanadError("name one caseworker, or pass --all", hint="`sanad admin approve --help`")
     settings = load_config(config)
     org_public = settings.organisation.signing_public_key
     _organisation_key(org_key, KeyKind.ORG_SIGNING, org_public.raw, "organisation signing")
     signing_key: Ed25519SigningKey = load_org_signing_key(
         org_key, _read_passphrase(passphrase_file, creating=False)
     )[1]
+    if who is None:  # --all; imported here, as it lives with the key lifecycle commands
+        from bot.cli.admin_keys import approve_all
+
+        approve_all(settings, signing_key, days=days, rotation=rotation)
+        return
 
     async def work(db: Database) -> service.Approval:
         return await service.approve(
@@ -188,7 +212,6 @@ def approve(
 
 @admin_app.command("reassign")
 def reassign(
-    case: Annotated[str, typer.Argument(metavar="CASE", help="The case reference.")],
     to: Annotated[str, typer.Option("--to", help="The new caseworker's id or label.")],
     recovery_key: Annotated[
         Path,
@@ -199,14 +222,25 @@ def reassign(
             dir_okay=False,
         ),
     ],
+    case: Annotated[
+        str | None, typer.Argument(metavar="[CASE]", help="The case reference.")
+    ] = None,
     config: ConfigOption = DEFAULT_CONFIG_PATH,
     passphrase_file: PassphraseFileOption = None,
+    all_from: Annotated[
+        str | None,
+        typer.Option("--all-from", metavar="ID", help="Every open case of this caseworker."),
+    ] = None,
 ) -> None:
     """Re-wrap a case for another caseworker and queue its delivery to them.
 
     The previous caseworker's wraps of the case are deleted, so their key no longer opens it.
     Refused, with the reason, when the bot would not seal to the new caseworker.
     """
+    if (case is None) == (all_from is None):
+        raise SanadError(
+            "name one case, or pass --all-from ID", hint="`sanad admin reassign --help`"
+        )
     settings = load_config(config)
     organisation = settings.organisation
     _organisation_key(
@@ -215,6 +249,11 @@ def reassign(
     secret: X25519SecretKey = load_org_recovery_key(
         recovery_key, _read_passphrase(passphrase_file, creating=False)
     )[1]
+    if case is None:  # --all-from; imported here, as it lives with the key lifecycle commands
+        from bot.cli.admin_keys import reassign_all
+
+        reassign_all(settings, from_who=str(all_from), to=to, recovery_key=secret)
+        return
 
     async def work(db: Database) -> service.Reassignment:
         return await service.reassign(

@@ -47,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.logs import event, get_logger
 from bot.server_secrets import SECRETS_DIRNAME
 from bot.server_secrets import _read_secret as read_server_secret
+from bot.services import caseworkers
 from bot.services.caseworkers import (
     CaseworkerError,
     NotEligible,
@@ -327,6 +328,44 @@ async def _delete_wraps(session: AsyncSession, key_ids: Sequence[bytes]) -> int:
         .execution_options(synchronize_session=False)
     )
     return _rowcount(result)
+
+
+async def reassign_all(
+    db: Database,
+    *,
+    from_who: str,
+    to: str,
+    recovery_key: X25519SecretKey,
+    recovery_public: X25519PublicKey,
+    org_public: Ed25519PublicKey,
+    today: dt.date,
+    now: dt.datetime,
+) -> list[caseworkers.Reassignment]:
+    """Give every open case of caseworker ``from_who`` to ``to`` (after a revocation, a leave).
+
+    Each case goes through :func:`bot.services.caseworkers.reassign`, one transaction per case,
+    so a failure part-way leaves every case either moved or untouched, and running it again
+    moves the rest. Raises what that function raises; refuses to move cases to the same row.
+    """
+    async with db.sessionmaker() as session, session.begin():
+        source = await resolve_caseworker(session, from_who)
+        target = await resolve_caseworker(session, to)
+        references = [c.case_reference for c in await _open_cases(session, [source.id])]
+    if source.id == target.id:
+        raise CaseworkerError("these cases are already assigned to this caseworker")
+    return [
+        await caseworkers.reassign(
+            db,
+            case_reference=reference,
+            to=str(target.id),
+            recovery_key=recovery_key,
+            recovery_public=recovery_public,
+            org_public=org_public,
+            today=today,
+            now=now,
+        )
+        for reference in references
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,379 @@
+"""Key lifecycle commands (DESIGN.md §9): ``sanad admin revoke|rewrap|rotate-recovery|
+rotate-pepper`` and ``sanad org rotate-signing|new-recovery``.
+
+The ``admin`` commands act on the configured deployment's database with a private key the admin
+brings in a key file (I5): the file's public header is checked against the configuration before
+a passphrase is asked or Argon2id runs, so a wrong file costs one line, not a minute. The
+``org`` commands run on an admin's offline machine and only write key files.
+
+:func:`register` adds them to the ``admin`` and ``org`` groups; the work itself is in
+:mod:`bot.services.key_lifecycle`. Text here is for admins and is English only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli.admin import _organisation_key, _with_database
+from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption
+from bot.cli.keys import (
+    ORG_LABEL,
+    RECOVERY_FILE,
+    SIGNING_FILE,
+    PassphraseFileOption,
+    _read_passphrase,
+    _refuse_existing,
+)
+from bot.config import Config, load_config
+from bot.errors import SanadError
+from bot.server_secrets import find_server_secrets
+from bot.services import caseworkers
+from bot.services import key_lifecycle as lifecycle
+from crypto import issue_signing_key_rotation, verify_signing_key_rotation
+from crypto.certificates import today_utc
+from crypto.keyfile import (
+    KeyKind,
+    load_org_recovery_key,
+    load_org_signing_key,
+    read_key_file_header,
+    save_org_recovery_key,
+    save_org_signing_key,
+)
+from crypto.keys import ORG_SIGNING_PREFIX, Ed25519SigningKey, X25519PublicKey, X25519SecretKey
+from storage.engine import Database
+
+ROTATION_FILE = "org-signing-rotation.sanad"
+
+
+def _key_file(flag: str, help_text: str) -> Any:
+    """A required option naming an existing key file."""
+    return typer.Option(flag, help=help_text, exists=True, dir_okay=False)
+
+
+def revoke(
+    who: Annotated[str, typer.Argument(metavar="ID", help="The caseworker's id or label.")],
+    org_key: Annotated[
+        Path, _key_file("--org-key", "The organisation signing key file (org-signing.key).")
+    ],
+    config: ConfigOption = DEFAULT_CONFIG_PATH,
+    passphrase_file: PassphraseFileOption = None,
+) -> None:
+    """Revoke a caseworker: signed revocation list, wraps deleted, deliveries stopped.
+
+    Their copy of every report is destroyed (the recovery key's remains), nothing more is
+    delivered to them, and their /reply and reply files are refused. Their older keys, and newer
+    keys still waiting for approval, are revoked with them. Their open cases are listed: give
+    them to someone with `sanad admin reassign --all-from ID --to OTHER`.
+    """
+    settings = load_config(config)
+    org_public = settings.organisation.signing_public_key
+    _organisation_key(org_key, KeyKind.ORG_SIGNING, org_public.raw, "organisation signing")
+    signing_key = load_org_signing_key(org_key, _read_passphrase(passphrase_file, creating=False))[
+        1
+    ]
+
+    async def work(db: Database) -> lifecycle.Revocation:
+        return await lifecycle.revoke(
+            db, who=who, signing_key=signing_key, org_public=org_public, today=today_utc()
+        )
+
+    result = _with_database(settings, work)
+    ids = ", ".join(str(i) for i in result.caseworker_ids)
+    typer.echo(f"revoked caseworker(s) {ids}: revocation list {result.serial} signed")
+    typer.echo(
+        f"{result.wraps_removed} wrap(s) deleted, {result.deliveries_stopped} delivery(ies) stopped"
+    )
+    if result.open_cases:
+        typer.echo(f"{len(result.open_cases)} open case(s) to reassign:")
+        for reference in result.open_cases:
+            typer.echo(f"  {reference}")
+        typer.echo(
+            f"reassign them with `sanad admin reassign --all-from {result.caseworker_ids[0]} "
+            "--to ID --recovery-key FILE`"
+        )
+
+
+def rewrap(
+    who: Annotated[
+        str, typer.Option("--caseworker", help="The id or label of the caseworker's NEW key.")
+    ],
+    recovery_key: Annotated[
+        Path,
+        _key_file("--recovery-key", "The organisation recovery key file (org-recovery.key)."),
+    ],
+    config: ConfigOption = DEFAULT_CONFIG_PATH,
+    passphrase_file: PassphraseFileOption = None,
+) -> None:
+    """Move a caseworker's open cases from their old key to their new, approved key.
+
+    Run it after approving the key they enrolled to replace the old one. Afterwards the old key
+    opens nothing still stored, and the moved cases are delivered again, sealed to the new key.
+    """
+    settings = load_config(config)
+    organisation = settings.organisation
+    _organisation_key(
+        recovery_key, KeyKind.ORG_RECOVERY, organisation.recovery_public_key.raw, "recovery"
+    )
+    secret = load_org_recovery_key(recovery_key, _read_passphrase(passphrase_file, creating=False))[
+        1
+    ]
+
+    async def work(db: Database) -> lifecycle.Rewrapping:
+        return await lifecycle.rewrap_rotated(
+            db,
+            who=who,
+            recovery_key=secret,
+            recovery_public=organisation.recovery_public_key,
+            org_public=organisation.signing_public_key,
+            today=today_utc(),
+            now=datetime.now(UTC),
+        )
+
+    result = _with_database(settings, work)
+    retired = ", ".join(str(i) for i in result.retired_ids)
+    typer.echo(
+        f"caseworker {result.caseworker_id}: {result.cases} open case(s), {result.parts} part(s) "
+        f"re-wrapped to the new key and queued for delivery"
+    )
+    typer.echo(f"{result.wraps_removed} wrap(s) of the old key(s) deleted; retired {retired}")
+
+
+def rotate_recovery(
+    old_key: Annotated[Path, _key_file("--old-key", "The current recovery key file.")],
+    new_key: Annotated[
+        Path, _key_file("--new-key", "The new recovery key file (`sanad org new-recovery`).")
+    ],
+    config: ConfigOption = DEFAULT_CONFIG_PATH,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            max=lifecycle.MAX_BATCH_SIZE,
+            help="Report parts per transaction; smaller holds the database for less time.",
+        ),
+    ] = lifecycle.DEFAULT_BATCH_SIZE,
+    passphrase_file: PassphraseFileOption = None,
+    new_passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--new-passphrase-file",
+            help="The new key file's passphrase, if it differs from the old one's.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Re-wrap every report to a new recovery key, in batches; safe to stop and run again.
+
+    Stop the bot first. Each batch adds the new key's wraps and removes the old key's for the
+    same reports in one transaction, so every report stays readable by one of the two keys
+    whenever the command is stopped; running it again finishes the job. Both key files are
+    opened: the new one too, so that no report is handed to a key whose passphrase nobody
+    knows. Ends with the line to put into the [organisation] table; the bot refuses to start
+    until the configuration and the reports agree.
+    """
+    settings = load_config(config)
+    configured = settings.organisation.recovery_public_key.raw
+    old_header, new_header = read_key_file_header(old_key), read_key_file_header(new_key)
+    for path, header in ((old_key, old_header), (new_key, new_header)):
+        if header.kind is not KeyKind.ORG_RECOVERY:
+            raise SanadError(
+                f"{path} is {header.kind.description}, not a recovery key file",
+                hint="pass recovery key files made by `sanad org init` or `sanad org new-recovery`",
+            )
+    if configured not in (old_header.public_keys, new_header.public_keys):
+        raise SanadError(
+            "neither key file is the recovery key in the configuration",
+            hint="check organisation.recovery_public_key, --old-key and --new-key",
+        )
+    if old_header.public_keys == new_header.public_keys:
+        raise SanadError("--old-key and --new-key are the same key")
+    passphrase = _read_passphrase(passphrase_file, creating=False)
+    old_secret: X25519SecretKey = load_org_recovery_key(old_key, passphrase)[1]
+    new_passphrase = (
+        _read_passphrase(new_passphrase_file, creating=False)
+        if new_passphrase_file is not None
+        else passphrase
+    )
+    new_public: X25519PublicKey = load_org_recovery_key(new_key, new_passphrase)[1].public_key
+    moved = 0
+
+    def progress(batch: lifecycle.RecoveryRotation) -> None:
+        nonlocal moved
+        moved += batch.rewrapped
+        typer.echo(f"re-wrapped {moved} report part(s) so far")
+
+    async def work(db: Database) -> lifecycle.RecoveryRotation:
+        return await lifecycle.rotate_recovery(
+            db,
+            old_key=old_secret,
+            new_public=new_public,
+            today=today_utc(),
+            batch_size=batch_size,
+            on_batch=progress,
+        )
+
+    result = _with_database(settings, work)
+    typer.echo(
+        f"done: {result.rewrapped} part(s) re-wrapped, {result.already_new} already on the new key"
+    )
+    if not result.complete:
+        raise SanadError(
+            f"{result.unopened} part(s) whose old wrap does not open and "
+            f"{result.without_recovery_wrap} part(s) with no recovery wrap were left as they are",
+            hint="the bot will not start with the new key until these are resolved",
+        )
+    typer.echo("Put this line into the [organisation] table of config.toml, then start the bot:")
+    typer.echo(f'recovery_public_key = "{new_public.to_text()}"')
+
+
+def rotate_pepper(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
+    """Add a new receipt pepper; older ones stay accepted, and are replaced at each look-up.
+
+    Run it on the server, then restart the bot: new mailboxes use the new pepper, and a mailbox
+    made under an older one moves to the new one the next time its reporter checks it.
+    """
+    settings = load_config(config)
+    state_dir = settings.server.state_dir
+    secrets = find_server_secrets(state_dir)
+    if secrets is None:
+        raise SanadError(
+            f"no server secrets in {state_dir} yet", hint="start the bot once to create them"
+        )
+    version = lifecycle.add_pepper(
+        state_dir, lifecycle.load_pepper_ring(state_dir, secrets.receipt_pepper)
+    )
+    typer.echo(f"receipt pepper version {version} created; restart the bot to use it")
+
+
+def rotate_signing(
+    old_key: Annotated[Path, _key_file("--old-key", "The current organisation signing key file.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help=f"Folder for the new {SIGNING_FILE} and {ROTATION_FILE}.", file_okay=False
+        ),
+    ],
+    passphrase_file: PassphraseFileOption = None,
+) -> None:
+    """Make a new organisation signing key, and a statement by both keys that it replaces the old.
+
+    Then, on the server: put the printed line into the [organisation] table and run
+    `sanad admin approve --all --org-key NEW --rotation STATEMENT` to re-issue the certificates
+    the old key signed (caseworkers receive nothing in between: stop the bot while you do it).
+    """
+    header = read_key_file_header(old_key)
+    if header.kind is not KeyKind.ORG_SIGNING:
+        raise SanadError(f"{old_key} is {header.kind.description}, not a signing key file")
+    signing_path, statement_path = out / SIGNING_FILE, out / ROTATION_FILE
+    _refuse_existing([signing_path, statement_path], force=False)
+    old: Ed25519SigningKey = load_org_signing_key(
+        old_key, _read_passphrase(passphrase_file, creating=False)
+    )[1]
+    typer.echo("Choose the passphrase of the new signing key file.", err=True)
+    passphrase = _read_passphrase(passphrase_file, creating=True)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    new = Ed25519SigningKey.generate()
+    save_org_signing_key(signing_path, new, ORG_LABEL, passphrase)
+    statement_path.write_bytes(issue_signing_key_rotation(old, new))
+    typer.echo(f"Wrote {signing_path} (mode 0600) and {statement_path}. Keep the key offline.")
+    typer.echo("Paste this line into the [organisation] table of config.toml:")
+    typer.echo(f'signing_public_key = "{new.public_key.to_text(prefix=ORG_SIGNING_PREFIX)}"')
+
+
+def new_recovery(
+    out: Annotated[
+        Path, typer.Option("--out", help=f"Folder for {RECOVERY_FILE}.", file_okay=False)
+    ],
+    passphrase_file: PassphraseFileOption = None,
+) -> None:
+    """Make a new organisation recovery key file, for `sanad admin rotate-recovery --new-key`."""
+    path = out / RECOVERY_FILE
+    _refuse_existing([path], force=False)
+    passphrase = _read_passphrase(passphrase_file, creating=True)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = X25519SecretKey.generate()
+    save_org_recovery_key(path, key, ORG_LABEL, passphrase)
+    typer.echo(f"Wrote {path} (mode 0600). Keep it offline.")
+    typer.echo(f'recovery_public_key = "{key.public_key.to_text()}"')
+
+
+def approve_all(
+    settings: Config, signing_key: Ed25519SigningKey, *, days: int, rotation: Path | None
+) -> None:
+    """``sanad admin approve --all``: re-issue every certificate in force with ``signing_key``.
+
+    With ``rotation`` (the statement `sanad org rotate-signing` wrote), certificates and the
+    revocation list signed by the statement's old key are re-issued too; the statement must name
+    the pinned key as the new one. ``signing_key`` was already checked against the pinned key.
+    """
+    org_public = settings.organisation.signing_public_key
+    previous = None
+    if rotation is not None:
+        statement = verify_signing_key_rotation(rotation.read_bytes())
+        if statement.new != org_public:
+            raise SanadError(
+                f"{rotation} does not name the configured signing key as the new one",
+                hint="put the line `sanad org rotate-signing` printed into [organisation] first",
+            )
+        previous = statement.old
+
+    async def work(db: Database) -> lifecycle.Reissue:
+        return await lifecycle.reissue_certificates(
+            db,
+            signing_key=signing_key,
+            org_public=org_public,
+            previous=previous,
+            today=today_utc(),
+            days=days,
+        )
+
+    result = _with_database(settings, work)
+    ids = ", ".join(str(i) for i in result.caseworker_ids) or "none"
+    typer.echo(f"re-issued {len(result.caseworker_ids)} certificate(s): caseworker(s) {ids}")
+    if result.skipped:
+        typer.echo(f"{result.skipped} verified row(s) had no certificate in force: not signed")
+    if result.revocation_serial is not None:
+        typer.echo(f"revocation list re-issued as serial {result.revocation_serial}")
+
+
+def reassign_all(
+    settings: Config, *, from_who: str, to: str, recovery_key: X25519SecretKey
+) -> None:
+    """``sanad admin reassign --all-from ID --to ID``: every open case of one caseworker."""
+    organisation = settings.organisation
+
+    async def work(db: Database) -> list[caseworkers.Reassignment]:
+        return await lifecycle.reassign_all(
+            db,
+            from_who=from_who,
+            to=to,
+            recovery_key=recovery_key,
+            recovery_public=organisation.recovery_public_key,
+            org_public=organisation.signing_public_key,
+            today=today_utc(),
+            now=datetime.now(UTC),
+        )
+
+    results = _with_database(settings, work)
+    for result in results:
+        typer.echo(
+            f"case {result.case_reference} assigned to caseworker {result.caseworker_id}: "
+            f"{result.bodies} part(s) re-wrapped and queued for delivery"
+        )
+    typer.echo(f"{len(results)} case(s) reassigned")
+
+
+def register(admin_app: typer.Typer, org_app: typer.Typer) -> None:
+    """Add the key lifecycle commands to the ``admin`` and ``org`` groups."""
+    admin_app.command("revoke")(revoke)
+    admin_app.command("rewrap")(rewrap)
+    admin_app.command("rotate-recovery")(rotate_recovery)
+    admin_app.command("rotate-pepper")(rotate_pepper)
+    org_app.command("rotate-signing")(rotate_signing)
+    org_app.command("new-recovery")(new_recovery)
