@@ -299,6 +299,8 @@ async def main() -> None:
             "python": platform.python_version(),
             "sqlite": sqlite3.sqlite_version,
             "cpus": os.cpu_count(),
+            # On a shared machine wall-clock rates move with the load; record it.
+            "load_average_at_start": os.getloadavg()[0],
         },
         "body_bytes": BODY_BYTES,
     }
@@ -313,6 +315,7 @@ async def main() -> None:
             results["claim_postgresql"] = await bench_claims(
                 db, args.claim_rows, workers=4, batch=50
             )
+    results["machine"]["load_average_at_end"] = os.getloadavg()[0]
     print(json.dumps(results, indent=2))
 
 
