@@ -20,7 +20,7 @@ from bot.jobs.purge import register_purge_job
 from bot.runtime import Runtime
 from bot.services.caseworkers import register_caseworker_commands
 from bot.services.housekeeping import Housekeeping
-from bot.services.mailbox import register_replies
+from bot.services.mailbox import register_replies, register_status
 from bot.services.report_submission import register_report_flow
 
 # How many updates PTB processes at once; slow work inside a handler runs off the event loop.
@@ -64,4 +64,5 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
     register_health(application, runtime)
     register_caseworker_commands(application, runtime)
     register_replies(application, runtime)
+    register_status(application, runtime, report_flow)
     return application
