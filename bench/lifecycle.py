@@ -113,27 +113,53 @@ async def bench_rewrap(db: Database, parts: int, chunk: int = 2000) -> dict[str,
     old, new = X25519SecretKey.generate(), X25519SecretKey.generate()
     for first in range(0, parts, chunk):
         sealed = [
-            (report_id, seal_report(
-                b"bench", report_id=report_id, sequence=0, kind=EnvelopeKind.REPORT,
-                recipients=[old.public_key],
-            ))
+            (
+                report_id,
+                seal_report(
+                    b"bench",
+                    report_id=report_id,
+                    sequence=0,
+                    kind=EnvelopeKind.REPORT,
+                    recipients=[old.public_key],
+                ),
+            )
             for report_id in (new_report_id() for _ in range(min(chunk, parts - first)))
         ]
         async with db.sessionmaker() as session, session.begin():
-            await session.execute(insert(Report), [
-                {"id": rid, "case_reference": f"{first + i:07d}"[:3] + "-" + f"{first + i:07d}"[3:],
-                 "language": Language.EN, "created_day": NOW.date(), "next_sequence": 1}
-                for i, (rid, _) in enumerate(sealed)
-            ])
-            await session.execute(insert(ReportBody), [
-                {"report_id": rid, "sequence": 0, "kind": BodyKind.REPORT,
-                 "body_sealed": s.body_sealed, "created_day": NOW.date()}
-                for rid, s in sealed
-            ])
-            await session.execute(insert(WrapRow), [
-                {"report_id": rid, "sequence": 0, "recipient_key_id": w.key_id, "wrap": w.wrap}
-                for rid, s in sealed for w in s.wraps
-            ])
+            await session.execute(
+                insert(Report),
+                [
+                    {
+                        "id": rid,
+                        "case_reference": f"{first + i:07d}"[:3] + "-" + f"{first + i:07d}"[3:],
+                        "language": Language.EN,
+                        "created_day": NOW.date(),
+                        "next_sequence": 1,
+                    }
+                    for i, (rid, _) in enumerate(sealed)
+                ],
+            )
+            await session.execute(
+                insert(ReportBody),
+                [
+                    {
+                        "report_id": rid,
+                        "sequence": 0,
+                        "kind": BodyKind.REPORT,
+                        "body_sealed": s.body_sealed,
+                        "created_day": NOW.date(),
+                    }
+                    for rid, s in sealed
+                ],
+            )
+            await session.execute(
+                insert(WrapRow),
+                [
+                    {"report_id": rid, "sequence": 0, "recipient_key_id": w.key_id, "wrap": w.wrap}
+                    for rid, s in sealed
+                    for w in s.wraps
+                ],
+            )
     start = time.perf_counter()
     result = await rotate_recovery(
         db, old_key=old, new_public=new.public_key, today=NOW.date(), batch_size=500
