@@ -16,18 +16,32 @@ CANARY = "canary-report-text-7f3a"
 USER_ID = "998877665544"
 
 
-@pytest.fixture
-def captured() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """configure_logging changes process-wide state: put every logger back as it was."""
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
-    configure_logging("DEBUG", stream=stream)
-    yield stream
+    saved_levels = {
+        name: logger.level
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    yield
     for handler in list(root.handlers):
         root.removeHandler(handler)
     for handler in saved_handlers:
         root.addHandler(handler)
     root.setLevel(saved_level)
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(saved_levels.get(name, logging.NOTSET))
+
+
+@pytest.fixture
+def captured() -> io.StringIO:
+    stream = io.StringIO()
+    configure_logging("DEBUG", stream=stream)
+    return stream
 
 
 def test_event_keeps_name_and_counts(captured: io.StringIO) -> None:
@@ -64,16 +78,8 @@ def test_exception_messages_are_withheld_but_class_is_kept(captured: io.StringIO
 
 def test_json_lines_are_parseable() -> None:
     stream = io.StringIO()
-    root = logging.getLogger()
-    saved = list(root.handlers)
-    try:
-        configure_logging("INFO", json_lines=True, stream=stream)
-        event(get_logger("purge"), "purge.done", rows=5)
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved:
-            root.addHandler(handler)
+    configure_logging("INFO", json_lines=True, stream=stream)
+    event(get_logger("purge"), "purge.done", rows=5)
     record = json.loads(stream.getvalue().strip())
     assert record["event"] == "purge.done"
     assert record["counts"] == {"rows": 5}
