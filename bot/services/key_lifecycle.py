@@ -897,6 +897,12 @@ async def derive_receipt_lookup(
     pool: KdfPool, receipt: Receipt, *, salt: bytes, ring: PepperRing
 ) -> ReceiptLookup:
     """Argon2id once through the bounded pool (may raise ``crypto.Busy``), then every tag."""
+    if len(ring.peppers) == 1:
+        # No overlap: the pool's own mailbox derivation, the same single Argon2id run.
+        current = await pool.derive_mailbox(receipt, salt=salt, pepper=ring.current)
+        return ReceiptLookup(
+            current, ring.current_version, {current.lookup_tag: ring.current_version}
+        )
     master = await pool.run(lambda: derive_master_secret(receipt, salt=salt))
     return ReceiptLookup(master.mailbox(ring.current), ring.current_version, ring.tags(master))
 

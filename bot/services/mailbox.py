@@ -45,11 +45,20 @@ from telegram.ext import Application
 from bot.errors import SanadError
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
-from bot.services.caseworkers import Recipient, assess, eligible_caseworker, latest_revocations
+from bot.services.caseworkers import (
+    Recipient,
+    eligible_caseworker,
+    eligible_caseworkers_for_chat,
+)
+from bot.services.key_lifecycle import (
+    PepperRing,
+    derive_receipt_lookup,
+    load_pepper_ring,
+    rekey_mailbox,
+)
+from bot.services.report_submission import body_attachment, report_flow_settings
 from crypto import (
     Answer,
-    Attachment,
-    AttachmentKind,
     CryptoError,
     EnvelopeKind,
     InvalidSignature,
@@ -67,16 +76,14 @@ from crypto import (
     verify_reply_file,
 )
 from crypto.keys import Ed25519PublicKey, X25519PublicKey
-from handlers.draft import AttachmentKind as DraftKind
 from handlers.draft import Draft
+from handlers.ports import HousekeepingPort
 from handlers.reply_commands import install_reply_commands
-from handlers.report_flow import ReportFlow
 from handlers.status_flow import install_status_flow
 from storage import outbox
 from storage.engine import Database
 from storage.models import (
     BodyKind,
-    Caseworker,
     DeliveryKind,
     Direction,
     Mailbox,
@@ -90,12 +97,6 @@ _log = get_logger("mailbox")
 
 # Answer key of an addendum's text in its report body (docs/crypto.md, "Report body").
 ADDENDUM_TEXT_FIELD = "addendum.text"
-# An evidence file's kind as the report body records it.
-_BODY_KIND = {
-    DraftKind.IMAGE: AttachmentKind.PHOTO,
-    DraftKind.PDF: AttachmentKind.DOCUMENT,
-    DraftKind.VOICE: AttachmentKind.VOICE,
-}
 _SIGNATURE_BYTES = 64  # Ed25519; the reply file ends with it (docs/crypto.md)
 
 # Caseworker-facing refusals, English only, in one place.
@@ -172,6 +173,11 @@ class MailboxSettings:
     receipt_salt: bytes = field(repr=False)
     receipt_pepper: bytes = field(repr=False)
     jitter_seconds: float
+    # Every accepted pepper version (bot.services.key_lifecycle); None: ``receipt_pepper`` alone.
+    peppers: PepperRing | None = None
+
+    def pepper_ring(self) -> PepperRing:
+        return self.peppers or PepperRing({1: self.receipt_pepper})
 
     def __repr__(self) -> str:
         return "MailboxSettings(<redacted>)"
@@ -210,6 +216,7 @@ class MailboxService:
                 receipt_salt=runtime.secrets.receipt_salt,
                 receipt_pepper=runtime.secrets.receipt_pepper,
                 jitter_seconds=config.delivery.jitter_seconds,
+                peppers=load_pepper_ring(config.server.state_dir, runtime.secrets.receipt_pepper),
             ),
         )
 
@@ -220,15 +227,9 @@ class MailboxService:
 
     async def _recipients_of_chat(self, session: AsyncSession, chat_id: int) -> list[Recipient]:
         """The eligible caseworker rows (every key generation) delivering to ``chat_id`` (I4)."""
-        rows = list(
-            await session.scalars(select(Caseworker).where(Caseworker.delivery_chat_id == chat_id))
+        return await eligible_caseworkers_for_chat(
+            session, chat_id, self._settings.org_signing_public, self._today()
         )
-        if not rows:
-            return []
-        org = self._settings.org_signing_public
-        revocations = await latest_revocations(session, org)
-        verdicts = [assess(row, org, self._today(), revocations) for row in rows]
-        return [v.recipient for v in verdicts if v.recipient is not None]
 
     async def _open_case_of(
         self, session: AsyncSession, chat_id: int, case_reference: str
@@ -353,16 +354,17 @@ class MailboxService:
         full, before any database work. An unknown receipt costs the same work as a known mailbox
         with nothing in it. A reply that does not open is left out (and counted in the log).
         """
-        mailbox_secrets = await self._pool.derive_mailbox(
-            receipt, salt=self._settings.receipt_salt, pepper=self._settings.receipt_pepper
+        # One Argon2id run gives the tag under every accepted pepper (docs/crypto.md, "Receipts").
+        lookup = await derive_receipt_lookup(
+            self._pool, receipt, salt=self._settings.receipt_salt, ring=self._settings.pepper_ring()
         )
-        tag = mailbox_secrets.lookup_tag
+        mailbox_secrets, tags = lookup.current, list(lookup.tags)
         async with self._db.sessionmaker() as session, session.begin():
             found = (
                 await session.execute(
                     select(Mailbox, Report)
                     .join(Report, Report.id == Mailbox.report_id)
-                    .where(Mailbox.lookup_tag == tag)
+                    .where(Mailbox.lookup_tag.in_(tags))
                 )
             ).first()
             mailbox, report = found if found is not None else (None, None)
@@ -376,9 +378,11 @@ class MailboxService:
                 .order_by(MailboxMessage.sequence)
             )
             sealed = [(m.sequence, m.message_sealed) for m in messages]
+            if mailbox is not None:
+                rekey_mailbox(mailbox, lookup)  # found under an older pepper: move it now
             await session.execute(
                 update(Mailbox)
-                .where(Mailbox.lookup_tag == tag)
+                .where(Mailbox.lookup_tag.in_(tags))
                 .values(last_lookup_day=self._today())  # I3: the day only
                 .execution_options(synchronize_session=False)
             )
@@ -493,12 +497,7 @@ def _addendum_body(draft: Draft) -> ReportBody:
     answers = [Answer(ADDENDUM_TEXT_FIELD, draft.what_happened)] if draft.what_happened else []
     try:
         attachments = [
-            Attachment(
-                safe_file_name(a.filename, fallback=f"file-{number}"),
-                a.media_type,
-                _BODY_KIND[a.kind],
-                bytes(a.data),
-            )
+            body_attachment(a, safe_file_name(a.filename, fallback=f"file-{number}"))
             for number, a in enumerate(draft.attachments, start=1)
         ]
     except CryptoError as exc:  # a media type the body format refuses: nothing is stored
@@ -518,11 +517,16 @@ def register_replies(
 def register_status(
     application: Application[Any, Any, Any, Any, Any, Any],
     runtime: Runtime,
-    report_flow: ReportFlow,
+    housekeeping: HousekeepingPort,
 ) -> None:
-    """The reporter's ``/status`` on the running bot, erasing chats with ``report_flow``'s helpers.
+    """The reporter's ``/status`` on the running bot, with the report flow's settings.
 
-    Call it after the report flow is installed (it places itself ahead of it; see
-    :func:`handlers.status_flow.install_status_flow`).
+    Call it before :func:`bot.services.report_submission.register_report_flow` (see
+    :func:`handlers.status_flow.install_status_flow`, which refuses the other order).
     """
-    install_status_flow(application, MailboxService.from_runtime(runtime), report_flow)
+    install_status_flow(
+        application,
+        MailboxService.from_runtime(runtime),
+        report_flow_settings(runtime.config),
+        housekeeping,
+    )
