@@ -1,6 +1,7 @@
 """Storage benchmarks; prints one JSON object (DESIGN.md §8: machine-readable, not a timed test).
 
-    python -m bench.storage [--postgres-url URL] [--no-postgres] [--inserts N] [--purge N]
+    python -m bench.storage [--postgres-url URL] [--no-postgres] [--inserts N] [--submitters N]
+                            [--purge N] [--claim-rows N]
 
 (run from the repository root, as a module: run as a file, its name would hide the ``storage``
 package it measures).
@@ -8,8 +9,11 @@ package it measures).
 Measures, on real databases:
 
 - ``insert``: reports stored per second through ``store_report`` (report row, sealed body, two
-  wraps, mailbox and outbox row, one committed transaction each), on SQLite and PostgreSQL;
-- ``purge``: seconds to purge N expired closed reports from SQLite (delete, checkpoint, VACUUM);
+  wraps, mailbox and outbox row, durably committed), on SQLite and PostgreSQL, by one submitter
+  at a time and by ``--submitters`` concurrent ones (each awaiting its own commit, as reporters
+  do), with the p50/p95 latency per report and how many commits carried them;
+- ``purge``: seconds to purge N expired closed reports from SQLite (delete, checkpoint, VACUUM;
+  ``--purge 0`` skips it);
 - ``claim``: outbox rows claimed per second by 4 concurrent workers on PostgreSQL.
 
 SQLite runs in a temporary directory; PostgreSQL in a throwaway schema that is dropped after.
@@ -26,6 +30,7 @@ import os
 import platform
 import secrets
 import sqlite3
+import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -33,8 +38,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from sqlalchemy import insert
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import event, insert
 from sqlalchemy.engine import make_url
 
 from storage.engine import Database, open_database
@@ -111,24 +116,59 @@ async def add_caseworker(db: Database) -> int:
         return caseworker.id
 
 
-async def bench_inserts(db: Database, count: int) -> dict[str, Any]:
+async def bench_inserts(db: Database, count: int, submitters: int) -> dict[str, Any]:
+    """``count`` reports from ``submitters`` concurrent tasks, each awaiting its own commit.
+
+    That is what the bot does: every reporter's submission awaits ``store_report`` and shows a
+    receipt only once it returns. Latency is per report, from the call to its durable commit.
+    """
     caseworker_id = await add_caseworker(db)
     body = secrets.token_bytes(BODY_BYTES)
+    latencies: list[float] = []
+    remaining = count
+
+    async def submitter() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            wraps = {secrets.token_bytes(16): secrets.token_bytes(WRAP_BYTES) for _ in range(2)}
+            began = time.perf_counter()
+            await store_report(
+                db,
+                report_id=secrets.token_bytes(16),
+                language=Language.AR,
+                body_sealed=body,
+                wraps=wraps,
+                mailbox=NewMailbox(secrets.token_bytes(32), secrets.token_bytes(32), 1),
+                today=TODAY,
+                assigned_caseworker_id=caseworker_id,
+                deliver_not_before=NOW,
+            )
+            latencies.append(time.perf_counter() - began)
+
+    commits = 0
+
+    def count_commit(_connection: Any) -> None:
+        nonlocal commits
+        commits += 1
+
+    # Reports are committed through the SQLite writer engine there, the async engine otherwise.
+    writer = db.sqlite_writer or db.engine.sync_engine
+    event.listen(writer, "commit", count_commit)
     start = time.perf_counter()
-    for _ in range(count):
-        await store_report(
-            db,
-            report_id=secrets.token_bytes(16),
-            language=Language.AR,
-            body_sealed=body,
-            wraps={secrets.token_bytes(16): secrets.token_bytes(WRAP_BYTES) for _ in range(2)},
-            mailbox=NewMailbox(secrets.token_bytes(32), secrets.token_bytes(32), 1),
-            today=TODAY,
-            assigned_caseworker_id=caseworker_id,
-            deliver_not_before=NOW,
-        )
+    await asyncio.gather(*(submitter() for _ in range(submitters)))
     elapsed = time.perf_counter() - start
-    return {"reports": count, "seconds": round(elapsed, 3), "per_second": round(count / elapsed)}
+    event.remove(writer, "commit", count_commit)
+    cuts = statistics.quantiles(latencies, n=20)  # cuts[9] is p50, cuts[18] p95
+    return {
+        "reports": count,
+        "submitters": submitters,
+        "seconds": round(elapsed, 3),
+        "per_second": round(count / elapsed),
+        "commits": commits,
+        "latency_ms_p50": round(cuts[9] * 1000, 1),
+        "latency_ms_p95": round(cuts[18] * 1000, 1),
+    }
 
 
 async def fill_expired_reports(db: Database, count: int, chunk: int = 5000) -> None:
@@ -290,6 +330,12 @@ async def main() -> None:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--inserts", type=int, default=1000)
+    parser.add_argument(
+        "--submitters",
+        type=int,
+        default=16,
+        help="concurrent reporters submitting (the sequential figure is always measured too)",
+    )
     parser.add_argument("--purge", type=int, default=100_000)
     parser.add_argument("--claim-rows", type=int, default=20_000)
     args = parser.parse_args()
@@ -304,13 +350,18 @@ async def main() -> None:
         },
         "body_bytes": BODY_BYTES,
     }
-    async with sqlite_database() as db:
-        results["insert_sqlite"] = await bench_inserts(db, args.inserts)
-    async with sqlite_database() as db:
-        results["purge_sqlite"] = await bench_purge(db, args.purge)
+    for label, submitters in (("sequential", 1), ("concurrent", args.submitters)):
+        async with sqlite_database() as db:
+            results[f"insert_sqlite_{label}"] = await bench_inserts(db, args.inserts, submitters)
+    if args.purge:
+        async with sqlite_database() as db:
+            results["purge_sqlite"] = await bench_purge(db, args.purge)
     if not args.no_postgres:
-        async with postgres_database(args.postgres_url) as db:
-            results["insert_postgresql"] = await bench_inserts(db, args.inserts)
+        for label, submitters in (("sequential", 1), ("concurrent", args.submitters)):
+            async with postgres_database(args.postgres_url) as db:
+                results[f"insert_postgresql_{label}"] = await bench_inserts(
+                    db, args.inserts, submitters
+                )
         async with postgres_database(args.postgres_url) as db:
             results["claim_postgresql"] = await bench_claims(
                 db, args.claim_rows, workers=4, batch=50

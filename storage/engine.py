@@ -18,21 +18,26 @@ committed in between, and SQLite allows one writer at a time anyway.
 
 The file and its directory are created owner-only (0600 / 0700) before SQLite opens them. SQLite
 creates ``-wal`` and ``-shm`` with the permissions of the database file itself, so they follow.
+
+:class:`GroupCommit` lets many tasks' small writes share one transaction, and so one fsync: see
+its docstring, and ``storage.reports`` for why reports are written that way.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import enum
 import os
 import sqlite3
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -45,6 +50,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from storage.errors import StorageError, UnsupportedDatabase
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+GROUP_COMMIT_MAX_BATCH = 64
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -61,7 +67,127 @@ class Backend(enum.StrEnum):
     POSTGRESQL = "postgresql"
 
 
-@dataclass(frozen=True)
+T = TypeVar("T")
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+
+WriteBatch = Callable[[Connection, Sequence[ItemT]], Sequence[ResultT]]
+"""Writes a batch of items on a connection inside an open transaction and returns one result per
+item, in order; it must not commit (the group commit does) and must be correct for one item."""
+
+
+class GroupCommit(Generic[ItemT, ResultT]):
+    """Concurrent writes of one kind, coalesced into shared transactions by a single writer task.
+
+    :meth:`submit` queues an item and returns its result only after the transaction holding it
+    has committed, so a caller may act on the result exactly as if it had committed alone (I8).
+    The writer takes every queued item (at most ``max_batch``), writes them with ``write_batch``
+    in one transaction and commits once: on SQLite one fsync then covers the whole batch instead
+    of one each. It never waits for company: items arriving while a commit is in flight form the
+    next batch, so batches grow with the load by themselves and a lone item goes straight
+    through. (A 2 ms wait for more items was measured: on a loaded machine the timer overshoots,
+    and a lone report took 12 ms instead of 4 with no gain at 16 concurrent submitters.)
+
+    If the shared transaction fails, nothing of it is kept and every item is written again in a
+    transaction of its own, so a bad item fails only its own caller (with its own exception) and
+    the others succeed. An item whose caller was cancelled before its batch began is skipped.
+
+    The writer task exists only while items are queued, so an idle database holds no task and
+    nothing outlives its event loop. A writer stopped mid-batch (cancelled) fails the items it
+    held and those still queued with :class:`StorageError`: their transaction may or may not have
+    committed, and a caller told "failed" about a committed write loses nothing, whereas the
+    reverse would break I8.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        write_batch: WriteBatch[ItemT, ResultT],
+        *,
+        max_batch: int = GROUP_COMMIT_MAX_BATCH,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("a group commit needs max_batch >= 1")
+        self._database = database
+        self._write_batch = write_batch
+        self._max_batch = max_batch
+        self._queue: collections.deque[tuple[ItemT, asyncio.Future[ResultT]]] = collections.deque()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: ItemT) -> ResultT:
+        """Write ``item`` in the next shared transaction; return its result once committed.
+
+        Raises what ``write_batch`` raised for this item written alone, or
+        :class:`StorageError` if the writer was stopped while holding it.
+        """
+        loop = asyncio.get_running_loop()
+        result: asyncio.Future[ResultT] = loop.create_future()
+        self._queue.append((item, result))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._drain())
+        return await result
+
+    async def wait_idle(self) -> None:
+        """Return once every item queued so far is written or has failed."""
+        if self._writer is not None:
+            await asyncio.wait([self._writer])
+
+    async def _drain(self) -> None:
+        # Runs until the queue is empty; between the emptiness check and returning nothing can
+        # interleave, so a submit either finds this task still running or starts a new one.
+        batch: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
+        try:
+            while self._queue:
+                taken = min(self._max_batch, len(self._queue))
+                batch = [self._queue.popleft() for _ in range(taken)]
+                await self._commit_batch([entry for entry in batch if not entry[1].done()])
+                batch = []
+        except BaseException:
+            # Cancelled at shutdown (or a bug): no caller may be left waiting forever.
+            stopped = StorageError("the database writer stopped")
+            for _, result in [*batch, *self._queue]:
+                _settle(result, stopped)
+            self._queue.clear()
+            raise
+
+    async def _commit_batch(self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
+        if not batch:
+            return
+        try:
+            results = await self._write_committed([item for item, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            # Which item broke the shared transaction is unknown: each one again on its own.
+            for item, result in batch:
+                try:
+                    [alone] = await self._write_committed([item])
+                except Exception as item_exc:
+                    _settle(result, item_exc)
+                else:
+                    _settle(result, alone)
+            return
+        # Only here has the commit returned: now callers may show receipts (I8).
+        for (_, result), value in zip(batch, results, strict=True):
+            _settle(result, value)
+
+    async def _write_committed(self, items: list[ItemT]) -> Sequence[ResultT]:
+        return await self._database.run_write_transaction(
+            lambda connection: self._write_batch(connection, items)
+        )
+
+
+def _settle(result: asyncio.Future[ResultT], outcome: ResultT | Exception) -> None:
+    if result.done():  # the caller was cancelled while its batch was being written
+        return
+    if isinstance(outcome, Exception):
+        result.set_exception(outcome)
+    else:
+        result.set_result(outcome)
+
+
+@dataclass(frozen=True, eq=False)
 class Database:
     """An open database: the engine, a session factory, and which backend it is.
 
@@ -74,9 +200,46 @@ class Database:
     sessionmaker: async_sessionmaker[AsyncSession]
     backend: Backend
     sqlite_path: Path | None = None
+    # SQLite only: a synchronous engine on the same file for run_write_transaction.
+    sqlite_writer: Engine | None = None
+    _group_commits: dict[Hashable, GroupCommit[Any, Any]] = field(default_factory=dict, repr=False)
+
+    def group_commit(self, write_batch: WriteBatch[ItemT, ResultT]) -> GroupCommit[ItemT, ResultT]:
+        """This database's one :class:`GroupCommit` for ``write_batch`` (made on first use).
+
+        One per writing function, so every caller of that function shares its transactions.
+        """
+        committer = self._group_commits.get(write_batch)
+        if committer is None:
+            committer = GroupCommit(self, write_batch)
+            self._group_commits[write_batch] = committer
+        return committer
+
+    async def run_write_transaction(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one transaction of its own, commit, and return its result.
+
+        ``work`` is synchronous and gets a Core :class:`Connection`; it must not commit. Returns
+        only after the commit has returned; if ``work`` raises, nothing of it is kept. On SQLite
+        the whole transaction runs in one worker thread on a connection of ``sqlite_writer``
+        (set up like every other connection, ``BEGIN IMMEDIATE`` included): a single hop off the
+        event loop instead of one hop to aiosqlite's thread per statement, each of which costs a
+        thread wake-up on a loaded machine. On PostgreSQL it runs on the async engine through
+        ``run_sync``, with the same SQL.
+        """
+        if self.sqlite_writer is not None:
+            return await asyncio.to_thread(_run_in_transaction, self.sqlite_writer, work)
+        async with self.engine.begin() as connection:
+            return await connection.run_sync(work)
 
     async def close(self) -> None:
-        """Close every pooled connection; the object must not be used afterwards."""
+        """Finish queued group-committed writes, then close every pooled connection.
+
+        The object must not be used afterwards.
+        """
+        for committer in self._group_commits.values():
+            await committer.wait_idle()
+        if self.sqlite_writer is not None:
+            self.sqlite_writer.dispose()
         await self.engine.dispose()
 
     async def run_outside_transaction(self, sql: str) -> Sequence[Any] | None:
@@ -100,6 +263,11 @@ class Database:
                 return await driver.fetchrow(sql)  # type: ignore[no-any-return]
         except (OSError, sqlite3.Error, asyncpg.PostgresError, SQLAlchemyError) as exc:
             raise StorageError("a database maintenance statement was refused") from exc
+
+
+def _run_in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with engine.begin() as connection:
+        return work(connection)
 
 
 def _normalise(url: str) -> tuple[URL, Backend]:
@@ -167,12 +335,20 @@ def open_database(url: str, *, connect_args: Mapping[str, Any] | None = None) ->
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(parsed, **kwargs)
+    sqlite_writer: Engine | None = None
     if backend is Backend.SQLITE:
-        event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
-        event.listen(engine.sync_engine, "begin", _begin_immediate)
+        # Worker threads take turns with its pooled connections, one thread at a time each.
+        sqlite_writer = create_engine(
+            parsed.set(drivername="sqlite+pysqlite"),
+            connect_args={**kwargs["connect_args"], "check_same_thread": False},
+        )
+        for sync_engine in (engine.sync_engine, sqlite_writer):
+            event.listen(sync_engine, "connect", _configure_sqlite_connection)
+            event.listen(sync_engine, "begin", _begin_immediate)
     return Database(
         engine=engine,
         sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
         backend=backend,
         sqlite_path=sqlite_path,
+        sqlite_writer=sqlite_writer,
     )

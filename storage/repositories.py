@@ -13,7 +13,7 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import StorageError
@@ -63,6 +63,27 @@ def normalise_case_reference(text: str) -> str | None:
     return f"{symbols[:_CASE_REFERENCE_SPLIT]}-{symbols[_CASE_REFERENCE_SPLIT:]}"
 
 
+def draw_case_references(connection: Connection, count: int) -> list[str]:
+    """``count`` distinct fresh case references that no report uses yet.
+
+    Synchronous, on the caller's connection and transaction, so both the ORM repository and the
+    batched report writer (``storage.reports``) use it. One query per round of draws, whatever
+    ``count`` is. Raises :class:`StorageError` if a few rounds leave some undrawn, which at 34
+    bits means the table is implausibly full. A reference drawn by a concurrent transaction at
+    the same instant (PostgreSQL) is caught by the unique constraint at commit.
+    """
+    chosen: set[str] = set()
+    for _ in range(_CASE_REFERENCE_ATTEMPTS):
+        drawn = {new_case_reference() for _ in range(count - len(chosen))} - chosen
+        taken = connection.scalars(
+            select(Report.case_reference).where(Report.case_reference.in_(drawn))
+        )
+        chosen |= drawn.difference(taken)
+        if len(chosen) == count:
+            return list(chosen)
+    raise StorageError("no unused case reference could be drawn")
+
+
 class ReportRepository:
     """Reports, their sealed bodies and the wraps of each body."""
 
@@ -87,18 +108,10 @@ class ReportRepository:
         today: dt.date,
         assigned_caseworker_id: int | None = None,
     ) -> Report:
-        """Insert a report under a fresh, unused case reference.
-
-        Raises :class:`StorageError` if no unused reference turns up in a few draws, which at
-        34 bits means the table is implausibly full. A reference drawn by a concurrent
-        transaction at the same instant is caught by the unique constraint at commit.
-        """
-        for _ in range(_CASE_REFERENCE_ATTEMPTS):
-            reference = new_case_reference()
-            if await self.get_by_case_reference(reference) is None:
-                break
-        else:
-            raise StorageError("no unused case reference could be drawn")
+        """Insert a report under a fresh, unused case reference (:func:`draw_case_references`)."""
+        [reference] = await self._session.run_sync(
+            lambda session: draw_case_references(session.connection(), 1)
+        )
         report = Report(
             id=report_id,
             case_reference=reference,

@@ -41,6 +41,7 @@ async def store_opaque_report(
     caseworker_id: int | None = None,
     body_sealed: bytes | None = None,
     wraps: dict[bytes, bytes] | None = None,
+    mailbox: NewMailbox | None = None,
     today: dt.date = TODAY,
 ) -> StoredReport:
     """Store a report whose sealed pieces are random bytes (storage never looks inside)."""
@@ -50,7 +51,7 @@ async def store_opaque_report(
         language=Language.AR,
         body_sealed=body_sealed if body_sealed is not None else secrets.token_bytes(4096),
         wraps=wraps if wraps is not None else {secrets.token_bytes(16): secrets.token_bytes(80)},
-        mailbox=new_mailbox(),
+        mailbox=mailbox if mailbox is not None else new_mailbox(),
         today=today,
         assigned_caseworker_id=caseworker_id,
         deliver_not_before=None if caseworker_id is None else NOW,

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import LargeBinary, String, Text, select
 from sqlalchemy.exc import IntegrityError
 
-import storage.outbox
 from crypto import (
     Answer,
     Attachment,
@@ -114,22 +113,15 @@ async def test_unassigned_report_waits_without_a_delivery(db: Database) -> None:
         assert (await session.scalars(select(OutboxEntry))).all() == []
 
 
-async def test_failure_before_the_outbox_row_leaves_no_rows(
-    db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_failure_after_the_body_and_wraps_leaves_no_rows(db: Database) -> None:
     caseworker_id = await add_caseworker(db, "cw-fail")
+    taken = new_mailbox()
+    await store_opaque_report(db, mailbox=taken)
     before = await _row_counts(db)
-    reached: list[bool] = []
-
-    async def crash(*_args: Any, **_kwargs: Any) -> int:
-        # By now the report, body, wraps and mailbox have been flushed in this transaction.
-        reached.append(True)
-        raise RuntimeError("injected crash")
-
-    monkeypatch.setattr(storage.outbox, "enqueue", crash)
-    with pytest.raises(RuntimeError, match="injected crash"):
-        await store_opaque_report(db, caseworker_id=caseworker_id)
-    assert reached == [True]
+    # The mailbox insert comes after the report, its body and its wraps: its unique lookup tag
+    # fails the transaction late, when everything else of the report has been written.
+    with pytest.raises(IntegrityError):
+        await store_opaque_report(db, caseworker_id=caseworker_id, mailbox=taken)
     assert await _row_counts(db) == before
 
 
