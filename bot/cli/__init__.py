@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from bot.cli import admin, admin_keys, admin_ops, config_cmd, db, keys, run_cmd
+from bot.cli import admin, admin_keys, admin_ops, config_cmd, db, keys, run_cmd, try_cmd
 from bot.errors import SanadError
 from crypto.errors import CryptoError
 from storage.errors import StorageError
@@ -32,6 +32,7 @@ admin_ops.register(admin.admin_app)
 admin_keys.register(admin.admin_app, keys.org_app)
 config_cmd.register(app)
 run_cmd.register(app)
+try_cmd.register(app)
 
 
 def _fail(message: str, hint: str | None = None) -> None:
