@@ -57,6 +57,8 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
         .build()
     )
     housekeeping = Housekeeping.from_runtime(runtime)
+    # /status first: while it is open, its /forget must reach it (handlers.status_flow).
+    register_status(application, runtime, housekeeping)
     report_flow = register_report_flow(application, runtime, housekeeping)
     register_erase_job(application, housekeeping)
     register_purge_job(application, runtime, housekeeping)
@@ -64,5 +66,4 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
     register_health(application, runtime)
     register_caseworker_commands(application, runtime)
     register_replies(application, runtime)
-    register_status(application, runtime, report_flow)
     return application

@@ -1,18 +1,24 @@
 """The reporter's conversation: from /start to a sealed report and an empty chat.
 
-Enter with ``/start`` in a private chat. The reporter picks a language, reads a short safety
-notice, answers whether they are in immediate danger (the configured emergency contacts are shown
-if so), then walks through the guided report — incident type, platform, country, approximate
-date, what happened, links, evidence files, what the platform did, whether they want a reply,
-consent to anonymous advocacy use — and reviews it. Every step has Back and Erase buttons;
-optional steps have Skip. Submit hands the draft to a :class:`~handlers.ports.ReportSubmitter`;
-the case reference and receipt are shown only after it returns, that is after the commit (I8).
+Enter with ``/start`` in a private chat. The reporter picks one of the configured languages (the
+choice is skipped when only one is configured), reads a short safety notice, answers whether they
+are in immediate danger (the configured emergency contacts are shown if so), then walks through
+the guided report — incident type, platform, country, approximate date, what happened, links,
+evidence files, what the platform did, whether they want a reply, consent to anonymous advocacy
+use — and reviews it. Every step has Back and Erase buttons; optional steps have Skip. Submit
+hands the draft to a :class:`~handlers.ports.ReportSubmitter`; the case reference and receipt
+are shown only after it returns, that is after the commit (I8).
 
 Leave with "I have saved it" after the receipt, the Erase button or ``/forget`` at any step, or
 by staying idle for the configured timeout: each of them wipes the draft (I1) and deletes every
 message of the conversation, the reporter's and the bot's, with ``deleteMessages`` (I7). Message
 ids that cannot be deleted then (or when the process stops) go to a
-:class:`~handlers.ports.HousekeepingPort`.
+:class:`~handlers.ports.HousekeepingPort`. Sending, remembering, erasing and taking files are
+:mod:`handlers.chat`'s, shared with ``/status``.
+
+Buttons: every ``callback_data`` of this flow starts with a step's prefix or is Erase
+(:data:`OWN_BUTTONS`); a press on one that is not live is answered as stale, and other flows'
+buttons are left to them.
 
 The diagram beside this module, ``report_flow.mmd``, shows the states; change both together.
 
@@ -25,64 +31,51 @@ thread so one reporter never stalls another under ``concurrent_updates``.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import re
-import warnings
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, TypeAlias
+from typing import Any
 
-from telegram import (
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
-from telegram.error import TelegramError
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ConversationHandler,
     MessageHandler,
     TypeHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.logs import event, get_logger
 from handlers import choices
-from handlers.draft import Draft, DraftAttachment
-from handlers.evidence import CleanedEvidence, check_size, clean_evidence
-from handlers.flood import FloodLimiter
-from handlers.i18n import (
-    DEFAULT_LANGUAGE,
-    LANGUAGE_NAMES,
-    LANGUAGES,
-    N_,
-    Refused,
-    Translate,
-    isolate,
-    translator,
+from handlers.chat import (
+    Context,
+    ConversationChat,
+    Handler,
+    acknowledge,
+    answer_stale,
+    chat_conversation,
+    keyboard,
+    take_from_user_data,
+    user_language,
 )
+from handlers.draft import Draft
+from handlers.flood import FloodLimiter
+from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Refused, Translate, isolate, translator
 from handlers.ports import HousekeepingPort, ReportSubmitter, SubmissionBusy
 from handlers.text_input import MAX_LINKS, CleanText, clean_text, extract_links
 
 _log = get_logger("report_flow")
 
-Context: TypeAlias = ContextTypes.DEFAULT_TYPE
-Handler: TypeAlias = BaseHandler[Update, Context, Any]
 
 DRAFT_KEY = "report_draft"
-# Telegram's deleteMessages takes at most 100 ids per call.
-DELETE_CHUNK = 100
+# The ConversationHandler's name: the /status flow looks for it to check the install order.
+CONVERSATION_NAME = "report"
 # The review screen quotes the start of the statement; the whole must fit Telegram's 4096 chars.
 REVIEW_QUOTE_CHARS = 1000
 
@@ -162,6 +155,8 @@ class ReportFlowSettings:
     """
 
     organisation_name: str = "Sanad"
+    # The languages offered, in the order shown; with one, the flow skips the choice.
+    languages: tuple[str, ...] = LANGUAGES
     countries: tuple[str, ...] = ("EG", "IQ", "JO", "LB", "TN")
     emergency_contacts: tuple[tuple[str, str], ...] = ()
     max_text_chars: int = 10_000
@@ -173,6 +168,14 @@ class ReportFlowSettings:
 
 def _data(step: Step, value: str) -> str:
     return f"{step.value}:{value}"
+
+
+# Every button this flow ever sends, live or not: a step's prefix, or Erase. Other flows' buttons
+# (``status:...``) do not match, so each flow answers its own, stale ones included, whatever order
+# the flows are installed in.
+OWN_BUTTONS = re.compile(
+    rf"^(?:(?:{'|'.join(re.escape(step.value) for step in Step)}):|{re.escape(ERASE)}\Z)"
+)
 
 
 def _pattern(step: Step, values: Iterable[str]) -> re.Pattern[str]:
@@ -193,21 +196,6 @@ def _draft(context: Context) -> Draft | None:
     return found if isinstance(found, Draft) else None
 
 
-def _language_of(update: object, context: Context) -> str:
-    draft = _draft(context)
-    if draft is not None:
-        return draft.language
-    user = update.effective_user if isinstance(update, Update) else None
-    code = (user.language_code or "")[:2] if user is not None else ""
-    return code if code in LANGUAGES else DEFAULT_LANGUAGE
-
-
-def _keyboard(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
-    )
-
-
 def _choice_value(context: Context) -> str:
     match = context.matches[0] if context.matches else None
     if match is None:
@@ -215,19 +203,12 @@ def _choice_value(context: Context) -> str:
     return match.group(1)
 
 
-async def _acknowledge(query: CallbackQuery | None) -> None:
-    """Answer the button press and take the buttons off its message, so it cannot be reused."""
-    if query is None:
-        return
-    try:
-        await query.answer()
-        await query.edit_message_reply_markup(None)
-    except TelegramError:
-        event(_log, "acknowledge_failed", logging.DEBUG)
-
-
 class ReportFlow:
-    """The callbacks of the conversation, with what they share: settings and the two ports."""
+    """The callbacks of the conversation, with what they share: settings and the two ports.
+
+    ``chat`` (sending, remembering, erasing, taking files) is public: the ``/status`` flow erases
+    the same way with its own :class:`~handlers.chat.ConversationChat`.
+    """
 
     def __init__(
         self,
@@ -240,6 +221,11 @@ class ReportFlow:
         self.settings = settings
         self.submitter = submitter
         self.housekeeping = housekeeping
+        self.chat = ConversationChat(
+            housekeeping,
+            max_files=settings.max_files,
+            max_file_bytes=settings.max_file_bytes,
+        )
         self.flood = FloodLimiter(settings.max_messages_per_minute)
         self._today = clock
         self._ask: Mapping[Step, Callable[[Context, Draft], Awaitable[None]]] = {
@@ -257,57 +243,34 @@ class ReportFlow:
             Step.REVIEW: self._show_review,
         }
 
-    # -- sending and remembering -------------------------------------------------------------
-
-    async def _say(
-        self,
-        context: Context,
-        draft: Draft,
-        text: str,
-        keyboard: InlineKeyboardMarkup | None = None,
-    ) -> Message:
-        """Send plain text to the draft's chat and remember the message for erasure."""
-        if draft.chat_id is None:
-            raise LookupError("a draft without a chat cannot be answered")
-        message = await context.bot.send_message(draft.chat_id, text, reply_markup=keyboard)
-        await self._remember(context, draft, message.message_id)
-        return message
-
-    async def _remember(self, context: Context, draft: Draft, message_id: int) -> None:
-        """Record a message id; when the record is full, erase what it holds now (I7)."""
-        if draft.remember(message_id):
-            ids = draft.take_messages()
-            draft.remember(ids[-1])  # keep the latest: it may carry the buttons in use
-            await self._delete(context, draft.chat_id, ids[:-1])
-
-    async def _delete(self, context: Context, chat_id: int | None, ids: Sequence[int]) -> None:
-        """Delete ``ids`` from the chat, 100 per call; hand leftovers to housekeeping."""
-        if chat_id is None or not ids:
-            return
-        for start in range(0, len(ids), DELETE_CHUNK):
-            chunk = list(ids[start : start + DELETE_CHUNK])
-            try:
-                await context.bot.delete_messages(chat_id, chunk)
-            except TelegramError:
-                # I7 must still happen: the erase job retries with what we could not delete.
-                event(_log, "erase_deferred", logging.WARNING, messages=len(ids) - start)
-                await self.housekeeping.keep_for_erasure(chat_id, list(ids[start:]))
-                return
+    def _language_of(self, update: object, context: Context) -> str:
+        """The draft's language, or before there is one the user's among those offered."""
+        draft = _draft(context)
+        if draft is not None:
+            return draft.language
+        return user_language(update, self.settings.languages)
 
     def _t(self, draft: Draft) -> Translate:
         return translator(draft.language)
 
     def _nav(
-        self, draft: Draft, step: Step, *, skip: bool = False, done: bool = False
+        self,
+        draft: Draft,
+        step: Step,
+        *,
+        skip: bool = False,
+        done: bool = False,
+        back: bool = True,
     ) -> list[tuple[str, str]]:
-        """The navigation row: Done or Skip where they apply, Back, Erase."""
+        """The navigation row: Done or Skip where they apply, Back unless ``back`` is off, Erase."""
         _ = self._t(draft)
         row: list[tuple[str, str]] = []
         if done:
             row.append((_("Done"), _data(step, DONE)))
         elif skip:
             row.append((_("Skip"), _data(step, SKIP)))
-        row.append((_("Back"), _data(step, BACK)))
+        if back:
+            row.append((_("Back"), _data(step, BACK)))
         row.append((_("Erase everything"), ERASE))
         return row
 
@@ -316,7 +279,7 @@ class ReportFlow:
     ) -> InlineKeyboardMarkup:
         _ = self._t(draft)
         rows = [[(_(label), _data(step, code))] for code, label in labels.items()]
-        return _keyboard([*rows, self._nav(draft, step, skip=skip)])
+        return keyboard([*rows, self._nav(draft, step, skip=skip)])
 
     # -- entry, language, notice, danger -----------------------------------------------------
 
@@ -330,21 +293,26 @@ class ReportFlow:
             old.wipe()
         draft = Draft(chat_id=chat.id)
         context.user_data[DRAFT_KEY] = draft
-        await self._remember(context, draft, message.message_id)
+        await self.chat.remember(context, draft, message.message_id)
         event(_log, "report_started")
         return await self._ask_language(context, draft)
 
     async def _ask_language(self, context: Context, draft: Draft) -> Step:
+        """Asks for one of the configured languages; with only one, takes it and moves on."""
+        offered = self.settings.languages
+        if len(offered) == 1:
+            draft.language = offered[0]
+            return await self._show_notice(context, draft)
         # Before a language is chosen the question is asked in all of them at once.
-        prompt = "\n".join(translator(lang)(CHOOSE_LANGUAGE) for lang in LANGUAGES)
-        buttons = [[(LANGUAGE_NAMES[lang], _data(Step.LANGUAGE, lang))] for lang in LANGUAGES]
-        await self._say(context, draft, prompt, _keyboard(buttons))
+        prompt = "\n".join(translator(lang)(CHOOSE_LANGUAGE) for lang in offered)
+        buttons = [[(LANGUAGE_NAMES[lang], _data(Step.LANGUAGE, lang))] for lang in offered]
+        await self.chat.say(context, draft, prompt, keyboard(buttons))
         return Step.LANGUAGE
 
     async def choose_language(self, update: Update, context: Context) -> Step:
         """Stores the language and shows the safety notice."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         draft.language = _choice_value(context)
         return await self._show_notice(context, draft)
 
@@ -362,37 +330,38 @@ class ReportFlow:
             "• Nothing is saved until you press Submit at the end. Send /forget or press "
             "“Erase everything” at any moment to delete everything you wrote here."
         ).format(organisation=isolate(self.settings.organisation_name))
-        keyboard = _keyboard(
+        markup = keyboard(
             [
                 [(_("I understand, continue"), _data(Step.NOTICE, YES))],
-                self._nav(draft, Step.NOTICE),
+                # The notice comes first when there is no language to choose.
+                self._nav(draft, Step.NOTICE, back=len(self.settings.languages) > 1),
             ]
         )
-        await self._say(context, draft, text, keyboard)
+        await self.chat.say(context, draft, text, markup)
         return Step.NOTICE
 
     async def accept_notice(self, update: Update, context: Context) -> Step:
         """Takes the consent and asks whether the reporter is in immediate danger."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         return await self._ask_danger(context, draft)
 
     async def _ask_danger(self, context: Context, draft: Draft) -> Step:
         _ = self._t(draft)
-        keyboard = _keyboard(
+        markup = keyboard(
             [
                 [(_("Yes, I am in danger now"), _data(Step.DANGER, YES))],
                 [(_("No"), _data(Step.DANGER, NO))],
                 self._nav(draft, Step.DANGER),
             ]
         )
-        await self._say(context, draft, _("Are you in immediate danger right now?"), keyboard)
+        await self.chat.say(context, draft, _("Are you in immediate danger right now?"), markup)
         return Step.DANGER
 
     async def answer_danger(self, update: Update, context: Context) -> Step:
         """Shows the emergency contacts if in danger, then asks for the incident type."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         draft.in_danger = _choice_value(context) == YES
         if draft.in_danger:
             _ = self._t(draft)
@@ -408,7 +377,7 @@ class ReportFlow:
                     "If you can, reach someone you trust who can help you now. When you are "
                     "safe, you can continue your report below."
                 )
-            await self._say(context, draft, text)
+            await self.chat.say(context, draft, text)
         return await self._go(context, draft, Step.INCIDENT)
 
     # -- the guided report -------------------------------------------------------------------
@@ -446,7 +415,7 @@ class ReportFlow:
     async def back(self, update: Update, context: Context) -> Step:
         """Goes back one step (or to the review when editing)."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         step = Step(_choice_value(context))
         if step is Step.NOTICE:
             return await self._ask_language(context, draft)
@@ -459,30 +428,30 @@ class ReportFlow:
     async def skip(self, update: Update, context: Context) -> Step:
         """Leaves an optional step as it is and moves on."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         return await self._go(context, draft, self._after(Step(_choice_value(context)), draft))
 
     async def _ask_incident(self, context: Context, draft: Draft) -> None:
         _ = self._t(draft)
-        keyboard = self._options(draft, Step.INCIDENT, choices.INCIDENT_TYPES)
-        await self._say(context, draft, _("What happened to you? Choose the closest."), keyboard)
+        markup = self._options(draft, Step.INCIDENT, choices.INCIDENT_TYPES)
+        await self.chat.say(context, draft, _("What happened to you? Choose the closest."), markup)
 
     async def answer_incident(self, update: Update, context: Context) -> Step:
         """Stores the incident type and asks for the platform."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         draft.incident_type = _choice_value(context)
         return await self._go(context, draft, self._after(Step.INCIDENT, draft))
 
     async def _ask_platform(self, context: Context, draft: Draft) -> None:
         _ = self._t(draft)
-        keyboard = self._options(draft, Step.PLATFORM, choices.PLATFORMS)
-        await self._say(context, draft, _("Where did it happen?"), keyboard)
+        markup = self._options(draft, Step.PLATFORM, choices.PLATFORMS)
+        await self.chat.say(context, draft, _("Where did it happen?"), markup)
 
     async def answer_platform(self, update: Update, context: Context) -> Step:
         """Stores the platform and asks for the country."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         draft.platform = _choice_value(context)
         return await self._go(context, draft, self._after(Step.PLATFORM, draft))
 
@@ -498,13 +467,13 @@ class ReportFlow:
         _ = self._t(draft)
         names = self._countries(draft)
         rows = [[(name, _data(Step.COUNTRY, code))] for code, name in names.items()]
-        keyboard = _keyboard([*rows, self._nav(draft, Step.COUNTRY)])
-        await self._say(context, draft, _("In which country are you?"), keyboard)
+        markup = keyboard([*rows, self._nav(draft, Step.COUNTRY)])
+        await self.chat.say(context, draft, _("In which country are you?"), markup)
 
     async def answer_country(self, update: Update, context: Context) -> Step:
         """Stores the country and asks for the year."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         draft.country = _choice_value(context)
         return await self._go(context, draft, self._after(Step.COUNTRY, draft))
 
@@ -521,9 +490,9 @@ class ReportFlow:
             [(_("Earlier"), _data(Step.YEAR, choices.EARLIER))],
             [(_("I don't know"), _data(Step.YEAR, UNKNOWN))],
         ]
-        keyboard = _keyboard([*rows, self._nav(draft, Step.YEAR)])
-        await self._say(
-            context, draft, _("When did it happen, roughly? Choose the year."), keyboard
+        markup = keyboard([*rows, self._nav(draft, Step.YEAR)])
+        await self.chat.say(
+            context, draft, _("When did it happen, roughly? Choose the year."), markup
         )
 
     async def answer_year(self, update: Update, context: Context) -> Step | None:
@@ -533,7 +502,7 @@ class ReportFlow:
         if value.isdigit() and value not in self._years():
             await self.stale(update, context)  # a year button from an earlier year, or forged
             return None
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         draft.year = None if value == UNKNOWN else value
         draft.month = None
         return await self._go(context, draft, self._after(Step.YEAR, draft))
@@ -545,19 +514,19 @@ class ReportFlow:
             for month in range(1, 13)
         ]
         rows = [months[i : i + 3] for i in range(0, 12, 3)]
-        keyboard = _keyboard(
+        markup = keyboard(
             [
                 *rows,
                 [(_("I don't know the month"), _data(Step.MONTH, UNKNOWN))],
                 self._nav(draft, Step.MONTH),
             ]
         )
-        await self._say(context, draft, _("And the month?"), keyboard)
+        await self.chat.say(context, draft, _("And the month?"), markup)
 
     async def answer_month(self, update: Update, context: Context) -> Step:
         """Stores the month and asks what happened."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         value = _choice_value(context)
         draft.month = None if value == UNKNOWN else int(value)
         return await self._go(context, draft, self._after(Step.MONTH, draft))
@@ -568,7 +537,7 @@ class ReportFlow:
             "In your own words, what happened? Write it in one message. If you can, leave out "
             "your own name and other people's names: describe them instead."
         )
-        await self._say(context, draft, text, _keyboard([self._nav(draft, Step.NARRATIVE)]))
+        await self.chat.say(context, draft, text, keyboard([self._nav(draft, Step.NARRATIVE)]))
 
     async def answer_narrative(self, update: Update, context: Context) -> Step | None:
         """Stores what happened, once cleaned, and asks for links."""
@@ -588,10 +557,10 @@ class ReportFlow:
         result = clean_text(raw or "", max_chars=self.settings.max_text_chars)
         _ = self._t(draft)
         if isinstance(result, Refused):
-            await self._say(context, draft, result.notice.render(_))
+            await self.chat.say(context, draft, result.notice.render(_))
             return None
         if result.notice is not None:
-            await self._say(context, draft, result.notice.render(_))
+            await self.chat.say(context, draft, result.notice.render(_))
         return result
 
     async def _ask_links(self, context: Context, draft: Draft) -> None:
@@ -602,8 +571,8 @@ class ReportFlow:
         )
         if draft.links:
             text += "\n\n" + _("Links saved so far: {count}.").format(count=len(draft.links))
-        keyboard = _keyboard([self._nav(draft, Step.LINKS, done=bool(draft.links), skip=True)])
-        await self._say(context, draft, text, keyboard)
+        markup = keyboard([self._nav(draft, Step.LINKS, done=bool(draft.links), skip=True)])
+        await self.chat.say(context, draft, text, markup)
 
     async def add_links(self, update: Update, context: Context) -> None:
         """Adds the valid links of a message and stays on the links step."""
@@ -630,8 +599,8 @@ class ReportFlow:
             )
         lines.append(_("Links saved so far: {count}.").format(count=len(draft.links)))
         lines.append(_("Send more, or press Done."))
-        keyboard = _keyboard([self._nav(draft, Step.LINKS, done=True)])
-        await self._say(context, draft, "\n".join(lines), keyboard)
+        markup = keyboard([self._nav(draft, Step.LINKS, done=True)])
+        await self.chat.say(context, draft, "\n".join(lines), markup)
 
     async def _ask_evidence(self, context: Context, draft: Draft) -> None:
         _ = self._t(draft)
@@ -643,10 +612,10 @@ class ReportFlow:
         )
         if draft.attachments:
             text += "\n\n" + _("Files added so far: {count}.").format(count=len(draft.attachments))
-        keyboard = _keyboard(
+        markup = keyboard(
             [self._nav(draft, Step.EVIDENCE, done=bool(draft.attachments), skip=True)]
         )
-        await self._say(context, draft, text, keyboard)
+        await self.chat.say(context, draft, text, markup)
 
     async def add_evidence(self, update: Update, context: Context) -> None:
         """Downloads, checks and cleans one file off the event loop, then stays on the step."""
@@ -654,67 +623,37 @@ class ReportFlow:
         message = update.effective_message
         if message is None:
             return
-        _ = self._t(draft)
-        limit = self.settings.max_files
-        if len(draft.attachments) + draft.files_in_progress >= limit:
-            text = _("You have reached the maximum number of files: {limit}.").format(limit=limit)
-            await self._say(context, draft, text)
-            return
-        attachment = message.effective_attachment
-        if isinstance(attachment, tuple):  # a photo comes in several sizes: take the largest
-            attachment = attachment[-1] if attachment else None
-        file_id = getattr(attachment, "file_id", None)
-        if not isinstance(file_id, str):
-            await self._say(context, draft, _("This kind of message cannot be added here."))
-            return
-        refusal = check_size(getattr(attachment, "file_size", None), self.settings.max_file_bytes)
-        if refusal is not None:
-            await self._say(context, draft, refusal.notice.render(_))
-            return
-        draft.files_in_progress += 1
-        try:
-            result = await self._fetch_and_clean(context, file_id)
-        finally:
-            draft.files_in_progress -= 1
-        if _draft(context) is not draft:  # erased or restarted while the file was processed
-            return
-        if isinstance(result, Refused):
-            await self._say(context, draft, result.notice.render(_))
-            return
-        draft.attachments.append(
-            DraftAttachment(result.kind, result.media_type, result.filename, bytearray(result.data))
+        result = await self.chat.take_evidence(
+            context,
+            draft,
+            message,
+            # Erased or restarted while the file was processed: nothing is added or said.
+            still_open=lambda: _draft(context) is draft,
         )
+        if result is None:
+            return
+        _ = self._t(draft)
+        if isinstance(result, Refused):
+            await self.chat.say(context, draft, result.notice.render(_))
+            return
         lines = [
             _("File added. Files added so far: {count}.").format(count=len(draft.attachments)),
             _("Send more, or press Done."),
         ]
-        keyboard = _keyboard([self._nav(draft, Step.EVIDENCE, done=True)])
-        await self._say(context, draft, "\n".join(lines), keyboard)
-
-    async def _fetch_and_clean(self, context: Context, file_id: str) -> CleanedEvidence | Refused:
-        """Download into memory (I1: never a temporary file) and clean in a worker thread."""
-        telegram_file = await context.bot.get_file(file_id)
-        downloaded = await telegram_file.download_as_bytearray()
-        try:
-            return await asyncio.to_thread(
-                clean_evidence, bytes(downloaded), max_bytes=self.settings.max_file_bytes
-            )
-        finally:
-            downloaded[:] = bytes(len(downloaded))
+        markup = keyboard([self._nav(draft, Step.EVIDENCE, done=True)])
+        await self.chat.say(context, draft, "\n".join(lines), markup)
 
     async def _ask_platform_response(self, context: Context, draft: Draft) -> None:
         _ = self._t(draft)
-        keyboard = self._options(
-            draft, Step.PLATFORM_RESPONSE, choices.PLATFORM_RESPONSES, skip=True
-        )
-        await self._say(
-            context, draft, _("Did you report it to the platform? What did it do?"), keyboard
+        markup = self._options(draft, Step.PLATFORM_RESPONSE, choices.PLATFORM_RESPONSES, skip=True)
+        await self.chat.say(
+            context, draft, _("Did you report it to the platform? What did it do?"), markup
         )
 
     async def answer_platform_response(self, update: Update, context: Context) -> Step:
         """Stores what the platform did and asks whether a reply is wanted."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         draft.platform_response = _choice_value(context)
         return await self._go(context, draft, self._after(Step.PLATFORM_RESPONSE, draft))
 
@@ -724,19 +663,19 @@ class ReportFlow:
             "Would you like a caseworker to reply to you? You would read the reply with your "
             "receipt, using /status."
         )
-        keyboard = _keyboard(
+        markup = keyboard(
             [
                 [(_("Yes, I would like a reply"), _data(Step.REPLY, YES))],
                 [(_("No reply needed"), _data(Step.REPLY, NO))],
                 self._nav(draft, Step.REPLY),
             ]
         )
-        await self._say(context, draft, text, keyboard)
+        await self.chat.say(context, draft, text, markup)
 
     async def answer_reply(self, update: Update, context: Context) -> Step:
         """Stores whether a reply is wanted and asks for consent to advocacy use."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         draft.wants_reply = _choice_value(context) == YES
         return await self._go(context, draft, self._after(Step.REPLY, draft))
 
@@ -746,19 +685,19 @@ class ReportFlow:
             "May {organisation} use what happened to you in its advocacy and public reports, "
             "without anything that could identify you?"
         ).format(organisation=isolate(self.settings.organisation_name))
-        keyboard = _keyboard(
+        markup = keyboard(
             [
                 [(_("Yes, without anything that identifies me"), _data(Step.ADVOCACY, YES))],
                 [(_("No"), _data(Step.ADVOCACY, NO))],
                 self._nav(draft, Step.ADVOCACY),
             ]
         )
-        await self._say(context, draft, text, keyboard)
+        await self.chat.say(context, draft, text, markup)
 
     async def answer_advocacy(self, update: Update, context: Context) -> Step:
         """Stores the advocacy consent and shows the review."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         draft.advocacy_consent = _choice_value(context) == YES
         return await self._go(context, draft, Step.REVIEW)
 
@@ -811,38 +750,38 @@ class ReportFlow:
 
     async def _show_review(self, context: Context, draft: Draft) -> None:
         _ = self._t(draft)
-        keyboard = _keyboard(
+        markup = keyboard(
             [
                 [(_("Submit"), _data(Step.REVIEW, "submit"))],
                 [(_("Edit an answer"), _data(Step.REVIEW, "edit"))],
                 [(_("Erase everything"), ERASE)],
             ]
         )
-        await self._say(context, draft, self._review_text(draft), keyboard)
+        await self.chat.say(context, draft, self._review_text(draft), markup)
 
     async def choose_edit(self, update: Update, context: Context) -> Step:
         """Shows which answer to change."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         _ = self._t(draft)
         rows = [[(_(label), _data(Step.EDIT, step.value))] for step, label in EDITABLE.items()]
-        keyboard = _keyboard([*rows, self._nav(draft, Step.EDIT)])
-        await self._say(context, draft, _("Which answer do you want to change?"), keyboard)
+        markup = keyboard([*rows, self._nav(draft, Step.EDIT)])
+        await self.chat.say(context, draft, _("Which answer do you want to change?"), markup)
         return Step.EDIT
 
     async def edit_step(self, update: Update, context: Context) -> Step:
         """Asks the chosen step again; answering it returns to the review."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         draft.editing = True
         return await self._go(context, draft, Step(_choice_value(context)))
 
     async def submit(self, update: Update, context: Context) -> Step:
         """Hands the draft to the service; shows the receipt only once it is committed (I8)."""
         draft = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         _ = self._t(draft)
-        await self._say(context, draft, _("Saving your report…"))
+        await self.chat.say(context, draft, _("Saving your report…"))
         try:
             submission = await self.submitter.submit(draft)
         except SubmissionBusy:
@@ -850,7 +789,7 @@ class ReportFlow:
             text = _(
                 "Many reports are being saved right now. Please press Submit again in a minute."
             )
-            await self._say(context, draft, text)
+            await self.chat.say(context, draft, text)
             await self._show_review(context, draft)
             return Step.REVIEW
         except Exception as exc:  # the draft must survive whatever the service raised (I8)
@@ -859,7 +798,7 @@ class ReportFlow:
                 "Your report could not be saved. Your answers are still here: please press "
                 "Submit again in a moment."
             )
-            await self._say(context, draft, text)
+            await self.chat.say(context, draft, text)
             await self._show_review(context, draft)
             return Step.REVIEW
         event(_log, "report_submitted", links=len(draft.links), attachments=len(draft.attachments))
@@ -880,32 +819,17 @@ class ReportFlow:
             receipt=isolate(submission.receipt.to_display()),
             minutes=minutes,
         )
-        keyboard = _keyboard([[(_("I have saved it"), _data(Step.RECEIPT, SAVED))]])
-        await self._say(context, draft, text, keyboard)
+        markup = keyboard([[(_("I have saved it"), _data(Step.RECEIPT, SAVED))]])
+        await self.chat.say(context, draft, text, markup)
         return Step.RECEIPT
 
     # -- leaving: saved, erase, forget, timeout ----------------------------------------------
 
     async def _end(self, update: object, context: Context, reason: str) -> int:
         """Wipe the draft and erase every message of the conversation."""
-        draft = _draft(context)
-        message = update.effective_message if isinstance(update, Update) else None
-        if context.user_data is not None:
-            context.user_data.pop(DRAFT_KEY, None)
-            user = update.effective_user if isinstance(update, Update) else None
-            if not context.user_data and user is not None:
-                # PTB keys user_data by user id; an empty entry would keep the id in memory.
-                context.application.drop_user_data(user.id)
-        chat_id = draft.chat_id if draft is not None else None
-        if chat_id is None and isinstance(update, Update) and update.effective_chat is not None:
-            chat_id = update.effective_chat.id
-        ids = draft.take_messages() if draft is not None else []
-        if message is not None and message.message_id not in ids:
-            ids.append(message.message_id)
-        if draft is not None:
-            draft.wipe()
-        await self._delete(context, chat_id, ids)
-        event(_log, f"report_ended.{reason}", messages=len(ids))
+        draft = take_from_user_data(update, context, DRAFT_KEY)
+        erased = await self.chat.close(update, context, draft if isinstance(draft, Draft) else None)
+        event(_log, f"report_ended.{reason}", messages=erased)
         return ConversationHandler.END
 
     async def saved(self, update: Update, context: Context) -> int:
@@ -918,7 +842,7 @@ class ReportFlow:
 
     async def erase(self, update: Update, context: Context) -> int:
         """Wipes the draft and erases the conversation (Erase button)."""
-        _ = translator(_language_of(update, context))
+        _ = translator(self._language_of(update, context))
         if update.callback_query is not None:
             await update.callback_query.answer(_("Everything you wrote here has been deleted."))
         return await self._end(update, context, "erased")
@@ -935,7 +859,7 @@ class ReportFlow:
 
     async def help(self, update: Update, context: Context) -> None:
         """Shows what the bot does and which commands exist; the state does not change."""
-        _ = translator(_language_of(update, context))
+        _ = translator(self._language_of(update, context))
         text = _(
             "This bot lets you report online targeting to {organisation}, safely.\n\n"
             "/start — begin a report\n"
@@ -955,13 +879,13 @@ class ReportFlow:
         """Answer in the chat; remembered for erasure when a report is open."""
         draft = _draft(context)
         if draft is not None:
-            await self._say(context, draft, text)
+            await self.chat.say(context, draft, text)
         elif update.effective_chat is not None:
             await context.bot.send_message(update.effective_chat.id, text)
 
     async def already_started(self, update: Update, context: Context) -> None:
         """Says a report is already open; the state does not change."""
-        _ = translator(_language_of(update, context))
+        _ = translator(self._language_of(update, context))
         text = _(
             "You already have a report in progress: continue with the latest question above, "
             "or send /forget to erase it and start again."
@@ -970,7 +894,7 @@ class ReportFlow:
 
     async def command_mid_step(self, update: Update, context: Context) -> None:
         """Refuses another command in the middle of a report; the state does not change."""
-        _ = translator(_language_of(update, context))
+        _ = translator(self._language_of(update, context))
         text = _(
             "That command is not available while you are writing a report. Finish the report "
             "or erase it first; /help and /forget work at any time."
@@ -979,18 +903,18 @@ class ReportFlow:
 
     async def expected_button(self, update: Update, context: Context) -> None:
         """Asks for a button press instead of a message; the state does not change."""
-        _ = translator(_language_of(update, context))
+        _ = translator(self._language_of(update, context))
         await self._reply(update, context, _("Please choose one of the buttons above."))
 
     async def expected_text(self, update: Update, context: Context) -> None:
         """Asks for a text message instead of a file or sticker; the state does not change."""
-        _ = translator(_language_of(update, context))
+        _ = translator(self._language_of(update, context))
         text = _("Please answer with a text message. You can send files at the evidence step.")
         await self._reply(update, context, text)
 
     async def expected_file(self, update: Update, context: Context) -> None:
         """Asks for a supported file; the state does not change."""
-        _ = translator(_language_of(update, context))
+        _ = translator(self._language_of(update, context))
         text = _(
             "Please send photos, screenshots, PDF documents or voice notes here, or press Done."
         )
@@ -998,16 +922,7 @@ class ReportFlow:
 
     async def stale(self, update: Update, context: Context) -> None:
         """Refuses a stale or forged button; the state does not change."""
-        _ = translator(_language_of(update, context))
-        query = update.callback_query
-        if query is not None:
-            try:
-                await query.answer(
-                    _("This button is no longer active. Please use the latest message."),
-                    show_alert=True,
-                )
-            except TelegramError:
-                event(_log, "stale_answer_failed", logging.DEBUG)
+        await answer_stale(update, self._language_of(update, context))
 
     async def stale_outside(self, update: Update, context: Context) -> int:
         """Refuses a button of a conversation that has ended."""
@@ -1027,9 +942,8 @@ class ReportFlow:
         if not isinstance(update, Update):
             return
         draft = _draft(context)
-        message = update.effective_message
-        if draft is not None and message is not None and update.callback_query is None:
-            await self._remember(context, draft, message.message_id)
+        if draft is not None:
+            await self.chat.remember_incoming(update, context, draft)
         user = update.effective_user
         if user is None:
             return
@@ -1038,7 +952,7 @@ class ReportFlow:
             return
         event(_log, "flood_refused")
         if verdict.first_refusal:
-            _ = translator(_language_of(update, context))
+            _ = translator(self._language_of(update, context))
             text = _(
                 "You are sending messages too fast. Please wait a minute; nothing you have "
                 "written so far is lost."
@@ -1056,7 +970,7 @@ class ReportFlow:
         if not isinstance(update, Update) or update.effective_chat is None:
             return
         try:
-            _ = translator(_language_of(update, context))
+            _ = translator(self._language_of(update, context))
             await self._reply(update, context, _(SOMETHING_WENT_WRONG))
         except Exception as exc:  # the error handler itself must never raise
             event(_log, f"error_reply_failed.{type(exc).__name__}", logging.ERROR)
@@ -1101,7 +1015,7 @@ class ReportFlow:
         yes_no = (YES, NO)
         editable = [step.value for step in EDITABLE]
         states: dict[object, list[Handler]] = {
-            Step.LANGUAGE: [buttons(Step.LANGUAGE, LANGUAGES, self.choose_language)],
+            Step.LANGUAGE: [buttons(Step.LANGUAGE, self.settings.languages, self.choose_language)],
             Step.NOTICE: [buttons(Step.NOTICE, [YES], self.accept_notice), back(Step.NOTICE)],
             Step.DANGER: [buttons(Step.DANGER, yes_no, self.answer_danger), back(Step.DANGER)],
             Step.INCIDENT: [
@@ -1173,23 +1087,11 @@ class ReportFlow:
             ConversationHandler.TIMEOUT: [TypeHandler(Update, self.timed_out)],
         }
         private = filters.ChatType.PRIVATE
-        with warnings.catch_warnings():
-            # per_message=False is deliberate: one conversation per chat, whose buttons are
-            # checked against the current step by their patterns (stale ones go to ``stale``).
-            warnings.filterwarnings(
-                "ignore", message=".*per_message=False", category=PTBUserWarning
-            )
-            return self._conversation(states, private)
-
-    def _conversation(
-        self, states: dict[object, list[Handler]], private: filters.BaseFilter
-    ) -> ConversationHandler[Context]:
-        message = filters.UpdateType.MESSAGE
-        other = message & ~filters.COMMAND
-        return ConversationHandler(
+        return chat_conversation(
+            name=CONVERSATION_NAME,
             entry_points=[
                 CommandHandler("start", self.start, filters=private),
-                CallbackQueryHandler(self.stale_outside),
+                CallbackQueryHandler(self.stale_outside, pattern=OWN_BUTTONS),
                 CommandHandler("help", self.help_outside, filters=private),
                 CommandHandler("forget", self.forget, filters=private),
             ],
@@ -1200,12 +1102,10 @@ class ReportFlow:
                 CommandHandler("start", self.already_started),
                 MessageHandler(message & filters.COMMAND, self.command_mid_step),
                 CallbackQueryHandler(self.erase, pattern=f"^{ERASE}$"),
-                CallbackQueryHandler(self.stale),
+                CallbackQueryHandler(self.stale, pattern=OWN_BUTTONS),
                 MessageHandler(other, self.expected_button),
             ],
-            conversation_timeout=self.settings.conversation_timeout,
-            name="report",
-            persistent=False,  # I1: no PTB persistence, ever
+            timeout=self.settings.conversation_timeout,
         )
 
 

@@ -10,9 +10,14 @@ addendum and committed before the conversation is erased.
 
 Leave with "Add" (after sending the addition), the Erase button or ``/forget`` at any step, or by
 staying idle for the timeout: each of them wipes what the conversation held (I1) and deletes every
-message of it, the receipt included, with one ``deleteMessages`` call (I7), using the report
-flow's own helpers so both flows erase the same way. ``status_flow.mmd`` beside this module
-shows the states; change both together.
+message of it, the receipt included, with ``deleteMessages`` (I7), through :mod:`handlers.chat`
+so both reporter flows erase the same way. ``status_flow.mmd`` beside this module shows the
+states; change both together.
+
+Order: install this flow before the report flow, in the same handler group. Buttons do not need
+it (each flow answers only its own, ``status:`` here), but commands do: while a ``/status``
+conversation is open, ``/forget``, ``/start`` and ``/help`` must reach it, not the report flow's
+entry points. :func:`install_status_flow` refuses the other order.
 
 No oracle (docs/crypto.md, "Receipts"): a receipt that opens nothing is answered exactly like a
 case that is received and has no replies yet, after the same Argon2id and the same database work.
@@ -27,18 +32,17 @@ reporter sends and no identifier is logged, only event names and counts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ConversationHandler,
     MessageHandler,
     TypeHandler,
@@ -47,16 +51,26 @@ from telegram.ext import (
 
 from bot.logs import event, get_logger
 from crypto import Busy, MalformedReceipt, Receipt, ReceiptTypo, parse_receipt
-from handlers.draft import Draft, DraftAttachment
+from handlers.chat import (
+    Context,
+    ConversationChat,
+    Handler,
+    acknowledge,
+    answer_stale,
+    chat_conversation,
+    keyboard,
+    take_from_user_data,
+    user_language,
+)
+from handlers.draft import Draft
 from handlers.flood import FloodLimiter
-from handlers.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Refused, Translate, translator
+from handlers.i18n import N_, Refused, Translate, translator
+from handlers.ports import HousekeepingPort
+from handlers.report_flow import CONVERSATION_NAME as REPORT_CONVERSATION
 from handlers.report_flow import DRAFT_KEY as REPORT_DRAFT_KEY
-from handlers.report_flow import ReportFlow
+from handlers.report_flow import ReportFlowSettings
 from handlers.text_input import clean_text
 from storage.models import ReportStatus
-
-Context: TypeAlias = ContextTypes.DEFAULT_TYPE
-Handler: TypeAlias = BaseHandler[Update, Context, Any]
 
 _log = get_logger("status_flow")
 
@@ -64,10 +78,14 @@ SESSION_KEY = "status_session"
 # Receipts that reach Argon2id, per user and minute: a reporter needs one or two; a flood of
 # guesses would otherwise keep the pool busy for everyone.
 RECEIPT_ATTEMPTS_PER_MINUTE = 5
+# PTB's default handler group, where both reporter conversations live.
+DEFAULT_GROUP = 0
 _PREFIX = "status"
 ADD = f"{_PREFIX}:add"
 SEND = f"{_PREFIX}:send"
 ERASE = f"{_PREFIX}:erase"
+# Every button this flow sends, live or not; a stale one is answered here, never by another flow.
+OWN_BUTTONS = re.compile(rf"^{_PREFIX}:")
 SEND_BUTTON = (N_("Send"), SEND)
 
 STATE_NAMES = {
@@ -121,12 +139,10 @@ class StatusSession:
     draft: Draft
     access: object | None = field(default=None, repr=False)
 
-    def end(self) -> list[int]:
-        """Forget the access and the addition; return the message ids to erase."""
+    def end(self) -> Draft:
+        """Forget the access; return the draft, whose addition and messages the caller erases."""
         self.access = None
-        ids = self.draft.take_messages()
-        self.draft.wipe()
-        return ids
+        return self.draft
 
 
 def _session(context: Context) -> StatusSession | None:
@@ -134,59 +150,40 @@ def _session(context: Context) -> StatusSession | None:
     return found if isinstance(found, StatusSession) else None
 
 
-def _language_of(update: object) -> str:
-    user = update.effective_user if isinstance(update, Update) else None
-    code = (user.language_code or "")[:2] if user is not None else ""
-    return code if code in LANGUAGES else DEFAULT_LANGUAGE
-
-
-async def _acknowledge(query: CallbackQuery | None, text: str | None = None) -> None:
-    """Answer the button press and take the buttons off its message, so it cannot be reused."""
-    if query is None:
-        return
-    try:
-        await query.answer(text)
-        await query.edit_message_reply_markup(None)
-    except TelegramError:
-        event(_log, "status.acknowledge_failed")
-
-
 class StatusFlow:
-    """The callbacks of the conversation; the chat helpers are the report flow's own."""
+    """The callbacks of the conversation, with the report flow's settings (texts and files are
+    limited alike) and a :class:`~handlers.chat.ConversationChat` of its own."""
 
     def __init__(
         self,
         mailbox: MailboxPort,
-        chat: ReportFlow,
+        settings: ReportFlowSettings,
+        housekeeping: HousekeepingPort,
         *,
         receipt_attempts_per_minute: int = RECEIPT_ATTEMPTS_PER_MINUTE,
     ) -> None:
         self.mailbox = mailbox
-        # Sending, remembering, erasing and cleaning files exactly as the report flow does.
-        self.chat = chat
-        self.settings = chat.settings
+        self.settings = settings
+        self.chat = ConversationChat(
+            housekeeping, max_files=settings.max_files, max_file_bytes=settings.max_file_bytes
+        )
         self.receipt_attempts = FloodLimiter(receipt_attempts_per_minute)
 
     def _t(self, session: StatusSession) -> Translate:
         return translator(session.draft.language)
 
+    def _language_of(self, update: object) -> str:
+        return user_language(update, self.settings.languages)
+
     def _keyboard(self, session: StatusSession, *rows: tuple[str, str]) -> InlineKeyboardMarkup:
         _ = self._t(session)
-        buttons = [[InlineKeyboardButton(_(label), callback_data=data)] for label, data in rows]
-        buttons.append([InlineKeyboardButton(_("Erase this conversation"), callback_data=ERASE)])
-        return InlineKeyboardMarkup(buttons)
+        buttons = [[(_(label), data)] for label, data in rows]
+        return keyboard([*buttons, [(_("Erase this conversation"), ERASE)]])
 
     async def _say(
         self, context: Context, session: StatusSession, text: str, *buttons: tuple[str, str]
     ) -> None:
-        await self.chat._say(context, session.draft, text, self._keyboard(session, *buttons))
-
-    async def _remember_incoming(
-        self, update: Update, context: Context, session: StatusSession
-    ) -> None:
-        message = update.effective_message
-        if message is not None and update.callback_query is None:
-            await self.chat._remember(context, session.draft, message.message_id)
+        await self.chat.say(context, session.draft, text, self._keyboard(session, *buttons))
 
     def _require(self, context: Context) -> StatusSession:
         session = _session(context)
@@ -201,18 +198,18 @@ class StatusFlow:
         chat, message = update.effective_chat, update.effective_message
         if chat is None or message is None or context.user_data is None:
             raise LookupError("/status without a chat")
-        language = _language_of(update)
+        language = self._language_of(update)
         if isinstance(context.user_data.get(REPORT_DRAFT_KEY), Draft):
             _ = translator(language)
             text = _("Please finish or erase the report you are writing first; /forget erases it.")
             await context.bot.send_message(chat.id, text)
             return ConversationHandler.END
         old = _session(context)
-        if old is not None:
-            await self.chat._delete(context, chat.id, old.end())
+        if old is not None:  # /status again: the earlier session goes, this command stays
+            await self.chat.close(None, context, old.end())
         session = StatusSession(Draft(language=language, chat_id=chat.id))
         context.user_data[SESSION_KEY] = session
-        await self.chat._remember(context, session.draft, message.message_id)
+        await self.chat.remember(context, session.draft, message.message_id)
         event(_log, "status.started")
         _ = self._t(session)
         await self._say(
@@ -228,7 +225,7 @@ class StatusFlow:
     async def receipt(self, update: Update, context: Context) -> Step | None:
         """Checks the receipt and shows the case, or says what is wrong with it."""
         session = self._require(context)
-        await self._remember_incoming(update, context, session)
+        await self.chat.remember_incoming(update, context, session.draft)
         _ = self._t(session)
         message = update.effective_message
         try:
@@ -291,7 +288,7 @@ class StatusFlow:
     async def ask_addition(self, update: Update, context: Context) -> Step:
         """Asks for the text and files to add."""
         session = self._require(context)
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         _ = self._t(session)
         await self._say(
             context,
@@ -307,7 +304,7 @@ class StatusFlow:
     async def add_text(self, update: Update, context: Context) -> None:
         """Adds a cleaned text message to the addition; the state does not change."""
         session = self._require(context)
-        await self._remember_incoming(update, context, session)
+        await self.chat.remember_incoming(update, context, session.draft)
         _ = self._t(session)
         message = update.effective_message
         draft = session.draft
@@ -323,44 +320,27 @@ class StatusFlow:
         await self._say(context, session, "\n".join(lines), SEND_BUTTON)
 
     async def add_file(self, update: Update, context: Context) -> None:
-        """Cleans a file as the report flow does and adds it; the state does not change."""
+        """Checks and cleans a file as the report flow does and adds it; the state stays."""
         session = self._require(context)
-        await self._remember_incoming(update, context, session)
-        _ = self._t(session)
-        draft = session.draft
+        await self.chat.remember_incoming(update, context, session.draft)
         message = update.effective_message
-        attachment = message.effective_attachment if message is not None else None
-        if isinstance(attachment, tuple):  # a photo comes in several sizes: take the largest
-            attachment = attachment[-1] if attachment else None
-        file_id = getattr(attachment, "file_id", None)
-        if len(draft.attachments) + draft.files_in_progress >= self.settings.max_files:
-            text = _("You have reached the limit of {limit} files.").format(
-                limit=self.settings.max_files
-            )
-            await self._say(context, session, text, SEND_BUTTON)
+        if message is None:
             return
-        if not isinstance(file_id, str):
-            await self._say(
-                context,
-                session,
-                _("This kind of message cannot be added here."),
-                SEND_BUTTON,
-            )
+        result = await self.chat.take_evidence(
+            context,
+            session.draft,
+            message,
+            # Erased while the file was being cleaned: nothing is added or said.
+            still_open=lambda: _session(context) is session,
+        )
+        if result is None:
             return
-        draft.files_in_progress += 1
-        try:
-            result = await self.chat._fetch_and_clean(context, file_id)
-        finally:
-            draft.files_in_progress -= 1
-        if _session(context) is not session:  # erased while the file was being cleaned
-            return
+        _ = self._t(session)
         if isinstance(result, Refused):
             await self._say(context, session, result.notice.render(_), SEND_BUTTON)
             return
-        draft.attachments.append(
-            DraftAttachment(result.kind, result.media_type, result.filename, bytearray(result.data))
-        )
-        text = _("File added. Files added so far: {count}.").format(count=len(draft.attachments))
+        count = len(session.draft.attachments)
+        text = _("File added. Files added so far: {count}.").format(count=count)
         await self._say(context, session, text, SEND_BUTTON)
 
     async def send(self, update: Update, context: Context) -> Step | int:
@@ -369,12 +349,12 @@ class StatusFlow:
         _ = self._t(session)
         draft = session.draft
         if draft.what_happened is None and not draft.attachments:
-            await _acknowledge(update.callback_query, _("Please send some text or a file first."))
+            await acknowledge(update.callback_query, _("Please send some text or a file first."))
             await self._say(
                 context, session, _("Please send some text or a file first."), SEND_BUTTON
             )
             return Step.ADDING
-        await _acknowledge(update.callback_query)
+        await acknowledge(update.callback_query)
         try:
             if session.access is None:
                 raise LookupError("this receipt opens no mailbox")
@@ -412,25 +392,17 @@ class StatusFlow:
     # -- leaving ----------------------------------------------------------------------------
 
     async def _end(self, update: object, context: Context, reason: str) -> int:
-        """Drop what the receipt opened, wipe the addition, erase every message (one call)."""
-        session = _session(context)
-        if context.user_data is not None:
-            context.user_data.pop(SESSION_KEY, None)
-        ids = session.end() if session is not None else []
-        message = update.effective_message if isinstance(update, Update) else None
-        if message is not None and message.message_id not in ids:
-            ids.append(message.message_id)
-        chat_id = None
-        if isinstance(update, Update) and update.effective_chat is not None:
-            chat_id = update.effective_chat.id
-        await self.chat._delete(context, chat_id, ids)
-        event(_log, f"status.ended.{reason}", messages=len(ids))
+        """Drop what the receipt opened, wipe the addition, erase every message."""
+        session = take_from_user_data(update, context, SESSION_KEY)
+        draft = session.end() if isinstance(session, StatusSession) else None
+        erased = await self.chat.close(update, context, draft)
+        event(_log, f"status.ended.{reason}", messages=erased)
         return ConversationHandler.END
 
     async def erase(self, update: Update, context: Context) -> int:
         """Erases the conversation (Erase button)."""
         session = _session(context)
-        language = session.draft.language if session is not None else _language_of(update)
+        language = session.draft.language if session is not None else self._language_of(update)
         _ = translator(language)
         if update.callback_query is not None:
             try:
@@ -450,7 +422,7 @@ class StatusFlow:
     async def other_command(self, update: Update, context: Context) -> None:
         """Refuses another command in the middle; the state does not change."""
         session = self._require(context)
-        await self._remember_incoming(update, context, session)
+        await self.chat.remember_incoming(update, context, session.draft)
         _ = self._t(session)
         await self._say(
             context,
@@ -458,10 +430,21 @@ class StatusFlow:
             _("Finish here first, or erase this conversation; /forget works at any time."),
         )
 
+    async def stale(self, update: Update, context: Context) -> None:
+        """Refuses a button of this flow that is not live; the state does not change."""
+        session = _session(context)
+        language = session.draft.language if session is not None else self._language_of(update)
+        await answer_stale(update, language)
+
+    async def stale_outside(self, update: Update, context: Context) -> int:
+        """Refuses a button of a /status conversation that has ended."""
+        await self.stale(update, context)
+        return ConversationHandler.END
+
     async def unexpected(self, update: Update, context: Context) -> None:
         """Answers a message this step does not take; the state does not change."""
         session = self._require(context)
-        await self._remember_incoming(update, context, session)
+        await self.chat.remember_incoming(update, context, session.draft)
         _ = self._t(session)
         await self._say(context, session, _("Please use the buttons above."))
 
@@ -484,43 +467,59 @@ class StatusFlow:
             ConversationHandler.TIMEOUT: [TypeHandler(Update, self.timed_out)],
         }
         private = filters.ChatType.PRIVATE
-        return ConversationHandler(
-            entry_points=[CommandHandler("status", self.start, filters=private)],
+        return chat_conversation(
+            name="status",
+            entry_points=[
+                CommandHandler("status", self.start, filters=private),
+                CallbackQueryHandler(self.stale_outside, pattern=OWN_BUTTONS),
+            ],
             states=states,
             fallbacks=[
                 CommandHandler("forget", self.forget),
                 CommandHandler("status", self.start),
                 erase,
+                CallbackQueryHandler(self.stale, pattern=OWN_BUTTONS),
                 MessageHandler(message & filters.COMMAND, self.other_command),
                 MessageHandler(message, self.unexpected),
             ],
-            conversation_timeout=self.settings.conversation_timeout,
-            name="status",
-            persistent=False,  # I1: no PTB persistence, ever
+            timeout=self.settings.conversation_timeout,
         )
 
 
-def build_status_handler(mailbox: MailboxPort, chat: ReportFlow) -> ConversationHandler[Context]:
+def build_status_handler(
+    mailbox: MailboxPort, settings: ReportFlowSettings, housekeeping: HousekeepingPort
+) -> ConversationHandler[Context]:
     """The /status ConversationHandler alone (use :func:`install_status_flow` in the bot)."""
-    return StatusFlow(mailbox, chat).conversation()
+    return StatusFlow(mailbox, settings, housekeeping).conversation()
+
+
+class InstallOrderError(RuntimeError):
+    """The status flow was installed after the report flow (see the module docstring)."""
 
 
 def install_status_flow(
     application: Application[Any, Context, Any, Any, Any, Any],
     mailbox: MailboxPort,
-    chat: ReportFlow,
+    settings: ReportFlowSettings,
+    housekeeping: HousekeepingPort,
     *,
     receipt_attempts_per_minute: int = RECEIPT_ATTEMPTS_PER_MINUTE,
 ) -> StatusFlow:
-    """Add /status to ``application``, ahead of the report flow in the default group.
+    """Add /status to ``application``; call it before installing the report flow.
 
-    Order matters: the report flow answers any button outside its own conversation as stale,
-    so this conversation must see its own buttons first. The report flow's flood guard (group
-    -1) still runs before both.
+    While a /status conversation is open, ``/forget``, ``/start`` and ``/help`` must reach it
+    rather than the report flow's entry points (otherwise ``/forget`` would leave the receipt in
+    the chat), so this conversation goes first in the default group. Raises
+    :class:`InstallOrderError` if the report flow is already there. The report flow's flood guard
+    (group -1) runs before both either way.
     """
-    flow = StatusFlow(mailbox, chat, receipt_attempts_per_minute=receipt_attempts_per_minute)
-    # add_handler appends; this conversation must come before the report flow's catch-all.
-    application.add_handler(flow.conversation())
-    group = application.handlers[0]
-    group.insert(0, group.pop())
+    if any(
+        isinstance(handler, ConversationHandler) and handler.name == REPORT_CONVERSATION
+        for handler in application.handlers.get(DEFAULT_GROUP, [])
+    ):
+        raise InstallOrderError("install the status flow before the report flow")
+    flow = StatusFlow(
+        mailbox, settings, housekeeping, receipt_attempts_per_minute=receipt_attempts_per_minute
+    )
+    application.add_handler(flow.conversation(), group=DEFAULT_GROUP)
     return flow

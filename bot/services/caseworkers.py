@@ -348,6 +348,27 @@ async def eligible_caseworkers(
     ]
 
 
+async def eligible_caseworkers_for_chat(
+    session: AsyncSession, chat_id: int, org_public: Ed25519PublicKey, today: dt.date
+) -> list[Recipient]:
+    """The eligible caseworker rows delivering to ``chat_id`` (every key generation), in id order.
+
+    How a Telegram command learns who is asking: a caseworker acts from their delivery chat, and
+    a rotation leaves several rows on one chat, each judged as :func:`eligible_caseworkers`
+    judges it (I4).
+    """
+    rows = list(
+        await session.scalars(
+            select(Caseworker).where(Caseworker.delivery_chat_id == chat_id).order_by(Caseworker.id)
+        )
+    )
+    if not rows:
+        return []
+    revocations = await latest_revocations(session, org_public)
+    verdicts = [assess(row, org_public, today, revocations) for row in rows]
+    return [v.recipient for v in verdicts if v.recipient is not None]
+
+
 async def eligible_caseworker(
     session: AsyncSession, caseworker_id: int, org_public: Ed25519PublicKey, today: dt.date
 ) -> Recipient | None:
@@ -663,27 +684,15 @@ async def reassign(
 # A caseworker's own cases (Telegram)
 
 
-async def _recipient_rows_of_chat(
-    session: AsyncSession, chat_id: int, org_public: Ed25519PublicKey, today: dt.date
-) -> list[int]:
-    """Ids of the eligible caseworker rows (every key generation) that deliver to ``chat_id``."""
-    rows = list(
-        await session.scalars(select(Caseworker).where(Caseworker.delivery_chat_id == chat_id))
-    )
-    if not rows:
-        return []
-    revocations = await latest_revocations(session, org_public)
-    return [r.id for r in rows if assess(r, org_public, today, revocations).eligible]
-
-
 async def open_cases(
     db: Database, *, chat_id: int, org_public: Ed25519PublicKey, today: dt.date
 ) -> list[CaseLine] | None:
     """The open cases assigned to the verified caseworker of ``chat_id``; None if there is none."""
     async with db.sessionmaker() as session, session.begin():
-        ids = await _recipient_rows_of_chat(session, chat_id, org_public, today)
-        if not ids:
+        recipients = await eligible_caseworkers_for_chat(session, chat_id, org_public, today)
+        if not recipients:
             return None
+        ids = [r.caseworker_id for r in recipients]
         rows = await session.execute(
             select(Report.case_reference, Report.status)
             .where(Report.assigned_caseworker_id.in_(ids), Report.status != ReportStatus.CLOSED)
@@ -707,12 +716,11 @@ async def close_case(
     Commits.
     """
     async with db.sessionmaker() as session, session.begin():
-        ids = await _recipient_rows_of_chat(session, chat_id, org_public, today)
+        recipients = await eligible_caseworkers_for_chat(session, chat_id, org_public, today)
         report = await ReportRepository(session).get_by_case_reference(case_reference)
         if (
-            not ids
-            or report is None
-            or report.assigned_caseworker_id not in ids
+            report is None
+            or report.assigned_caseworker_id not in {r.caseworker_id for r in recipients}
             or report.status is ReportStatus.CLOSED
         ):
             raise UnknownCase("none of your open cases has this reference")
@@ -778,4 +786,3 @@ def register_caseworker_commands(
     configuration's pinned organisation key (called once by ``bot.app.build_application``)."""
     desk = TelegramDesk(runtime.database, runtime.config.organisation.signing_public_key)
     install_caseworker_commands(application, desk)
-

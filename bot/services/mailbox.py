@@ -45,17 +45,20 @@ from telegram.ext import Application
 from bot.errors import SanadError
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
-from bot.services.caseworkers import Recipient, assess, eligible_caseworker, latest_revocations
+from bot.services.caseworkers import (
+    Recipient,
+    eligible_caseworker,
+    eligible_caseworkers_for_chat,
+)
 from bot.services.key_lifecycle import (
     PepperRing,
     derive_receipt_lookup,
     load_pepper_ring,
     rekey_mailbox,
 )
+from bot.services.report_submission import body_attachment, report_flow_settings
 from crypto import (
     Answer,
-    Attachment,
-    AttachmentKind,
     CryptoError,
     EnvelopeKind,
     InvalidSignature,
@@ -73,16 +76,14 @@ from crypto import (
     verify_reply_file,
 )
 from crypto.keys import Ed25519PublicKey, X25519PublicKey
-from handlers.draft import AttachmentKind as DraftKind
 from handlers.draft import Draft
+from handlers.ports import HousekeepingPort
 from handlers.reply_commands import install_reply_commands
-from handlers.report_flow import ReportFlow
 from handlers.status_flow import install_status_flow
 from storage import outbox
 from storage.engine import Database
 from storage.models import (
     BodyKind,
-    Caseworker,
     DeliveryKind,
     Direction,
     Mailbox,
@@ -96,12 +97,6 @@ _log = get_logger("mailbox")
 
 # Answer key of an addendum's text in its report body (docs/crypto.md, "Report body").
 ADDENDUM_TEXT_FIELD = "addendum.text"
-# An evidence file's kind as the report body records it.
-_BODY_KIND = {
-    DraftKind.IMAGE: AttachmentKind.PHOTO,
-    DraftKind.PDF: AttachmentKind.DOCUMENT,
-    DraftKind.VOICE: AttachmentKind.VOICE,
-}
 _SIGNATURE_BYTES = 64  # Ed25519; the reply file ends with it (docs/crypto.md)
 
 # Caseworker-facing refusals, English only, in one place.
@@ -232,15 +227,9 @@ class MailboxService:
 
     async def _recipients_of_chat(self, session: AsyncSession, chat_id: int) -> list[Recipient]:
         """The eligible caseworker rows (every key generation) delivering to ``chat_id`` (I4)."""
-        rows = list(
-            await session.scalars(select(Caseworker).where(Caseworker.delivery_chat_id == chat_id))
+        return await eligible_caseworkers_for_chat(
+            session, chat_id, self._settings.org_signing_public, self._today()
         )
-        if not rows:
-            return []
-        org = self._settings.org_signing_public
-        revocations = await latest_revocations(session, org)
-        verdicts = [assess(row, org, self._today(), revocations) for row in rows]
-        return [v.recipient for v in verdicts if v.recipient is not None]
 
     async def _open_case_of(
         self, session: AsyncSession, chat_id: int, case_reference: str
@@ -508,12 +497,7 @@ def _addendum_body(draft: Draft) -> ReportBody:
     answers = [Answer(ADDENDUM_TEXT_FIELD, draft.what_happened)] if draft.what_happened else []
     try:
         attachments = [
-            Attachment(
-                safe_file_name(a.filename, fallback=f"file-{number}"),
-                a.media_type,
-                _BODY_KIND[a.kind],
-                bytes(a.data),
-            )
+            body_attachment(a, safe_file_name(a.filename, fallback=f"file-{number}"))
             for number, a in enumerate(draft.attachments, start=1)
         ]
     except CryptoError as exc:  # a media type the body format refuses: nothing is stored
@@ -533,11 +517,16 @@ def register_replies(
 def register_status(
     application: Application[Any, Any, Any, Any, Any, Any],
     runtime: Runtime,
-    report_flow: ReportFlow,
+    housekeeping: HousekeepingPort,
 ) -> None:
-    """The reporter's ``/status`` on the running bot, erasing chats with ``report_flow``'s helpers.
+    """The reporter's ``/status`` on the running bot, with the report flow's settings.
 
-    Call it after the report flow is installed (it places itself ahead of it; see
-    :func:`handlers.status_flow.install_status_flow`).
+    Call it before :func:`bot.services.report_submission.register_report_flow` (see
+    :func:`handlers.status_flow.install_status_flow`, which refuses the other order).
     """
-    install_status_flow(application, MailboxService.from_runtime(runtime), report_flow)
+    install_status_flow(
+        application,
+        MailboxService.from_runtime(runtime),
+        report_flow_settings(runtime.config),
+        housekeeping,
+    )

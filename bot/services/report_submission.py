@@ -15,7 +15,8 @@ This is the :class:`handlers.ports.ReportSubmitter` the reporter flow calls. In 
 5. report, body, wraps, mailbox and (when assigned) the outbox row are committed together by
    :func:`storage.reports.store_report`, which returns after the commit — so the receipt reaches
    the flow only once the report is durable (I8). Only the day is stored (I3); the forward job
-   adds the batching delay.
+   adds the batching delay. Then, and only then, the report is counted
+   (:func:`bot.metrics.report_submitted`, published on the hour).
 
 Nothing here logs content; the receipt leaves this module only inside the returned
 :class:`~handlers.ports.Submission`, whose ``repr`` is redacted. Language routing of caseworkers
@@ -31,6 +32,7 @@ from typing import Any
 
 from telegram.ext import Application
 
+from bot import metrics
 from bot.config import Config
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
@@ -49,7 +51,7 @@ from crypto import (
 )
 from crypto.keys import Ed25519PublicKey, X25519PublicKey
 from handlers.draft import AttachmentKind as DraftKind
-from handlers.draft import Draft
+from handlers.draft import Draft, DraftAttachment
 from handlers.ports import HousekeepingPort, Submission, SubmissionBusy, SubmissionError
 from handlers.report_flow import ReportFlow, ReportFlowSettings, install_report_flow
 from storage.engine import Database
@@ -75,11 +77,27 @@ KEY_PLATFORM_RESPONSE = "platform.response"
 KEY_REPLY_WANTED = "reporter.wants_reply"
 KEY_ADVOCACY = "consent.advocacy"
 
-_KIND = {
+# An evidence file's kind as a report body records it (docs/crypto.md, "Report body").
+_BODY_KIND = {
     DraftKind.IMAGE: AttachmentKind.PHOTO,
     DraftKind.PDF: AttachmentKind.DOCUMENT,
     DraftKind.VOICE: AttachmentKind.VOICE,
 }
+
+
+def body_attachment(item: DraftAttachment, file_name: str) -> Attachment:
+    """A cleaned draft file as a report or addendum body carries it, under ``file_name``.
+
+    The one mapping of the flow's file kinds to the body's, for reports and addenda alike. Copies
+    the bytes: the draft's buffer is zeroed when the flow wipes it. Raises ``crypto`` errors for a
+    name or media type the body format refuses.
+    """
+    return Attachment(
+        file_name=file_name,
+        media_type=item.media_type,
+        kind=_BODY_KIND[item.kind],
+        data=bytes(item.data),
+    )
 
 
 def _yes_no(value: bool | None) -> str | None:
@@ -108,12 +126,7 @@ def report_body(draft: Draft) -> ReportBody:
     ]
     answers = [Answer(key, value) for key, value in pairs if value is not None]
     attachments = [
-        Attachment(
-            file_name=f"evidence-{index}.{item.filename.rsplit('.', 1)[-1]}",
-            media_type=item.media_type,
-            kind=_KIND[item.kind],
-            data=bytes(item.data),
-        )
+        body_attachment(item, f"evidence-{index}.{item.filename.rsplit('.', 1)[-1]}")
         for index, item in enumerate(draft.attachments, start=1)
     ]
     return ReportBody(answers, attachments)
@@ -220,6 +233,7 @@ class ReportSubmissionService:
             # Driver and crypto errors may carry values; the flow needs only "not saved".
             event(_log, f"submission_failed.{type(exc).__name__}")
             raise SubmissionError from exc
+        metrics.report_submitted()  # store_report has committed: the report is durable
         event(
             _log,
             "report_stored",
@@ -234,6 +248,7 @@ def report_flow_settings(config: Config) -> ReportFlowSettings:
     organisation, limits = config.organisation, config.limits
     return ReportFlowSettings(
         organisation_name=organisation.name,
+        languages=tuple(organisation.languages),
         countries=tuple(organisation.countries),
         emergency_contacts=tuple((c.label, c.value) for c in organisation.emergency_contacts),
         max_text_chars=limits.max_text_chars,
@@ -251,7 +266,7 @@ def register_report_flow(
 ) -> ReportFlow:
     """The reporter's /start flow on the running bot (one line in ``bot.app``).
 
-    Register it before the status flow (which places itself ahead of it), and call
+    Register it after the status flow (:func:`bot.services.mailbox.register_status`), and call
     ``flow.hand_over(application)`` from ``post_stop`` so open conversations are still erased.
     """
     return install_report_flow(

@@ -93,7 +93,9 @@ async def test_stale_and_forged_buttons_are_refused_and_the_step_stays(harness: 
     forged = await reporter.chat.forge_press(
         reporter.latest_with_buttons().message_id, "platform:evil"
     )
-    injected = await reporter.chat.forge_press(reporter.latest_with_buttons().message_id, "x" * 64)
+    injected = await reporter.chat.forge_press(
+        reporter.latest_with_buttons().message_id, "platform:" + "x" * 55
+    )
     inactive = _("This button is no longer active. Please use the latest message.")
     for query in (stale, forged, injected):
         assert await answer_query(reporter.chat, query) == (inactive, True)
@@ -344,3 +346,34 @@ async def test_hand_over_gives_open_conversations_to_housekeeping(harness: Harne
     [(chat_id, kept)] = harness.housekeeping.kept
     assert chat_id == 6016
     assert set(kept) == ids
+
+
+async def test_only_the_configured_languages_are_offered_in_their_order() -> None:
+    settings = dataclasses.replace(SETTINGS, languages=("fr", "en"))
+    async with running_bot(settings) as harness:
+        reporter = Reporter(harness.api.open_chat(6101, "A"), language="fr")
+        await reporter.chat.send_command("start")
+        question = await reporter.chat.wait_for(lambda m: bool(m.buttons))
+        assert [[b.text for b in row] for row in question.buttons] == [["Français"], ["English"]]
+        assert (question.text or "").splitlines() == [
+            translator("fr")("Choose your language."),
+            translator("en")("Choose your language."),
+        ]
+        notice = await reporter.press("Français", translate=False)
+        assert reporter._("I understand, continue") in str(notice.buttons)
+
+
+async def test_one_configured_language_skips_the_choice_and_the_notice_has_no_back() -> None:
+    settings = dataclasses.replace(SETTINGS, languages=("ar",))
+    async with running_bot(settings) as harness:
+        # The user's Telegram says English; the deployment speaks Arabic only.
+        reporter = Reporter(harness.api.open_chat(6102, "A", language_code="en"), language="ar")
+        await reporter.chat.send_command("start")
+        notice = await reporter.chat.wait_for(lambda m: bool(m.buttons))
+        labels = [b.text for row in notice.buttons for b in row]
+        assert labels == [reporter._("I understand, continue"), reporter._("Erase everything")]
+        await reporter.press("I understand, continue")
+        await reporter.press("No")
+        await answer_to_narrative(reporter)
+        await narrative_and_submit(reporter)
+        assert received(harness)["language"] == "ar"

@@ -8,13 +8,22 @@ import threading
 from typing import Any
 
 import pytest
+from telegram import CallbackQuery, Chat, Message, Update, User
 
 from bot.config import parse_config
 from bot.services.report_submission import report_flow_settings
 from crypto.keys import ORG_SIGNING_PREFIX, Ed25519SigningKey, X25519SecretKey
-from handlers import report_flow
+from handlers import chat, evidence
+from handlers.report_flow import ReportFlowSettings, build_report_handler
 from tests.handlers import samples
-from tests.handlers.conftest import Harness, Reporter, answer_to_narrative, begin
+from tests.handlers.conftest import (
+    Harness,
+    RecordingHousekeeping,
+    RecordingSubmitter,
+    Reporter,
+    answer_to_narrative,
+    begin,
+)
 
 
 def test_settings_take_organisation_and_limits_from_the_configuration() -> None:
@@ -29,6 +38,7 @@ def test_settings_take_organisation_and_limits_from_the_configuration() -> None:
                 "recovery_public_key": X25519SecretKey.generate().public_key.to_text(),
                 "name": "Helpline",
                 "countries": ["MA", "DZ"],
+                "languages": ["fr", "ar"],
                 "emergency_contacts": [{"label": "Lawyer", "value": "+212 600 000 000"}],
             },
             "delivery": {"batch_interval_seconds": 600, "jitter_seconds": 300},
@@ -44,6 +54,7 @@ def test_settings_take_organisation_and_limits_from_the_configuration() -> None:
     settings = report_flow_settings(config)
     assert settings.organisation_name == "Helpline"
     assert settings.countries == ("MA", "DZ")
+    assert settings.languages == ("fr", "ar")
     assert settings.emergency_contacts == (("Lawyer", "+212 600 000 000"),)
     assert (settings.max_text_chars, settings.max_file_bytes, settings.max_files) == (
         3000,
@@ -61,7 +72,7 @@ async def test_file_cleaning_runs_off_the_event_loop_so_another_reporter_is_answ
     started = asyncio.Event()
     loop = asyncio.get_running_loop()
     threads: list[threading.Thread] = []
-    real_clean = report_flow.clean_evidence
+    real_clean = evidence.clean_evidence
 
     def slow_clean(data: bytes, **kwargs: Any) -> Any:
         threads.append(threading.current_thread())
@@ -71,7 +82,7 @@ async def test_file_cleaning_runs_off_the_event_loop_so_another_reporter_is_answ
         released.wait(timeout=10)
         return real_clean(data, **kwargs)
 
-    monkeypatch.setattr(report_flow, "clean_evidence", slow_clean)
+    monkeypatch.setattr(chat, "clean_evidence", slow_clean)
     slow = Reporter(harness.api.open_chat(8001, "Slow"))
     await begin(slow)
     await answer_to_narrative(slow)
@@ -86,3 +97,26 @@ async def test_file_cleaning_runs_off_the_event_loop_so_another_reporter_is_answ
     released.set()
     await slow.chat.wait_for(lambda m: "File added" in (m.text or ""))
     assert threads[0] is not threading.main_thread()
+
+
+def _press(data: str) -> Update:
+    user = User(7001, "A", is_bot=False)
+    chat_ = Chat(7001, Chat.PRIVATE)
+    message = Message(1, dt.datetime.now(dt.UTC), chat_, from_user=user)
+    return Update(1, callback_query=CallbackQuery("q1", user, "ci", message=message, data=data))
+
+
+@pytest.mark.parametrize("data", ["incident:arrest", "erase", "platform:" + "x" * 55])
+def test_report_flow_answers_its_own_buttons_outside_its_conversation(data: str) -> None:
+    handler = build_report_handler(
+        ReportFlowSettings(), RecordingSubmitter(), RecordingHousekeeping()
+    )
+    assert handler.check_update(_press(data))
+
+
+@pytest.mark.parametrize("data", ["status:add", "status:erase", "erased", "x" * 64])
+def test_report_flow_leaves_other_buttons_to_their_flow(data: str) -> None:
+    handler = build_report_handler(
+        ReportFlowSettings(), RecordingSubmitter(), RecordingHousekeeping()
+    )
+    assert not handler.check_update(_press(data))

@@ -211,10 +211,16 @@ async def running_bot(
             .concurrent_updates(16)
             .build()
         )
-        report_flow = install_report_flow(app, FLOW_SETTINGS, RefusingSubmitter(), Kept())
+        kept = Kept()
+        # The bot's order (bot.app): /status first, so its commands reach it while it is open.
         status = install_status_flow(
-            app, service, report_flow, receipt_attempts_per_minute=receipt_attempts_per_minute
+            app,
+            service,
+            FLOW_SETTINGS,
+            kept,
+            receipt_attempts_per_minute=receipt_attempts_per_minute,
         )
+        install_report_flow(app, FLOW_SETTINGS, RefusingSubmitter(), kept)
         install_reply_commands(app, service, ReplyRefused)
         caseworker_chat = api.open_chat(CASEWORKER_CHAT, "Amina", language_code="en")
         reporter_chat = api.open_chat(REPORTER_CHAT, "Salma", language_code="ar")

@@ -10,7 +10,9 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
+from telegram.ext import ApplicationBuilder
 
 from bot.local_api import ChatMessage, UserChat
 from crypto import (
@@ -25,7 +27,8 @@ from crypto import (
 from crypto.keyfile import MINIMUM
 from crypto.keys import X25519PublicKey
 from handlers.i18n import translator
-from handlers.status_flow import STATE_NAMES
+from handlers.report_flow import install_report_flow
+from handlers.status_flow import STATE_NAMES, InstallOrderError, install_status_flow
 from storage.models import (
     BodyKind,
     DeliveryKind,
@@ -37,7 +40,16 @@ from storage.models import (
 from storage.models import ReportBody as BodyRow
 from storage.models import Wrap as WrapRow
 from tests.handlers import samples
-from tests.mailbox.conftest import TODAY, Case, Deployment, arabic_indic, running_bot
+from tests.mailbox.conftest import (
+    FLOW_SETTINGS,
+    TODAY,
+    Case,
+    Deployment,
+    Kept,
+    RefusingSubmitter,
+    arabic_indic,
+    running_bot,
+)
 
 PASSPHRASE = "correct horse battery staple"
 ar = translator("ar")
@@ -290,3 +302,31 @@ async def test_status_beyond_the_pool_bound_gets_busy(deployment: Deployment) ->
     finally:
         release.set()
         await asyncio.gather(*blocker, return_exceptions=True)
+
+
+async def test_forget_in_an_open_status_erases_it_with_the_receipt(deployment: Deployment) -> None:
+    case = await deployment.submit()
+    async with running_bot(deployment.service()) as bot:
+        reporter = bot.reporter_chat
+        await reporter.send_command("status")
+        await reporter.wait_for(lambda m: bool(m.buttons))
+        await reporter.send_text(case.receipt.to_display())
+        await reporter.wait_for(lambda m: ar("Add information") in str(m.buttons))
+        old_add = await latest_with_button(reporter, ar("Add information"))
+        # /forget must reach the open /status conversation, not the report flow's entry point.
+        await reporter.send_command("forget")
+        await reporter.wait_until(lambda: not reporter.messages())
+        # Its buttons are dead now, and /status answers them itself.
+        query = await reporter.forge_press(old_add.message_id, "status:add")
+        await reporter.wait_until(lambda: reporter.callback_answer(query) is not None)
+    assert reporter.callback_answer(query) == (
+        ar("This button is no longer active. Please use the latest message."),
+        True,
+    )
+
+
+def test_status_flow_installed_after_the_report_flow_is_refused() -> None:
+    app = ApplicationBuilder().token("1:unused").build()
+    install_report_flow(app, FLOW_SETTINGS, RefusingSubmitter(), Kept())
+    with pytest.raises(InstallOrderError):
+        install_status_flow(app, object(), FLOW_SETTINGS, Kept())  # type: ignore[arg-type]

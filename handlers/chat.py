@@ -1,0 +1,272 @@
+"""The chat side of a reporter's conversation, shared by the report flow and ``/status``.
+
+Both flows hold what a conversation wrote in a :class:`~handlers.draft.Draft` and must leave the
+chat empty when it ends (I7), so both send, remember, erase and take files through one
+:class:`ConversationChat`:
+
+- :meth:`ConversationChat.say` sends plain text (no parse mode: reporter text cannot inject
+  markup) and records the message in the draft; :meth:`~ConversationChat.remember_incoming`
+  records the reporter's own messages. Every message of a conversation is recorded, so every one
+  can be deleted.
+- :meth:`ConversationChat.close` wipes the draft (I1) and deletes what it recorded with
+  ``deleteMessages``, at most 100 ids per call (Telegram's limit); ids that cannot be deleted then
+  go to the :class:`~handlers.ports.HousekeepingPort`, which seals them for the erase job (I2).
+- :meth:`ConversationChat.take_evidence` checks a file against the limits, downloads it into
+  memory (I1: never a temporary file) and cleans it in a worker thread, so one reporter's PDF
+  never stalls the others (I8).
+
+Module functions cover what needs no port: the ConversationHandler both flows are built as,
+answering a button press, answering a stale one, the reporter's language before they have chosen
+one, and inline keyboards. Nothing here logs content
+or identifiers, only event names and counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeAlias
+
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
+from telegram.ext import BaseHandler, ContextTypes, ConversationHandler
+from telegram.warnings import PTBUserWarning
+
+from bot.logs import event, get_logger
+from handlers.draft import Draft, DraftAttachment
+from handlers.evidence import CleanedEvidence, check_size, clean_evidence
+from handlers.i18n import DEFAULT_LANGUAGE, N_, Notice, Refused, translator
+from handlers.ports import HousekeepingPort
+
+Context: TypeAlias = ContextTypes.DEFAULT_TYPE
+Handler: TypeAlias = BaseHandler[Update, Context, Any]
+
+_log = get_logger("chat")
+
+# Telegram's deleteMessages takes at most 100 ids per call.
+DELETE_CHUNK = 100
+
+STALE_BUTTON = N_("This button is no longer active. Please use the latest message.")
+NOT_A_FILE = Refused(Notice(N_("This kind of message cannot be added here.")))
+
+
+def chat_conversation(
+    *,
+    name: str,
+    entry_points: list[Handler],
+    states: Mapping[object, list[Handler]],
+    fallbacks: list[Handler],
+    timeout: dt.timedelta,
+) -> ConversationHandler[Context]:
+    """A reporter conversation: one per chat, idle ``timeout``, and never persisted (I1).
+
+    ``per_message=False`` is deliberate: a chat has one conversation, whose buttons are checked
+    against the current state by their patterns (stale ones are answered as such), so PTB's
+    warning about it is silenced here rather than in every flow.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*per_message=False", category=PTBUserWarning)
+        return ConversationHandler(
+            entry_points=entry_points,
+            states=dict(states),
+            fallbacks=fallbacks,
+            conversation_timeout=timeout,
+            name=name,
+            persistent=False,  # I1: no PTB persistence, ever
+        )
+
+
+def keyboard(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    """Inline buttons from rows of (label, callback data); labels are already translated."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+
+
+def user_language(update: object, offered: Sequence[str]) -> str:
+    """The language to answer in before the reporter has chosen one: one of ``offered``.
+
+    Telegram's language code of the user when the deployment offers it, else English if offered,
+    else the first offered language.
+    """
+    user = update.effective_user if isinstance(update, Update) else None
+    code = (user.language_code or "")[:2] if user is not None else ""
+    if code in offered:
+        return code
+    return DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in offered else offered[0]
+
+
+async def acknowledge(query: CallbackQuery | None, text: str | None = None) -> None:
+    """Answer the button press and take the buttons off its message, so it cannot be reused."""
+    if query is None:
+        return
+    try:
+        await query.answer(text)
+        await query.edit_message_reply_markup(None)
+    except TelegramError:
+        event(_log, "acknowledge_failed", logging.DEBUG)
+
+
+async def answer_stale(update: Update, language: str) -> None:
+    """Answer a press on a button that is no longer (or never was) live, as an alert."""
+    query = update.callback_query
+    if query is None:
+        return
+    try:
+        await query.answer(translator(language)(STALE_BUTTON), show_alert=True)
+    except TelegramError:
+        event(_log, "stale_answer_failed", logging.DEBUG)
+
+
+def take_from_user_data(update: object, context: Context, key: str) -> object | None:
+    """Remove and return what a flow kept under ``key`` in the user's data.
+
+    PTB keys ``user_data`` by user id; an entry left empty would keep that id in memory after the
+    conversation, so an emptied entry is dropped.
+    """
+    data = context.user_data
+    if data is None:
+        return None
+    found: object | None = data.pop(key, None)
+    user = update.effective_user if isinstance(update, Update) else None
+    if not data and user is not None:
+        context.application.drop_user_data(user.id)
+    return found
+
+
+class ConversationChat:
+    """Sending, remembering, erasing and taking files for one flow's conversations.
+
+    Holds no conversation state of its own (that is the caller's :class:`Draft`), only the
+    housekeeping port and the file limits, so each flow may have its own instance.
+    """
+
+    def __init__(
+        self, housekeeping: HousekeepingPort, *, max_files: int, max_file_bytes: int
+    ) -> None:
+        self.housekeeping = housekeeping
+        self.max_files = max_files
+        self.max_file_bytes = max_file_bytes
+
+    async def say(
+        self,
+        context: Context,
+        draft: Draft,
+        text: str,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> Message:
+        """Send plain text to the draft's chat and remember the message for erasure.
+
+        Raises ``LookupError`` for a draft without a chat (a wiped one).
+        """
+        if draft.chat_id is None:
+            raise LookupError("a draft without a chat cannot be answered")
+        message = await context.bot.send_message(draft.chat_id, text, reply_markup=markup)
+        await self.remember(context, draft, message.message_id)
+        return message
+
+    async def remember(self, context: Context, draft: Draft, message_id: int) -> None:
+        """Record a message id; when the record is full, erase what it holds now (I7)."""
+        if draft.remember(message_id):
+            ids = draft.take_messages()
+            draft.remember(ids[-1])  # keep the latest: it may carry the buttons in use
+            await self.erase(context, draft.chat_id, ids[:-1])
+
+    async def remember_incoming(self, update: Update, context: Context, draft: Draft) -> None:
+        """Record the reporter's message of ``update``; a button press sends no message."""
+        message = update.effective_message
+        if message is not None and update.callback_query is None:
+            await self.remember(context, draft, message.message_id)
+
+    async def erase(self, context: Context, chat_id: int | None, ids: Sequence[int]) -> None:
+        """Delete ``ids`` from the chat, 100 per call; hand what fails to housekeeping."""
+        if chat_id is None or not ids:
+            return
+        for start in range(0, len(ids), DELETE_CHUNK):
+            chunk = list(ids[start : start + DELETE_CHUNK])
+            try:
+                await context.bot.delete_messages(chat_id, chunk)
+            except TelegramError:
+                # I7 must still happen: the erase job retries with what we could not delete.
+                event(_log, "erase_deferred", logging.WARNING, messages=len(ids) - start)
+                await self.housekeeping.keep_for_erasure(chat_id, list(ids[start:]))
+                return
+
+    async def close(self, update: object, context: Context, draft: Draft | None) -> int:
+        """End a conversation: wipe ``draft`` and erase its messages and the update's own.
+
+        The chat is the draft's, or the update's when there is no draft (a ``/forget`` with
+        nothing open still deletes the command itself). Returns how many ids were erased or
+        handed to housekeeping.
+        """
+        chat_id = draft.chat_id if draft is not None else None
+        if chat_id is None and isinstance(update, Update) and update.effective_chat is not None:
+            chat_id = update.effective_chat.id
+        ids = draft.take_messages() if draft is not None else []
+        message = update.effective_message if isinstance(update, Update) else None
+        if message is not None and message.message_id not in ids:
+            ids.append(message.message_id)
+        if draft is not None:
+            draft.wipe()
+        await self.erase(context, chat_id, ids)
+        return len(ids)
+
+    async def take_evidence(
+        self,
+        context: Context,
+        draft: Draft,
+        message: Message,
+        *,
+        still_open: Callable[[], bool],
+    ) -> DraftAttachment | Refused | None:
+        """Check, download and clean the file of ``message``, and add it to ``draft``.
+
+        Refuses (with a notice to render) past ``max_files``, for a message without a file, and
+        for a file Telegram says is over ``max_file_bytes`` — before downloading anything.
+        Returns the attachment added, the refusal, or None when ``still_open()`` turned false
+        while the file was processed (the conversation was erased: nothing is added).
+        """
+        if len(draft.attachments) + draft.files_in_progress >= self.max_files:
+            return Refused(
+                Notice(
+                    N_("You have reached the maximum number of files: {limit}."),
+                    {"limit": self.max_files},
+                )
+            )
+        attachment = message.effective_attachment
+        if isinstance(attachment, tuple):  # a photo comes in several sizes: take the largest
+            attachment = attachment[-1] if attachment else None
+        file_id = getattr(attachment, "file_id", None)
+        if not isinstance(file_id, str):
+            return NOT_A_FILE
+        refusal = check_size(getattr(attachment, "file_size", None), self.max_file_bytes)
+        if refusal is not None:
+            return refusal
+        draft.files_in_progress += 1
+        try:
+            result = await self._fetch_and_clean(context, file_id)
+        finally:
+            draft.files_in_progress -= 1
+        if not still_open():
+            return None
+        if isinstance(result, Refused):
+            return result
+        added = DraftAttachment(
+            result.kind, result.media_type, result.filename, bytearray(result.data)
+        )
+        draft.attachments.append(added)
+        return added
+
+    async def _fetch_and_clean(self, context: Context, file_id: str) -> CleanedEvidence | Refused:
+        """Download into memory (I1: never a temporary file) and clean in a worker thread."""
+        telegram_file = await context.bot.get_file(file_id)
+        downloaded = await telegram_file.download_as_bytearray()
+        try:
+            return await asyncio.to_thread(
+                clean_evidence, bytes(downloaded), max_bytes=self.max_file_bytes
+            )
+        finally:
+            downloaded[:] = bytes(len(downloaded))
