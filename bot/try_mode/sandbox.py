@@ -31,13 +31,12 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
-
-from telegram.ext import Application
+from typing import Final
 
 from bot.config import Config, load_bot_token, parse_config
 from bot.errors import SanadError
 from bot.local_api import LocalBotApi, UserChat
+from bot.local_api.ptb import AnyApplication
 from bot.logs import configure_logging, event, get_logger
 from bot.runtime import Runtime
 from bot.services.caseworkers import approve
@@ -47,8 +46,6 @@ from crypto.keyfile import MINIMUM, save_caseworker_key, save_org_recovery_key, 
 from crypto.keys import ORG_SIGNING_PREFIX, CaseworkerKeys, OrganisationKeys
 
 _log = get_logger("try")
-
-AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 #: The two simulated Telegram users whose chats the page shows.
 REPORTER_CHAT_ID: Final = 700_001

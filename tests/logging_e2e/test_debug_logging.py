@@ -25,7 +25,8 @@ from crypto import encode_enrolment_code, read_sealed_file
 from crypto.keys import CaseworkerKeys, OrganisationKeys
 from storage.engine import open_database
 from tests.handlers.conftest import Reporter, answer_to_narrative, begin
-from tests.webhook.sanad_run import config_toml, sanad_run
+from tests.support.processes import sanad_run
+from tests.webhook.configuration import config_toml
 
 pytestmark = pytest.mark.slow
 

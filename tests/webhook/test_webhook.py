@@ -23,7 +23,8 @@ import pytest_asyncio
 
 from bot.local_api import LocalBotApi, UserChat
 from crypto.keys import OrganisationKeys
-from tests.webhook.sanad_run import config_toml, sanad_run
+from tests.support.processes import sanad_run
+from tests.webhook.configuration import config_toml
 
 # One bot serves the module's tests: starting ``sanad run`` costs seconds.
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]

@@ -1,25 +1,19 @@
-"""``sanad run`` as a real subprocess against the in-process local Bot API server.
+"""A configuration file for ``sanad run`` against the in-process local Bot API server.
 
-Shared by the webhook and logging end-to-end tests: :func:`config_toml` writes the few tables
-they need, :func:`sanad_run` starts the bot with its stderr captured to a file and always stops
-it (SIGTERM, as an operator would, then SIGKILL if it does not end).
+Shared by the webhook and logging end-to-end tests, which need keys in tables that
+``tests.delivery.conftest.config_text`` writes whole (``[telegram]``, ``[logging]``,
+``[limits]``); the bot itself runs through ``tests.support.processes.sanad_run``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import os
-import signal
-import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from crypto.keys import ORG_SIGNING_PREFIX, OrganisationKeys
 
 Scalar = str | int | float | bool
-STOP_TIMEOUT = 15.0
 
 
 def _toml_value(value: Scalar) -> str:
@@ -57,26 +51,3 @@ def config_toml(
         f"[{name}]\n" + "".join(f"{key} = {_toml_value(v)}\n" for key, v in keys.items())
         for name, keys in base.items()
     )
-
-
-@contextlib.asynccontextmanager
-async def sanad_run(
-    config: Path, stderr: Path, env: Mapping[str, str]
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """``sanad run --config CONFIG`` with ``env`` added; stderr (its log) goes to ``stderr``."""
-    with stderr.open("ab") as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", "--config", str(config),
-            env={**os.environ, **env}, stdin=asyncio.subprocess.DEVNULL,
-            stdout=log, stderr=log,
-        )
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
