@@ -90,8 +90,11 @@ class Deployment:
 
     @asynccontextmanager
     async def bot(self) -> AsyncIterator[asyncio.subprocess.Process]:
-        """``sanad run`` for this deployment; SIGKILLed on leaving if still alive."""
+        """``sanad run`` for this deployment, entered once it polls for updates (its migrations
+        are done by then); SIGKILLed on leaving if still alive."""
+        polls = self.calls["getUpdates"]
         async with sanad_run(self.config, self.log, {TOKEN_ENV: self.token}) as process:
+            await self.calls.wait_for("getUpdates", polls + 1, timeout=60)
             yield process
 
     @asynccontextmanager
