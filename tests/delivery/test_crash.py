@@ -8,23 +8,21 @@ run out by moving ``claimed_until`` back in the database rather than by waiting.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from bot.local_api import Fault, LocalBotApi, UserChat
-from bot.local_api.limits import FaultInjector
 from crypto import read_sealed_file
 from crypto.keys import OrganisationKeys
 from storage.engine import Database
 from storage.models import DeliveryStatus
+from tests.support.calls import CallCounter
+from tests.support.processes import kill, sanad_run, until
 
 from .conftest import (
     TOKEN_ENV,
@@ -63,43 +61,20 @@ class Deployment:
                 delivery=DELIVERY,
             )
         )
-        self.send_calls = 0
-        self._calls_changed = asyncio.Event()
-        self._watch_send_document(api.faults)
+        self.calls = CallCounter(api)
 
-    def _watch_send_document(self, faults: FaultInjector) -> None:
-        # Every call the server receives asks the fault injector first: count sendDocument there.
-        original = faults.next_fault
-
-        def next_fault(method: str) -> Fault | None:
-            if method.lower() == "senddocument":
-                self.send_calls += 1
-                self._calls_changed.set()
-            return original(method)
-
-        faults.next_fault = next_fault  # type: ignore[method-assign]
+    @property
+    def send_calls(self) -> int:
+        return self.calls["sendDocument"]
 
     async def wait_for_send_calls(self, count: int, timeout: float = 20.0) -> None:  # noqa: ASYNC109
-        async with asyncio.timeout(timeout):
-            while self.send_calls < count:
-                self._calls_changed.clear()
-                await self._calls_changed.wait()
+        await self.calls.wait_for("sendDocument", count, timeout)
 
     @asynccontextmanager
     async def bot(self) -> AsyncIterator[asyncio.subprocess.Process]:
         """``sanad run`` in a subprocess; SIGKILLed on leaving if still alive."""
-        env = {**os.environ, TOKEN_ENV: self.token}
-        with self.log.open("ab") as log:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "run", "--config", str(self.config),
-                env=env, stdout=log, stderr=log,
-            )
-        try:
+        async with sanad_run(self.config, self.log, {TOKEN_ENV: self.token}) as process:
             yield process
-        finally:
-            if process.returncode is None:
-                process.send_signal(signal.SIGKILL)
-            await process.wait()
 
     async def chat_with(self, chat_id: int) -> tuple[EnrolledCaseworker, UserChat]:
         await caseworker_chat(self.api, chat_id)
@@ -111,18 +86,6 @@ class Deployment:
         for report in reports:
             assert report.canary not in text
             assert report.case_reference not in text
-
-
-async def kill(process: asyncio.subprocess.Process) -> None:
-    process.send_signal(signal.SIGKILL)
-    await process.wait()
-
-
-async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:  # noqa: ASYNC109
-    async with asyncio.timeout(timeout):
-        # The condition is another process's commit: there is no event to wait on, only polling.
-        while not await condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
 
 
 def arrivals(*chats: UserChat) -> Counter[tuple[str, int]]:
