@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,19 @@ def test_loopback_hosts_are_accepted(host: str, address: str) -> None:
 def test_a_non_loopback_host_is_an_error_not_a_fallback() -> None:
     with pytest.raises(SanadError, match="loopback"):
         loopback_host("10.0.0.1")
+
+
+def test_try_on_a_port_in_use_fails_with_one_line_and_a_hint() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "try", "--port", str(port)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"sanad: cannot listen on 127.0.0.1 port {port} (Address already in use)",
+        "hint: choose another --port, or --port 0 for any free one",
+    ]
