@@ -10,7 +10,8 @@ Life of a row (DESIGN.md §6 "forward", I8):
    waiting on, or taking, each other's rows; on SQLite the claim is one ``UPDATE ... RETURNING``
    statement inside ``BEGIN IMMEDIATE``, which writers execute one at a time.
 3. The worker sends outside any transaction, then records the outcome with :func:`mark_sent`, or
-   :func:`release` (retry later with exponential backoff, or give up as ``failed``).
+   :func:`release` (retry later with exponential backoff, or give up as ``failed``), or hands
+   rows back untried with :func:`give_back` (Telegram said "not now", or the bot is stopping).
 4. A worker that dies holding a claim loses it when ``claimed_until`` passes: an expired claim is
    claimable again by anyone (the reclaim is part of :func:`claim_batch`). That is the one way a
    file can be sent twice, which I8 accepts and the caseworker recognises by case reference and
@@ -25,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select, update
@@ -222,6 +224,32 @@ async def release(
             .execution_options(synchronize_session=False)
         )
     return status
+
+
+async def give_back(
+    db: Database, delivery_ids: Sequence[int], *, worker: str, not_before: dt.datetime
+) -> int:
+    """Return claimed, untried rows to the outbox, due again at ``not_before``; commits.
+
+    Unlike :func:`release` this counts no attempt: Telegram's ``RetryAfter`` and a stopping bot
+    are not failures of the delivery, so they must never push it towards ``failed``. Only rows
+    ``worker`` still holds are touched; returns how many.
+    """
+    if not delivery_ids:
+        return 0
+    statement = (
+        update(OutboxEntry)
+        .where(
+            OutboxEntry.id.in_(list(delivery_ids)),
+            OutboxEntry.claimed_by == worker,
+            OutboxEntry.status == DeliveryStatus.PENDING,
+        )
+        .values(claimed_until=None, claimed_by=None, not_before=not_before)
+        .returning(OutboxEntry.id)
+        .execution_options(synchronize_session=False)
+    )
+    async with db.sessionmaker() as session, session.begin():
+        return len((await session.scalars(statement)).all())
 
 
 async def pending_count(session: AsyncSession) -> int:

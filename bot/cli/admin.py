@@ -1,86 +1,38 @@
 """Admin commands: ``sanad admin caseworkers|approve|reassign`` (DESIGN.md §9).
 
-They read the deployment through ``--config`` and act on its database. The organisation's private
-keys are loaded only for the one operation that needs them (I5: an admin may run these on the
-server, but the key files and their passphrases come with the admin and leave with them).
-
-Before a passphrase is asked or Argon2id runs, a key file's public header is checked against the
-key pinned in the configuration: a wrong file is one clear line, not a minute of key derivation
-followed by a certificate that would never verify.
+They read the deployment through ``--config`` and act on its database; the organisation key
+file an admin brings is checked against the configuration before its passphrase is asked
+(:mod:`bot.cli.deployment`). The services and the database layer are imported inside each
+command, so that ``sanad --help`` does not load them.
 
 Text here is for admins and is English only; every message sits in this module.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption
-from bot.cli.keys import PassphraseFileOption, _read_passphrase
-from bot.config import Config, load_config
+from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption, load_settings
+from bot.cli.deployment import on_database, open_recovery_key, open_signing_key
+from bot.cli.passphrase import PassphraseFileOption
 from bot.errors import SanadError
-from bot.services import caseworkers as service
+from bot.services.limits import DEFAULT_CERTIFICATE_DAYS
 from crypto.certificates import today_utc
-from crypto.keyfile import (
-    KeyKind,
-    load_org_recovery_key,
-    load_org_signing_key,
-    read_key_file_header,
-)
-from crypto.keys import Ed25519SigningKey, X25519SecretKey
-from storage.engine import Database, open_database
+
+if TYPE_CHECKING:
+    from bot.services.caseworkers import Approval, Assessment, Reassignment
+    from storage.engine import Database
 
 admin_app = typer.Typer(
     help="Administration: verify caseworkers and assign cases (server or an admin's machine).",
     no_args_is_help=True,
 )
 
-_T = TypeVar("_T")
-
 _PLAIN_COLUMNS = ("id", "label", "status", "fingerprint", "replaces", "seals", "reason", "expires")
-
-
-def _with_database(config: Config, work: Callable[[Database], Awaitable[_T]]) -> _T:
-    """Run ``work`` against the configured database and close it, whatever happens."""
-
-    async def run() -> _T:
-        db = open_database(config.database.url)
-        try:
-            return await work(db)
-        except (OSError, SQLAlchemyError) as exc:
-            # The driver's text may quote SQL and values; it stays in __cause__, unprinted.
-            raise SanadError(
-                "the database could not be read",
-                hint="check database.url, and run `sanad db upgrade` on a new deployment",
-            ) from exc
-        finally:
-            await db.close()
-
-    return asyncio.run(run())
-
-
-def _organisation_key(path: Path, kind: KeyKind, pinned: bytes, what: str) -> None:
-    """Refuse ``path`` unless it is a ``kind`` key file holding the pinned public key."""
-    header = read_key_file_header(path)
-    if header.kind is not kind:
-        raise SanadError(
-            f"{path} is {header.kind.description}, not the {what} key file",
-            hint=f"pass the organisation's {what} key file made by `sanad org init`",
-        )
-    if header.public_keys != pinned:
-        raise SanadError(
-            f"{path} is not the {what} key pinned in the configuration",
-            hint="check the [organisation] table of the configuration and the key file",
-        )
 
 
 @admin_app.command("caseworkers")
@@ -97,14 +49,19 @@ def caseworkers(
     `sanad caseworker init` printed before approving. When the bot will not seal to someone the
     last column says why (no certificate, signed by another key, expired, revoked, ...).
     """
-    settings = load_config(config)
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot.services.caseworkers import assess_caseworkers
+
+    settings = load_settings(config)
     org_public = settings.organisation.signing_public_key
 
-    async def work(db: Database) -> list[service.Assessment]:
+    async def work(db: Database) -> list[Assessment]:
         async with db.sessionmaker() as session, session.begin():
-            return await service.assess_caseworkers(session, org_public, today_utc())
+            return await assess_caseworkers(session, org_public, today_utc())
 
-    assessments = _with_database(settings, work)
+    assessments = on_database(settings, work)
     rows = [_row(a) for a in assessments]
     if plain:
         for line in [_PLAIN_COLUMNS, *rows]:
@@ -121,7 +78,7 @@ def caseworkers(
     Console().print(table)
 
 
-def _row(assessment: service.Assessment) -> tuple[str, ...]:
+def _row(assessment: Assessment) -> tuple[str, ...]:
     return (
         str(assessment.caseworker_id),
         assessment.label,
@@ -152,7 +109,7 @@ def approve(
     days: Annotated[
         int,
         typer.Option("--days", min=1, max=3650, help="How long the certificate is valid."),
-    ] = service.DEFAULT_CERTIFICATE_DAYS,
+    ] = DEFAULT_CERTIFICATE_DAYS,
     passphrase_file: PassphraseFileOption = None,
     every: Annotated[
         bool,
@@ -177,20 +134,19 @@ def approve(
     """
     if every == (who is not None):
         raise SanadError("name one caseworker, or pass --all", hint="`sanad admin approve --help`")
-    settings = load_config(config)
+    from bot.services.caseworkers import approve as approve_caseworker
+
+    settings = load_settings(config)
     org_public = settings.organisation.signing_public_key
-    _organisation_key(org_key, KeyKind.ORG_SIGNING, org_public.raw, "organisation signing")
-    signing_key: Ed25519SigningKey = load_org_signing_key(
-        org_key, _read_passphrase(passphrase_file, creating=False)
-    )[1]
+    signing_key = open_signing_key(settings, org_key, passphrase_file)
     if who is None:  # --all; imported here, as it lives with the key lifecycle commands
         from bot.cli.admin_keys import approve_all
 
         approve_all(settings, signing_key, days=days, rotation=rotation)
         return
 
-    async def work(db: Database) -> service.Approval:
-        return await service.approve(
+    async def work(db: Database) -> Approval:
+        return await approve_caseworker(
             db,
             who=who,
             signing_key=signing_key,
@@ -199,7 +155,7 @@ def approve(
             days=days,
         )
 
-    approval = _with_database(settings, work)
+    approval = on_database(settings, work)
     typer.echo(f"approved caseworker {approval.caseworker_id} ({approval.label})")
     typer.echo(f"Fingerprint: {approval.fingerprint}")
     typer.echo(f"certificate valid until {approval.expires.isoformat()}")
@@ -241,22 +197,19 @@ def reassign(
         raise SanadError(
             "name one case, or pass --all-from ID", hint="`sanad admin reassign --help`"
         )
-    settings = load_config(config)
+    from bot.services.caseworkers import reassign as reassign_case
+
+    settings = load_settings(config)
     organisation = settings.organisation
-    _organisation_key(
-        recovery_key, KeyKind.ORG_RECOVERY, organisation.recovery_public_key.raw, "recovery"
-    )
-    secret: X25519SecretKey = load_org_recovery_key(
-        recovery_key, _read_passphrase(passphrase_file, creating=False)
-    )[1]
+    secret = open_recovery_key(settings, recovery_key, passphrase_file)
     if case is None:  # --all-from; imported here, as it lives with the key lifecycle commands
         from bot.cli.admin_keys import reassign_all
 
         reassign_all(settings, from_who=str(all_from), to=to, recovery_key=secret)
         return
 
-    async def work(db: Database) -> service.Reassignment:
-        return await service.reassign(
+    async def work(db: Database) -> Reassignment:
+        return await reassign_case(
             db,
             case_reference=case,
             to=to,
@@ -267,7 +220,7 @@ def reassign(
             now=datetime.now(UTC),
         )
 
-    result = _with_database(settings, work)
+    result = on_database(settings, work)
     typer.echo(
         f"case {result.case_reference} assigned to caseworker {result.caseworker_id}: "
         f"{result.bodies} part(s) re-wrapped and queued for delivery, "

@@ -7,32 +7,24 @@ a passphrase is asked or Argon2id runs, so a wrong file costs one line, not a mi
 ``org`` commands run on an admin's offline machine and only write key files.
 
 :func:`register` adds them to the ``admin`` and ``org`` groups; the work itself is in
-:mod:`bot.services.key_lifecycle`. Text here is for admins and is English only.
+:mod:`bot.services.key_lifecycle`, imported inside each command so that ``sanad --help`` does not
+load the database layer. Text here is for admins and is English only.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot.cli.admin import _organisation_key, _with_database
-from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption
-from bot.cli.keys import (
-    ORG_LABEL,
-    RECOVERY_FILE,
-    SIGNING_FILE,
-    PassphraseFileOption,
-    _read_passphrase,
-    _refuse_existing,
-)
-from bot.config import Config, load_config
+from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption, load_settings
+from bot.cli.deployment import on_database, open_recovery_key, open_signing_key
+from bot.cli.keys import ORG_LABEL, RECOVERY_FILE, SIGNING_FILE, refuse_existing
+from bot.cli.passphrase import PassphraseFileOption, read_passphrase
 from bot.errors import SanadError
-from bot.server_secrets import find_server_secrets
-from bot.services import caseworkers
-from bot.services import key_lifecycle as lifecycle
+from bot.services.limits import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
 from crypto import issue_signing_key_rotation, verify_signing_key_rotation
 from crypto.certificates import today_utc
 from crypto.keyfile import (
@@ -44,7 +36,17 @@ from crypto.keyfile import (
     save_org_signing_key,
 )
 from crypto.keys import ORG_SIGNING_PREFIX, Ed25519SigningKey, X25519PublicKey, X25519SecretKey
-from storage.engine import Database
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.services.caseworkers import Reassignment
+    from bot.services.key_lifecycle import (
+        RecoveryRotation,
+        Reissue,
+        Revocation,
+        Rewrapping,
+    )
+    from storage.engine import Database
 
 ROTATION_FILE = "org-signing-rotation.sanad"
 
@@ -69,19 +71,18 @@ def revoke(
     keys still waiting for approval, are revoked with them. Their open cases are listed: give
     them to someone with `sanad admin reassign --all-from ID --to OTHER`.
     """
-    settings = load_config(config)
-    org_public = settings.organisation.signing_public_key
-    _organisation_key(org_key, KeyKind.ORG_SIGNING, org_public.raw, "organisation signing")
-    signing_key = load_org_signing_key(org_key, _read_passphrase(passphrase_file, creating=False))[
-        1
-    ]
+    from bot.services import key_lifecycle as lifecycle
 
-    async def work(db: Database) -> lifecycle.Revocation:
+    settings = load_settings(config)
+    org_public = settings.organisation.signing_public_key
+    signing_key = open_signing_key(settings, org_key, passphrase_file)
+
+    async def work(db: Database) -> Revocation:
         return await lifecycle.revoke(
             db, who=who, signing_key=signing_key, org_public=org_public, today=today_utc()
         )
 
-    result = _with_database(settings, work)
+    result = on_database(settings, work)
     ids = ", ".join(str(i) for i in result.caseworker_ids)
     typer.echo(f"revoked caseworker(s) {ids}: revocation list {result.serial} signed")
     typer.echo(
@@ -113,16 +114,13 @@ def rewrap(
     Run it after approving the key they enrolled to replace the old one. Afterwards the old key
     opens nothing still stored, and the moved cases are delivered again, sealed to the new key.
     """
-    settings = load_config(config)
-    organisation = settings.organisation
-    _organisation_key(
-        recovery_key, KeyKind.ORG_RECOVERY, organisation.recovery_public_key.raw, "recovery"
-    )
-    secret = load_org_recovery_key(recovery_key, _read_passphrase(passphrase_file, creating=False))[
-        1
-    ]
+    from bot.services import key_lifecycle as lifecycle
 
-    async def work(db: Database) -> lifecycle.Rewrapping:
+    settings = load_settings(config)
+    organisation = settings.organisation
+    secret = open_recovery_key(settings, recovery_key, passphrase_file)
+
+    async def work(db: Database) -> Rewrapping:
         return await lifecycle.rewrap_rotated(
             db,
             who=who,
@@ -133,7 +131,7 @@ def rewrap(
             now=datetime.now(UTC),
         )
 
-    result = _with_database(settings, work)
+    result = on_database(settings, work)
     retired = ", ".join(str(i) for i in result.retired_ids)
     typer.echo(
         f"caseworker {result.caseworker_id}: {result.cases} open case(s), {result.parts} part(s) "
@@ -153,10 +151,10 @@ def rotate_recovery(
         typer.Option(
             "--batch-size",
             min=1,
-            max=lifecycle.MAX_BATCH_SIZE,
+            max=MAX_BATCH_SIZE,
             help="Report parts per transaction; smaller holds the database for less time.",
         ),
-    ] = lifecycle.DEFAULT_BATCH_SIZE,
+    ] = DEFAULT_BATCH_SIZE,
     passphrase_file: PassphraseFileOption = None,
     new_passphrase_file: Annotated[
         Path | None,
@@ -177,7 +175,9 @@ def rotate_recovery(
     knows. Ends with the line to put into the [organisation] table; the bot refuses to start
     until the configuration and the reports agree.
     """
-    settings = load_config(config)
+    from bot.services import key_lifecycle as lifecycle
+
+    settings = load_settings(config)
     configured = settings.organisation.recovery_public_key.raw
     old_header, new_header = read_key_file_header(old_key), read_key_file_header(new_key)
     for path, header in ((old_key, old_header), (new_key, new_header)):
@@ -193,22 +193,22 @@ def rotate_recovery(
         )
     if old_header.public_keys == new_header.public_keys:
         raise SanadError("--old-key and --new-key are the same key")
-    passphrase = _read_passphrase(passphrase_file, creating=False)
+    passphrase = read_passphrase(passphrase_file, creating=False)
     old_secret: X25519SecretKey = load_org_recovery_key(old_key, passphrase)[1]
     new_passphrase = (
-        _read_passphrase(new_passphrase_file, creating=False)
+        read_passphrase(new_passphrase_file, creating=False)
         if new_passphrase_file is not None
         else passphrase
     )
     new_public: X25519PublicKey = load_org_recovery_key(new_key, new_passphrase)[1].public_key
     moved = 0
 
-    def progress(batch: lifecycle.RecoveryRotation) -> None:
+    def progress(batch: RecoveryRotation) -> None:
         nonlocal moved
         moved += batch.rewrapped
         typer.echo(f"re-wrapped {moved} report part(s) so far")
 
-    async def work(db: Database) -> lifecycle.RecoveryRotation:
+    async def work(db: Database) -> RecoveryRotation:
         return await lifecycle.rotate_recovery(
             db,
             old_key=old_secret,
@@ -218,7 +218,7 @@ def rotate_recovery(
             on_batch=progress,
         )
 
-    result = _with_database(settings, work)
+    result = on_database(settings, work)
     typer.echo(
         f"done: {result.rewrapped} part(s) re-wrapped, {result.already_new} already on the new key"
     )
@@ -238,7 +238,10 @@ def rotate_pepper(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
     Run it on the server, then restart the bot: new mailboxes use the new pepper, and a mailbox
     made under an older one moves to the new one the next time its reporter checks it.
     """
-    settings = load_config(config)
+    from bot.server_secrets import find_server_secrets
+    from bot.services import key_lifecycle as lifecycle
+
+    settings = load_settings(config)
     state_dir = settings.server.state_dir
     secrets = find_server_secrets(state_dir)
     if secrets is None:
@@ -271,12 +274,12 @@ def rotate_signing(
     if header.kind is not KeyKind.ORG_SIGNING:
         raise SanadError(f"{old_key} is {header.kind.description}, not a signing key file")
     signing_path, statement_path = out / SIGNING_FILE, out / ROTATION_FILE
-    _refuse_existing([signing_path, statement_path], force=False)
+    refuse_existing([signing_path, statement_path], force=False)
     old: Ed25519SigningKey = load_org_signing_key(
-        old_key, _read_passphrase(passphrase_file, creating=False)
+        old_key, read_passphrase(passphrase_file, creating=False)
     )[1]
     typer.echo("Choose the passphrase of the new signing key file.", err=True)
-    passphrase = _read_passphrase(passphrase_file, creating=True)
+    passphrase = read_passphrase(passphrase_file, creating=True)
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     new = Ed25519SigningKey.generate()
     save_org_signing_key(signing_path, new, ORG_LABEL, passphrase)
@@ -294,8 +297,8 @@ def new_recovery(
 ) -> None:
     """Make a new organisation recovery key file, for `sanad admin rotate-recovery --new-key`."""
     path = out / RECOVERY_FILE
-    _refuse_existing([path], force=False)
-    passphrase = _read_passphrase(passphrase_file, creating=True)
+    refuse_existing([path], force=False)
+    passphrase = read_passphrase(passphrase_file, creating=True)
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = X25519SecretKey.generate()
     save_org_recovery_key(path, key, ORG_LABEL, passphrase)
@@ -312,6 +315,8 @@ def approve_all(
     revocation list signed by the statement's old key are re-issued too; the statement must name
     the pinned key as the new one. ``signing_key`` was already checked against the pinned key.
     """
+    from bot.services import key_lifecycle as lifecycle
+
     org_public = settings.organisation.signing_public_key
     previous = None
     if rotation is not None:
@@ -323,7 +328,7 @@ def approve_all(
             )
         previous = statement.old
 
-    async def work(db: Database) -> lifecycle.Reissue:
+    async def work(db: Database) -> Reissue:
         return await lifecycle.reissue_certificates(
             db,
             signing_key=signing_key,
@@ -333,7 +338,7 @@ def approve_all(
             days=days,
         )
 
-    result = _with_database(settings, work)
+    result = on_database(settings, work)
     ids = ", ".join(str(i) for i in result.caseworker_ids) or "none"
     typer.echo(f"re-issued {len(result.caseworker_ids)} certificate(s): caseworker(s) {ids}")
     if result.skipped:
@@ -346,9 +351,11 @@ def reassign_all(
     settings: Config, *, from_who: str, to: str, recovery_key: X25519SecretKey
 ) -> None:
     """``sanad admin reassign --all-from ID --to ID``: every open case of one caseworker."""
+    from bot.services import key_lifecycle as lifecycle
+
     organisation = settings.organisation
 
-    async def work(db: Database) -> list[caseworkers.Reassignment]:
+    async def work(db: Database) -> list[Reassignment]:
         return await lifecycle.reassign_all(
             db,
             from_who=from_who,
@@ -360,7 +367,7 @@ def reassign_all(
             now=datetime.now(UTC),
         )
 
-    results = _with_database(settings, work)
+    results = on_database(settings, work)
     for result in results:
         typer.echo(
             f"case {result.case_reference} assigned to caseworker {result.caseworker_id}: "

@@ -9,35 +9,24 @@ Text here is for admins and is English only; every message sits in this module.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import math
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import func, select
 
-from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption
-from bot.config import Config, load_config
+from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption, load_settings
+from bot.cli.deployment import on_database
 from bot.errors import SanadError
-from bot.jobs.erase import ERASE_INTERVAL_SECONDS
-from bot.jobs.purge import PURGE_INTERVAL_SECONDS, RetentionSettings
-from storage import audit
-from storage.engine import Database, open_database
-from storage.models import (
-    AuditEntry,
-    Caseworker,
-    CaseworkerStatus,
-    DeliveryStatus,
-    OutboxEntry,
-    Report,
-    ReportStatus,
-)
-from storage.purge import Deadlines, next_deadlines, unassigned_since
 
-_T = TypeVar("_T")
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.services.status import Status
+    from storage import audit
+    from storage.engine import Database
+    from storage.models import AuditEntry
+
 # Enough of a 16-byte key id to tell keys apart in a list, as `sanad admin caseworkers` does
 # with fingerprints; the full id is in the database.
 _SHORT_KEY_ID_BYTES = 8
@@ -47,84 +36,7 @@ class AuditChainBroken(SanadError):
     """The audit log's hash chain does not verify: an entry was changed, removed or moved."""
 
 
-def _on_database(config: Config, work: Callable[[Database], Awaitable[_T]]) -> _T:
-    """Run ``work`` against the configured database and close it, whatever happens."""
-
-    async def run() -> _T:
-        db = open_database(config.database.url)
-        try:
-            return await work(db)
-        finally:
-            await db.close()
-
-    return asyncio.run(run())
-
-
 # -- status --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Status:
-    """Everything ``sanad admin status`` shows: counts and deadlines, nothing identifying."""
-
-    reports: Mapping[str, int]
-    unassigned_overdue: int
-    pending: int
-    retrying: Mapping[str, int]
-    failed: Mapping[str, int]
-    caseworkers: Mapping[str, int]
-    deadlines: Deadlines
-
-
-async def gather_status(db: Database, config: Config, now: dt.datetime) -> Status:
-    """Read the counts and the earliest deadlines, in one read-only transaction."""
-    retention = RetentionSettings.from_config(config.retention)
-    today = now.astimezone(dt.UTC).date()
-    async with db.sessionmaker() as session, session.begin():
-        reports = {
-            state: count
-            for state, count in await session.execute(
-                select(Report.status, func.count()).group_by(Report.status)
-            )
-        }
-        caseworkers = {
-            state: count
-            for state, count in await session.execute(
-                select(Caseworker.status, func.count()).group_by(Caseworker.status)
-            )
-        }
-        deliveries = (
-            await session.execute(
-                select(OutboxEntry.status, OutboxEntry.last_error, func.count())
-                .where(OutboxEntry.status != DeliveryStatus.SENT)
-                .group_by(OutboxEntry.status, OutboxEntry.last_error)
-            )
-        ).all()
-        overdue = await unassigned_since(session, today - retention.unassigned_alert)
-        deadlines = await next_deadlines(
-            session,
-            closed_report_retention=retention.closed_report,
-            mailbox_retention=retention.mailbox,
-        )
-    retrying: dict[str, int] = {}
-    failed: dict[str, int] = {}
-    pending = 0
-    for status, error, count in deliveries:
-        if status is DeliveryStatus.PENDING:
-            pending += count
-            if error is not None:  # pending after a failed attempt: waiting to retry
-                retrying[error] = retrying.get(error, 0) + count
-        else:
-            failed[error or "unknown"] = failed.get(error or "unknown", 0) + count
-    return Status(
-        reports={s.value: reports.get(s, 0) for s in ReportStatus},
-        unassigned_overdue=overdue,
-        pending=pending,
-        retrying=retrying,
-        failed=failed,
-        caseworkers={s.value: caseworkers.get(s, 0) for s in CaseworkerStatus},
-        deadlines=deadlines,
-    )
 
 
 def _listing(counts: Mapping[str, int]) -> str:
@@ -144,6 +56,9 @@ def _in_days(days: int | None) -> str:
 
 
 def _status_lines(status: Status, config: Config, now: dt.datetime) -> list[str]:
+    from bot.jobs.erase import ERASE_INTERVAL_SECONDS
+    from bot.jobs.purge import PURGE_INTERVAL_SECONDS
+
     delivery = config.delivery
     retention = config.retention
     today = now.astimezone(dt.UTC).date()
@@ -184,9 +99,11 @@ def status(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
     caseworkers by state, how often each job runs, and in how many days the earliest stored
     item of each kind is purged. No content, case reference or identifier is shown.
     """
-    settings = load_config(config)
+    from bot.services.status import gather_status
+
+    settings = load_settings(config)
     now = dt.datetime.now(dt.UTC)
-    found = _on_database(settings, lambda db: gather_status(db, settings, now))
+    found = on_database(settings, lambda db: gather_status(db, settings, now))
     for line in _status_lines(found, settings, now):
         typer.echo(line)
 
@@ -214,14 +131,16 @@ def audit_command(
     the whole log will not match it. With --verify every link is recomputed, and the first entry
     that was changed, or that follows a removed or moved one, is named.
     """
-    settings = load_config(config)
+    from storage import audit
+
+    settings = load_settings(config)
 
     async def work(db: Database) -> tuple[list[str], audit.ChainVerdict]:
         async with db.sessionmaker() as session, session.begin():
             lines = [_audit_line(entry) for entry in await audit.entries(session)]
             return lines, await audit.verify_chain(session)
 
-    lines, verdict = _on_database(settings, work)
+    lines, verdict = on_database(settings, work)
     typer.echo("entry\tday\tevent\tactor\tcounts")
     for line in lines:
         typer.echo(line)

@@ -1,9 +1,10 @@
 """``sanad check-config``, and the ``--config`` option every deployment command shares.
 
-Other commands reuse :data:`ConfigOption` and :data:`DEFAULT_CONFIG_PATH`::
+Other commands reuse :data:`ConfigOption`, :data:`DEFAULT_CONFIG_PATH` and
+:func:`load_settings`::
 
     def run(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
-        settings = load_config(config)
+        settings = load_settings(config)
 
 and let a :class:`bot.config.ConfigError` propagate: the CLI's one error handler prints it.
 """
@@ -11,19 +12,12 @@ and let a :class:`bot.config.ConfigError` propagate: the CLI's one error handler
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.config import (
-    Config,
-    ConfigError,
-    config_warnings,
-    load_bot_token,
-    load_config,
-    token_source,
-)
-from bot.server_secrets import SECRETS_DIRNAME, find_server_secrets
+if TYPE_CHECKING:
+    from bot.config import Config
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 
@@ -37,6 +31,17 @@ ConfigOption = Annotated[
 ]
 
 
+def load_settings(path: Path) -> Config:
+    """The configuration at ``path``, validated; raises :class:`bot.config.ConfigError`.
+
+    Imported on use: the configuration model loads pydantic and SQLAlchemy's URL parser, which
+    the commands that never read a configuration (a caseworker's, ``--help``) must not pay for.
+    """
+    from bot.config import load_config
+
+    return load_config(path)
+
+
 def register(app: typer.Typer) -> None:
     """Add the configuration commands to the main application."""
     app.command("check-config")(check_config)
@@ -48,7 +53,9 @@ def check_config(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
     Valid: a short summary, exit 0. Invalid: one line per mistake, exit 1.
     Never prints the token or a database password.
     """
-    settings = load_config(config)
+    from bot.config import config_warnings
+
+    settings = load_settings(config)
     for line in summary(settings):
         typer.echo(line)
     for warning in config_warnings(settings):
@@ -60,6 +67,9 @@ def summary(config: Config) -> list[str]:
 
     Raises :class:`ConfigError` if server secrets exist but are damaged or open to others.
     """
+    from bot.config import ConfigError, load_bot_token, token_source
+    from bot.server_secrets import SECRETS_DIRNAME, find_server_secrets
+
     telegram, org = config.telegram, config.organisation
     delivery, retention, health = config.delivery, config.retention, config.health
     try:

@@ -6,9 +6,7 @@ import asyncio
 
 import typer
 
-from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption
-from bot.config import load_config
-from storage.migrate import upgrade
+from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption, load_settings
 
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 
@@ -20,6 +18,8 @@ def upgrade_command(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
     Safe to run at any time: an up-to-date database is left as it is. ``sanad run`` does the same
     at start. A failure leaves the schema as it was (one transaction) and is one line on stderr.
     """
-    settings = load_config(config)
+    from storage.migrate import upgrade  # Alembic and SQLAlchemy: only this command needs them
+
+    settings = load_settings(config)
     asyncio.run(upgrade(settings.database.url))
     typer.echo(f"database is up to date ({settings.database.describe()})")

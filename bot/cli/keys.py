@@ -4,14 +4,12 @@ These run on people's own machines, never on the server (I5): the private keys t
 only in passphrase-protected key files (docs/crypto.md, "Key files"), always with the real
 Argon2id settings (SENSITIVE for the organisation, MODERATE for caseworkers).
 
-Passphrases come from, in order: ``--passphrase-file``, the ``SANAD_PASSPHRASE`` environment
-variable, or a ``getpass`` prompt (asked twice when creating a key). They are never echoed,
-logged or written anywhere.
+Passphrases are read by :mod:`bot.cli.passphrase`. Nothing here loads the database layer or
+Telegram: a caseworker's machine needs only ``crypto``.
 """
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from pathlib import Path
@@ -19,8 +17,9 @@ from typing import Annotated
 
 import typer
 
+from bot.cli.passphrase import PassphraseFileOption, read_passphrase
 from bot.errors import SanadError
-from bot.services.delivery import OpenedManifest
+from bot.services.sealed_files import OpenedManifest, delivery_file_name
 from crypto.body import Attachment
 from crypto.enrolment import encode_enrolment_code, validate_label
 from crypto.errors import NotForThisKey, OpenFailure, UnsupportedVersion
@@ -47,56 +46,22 @@ caseworker_app = typer.Typer(
     help="Caseworker keys and sealed files (run on your own machine).", no_args_is_help=True
 )
 
-PASSPHRASE_ENV = "SANAD_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 SIGNING_FILE = "org-signing.key"
 RECOVERY_FILE = "org-recovery.key"
 ORG_LABEL = "organisation"
-# A key file is only as strong as its passphrase once it is copied off a seized machine.
-MIN_NEW_PASSPHRASE_CHARS = 12
 _PRIVATE_DIR_MODE = 0o700
 _PRIVATE_FILE_MODE = 0o600
 
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Replace an existing key file (its keys are lost).")
 ]
-PassphraseFileOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--passphrase-file",
-        help=f"Read the passphrase from this file instead of {PASSPHRASE_ENV} or a prompt.",
-        dir_okay=False,
-        exists=True,
-    ),
-]
 
 
-def _read_passphrase(passphrase_file: Path | None, *, creating: bool) -> str:
-    """The passphrase from the file, the environment or a prompt; refused when empty."""
-    if passphrase_file is not None:
-        passphrase = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
-    elif PASSPHRASE_ENV in os.environ:
-        passphrase = os.environ[PASSPHRASE_ENV]
-    elif not sys.stdin.isatty():
-        raise SanadError(
-            "no passphrase given and no terminal to ask for one",
-            hint=f"set {PASSPHRASE_ENV} or pass --passphrase-file",
-        )
-    else:
-        passphrase = getpass.getpass("Passphrase: ")
-        if creating and getpass.getpass("Same passphrase again: ") != passphrase:
-            raise SanadError("the two passphrases differ", hint="run the command again")
-    if not passphrase:
-        raise SanadError("the passphrase is empty")
-    if creating and len(passphrase) < MIN_NEW_PASSPHRASE_CHARS:
-        raise SanadError(
-            f"a new passphrase needs at least {MIN_NEW_PASSPHRASE_CHARS} characters",
-            hint="several unrelated words are easy to remember and hard to guess",
-        )
-    return passphrase
+def refuse_existing(paths: list[Path], force: bool) -> None:
+    """Refuse to go on if one of ``paths`` exists, unless ``force``.
 
-
-def _refuse_existing(paths: list[Path], force: bool) -> None:
-    # Checked before any key is generated or any passphrase asked, so nothing is half-done.
+    Checked before any key is generated or any passphrase asked, so nothing is half-done.
+    """
     for path in paths:
         if path.exists() and not force:
             raise SanadError(
@@ -125,8 +90,8 @@ def org_init(
     more each). Ends by printing the two lines to paste into the [organisation] table.
     """
     signing_path, recovery_path = out / SIGNING_FILE, out / RECOVERY_FILE
-    _refuse_existing([signing_path, recovery_path], force)
-    passphrase = _read_passphrase(passphrase_file, creating=True)
+    refuse_existing([signing_path, recovery_path], force)
+    passphrase = read_passphrase(passphrase_file, creating=True)
     out.mkdir(mode=_PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     keys = OrganisationKeys.generate()
     try:
@@ -159,8 +124,8 @@ def caseworker_init(
     (by voice or in person): they approve you only if it matches the one the bot shows them.
     """
     label = validate_label(name)
-    _refuse_existing([key], force)
-    passphrase = _read_passphrase(passphrase_file, creating=True)
+    refuse_existing([key], force)
+    passphrase = read_passphrase(passphrase_file, creating=True)
     keys = CaseworkerKeys.generate()
     try:
         save_caseworker_key(key, keys, label, passphrase, force=force)
@@ -185,7 +150,7 @@ def _decryption_key(key_file: Path, wanted: bytes, passphrase_file: Path | None)
         )
     if header.encryption_key.key_id != wanted:
         raise NotForThisKey
-    passphrase = _read_passphrase(passphrase_file, creating=False)
+    passphrase = read_passphrase(passphrase_file, creating=False)
     if header.kind is KeyKind.CASEWORKER:
         return load_caseworker_key(key_file, passphrase)[1].encryption
     return load_org_recovery_key(key_file, passphrase)[1]
@@ -363,9 +328,6 @@ def caseworker_reply(
     (docs/crypto.md, "Report envelope"), and signed with your signing key, which the bot checks
     against your certificate.
     """
-    # Imported here: the naming rule lives with the forward job; only this command needs it.
-    from bot.services.delivery import delivery_file_name
-
     reference = case.strip().upper()
     source = report_file or Path(delivery_file_name(reference, 0))
     if not source.is_file():
@@ -383,7 +345,7 @@ def caseworker_reply(
             raise SanadError("replies are signed with a caseworker key file")
         if header.encryption_key is None or header.encryption_key.key_id != sealed.wrap.key_id:
             raise NotForThisKey
-        _label, keys = load_caseworker_key(key, _read_passphrase(passphrase_file, creating=False))
+        _label, keys = load_caseworker_key(key, read_passphrase(passphrase_file, creating=False))
         opened = open_sealed_file(data, keys.encryption)
     except NotForThisKey as exc:
         raise SanadError(

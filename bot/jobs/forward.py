@@ -60,11 +60,12 @@ from telegram.error import (
 from telegram.ext import Application, CallbackContext
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import metrics
 from bot.config import DeliverySection
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
 from bot.services.caseworkers import assess, latest_revocations
-from bot.services.delivery import Parcel, Recipient, build_parcels, give_back
+from bot.services.delivery import Parcel, Recipient, build_parcels
 from crypto.keys import Ed25519PublicKey
 from storage import outbox
 from storage.engine import Database
@@ -341,7 +342,13 @@ class Forwarder:
             return
         batch.last_refused_chat = None
         batch.settle(delivery)
-        if await outbox.mark_sent(self._db, delivery.id, worker=self.worker, now=self._clock()):
+        recorded = await outbox.mark_sent(
+            self._db, delivery.id, worker=self.worker, now=self._clock()
+        )
+        # Counted once the outcome is committed (or known to be lost), never before: Telegram
+        # has the file either way, so a lost claim is a send too.
+        metrics.delivery_sent()
+        if recorded:
             counts.sent += 1
         else:
             # The lease ran out mid-send and another worker may send it again (I8's repeat).
@@ -355,6 +362,7 @@ class Forwarder:
         policy: RetryPolicy,
         counts: RunCounts,
     ) -> None:
+        """Record a delivery that failed (refused by Telegram, or impossible to build); count it."""
         batch.settle(delivery)
         # Only the class name is stored: Telegram's description may quote a chat (never content,
         # but the outbox keeps no free text at all).
@@ -366,6 +374,7 @@ class Forwarder:
             error_class=type(error).__name__,
             policy=policy,
         )
+        metrics.delivery_failed()
         if status is DeliveryStatus.FAILED:
             counts.failed += 1
         elif status is not None:
@@ -377,7 +386,9 @@ class Forwarder:
         for delivery_id in batch.unsettled:
             groups[batch.not_before_of(delivery_id)].append(delivery_id)
         for not_before, ids in groups.items():
-            returned = await give_back(self._db, ids, worker=self.worker, not_before=not_before)
+            returned = await outbox.give_back(
+                self._db, ids, worker=self.worker, not_before=not_before
+            )
             if not_before > batch.now:
                 counts.deferred += returned
         pause = batch.earliest_pause()

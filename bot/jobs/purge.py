@@ -29,6 +29,7 @@ from typing import Any
 
 from telegram.ext import Application, CallbackContext
 
+from bot import metrics
 from bot.config import RetentionSection
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
@@ -135,6 +136,7 @@ class Purger:
         event(_log, "purge.run", compacted=int(rows.compacted), **summary.audit_counts())
         if overdue:
             event(_log, "purge.unassigned_overdue", logging.WARNING, reports=overdue)
+        metrics.purge_run()
         return summary
 
 

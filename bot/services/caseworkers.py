@@ -46,6 +46,7 @@ from telegram.ext import Application
 from bot.errors import SanadError
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
+from bot.services.limits import DEFAULT_CERTIFICATE_DAYS
 from crypto import (
     Certificate,
     CertificateError,
@@ -97,7 +98,6 @@ from storage.repositories import CaseworkerRepository, ReportRepository
 
 _log = get_logger("caseworkers")
 
-DEFAULT_CERTIFICATE_DAYS = 365
 # Bounds the rows one Telegram chat can create by pasting codes: a pending row costs an admin's
 # attention, and a flood of them is how an adversary would hide their own key among real ones.
 MAX_PENDING_PER_CHAT = 3

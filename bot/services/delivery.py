@@ -8,27 +8,21 @@ rows and the bytes:
 - :func:`build_parcel` turns a claimed delivery into a sealed report file for that caseworker only
   (``crypto.write_sealed_file``, docs/crypto.md "Sealed report file") with a neutral file name and
   caption, or raises an :class:`Undeliverable` whose class name is recorded as the error.
-- :func:`give_back` returns claimed rows untried (Telegram said "not now", or the bot is
-  stopping), and :func:`failed_counts_by_error` is what ``sanad admin status`` shows of failures.
+- :func:`failed_counts_by_error` is what ``sanad admin status`` shows of failures.
 
-On the caseworker's machine, :class:`OpenedManifest` remembers which files were opened into a
-folder, so that the one repeat I8 allows (a crash between Telegram's acknowledgement and the
-commit recording it) is recognised as such.
+A file's name and caption, and the caseworker's record of files already opened, are
+:mod:`bot.services.sealed_files`: the caseworker's machine needs them without a database.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from bot.errors import SanadError
+from bot.services.sealed_files import delivery_caption, delivery_file_name
 from crypto import EnvelopeKind, Wrap, write_sealed_file
 from crypto.keys import X25519PublicKey
 from storage.engine import Database
@@ -42,12 +36,6 @@ from storage.models import (
 )
 from storage.models import Wrap as StoredWrap
 from storage.outbox import Delivery
-
-# The only words a caseworker's chat shows beside the file (STYLE.md: one place per module).
-# Neutral on purpose: no date, language, kind or content, so a glance at an unlocked phone, or
-# Telegram's own view of the chat, learns a case reference and a number and nothing else.
-_FILE_NAME = "case-{reference}-{sequence}.sanad"
-_CAPTION = "{reference} #{sequence}"
 
 _FILE_KINDS = {
     DeliveryKind.REPORT: EnvelopeKind.REPORT,
@@ -102,16 +90,6 @@ class Parcel:
     file_name: str
     caption: str
     content: bytes = field(repr=False)
-
-
-def delivery_file_name(case_reference: str, sequence: int) -> str:
-    """``case-K7Q4M2P-0.sanad``: the case reference and sequence number, nothing else."""
-    return _FILE_NAME.format(reference=case_reference.replace("-", ""), sequence=sequence)
-
-
-def delivery_caption(case_reference: str, sequence: int) -> str:
-    """``K7Q-4M2P #0``: a repeat (I8) shows the same caption as the file it repeats."""
-    return _CAPTION.format(reference=case_reference, sequence=sequence)
 
 
 async def build_parcels(
@@ -181,32 +159,6 @@ async def build_parcels(
     return results
 
 
-async def give_back(
-    db: Database, delivery_ids: Sequence[int], *, worker: str, not_before: dt.datetime
-) -> int:
-    """Return claimed, untried rows to the outbox, due again at ``not_before``; commits.
-
-    Unlike ``storage.outbox.release`` this counts no attempt: Telegram's ``RetryAfter`` and a
-    stopping bot are not failures of the delivery, so they must never push it towards
-    ``failed``. Only rows ``worker`` still holds are touched; returns how many.
-    """
-    if not delivery_ids:
-        return 0
-    statement = (
-        update(OutboxEntry)
-        .where(
-            OutboxEntry.id.in_(list(delivery_ids)),
-            OutboxEntry.claimed_by == worker,
-            OutboxEntry.status == DeliveryStatus.PENDING,
-        )
-        .values(claimed_until=None, claimed_by=None, not_before=not_before)
-        .returning(OutboxEntry.id)
-        .execution_options(synchronize_session=False)
-    )
-    async with db.sessionmaker() as session, session.begin():
-        return len((await session.scalars(statement)).all())
-
-
 async def failed_counts_by_error(db: Database) -> dict[str, int]:
     """Failed deliveries per error class (``Forbidden``, ``CaseworkerNotEligible``, ...).
 
@@ -221,47 +173,3 @@ async def failed_counts_by_error(db: Database) -> dict[str, int]:
             )
         ).all()
     return {str(error or "unknown"): int(count) for error, count in rows}
-
-
-# --- on the caseworker's machine ---
-
-MANIFEST_NAME = ".sanad-opened.json"
-
-
-class OpenedManifest:
-    """The files already opened into one folder: (case reference, sequence, body hash).
-
-    I8 allows one kind of repeat, and it carries the same case reference and sequence number as
-    the file it repeats; this manifest lets ``sanad caseworker open`` say so instead of leaving
-    the caseworker to wonder whether a second report arrived. It holds no content: a case
-    reference, a number and a SHA-256 of the still sealed body. The file is written owner-only,
-    replaced atomically, and a damaged manifest is treated as empty rather than blocking an open.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self._path = folder / MANIFEST_NAME
-        self._entries: set[tuple[str, int, str]] = set()
-        try:
-            raw = json.loads(self._path.read_text(encoding="utf-8"))
-            self._entries = {(str(r), int(s), str(h)) for r, s, h in raw["opened"]}
-        except (OSError, ValueError, KeyError, TypeError):
-            self._entries = set()
-
-    @staticmethod
-    def body_hash(body_sealed: bytes) -> str:
-        """The hash that tells a repeat (same bytes) from a different file with the same label."""
-        return hashlib.sha256(body_sealed).hexdigest()
-
-    def repeats(self, case_reference: str, sequence: int, body_sealed: bytes) -> bool:
-        """True if this very file (same case, sequence and sealed body) was opened here before."""
-        return (case_reference, sequence, self.body_hash(body_sealed)) in self._entries
-
-    def record(self, case_reference: str, sequence: int, body_sealed: bytes) -> None:
-        """Remember this file as opened; writes the manifest."""
-        self._entries.add((case_reference, sequence, self.body_hash(body_sealed)))
-        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = self._path.with_name(self._path.name + ".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"opened": sorted(self._entries)}, handle)
-        os.replace(temporary, self._path)

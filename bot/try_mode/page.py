@@ -37,7 +37,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application
 
-from bot.cli.keys import PASSPHRASE_ENV
+from bot.cli.passphrase import PASSPHRASE_ENV
 from bot.errors import SanadError
 from bot.local_api.errors import LocalApiUsageError
 from bot.local_api.local_routes import local_routes

@@ -22,11 +22,8 @@ from bot.config import BotToken, Config, parse_config
 from bot.jobs.forward import JOB_NAME, Forwarder, ForwardSettings
 from bot.local_api import ChatMessage, Fault, LocalBotApi, UserChat
 from bot.runtime import Runtime
-from bot.services.delivery import (
-    delivery_caption,
-    delivery_file_name,
-    failed_counts_by_error,
-)
+from bot.services.delivery import failed_counts_by_error
+from bot.services.sealed_files import delivery_caption, delivery_file_name
 from crypto import NotForThisKey, open_sealed_file, read_sealed_file
 from crypto.keys import OrganisationKeys
 from storage.engine import Database

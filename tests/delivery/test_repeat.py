@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.services.delivery import MANIFEST_NAME, OpenedManifest
+from bot.services.sealed_files import MANIFEST_NAME, OpenedManifest
 from crypto import Answer, EnvelopeKind, ReportBody, new_report_id, seal_report, write_sealed_file
 from crypto.keyfile import MINIMUM, save_caseworker_key
 from crypto.keys import CaseworkerKeys

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+import bot.metrics
+from bot.jobs.purge import Purger, RetentionSettings
+from bot.local_api import Fault, LocalBotApi
 from bot.metrics import (
     ARGON2_QUEUE_DEPTH,
     DELIVERIES_FAILED,
@@ -20,7 +25,11 @@ from bot.metrics import (
     UPDATES_HANDLED,
     Metrics,
 )
+from bot.services.housekeeping import Housekeeping
+from crypto.keys import OrganisationKeys
 from storage.engine import Database, open_database
+from tests.delivery.conftest import caseworker_chat, enrol_caseworker, queue_report
+from tests.delivery.test_forward import bot_application, drain, fast_forwarder
 from tests.storage.helpers import add_caseworker, store_opaque_report
 
 from .conftest import FakeClock, closed_port, served
@@ -97,6 +106,43 @@ def test_operational_counts_are_live(metrics: Metrics) -> None:
     metrics.purge_run()
     published = values(metrics.exposition())
     assert (published[DELIVERIES_FAILED], published[PURGE_RUNS]) == (1, 1)
+
+
+async def test_forward_and_purge_jobs_count_sends_failures_and_runs(
+    metrics: Metrics, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The jobs count into the process's metrics through bot.metrics' functions; point those at
+    # this test's own Metrics, then run the real jobs against the local Bot API server.
+    for name in ("delivery_sent", "delivery_failed", "purge_run"):
+        monkeypatch.setattr(bot.metrics, name, getattr(metrics, name))
+    org = OrganisationKeys.generate()
+    async with (
+        LocalBotApi.running(seed=7) as api,
+        bot_application(api, org, tmp_path) as (application, runtime),
+    ):
+        db = runtime.database
+        await caseworker_chat(api, 5101)
+        caseworker = await enrol_caseworker(db, org, chat_id=5101)
+        await queue_report(db, org, caseworker)
+        api.faults.inject("sendDocument", sequence=[Fault.server_error()])
+        forwarder = fast_forwarder(application, runtime)
+
+        await forwarder.run()
+        assert values(metrics.exposition())[DELIVERIES_FAILED] == 1
+        await drain(forwarder, db)  # the retry, once the short backoff has passed
+        purger = Purger(
+            db,
+            Housekeeping.from_runtime(runtime),
+            RetentionSettings.from_config(runtime.config.retention),
+        )
+        await purger.run()
+
+    published = values(metrics.exposition())
+    assert (published[DELIVERIES_SENT], published[DELIVERIES_FAILED], published[PURGE_RUNS]) == (
+        1,
+        1,
+        1,
+    )
 
 
 def test_telegram_age_is_nan_before_any_contact(metrics: Metrics) -> None:

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, update
 
-from bot.cli.admin_ops import gather_status
 from bot.config import Config, load_config
 from bot.services.housekeeping import Housekeeping, HousekeepingKeyring
+from bot.services.status import gather_status
 from crypto.keys import ORG_SIGNING_PREFIX, OrganisationKeys
 from storage import audit
 from storage.engine import Database, open_database
