@@ -1,16 +1,20 @@
 """The deployment-wide server secrets, generated on first use under ``server.state_dir``.
 
-Three random values live in ``<state_dir>/secrets/``, one file each, raw bytes:
+Two random values live in ``<state_dir>/secrets/``, one file each, raw bytes:
 
 - ``receipt-salt`` (16 bytes): the one Argon2id salt that turns a receipt into its master secret
   (DESIGN.md §4 "Receipts");
 - ``receipt-pepper`` (32 bytes): keys the lookup tag, so a stolen database alone cannot test
-  receipt guesses;
-- ``housekeeping-seed`` (32 bytes): the seed of the rotating key that seals the chat and message
-  ids kept for erasing conversations (I2).
+  receipt guesses. Later versions (``receipt-pepper.v2``, ...) are added beside it by
+  ``sanad admin rotate-pepper`` and read by :func:`bot.services.key_lifecycle.load_pepper_ring`.
+
+The same directory also holds the housekeeping day keys (``housekeeping/``, random and deleted
+daily by :mod:`bot.services.housekeeping`). A ``housekeeping-seed`` file left by earlier
+versions, from which those keys were once derived, is neither read nor required: deployments
+that have it load as before.
 
 Losing the salt or the pepper makes every existing receipt unusable, so these files are created
-once and never overwritten: the three are written into a fresh private directory that is then
+once and never overwritten: both are written into a fresh private directory that is then
 renamed into place in one step, so another process starting at the same moment either wins the
 rename or loads the winner's set, and no one ever sees half a set. Loading refuses anything that
 is not exactly as created (owner, 0700/0600 permissions, sizes): the secrets are only as good as
@@ -35,12 +39,10 @@ SECRETS_DIRNAME = "secrets"
 # The receipt sizes are crypto's (docs/crypto.md, "Receipts"), so the two can never disagree.
 RECEIPT_SALT_BYTES = SALT_BYTES
 RECEIPT_PEPPER_BYTES = PEPPER_BYTES
-HOUSEKEEPING_SEED_BYTES = 32
 
 _FILES = {
     "receipt-salt": RECEIPT_SALT_BYTES,
     "receipt-pepper": RECEIPT_PEPPER_BYTES,
-    "housekeeping-seed": HOUSEKEEPING_SEED_BYTES,
 }
 _RESTORE_HINT = (
     "restore the state directory from a backup; new secrets would make every existing receipt "
@@ -50,17 +52,15 @@ _RESTORE_HINT = (
 
 @dataclass(frozen=True)
 class ServerSecrets:
-    """The receipt salt, the receipt pepper and the housekeeping seed; never printed."""
+    """The receipt salt and the first receipt pepper; never printed."""
 
     receipt_salt: bytes = field(repr=False)
     receipt_pepper: bytes = field(repr=False)
-    housekeeping_seed: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
         sizes = (
             (self.receipt_salt, RECEIPT_SALT_BYTES),
             (self.receipt_pepper, RECEIPT_PEPPER_BYTES),
-            (self.housekeeping_seed, HOUSEKEEPING_SEED_BYTES),
         )
         # Checked here too, so a short secret can never reach a KDF whatever built this value.
         if any(len(value) != size for value, size in sizes):
@@ -82,7 +82,9 @@ def find_server_secrets(state_dir: Path) -> ServerSecrets | None:
     except FileNotFoundError:
         return None
     _check_private(directory, info, kind="directory")
-    return ServerSecrets(*(_read_secret(directory / name, size) for name, size in _FILES.items()))
+    return ServerSecrets(
+        *(read_server_secret(directory / name, size) for name, size in _FILES.items())
+    )
 
 
 def load_or_create_server_secrets(state_dir: Path) -> ServerSecrets:
@@ -153,7 +155,12 @@ def _fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
-def _read_secret(path: Path, size: int) -> bytes:
+def read_server_secret(path: Path, size: int) -> bytes:
+    """The ``size`` bytes of the secret file at ``path``, checked as the server secrets are.
+
+    Raises :class:`ConfigError` unless it is a plain file (no symlink), owned by this user, mode
+    0600 or stricter, and exactly ``size`` bytes long.
+    """
     try:
         # O_NOFOLLOW: a symlink planted in place of a secret is refused, not followed.
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)

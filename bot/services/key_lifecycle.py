@@ -45,8 +45,7 @@ from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.logs import event, get_logger
-from bot.server_secrets import SECRETS_DIRNAME
-from bot.server_secrets import _read_secret as read_server_secret
+from bot.server_secrets import SECRETS_DIRNAME, read_server_secret
 from bot.services import caseworkers
 from bot.services.caseworkers import (
     CaseworkerError,
@@ -56,6 +55,7 @@ from bot.services.caseworkers import (
     latest_revocations,
     resolve_caseworker,
 )
+from bot.services.limits import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
 from crypto import (
     Certificate,
     EnvelopeKind,
@@ -95,9 +95,6 @@ _KIND_OF_BODY = {BodyKind.REPORT: EnvelopeKind.REPORT, BodyKind.ADDENDUM: Envelo
 _DELIVERY_OF_BODY = {BodyKind.REPORT: DeliveryKind.REPORT, BodyKind.ADDENDUM: DeliveryKind.ADDENDUM}
 # What a stopped delivery records as its error class: a class-like name, never free text.
 REVOKED_DELIVERY_ERROR = "CaseworkerRevoked"
-DEFAULT_BATCH_SIZE = 500
-# Each batch binds two parameters per body in one statement; PostgreSQL allows 32767 in all.
-MAX_BATCH_SIZE = 5000
 RECOVERY_COMMAND = "sanad admin rotate-recovery --old-key FILE --new-key FILE"
 
 

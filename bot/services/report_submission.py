@@ -37,6 +37,7 @@ from bot.config import Config
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
 from bot.services.caseworkers import choose_caseworker
+from bot.services.key_lifecycle import PepperRing, load_pepper_ring
 from crypto import (
     Answer,
     Attachment,
@@ -59,9 +60,6 @@ from storage.models import Language
 from storage.reports import REPORT_SEQUENCE, NewMailbox, store_report
 
 _log = get_logger("report_submission")
-
-# The server pepper in use for new mailboxes; a pepper rotation would raise it.
-PEPPER_VERSION = 1
 
 # Answer keys of a report body, as a caseworker's ``sanad caseworker open`` shows them.
 KEY_LANGUAGE = "reporter.language"
@@ -140,8 +138,10 @@ class ReportSubmissionService:
     """Seals and commits drafts (see the module docstring); one instance per bot process.
 
     ``organisation_signing_key`` and ``recovery_key`` must come from the configuration
-    (``[organisation]``), never from the database (I4). ``receipt_salt`` and ``receipt_pepper``
-    are the server secrets (``bot.server_secrets``).
+    (``[organisation]``), never from the database (I4). ``receipt_salt`` is a server secret
+    (``bot.server_secrets``); ``peppers`` is the receipt pepper ring, whose current pepper keys
+    every new mailbox (``sanad admin rotate-pepper`` adds one; the mailbox service still finds
+    mailboxes keyed under the older ones).
     """
 
     def __init__(
@@ -152,7 +152,7 @@ class ReportSubmissionService:
         organisation_signing_key: Ed25519PublicKey,
         recovery_key: X25519PublicKey,
         receipt_salt: bytes,
-        receipt_pepper: bytes,
+        peppers: PepperRing,
         clock: Callable[[], dt.datetime] = _now,
     ) -> None:
         self._database = database
@@ -160,20 +160,21 @@ class ReportSubmissionService:
         self._organisation = organisation_signing_key
         self._recovery = recovery_key
         self._salt = receipt_salt
-        self._pepper = receipt_pepper
+        self._peppers = peppers
         self._clock = clock
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> ReportSubmissionService:
         """The service of the running bot: its database, Argon2id pool, secrets and pinned keys."""
-        organisation = runtime.config.organisation
+        config = runtime.config
+        organisation = config.organisation
         return cls(
             runtime.database,
             runtime.kdf_pool,
             organisation_signing_key=organisation.signing_public_key,
             recovery_key=organisation.recovery_public_key,
             receipt_salt=runtime.secrets.receipt_salt,
-            receipt_pepper=runtime.secrets.receipt_pepper,
+            peppers=load_pepper_ring(config.server.state_dir, runtime.secrets.receipt_pepper),
         )
 
     def __repr__(self) -> str:
@@ -192,7 +193,7 @@ class ReportSubmissionService:
         receipt = generate_receipt()
         try:
             mailbox = await self._kdf_pool.derive_mailbox(
-                receipt, salt=self._salt, pepper=self._pepper
+                receipt, salt=self._salt, pepper=self._peppers.current
             )
         except Busy as exc:
             event(_log, "submission_busy")
@@ -224,7 +225,9 @@ class ReportSubmissionService:
                 language=language,
                 body_sealed=sealed.body_sealed,
                 wraps={wrap.key_id: wrap.wrap for wrap in sealed.wraps},
-                mailbox=NewMailbox(mailbox.lookup_tag, mailbox_public.raw, PEPPER_VERSION),
+                mailbox=NewMailbox(
+                    mailbox.lookup_tag, mailbox_public.raw, self._peppers.current_version
+                ),
                 today=today,
                 assigned_caseworker_id=caseworker.caseworker_id if caseworker else None,
                 deliver_not_before=now if caseworker else None,

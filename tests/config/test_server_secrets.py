@@ -17,7 +17,7 @@ from bot.server_secrets import (
     load_or_create_server_secrets,
 )
 
-NAMES = ("receipt-salt", "receipt-pepper", "housekeeping-seed")
+NAMES = ("receipt-salt", "receipt-pepper")
 
 
 def mode(path: Path) -> int:
@@ -30,12 +30,11 @@ def test_created_once_private_and_reloaded_identical(tmp_path: Path) -> None:
     assert mode(state_dir) == 0o700
     assert mode(state_dir / SECRETS_DIRNAME) == 0o700
     sizes = {name: (state_dir / SECRETS_DIRNAME / name).stat().st_size for name in NAMES}
-    assert sizes == {"receipt-salt": 16, "receipt-pepper": 32, "housekeeping-seed": 32}
+    assert sizes == {"receipt-salt": 16, "receipt-pepper": 32}
     assert all(mode(state_dir / SECRETS_DIRNAME / name) == 0o600 for name in NAMES)
     assert sorted(os.listdir(state_dir)) == [SECRETS_DIRNAME]  # no staging leftovers
     assert load_or_create_server_secrets(state_dir) == created
     assert find_server_secrets(state_dir) == created
-    assert len({created.receipt_salt, created.receipt_pepper, created.housekeeping_seed}) == 3
 
 
 def test_existing_secrets_are_never_overwritten(tmp_path: Path) -> None:
@@ -95,14 +94,25 @@ def test_missing_secret_is_refused_not_regenerated(tmp_path: Path) -> None:
 
 def test_symlinked_secret_is_refused(tmp_path: Path) -> None:
     load_or_create_server_secrets(tmp_path / "state")
-    seed = tmp_path / "state" / SECRETS_DIRNAME / "housekeeping-seed"
+    pepper = tmp_path / "state" / SECRETS_DIRNAME / "receipt-pepper"
     planted = tmp_path / "planted"
     planted.write_bytes(bytes(32))
     planted.chmod(0o600)
-    seed.unlink()
-    seed.symlink_to(planted)
-    with pytest.raises(ConfigError, match="housekeeping-seed cannot be read"):
+    pepper.unlink()
+    pepper.symlink_to(planted)
+    with pytest.raises(ConfigError, match="receipt-pepper cannot be read"):
         load_or_create_server_secrets(tmp_path / "state")
+
+
+def test_a_housekeeping_seed_left_by_earlier_versions_is_ignored(tmp_path: Path) -> None:
+    # Earlier versions also made a housekeeping-seed; such a state directory loads as before,
+    # whatever the file holds, and the file is left where it is.
+    created = load_or_create_server_secrets(tmp_path / "state")
+    legacy = tmp_path / "state" / SECRETS_DIRNAME / "housekeeping-seed"
+    legacy.write_bytes(b"not even 32 bytes")
+    legacy.chmod(0o644)
+    assert find_server_secrets(tmp_path / "state") == created
+    assert legacy.read_bytes() == b"not even 32 bytes"
 
 
 def test_world_writable_state_dir_is_refused_before_creating(tmp_path: Path) -> None:
@@ -122,4 +132,4 @@ def test_repr_is_redacted(tmp_path: Path) -> None:
 
 def test_wrong_size_cannot_be_constructed() -> None:
     with pytest.raises(ConfigError):
-        ServerSecrets(bytes(16), bytes(31), bytes(32))
+        ServerSecrets(bytes(16), bytes(31))

@@ -14,6 +14,7 @@ import pikepdf
 from PIL import Image
 from sqlalchemy import select
 
+from bot.services.key_lifecycle import PepperRing
 from bot.services.report_submission import ReportSubmissionService
 from crypto import (
     Certificate,
@@ -96,7 +97,7 @@ async def deployment(directory: Path, *, with_caseworker: bool = True) -> AsyncI
             organisation_signing_key=org.signing.public_key,
             recovery_key=org.recovery.public_key,
             receipt_salt=secrets.token_bytes(16),
-            receipt_pepper=secrets.token_bytes(32),
+            peppers=PepperRing({1: secrets.token_bytes(32)}),
         )
         try:
             yield Deployment(path, database, org, caseworker, caseworker_id, service)

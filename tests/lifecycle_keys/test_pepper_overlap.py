@@ -1,5 +1,6 @@
 """Receipt pepper overlap, on SQLite and PostgreSQL: a mailbox keyed under an older pepper is
-found after a new pepper is added, and is re-keyed under the new one at that look-up."""
+found after a new pepper is added, and is re-keyed under the new one at that look-up; a report
+submitted after the rotation gets its mailbox under the new pepper at once."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from sqlalchemy import select
 from bot.server_secrets import load_or_create_server_secrets
 from bot.services import key_lifecycle as lifecycle
 from bot.services.mailbox import MailboxService, MailboxSettings
+from bot.services.report_submission import ReportSubmissionService
 from crypto import KdfPool, derive_master_secret, generate_receipt
 from crypto.keys import OrganisationKeys
+from handlers.draft import Draft
 from storage.engine import Database
 from storage.models import Mailbox
 from storage.repositories import MailboxRepository
@@ -70,3 +73,29 @@ async def test_mailbox_under_the_old_pepper_is_found_and_rekeyed_after_rotation(
     assert await service.look_up(receipt) is not None
     assert await service.look_up(generate_receipt()) is None
     assert secrets.compare_digest(ring.peppers[1], server.receipt_pepper)
+
+
+async def test_new_report_after_rotation_keys_its_mailbox_under_the_current_pepper(
+    db: Database, org: OrganisationKeys, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    server = load_or_create_server_secrets(state)
+    lifecycle.add_pepper(state, lifecycle.load_pepper_ring(state, server.receipt_pepper))
+    ring = lifecycle.load_pepper_ring(state, server.receipt_pepper)
+    async with KdfPool(1) as pool:
+        service = ReportSubmissionService(
+            db,
+            pool,
+            organisation_signing_key=org.signing.public_key,
+            recovery_key=org.recovery.public_key,
+            receipt_salt=server.receipt_salt,
+            peppers=ring,
+        )
+        submission = await service.submit(Draft(language="en", what_happened="pepper canary"))
+
+    master = derive_master_secret(submission.receipt, salt=server.receipt_salt)
+    async with db.sessionmaker() as session:
+        stored = await session.scalar(select(Mailbox))
+    assert stored is not None
+    assert stored.pepper_version == 2
+    assert stored.lookup_tag == master.lookup_tag(ring.peppers[2])
