@@ -87,7 +87,7 @@ class ReplyCommands:
                 stored = await self._store.store_reply(
                     chat_id=chat.id, case_reference=parsed["case"], text=parsed["text"].strip()
                 )
-                answer = STORED.format(number=stored.sequence, case=stored.case_reference)
+                answer = _stored(stored)
                 event(_log, "reply.accepted", signed_file=0)
             except self._refusal as exc:
                 answer = _refusal_text(exc)
@@ -111,11 +111,20 @@ class ReplyCommands:
             if len(data) <= MAX_REPLY_FILE_BYTES:
                 try:
                     stored = await self._store.store_reply_file(chat_id=chat.id, data=data)
-                    answer = STORED.format(number=stored.sequence, case=stored.case_reference)
+                    answer = _stored(stored)
                     event(_log, "reply.accepted", signed_file=1)
                 except self._refusal as exc:
                     answer = _refusal_text(exc)
         await context.bot.send_message(chat.id, answer)
+
+
+def _stored(stored: StoredReplyView) -> str:
+    """The confirmation, numbering replies from 1 as the reporter's ``/status`` lists them.
+
+    The mailbox's own sequence starts at 0 (the number a reply file is made for); people count
+    from 1, and the caseworker and the reporter must name the same reply the same way.
+    """
+    return STORED.format(number=stored.sequence + 1, case=stored.case_reference)
 
 
 def _refusal_text(exc: Exception) -> str:

@@ -136,8 +136,8 @@ async def test_replies_reach_status_and_addition_opens_for_caseworker_and_recove
         sent = await caseworker.send_command(
             "reply", f"{case.case_reference} We received your report.\nWe will call back."
         )
-        answer = await caseworker.wait_for(lambda m: "Reply 0" in (m.text or ""))
-        assert case.case_reference in (answer.text or "")
+        # Numbered from 1, as the reporter's /status lists it (the stored sequence is 0).
+        await caseworker.wait_for(lambda m: f"Reply 1 to {case.case_reference}" in (m.text or ""))
         await caseworker.wait_until(
             lambda: sent.message_id not in {m.message_id for m in caseworker.messages()}
         )
@@ -147,7 +147,7 @@ async def test_replies_reach_status_and_addition_opens_for_caseworker_and_recove
             cli_reply, tmp_path, deployment, case, report_file, "Second reply, from my laptop", 1
         )
         await caseworker.send_document(signed, "reply-1.sanad", "application/octet-stream")
-        await caseworker.wait_for(lambda m: "Reply 1" in (m.text or ""))
+        await caseworker.wait_for(lambda m: f"Reply 2 to {case.case_reference}" in (m.text or ""))
 
         # 3. The reporter reads both replies with the receipt, typed in Arabic-Indic digits.
         reporter = bot.reporter_chat
