@@ -340,15 +340,8 @@ def save_caseworker_key(
     kdf: Argon2idSettings = MODERATE,
 ) -> None:
     """Write a caseworker key file (mode 0600). Raises KeyFileExists unless ``force``."""
-    _save(
-        path,
-        KeyKind.CASEWORKER,
-        label,
-        keys.encryption.raw + keys.signing.seed,
-        passphrase,
-        force=force,
-        kdf=kdf,
-    )
+    private = keys.encryption.raw + keys.signing.seed
+    _save(path, KeyKind.CASEWORKER, label, private, passphrase, force=force, kdf=kdf)
 
 
 def load_caseworker_key(path: Path | str, passphrase: str | bytes) -> tuple[str, CaseworkerKeys]:
@@ -371,15 +364,7 @@ def save_org_signing_key(
     kdf: Argon2idSettings = SENSITIVE,
 ) -> None:
     """Write the organisation signing key file (mode 0600); KeyFileExists unless ``force``."""
-    _save(
-        path,
-        KeyKind.ORG_SIGNING,
-        label,
-        key.seed,
-        passphrase,
-        force=force,
-        kdf=kdf,
-    )
+    _save(path, KeyKind.ORG_SIGNING, label, key.seed, passphrase, force=force, kdf=kdf)
 
 
 def load_org_signing_key(
@@ -400,15 +385,7 @@ def save_org_recovery_key(
     kdf: Argon2idSettings = SENSITIVE,
 ) -> None:
     """Write the organisation recovery key file (mode 0600); KeyFileExists unless ``force``."""
-    _save(
-        path,
-        KeyKind.ORG_RECOVERY,
-        label,
-        key.raw,
-        passphrase,
-        force=force,
-        kdf=kdf,
-    )
+    _save(path, KeyKind.ORG_RECOVERY, label, key.raw, passphrase, force=force, kdf=kdf)
 
 
 def load_org_recovery_key(path: Path | str, passphrase: str | bytes) -> tuple[str, X25519SecretKey]:

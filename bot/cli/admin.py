@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption, load_settings
-from bot.cli.deployment import on_database, open_recovery_key, open_signing_key
+from bot.cli.deployment import (
+    key_file_option,
+    on_database,
+    open_recovery_key,
+    open_signing_key,
+)
 from bot.cli.passphrase import PassphraseFileOption
 from bot.errors import SanadError
 from bot.services.limits import DEFAULT_CERTIFICATE_DAYS
@@ -94,13 +99,7 @@ def _row(assessment: Assessment) -> tuple[str, ...]:
 @admin_app.command("approve")
 def approve(
     org_key: Annotated[
-        Path,
-        typer.Option(
-            "--org-key",
-            help="The organisation signing key file (org-signing.key).",
-            exists=True,
-            dir_okay=False,
-        ),
+        Path, key_file_option("--org-key", "The organisation signing key file (org-signing.key).")
     ],
     who: Annotated[
         str | None, typer.Argument(metavar="[ID]", help="The caseworker's id or label.")
@@ -171,12 +170,7 @@ def reassign(
     to: Annotated[str, typer.Option("--to", help="The new caseworker's id or label.")],
     recovery_key: Annotated[
         Path,
-        typer.Option(
-            "--recovery-key",
-            help="The organisation recovery key file (org-recovery.key).",
-            exists=True,
-            dir_okay=False,
-        ),
+        key_file_option("--recovery-key", "The organisation recovery key file (org-recovery.key)."),
     ],
     case: Annotated[
         str | None, typer.Argument(metavar="[CASE]", help="The case reference.")

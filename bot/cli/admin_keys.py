@@ -15,12 +15,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption, load_settings
-from bot.cli.deployment import on_database, open_recovery_key, open_signing_key
+from bot.cli.deployment import (
+    key_file_option,
+    on_database,
+    open_recovery_key,
+    open_signing_key,
+)
 from bot.cli.keys import ORG_LABEL, RECOVERY_FILE, SIGNING_FILE, refuse_existing
 from bot.cli.passphrase import PassphraseFileOption, read_passphrase
 from bot.errors import SanadError
@@ -51,15 +56,10 @@ if TYPE_CHECKING:
 ROTATION_FILE = "org-signing-rotation.sanad"
 
 
-def _key_file(flag: str, help_text: str) -> Any:
-    """A required option naming an existing key file."""
-    return typer.Option(flag, help=help_text, exists=True, dir_okay=False)
-
-
 def revoke(
     who: Annotated[str, typer.Argument(metavar="ID", help="The caseworker's id or label.")],
     org_key: Annotated[
-        Path, _key_file("--org-key", "The organisation signing key file (org-signing.key).")
+        Path, key_file_option("--org-key", "The organisation signing key file (org-signing.key).")
     ],
     config: ConfigOption = DEFAULT_CONFIG_PATH,
     passphrase_file: PassphraseFileOption = None,
@@ -104,7 +104,7 @@ def rewrap(
     ],
     recovery_key: Annotated[
         Path,
-        _key_file("--recovery-key", "The organisation recovery key file (org-recovery.key)."),
+        key_file_option("--recovery-key", "The organisation recovery key file (org-recovery.key)."),
     ],
     config: ConfigOption = DEFAULT_CONFIG_PATH,
     passphrase_file: PassphraseFileOption = None,
@@ -141,9 +141,9 @@ def rewrap(
 
 
 def rotate_recovery(
-    old_key: Annotated[Path, _key_file("--old-key", "The current recovery key file.")],
+    old_key: Annotated[Path, key_file_option("--old-key", "The current recovery key file.")],
     new_key: Annotated[
-        Path, _key_file("--new-key", "The new recovery key file (`sanad org new-recovery`).")
+        Path, key_file_option("--new-key", "The new recovery key file (`sanad org new-recovery`).")
     ],
     config: ConfigOption = DEFAULT_CONFIG_PATH,
     batch_size: Annotated[
@@ -255,7 +255,9 @@ def rotate_pepper(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
 
 
 def rotate_signing(
-    old_key: Annotated[Path, _key_file("--old-key", "The current organisation signing key file.")],
+    old_key: Annotated[
+        Path, key_file_option("--old-key", "The current organisation signing key file.")
+    ],
     out: Annotated[
         Path,
         typer.Option(

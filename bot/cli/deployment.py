@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
 
 from bot.cli.passphrase import read_passphrase
 from bot.errors import SanadError
@@ -58,6 +60,11 @@ def on_database(config: Config, work: Callable[[Database], Awaitable[_T]]) -> _T
             await db.close()
 
     return asyncio.run(run())
+
+
+def key_file_option(flag: str, help_text: str) -> Any:
+    """A required option naming an existing key file (Typer checks it exists, not a folder)."""
+    return typer.Option(flag, help=help_text, exists=True, dir_okay=False)
 
 
 def _check_organisation_key(path: Path, kind: KeyKind, pinned: bytes, what: str) -> None:

@@ -37,6 +37,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, CallbackContext
 
+from bot.jobs import job_queue_of
 from bot.logs import event, get_logger
 from bot.services.housekeeping import Housekeeping
 
@@ -111,9 +112,7 @@ def schedule_erase_job(
     application: Application[Any, Any, Any, Any, Any, Any], eraser: Eraser
 ) -> None:
     """Run ``eraser`` from the application's JobQueue every :data:`ERASE_INTERVAL_SECONDS`."""
-    job_queue = application.job_queue
-    if job_queue is None:  # PTB without its job-queue extra, which pyproject.toml requires
-        raise RuntimeError("the erase job needs python-telegram-bot[job-queue]")
+    job_queue = job_queue_of(application, JOB_NAME)
 
     async def erase(context: CallbackContext[Any, Any, Any, Any]) -> None:
         running = context.application

@@ -62,6 +62,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot import metrics
 from bot.config import DeliverySection
+from bot.jobs import job_queue_of
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
 from bot.services.caseworkers import assess, latest_revocations
@@ -400,9 +401,7 @@ def schedule_forward_job(
     application: Application[Any, Any, Any, Any, Any, Any], forwarder: Forwarder
 ) -> None:
     """Run ``forwarder`` from the application's JobQueue, each run scheduling the next."""
-    job_queue = application.job_queue
-    if job_queue is None:  # PTB without its job-queue extra, which pyproject.toml requires
-        raise RuntimeError("the forward job needs python-telegram-bot[job-queue]")
+    job_queue = job_queue_of(application, JOB_NAME)
 
     async def forward(context: CallbackContext[Any, Any, Any, Any]) -> None:
         running = context.application

@@ -31,6 +31,7 @@ from telegram.ext import Application, CallbackContext
 
 from bot import metrics
 from bot.config import RetentionSection
+from bot.jobs import job_queue_of
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
 from bot.services.housekeeping import Housekeeping
@@ -144,9 +145,7 @@ def schedule_purge_job(
     application: Application[Any, Any, Any, Any, Any, Any], purger: Purger
 ) -> None:
     """Run ``purger`` from the application's JobQueue every :data:`PURGE_INTERVAL_SECONDS`."""
-    job_queue = application.job_queue
-    if job_queue is None:  # PTB without its job-queue extra, which pyproject.toml requires
-        raise RuntimeError("the purge job needs python-telegram-bot[job-queue]")
+    job_queue = job_queue_of(application, JOB_NAME)
 
     async def purge_job(_context: CallbackContext[Any, Any, Any, Any]) -> None:
         try:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -153,6 +153,36 @@ def _check_signing_key(signing_key: Ed25519SigningKey, org_public: Ed25519Public
         )
 
 
+async def _add_revocation_list(
+    session: AsyncSession,
+    signing_key: Ed25519SigningKey,
+    *,
+    caseworker_ids: Iterable[str],
+    key_ids: Iterable[bytes],
+    today: dt.date,
+) -> int:
+    """Sign a revocation list of these ids and keys and add it to the session; return its serial.
+
+    The serial is one above the highest stored row, verified or not: serials are the table's key,
+    and an unverifiable row with a high serial must not make the new list collide with it.
+    """
+    highest = await session.scalar(select(func.max(RevocationListRow.serial)))
+    serial = int(highest or 0) + 1
+    session.add(
+        RevocationListRow(
+            serial=serial,
+            signed=issue_revocation_list(
+                signing_key,
+                serial=serial,
+                caseworker_ids=caseworker_ids,
+                key_ids=key_ids,
+                issued=today,
+            ),
+        )
+    )
+    return serial
+
+
 async def _ancestors(session: AsyncSession, row: Caseworker) -> list[Caseworker]:
     """The rows ``row`` rotated away from (``replaces_id`` chain), newest first."""
     found: list[Caseworker] = []
@@ -256,21 +286,8 @@ async def revoke(
         listed_ids |= {str(i) for i in ids}
         listed_keys |= set(key_ids)
         listed_keys |= {public_key_id(r.signing_public_key) for r in family}
-        # One above the highest row, verified or not: serials are the table's key, and an
-        # unverifiable row with a high serial must not make the new list collide with it.
-        highest = await session.scalar(select(func.max(RevocationListRow.serial)))
-        serial = int(highest or 0) + 1
-        session.add(
-            RevocationListRow(
-                serial=serial,
-                signed=issue_revocation_list(
-                    signing_key,
-                    serial=serial,
-                    caseworker_ids=listed_ids,
-                    key_ids=listed_keys,
-                    issued=today,
-                ),
-            )
+        serial = await _add_revocation_list(
+            session, signing_key, caseworker_ids=listed_ids, key_ids=listed_keys, today=today
         )
         for member in family:
             member.status = CaseworkerStatus.REVOKED
@@ -771,20 +788,13 @@ async def reissue_certificates(
         inherited = lists.get(previous) if previous is not None else None
         if inherited is not None:
             current = lists[org_public]
-            highest = await session.scalar(select(func.max(RevocationListRow.serial)))
-            serial = int(highest or 0) + 1
-            session.add(
-                RevocationListRow(
-                    serial=serial,
-                    signed=issue_revocation_list(
-                        signing_key,
-                        serial=serial,
-                        caseworker_ids=inherited.caseworker_ids
-                        | (current.caseworker_ids if current else frozenset()),
-                        key_ids=inherited.key_ids | (current.key_ids if current else frozenset()),
-                        issued=today,
-                    ),
-                )
+            serial = await _add_revocation_list(
+                session,
+                signing_key,
+                caseworker_ids=inherited.caseworker_ids
+                | (current.caseworker_ids if current else frozenset()),
+                key_ids=inherited.key_ids | (current.key_ids if current else frozenset()),
+                today=today,
             )
         await audit.append(
             session,
