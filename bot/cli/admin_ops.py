@@ -2,7 +2,8 @@
 
 Both run on the server with ``--config`` and only read the database. They print counts, days,
 event names and short key ids: never content, case references, labels or Telegram ids, so their
-output can be pasted into a ticket or a chat with a colleague.
+output can be pasted into a ticket or a chat with a colleague. What ``status`` counts is gathered
+by :func:`bot.services.status.gather_status`, imported when the command runs.
 
 Text here is for admins and is English only; every message sits in this module.
 """
