@@ -19,9 +19,11 @@ deployment, Telegram's own limit); the bench lifts it (``--messages-per-second``
 bot's own cost, and says which limit it used. The server counts ``deleteMessages`` calls: each
 finished conversation should be erased with one.
 
-Memory: a fresh bot, one warm-up report, then ``--drafts`` reporters each stop half-way, after
-typing their statement, so the same number of drafts are open at once; the bot's resident set
-(``VmRSS``) before and after, and its peak (``VmHWM``), from ``/proc``. Prints one JSON object.
+Memory: a fresh bot, one warm-up report, then ``--drafts`` reporters (``--wave`` at a time) each
+stop part-way — at the danger question by default (three updates each, so a thousand drafts open
+in about two minutes), or after typing their statement (``--draft-depth statement``) — so that
+many drafts are open at once; the bot's resident set (``VmRSS``) before and after, and its peak
+(``VmHWM``), from ``/proc``. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -161,6 +163,13 @@ class Person:
         return found[0]
 
 
+async def draft_to_danger_question(person: Person) -> None:
+    """/start, the language and the notice: a draft open at its first question."""
+    await person.command("start")
+    for label in BEFORE_STATEMENT[:2]:
+        await person.press(label)
+
+
 async def draft_up_to_statement(person: Person) -> None:
     """/start to the typed statement: a draft the bot holds in memory."""
     await person.command("start")
@@ -169,8 +178,12 @@ async def draft_up_to_statement(person: Person) -> None:
     await person.say(STATEMENT)
 
 
+class Abandoned(Exception):
+    """After a lost step, /forget did not empty the chat either: the person gives up."""
+
+
 async def from_the_start(person: Person, script: Callable[[Person], Awaitable[None]]) -> None:
-    """Run ``script``; after a stale answer, do what a person would: /forget, then /start again."""
+    """Run ``script``; after a lost step, do what a person would: /forget, then /start again."""
     while True:
         try:
             return await script(person)
@@ -178,7 +191,11 @@ async def from_the_start(person: Person, script: Callable[[Person], Awaitable[No
             person.restarts += 1
             person.updates += 1
             await person.chat.send_command("forget")
-            await person.chat.wait_until(lambda: not person.chat.messages(), timeout=WAIT)
+            try:
+                await person.chat.wait_until(lambda: not person.chat.messages(),
+                                             timeout=STEP_WAIT)
+            except TimeoutError as exc:
+                raise Abandoned from exc
 
 
 async def whole_report(person: Person) -> None:
@@ -215,6 +232,7 @@ class Outcome:
 
     updates: int
     restarts: int
+    abandoned: int
     seconds: float
 
 
@@ -228,9 +246,15 @@ async def run_people(
         for i in range(count)
     ]
     started = time.perf_counter()
-    await asyncio.gather(*(script(person) for person in people))
+    ended = await asyncio.gather(*(script(person) for person in people), return_exceptions=True)
     seconds = time.perf_counter() - started
-    return Outcome(sum(p.updates for p in people), sum(p.restarts for p in people), seconds)
+    for outcome in ended:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, Abandoned):
+            raise outcome
+    abandoned = sum(isinstance(outcome, Abandoned) for outcome in ended)
+    return Outcome(
+        sum(p.updates for p in people), sum(p.restarts for p in people), abandoned, seconds
+    )
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -341,13 +365,14 @@ async def throughput(bench: Bench, reporters: list[int]) -> list[dict[str, Any]]
         rate, echo_rate = run.updates / run.seconds, baseline.updates / baseline.seconds
         rows.append({
             "reporters": count,
-            "reports_per_second": round(count / run.seconds, 2),
+            "reports_per_second": round((count - run.abandoned) / run.seconds, 2),
             "updates_per_second": round(rate, 1),
             "echo_updates_per_second": round(echo_rate, 1),
             "share_of_echo": round(rate / echo_rate, 3),
             "updates": run.updates,
-            "restarts_after_stale_press": run.restarts,
-            "delete_messages_calls_per_report": round(deletes / count, 2),
+            "restarts_after_lost_step": run.restarts,
+            "abandoned": run.abandoned,
+            "delete_messages_calls_per_report": round(deletes / (count - run.abandoned), 2),
             # CPU of the bot process alone (the server and the simulated people are not in it).
             "bot_cpu_ms_per_update": round(cpu / run.updates * 1000, 2),
             "echo_cpu_ms_per_update": round(echo_cpu / baseline.updates * 1000, 2),
@@ -357,29 +382,36 @@ async def throughput(bench: Bench, reporters: list[int]) -> list[dict[str, Any]]
     return rows
 
 
-async def draft_memory(bench: Bench, drafts: int, wave: int) -> dict[str, Any]:
+DRAFT_DEPTHS = {"danger": draft_to_danger_question, "statement": draft_up_to_statement}
+
+
+async def draft_memory(bench: Bench, drafts: int, wave: int, depth: str) -> dict[str, Any]:
     async with bench.sanad() as sanad:
         await run_people(sanad, 1, 9_000_000, whole_report)  # warm-up: code paths loaded
         pid = sanad.process.pid
         before = _proc_status_kib(pid, "VmRSS")
-        restarts, seconds = 0, 0.0
+        restarts = abandoned = 0
+        seconds = 0.0
         # In waves of ``wave`` people at once; every draft stays open until the end.
         for first in range(0, drafts, wave):
             run = await run_people(
                 sanad, min(wave, drafts - first), 9_100_000 + first,
-                lambda person: from_the_start(person, draft_up_to_statement),
+                lambda person: from_the_start(person, DRAFT_DEPTHS[depth]),
             )
-            restarts, seconds = restarts + run.restarts, seconds + run.seconds
+            restarts, abandoned = restarts + run.restarts, abandoned + run.abandoned
+            seconds += run.seconds
         after = _proc_status_kib(pid, "VmRSS")
         peak = _proc_status_kib(pid, "VmHWM")
         await stop(sanad.process)
     return {
         "open_drafts": drafts,
+        "draft_depth": depth,
         "rss_before_mib": round(before / 1024, 1),
         "rss_after_mib": round(after / 1024, 1),
         "rss_peak_mib": round(peak / 1024, 1),
         "bytes_per_draft": round((after - before) * 1024 / drafts),
-        "restarts_after_stale_press": restarts,
+        "restarts_after_lost_step": restarts,
+        "abandoned_with_draft_open": abandoned,
         "seconds_to_open": round(seconds, 1),
         "load_average_1min": round(os.getloadavg()[0], 2),
     }
@@ -390,7 +422,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         async with LocalBotApi.running() as api:
             bench = Bench(api, Path(folder), args.messages_per_second)
             rows = await throughput(bench, args.reporters)
-            memory = await draft_memory(bench, args.drafts, args.wave) if args.drafts else None
+            memory = (
+                await draft_memory(bench, args.drafts, args.wave, args.draft_depth)
+                if args.drafts else None
+            )
     return {
         "benchmark": "conversation",
         "messages_per_second_limit": args.messages_per_second,
@@ -443,6 +478,9 @@ def main() -> None:
     parser.add_argument("--drafts", type=int, default=1000)
     parser.add_argument("--wave", type=int, default=100,
                         help="reporters opening drafts at once (all stay open)")
+    parser.add_argument("--draft-depth", choices=sorted(DRAFT_DEPTHS), default="danger",
+                        help="where each draft stops: at the danger question (3 updates) or "
+                        "after the typed statement (10 updates)")
     parser.add_argument("--messages-per-second", type=float, default=1000.0)
     print(json.dumps(asyncio.run(measure(parser.parse_args()))))
 
