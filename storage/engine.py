@@ -20,7 +20,9 @@ The file and its directory are created owner-only (0600 / 0700) before SQLite op
 creates ``-wal`` and ``-shm`` with the permissions of the database file itself, so they follow.
 
 :class:`GroupCommit` lets many tasks' small writes share one transaction, and so one fsync: see
-its docstring, and ``storage.reports`` for why reports are written that way.
+its docstring, and ``storage.reports`` for why reports are written that way. Those transactions
+go through :meth:`Database.run_write_transaction`, which on SQLite uses a second, synchronous
+engine on the same file (``sqlite_writer``), set up by the same two listeners as the async one.
 """
 
 from __future__ import annotations

@@ -74,6 +74,46 @@ async def test_every_sqlite_connection_is_configured(
 
 
 @pytest.mark.parametrize(
+    ("pragma", "expected"),
+    [
+        ("journal_mode", "wal"),
+        ("foreign_keys", 1),
+        ("secure_delete", 1),
+        ("synchronous", 2),  # FULL: a report's receipt follows a commit that survives power loss
+        ("busy_timeout", 10_000),
+        ("temp_store", 2),
+    ],
+)
+async def test_sqlite_writer_connections_are_configured_like_the_others(
+    sqlite_path: Path, pragma: str, expected: object
+) -> None:
+    db = open_database(f"sqlite:///{sqlite_path}")
+    try:
+        assert db.sqlite_writer is not None
+        # The transaction reports are written in: it must also BEGIN IMMEDIATE, so the PRAGMA is
+        # read inside one, from the connection the group commit would use.
+        observed = await db.run_write_transaction(
+            lambda connection: connection.exec_driver_sql(f"PRAGMA {pragma}").scalar_one()
+        )
+        assert observed == expected
+    finally:
+        await db.close()
+
+
+async def test_sqlite_write_transaction_takes_the_write_lock_at_begin(sqlite_path: Path) -> None:
+    db = open_database(f"sqlite:///{sqlite_path}")
+    try:
+        # in_transaction() is true only once BEGIN has run: the writer issues BEGIN IMMEDIATE
+        # itself rather than leaving the driver to defer it to the first write.
+        began = await db.run_write_transaction(
+            lambda connection: connection.connection.driver_connection.in_transaction
+        )
+        assert began is True
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize(
     ("url", "backend"),
     [
         ("sqlite:///x.db", Backend.SQLITE),

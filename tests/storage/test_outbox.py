@@ -195,7 +195,9 @@ async def test_concurrent_workers_claim_every_row_exactly_once(db: Database) -> 
         claimed = per_worker.setdefault(token, [])
         while batch := await claim_batch(worker_db, worker=token, now=NOW, limit=25, lease=LEASE):
             claimed.extend(d.id for d in batch)
-            await asyncio.sleep(0)  # let the others in between claims
+            # Let the others in between claims: SQLite's busy handler backs off in sleeps of up
+            # to 100 ms, and a worker waking into a lock that is never free would starve.
+            await asyncio.sleep(0.005)
 
     try:
         await asyncio.gather(*(worker(e) for e in engines))
