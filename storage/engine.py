@@ -131,7 +131,8 @@ class GroupCommit(Generic[ItemT, ResultT]):
 
     async def wait_idle(self) -> None:
         """Return once every item queued so far is written or has failed."""
-        if self._writer is not None:
+        # A finished writer may belong to an event loop that is gone: never touch it then.
+        if self._writer is not None and not self._writer.done():
             await asyncio.wait([self._writer])
 
     async def _drain(self) -> None:

@@ -23,12 +23,10 @@ from storage.models import (
     CaseworkerStatus,
     Direction,
     Housekeeping,
-    Language,
     Mailbox,
     MailboxMessage,
     Report,
     ReportBody,
-    ReportStatus,
     Wrap,
 )
 
@@ -66,11 +64,11 @@ def normalise_case_reference(text: str) -> str | None:
 def draw_case_references(connection: Connection, count: int) -> list[str]:
     """``count`` distinct fresh case references that no report uses yet.
 
-    Synchronous, on the caller's connection and transaction, so both the ORM repository and the
-    batched report writer (``storage.reports``) use it. One query per round of draws, whatever
-    ``count`` is. Raises :class:`StorageError` if a few rounds leave some undrawn, which at 34
-    bits means the table is implausibly full. A reference drawn by a concurrent transaction at
-    the same instant (PostgreSQL) is caught by the unique constraint at commit.
+    Synchronous, on the caller's connection and transaction, for the batched report writer
+    (``storage.reports``): one query per round of draws, whatever ``count`` is. Raises
+    :class:`StorageError` if a few rounds leave some undrawn, which at 34 bits means the table
+    is implausibly full. A reference drawn by a concurrent transaction at the same instant
+    (PostgreSQL) is refused by the unique constraint when the report is inserted.
     """
     chosen: set[str] = set()
     for _ in range(_CASE_REFERENCE_ATTEMPTS):
@@ -99,33 +97,6 @@ class ReportRepository:
         if reference is None:
             return None
         return await self._session.scalar(select(Report).where(Report.case_reference == reference))
-
-    async def add(
-        self,
-        *,
-        report_id: bytes,
-        language: Language,
-        today: dt.date,
-        assigned_caseworker_id: int | None = None,
-    ) -> Report:
-        """Insert a report under a fresh, unused case reference (:func:`draw_case_references`)."""
-        [reference] = await self._session.run_sync(
-            lambda session: draw_case_references(session.connection(), 1)
-        )
-        report = Report(
-            id=report_id,
-            case_reference=reference,
-            status=(
-                ReportStatus.RECEIVED if assigned_caseworker_id is None else ReportStatus.ASSIGNED
-            ),
-            language=language,
-            assigned_caseworker_id=assigned_caseworker_id,
-            created_day=today,
-            next_sequence=1,
-        )
-        self._session.add(report)
-        await self._session.flush()
-        return report
 
     async def add_body(
         self,
