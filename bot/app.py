@@ -22,8 +22,9 @@ from bot.services.caseworkers import register_caseworker_commands
 from bot.services.housekeeping import Housekeeping
 from bot.services.mailbox import register_replies, register_status
 from bot.services.report_submission import register_report_flow
+from bot.update_order import PerChatUpdateProcessor
 
-# How many updates PTB processes at once; slow work inside a handler runs off the event loop.
+# How many updates run at once across chats; slow work inside a handler runs off the event loop.
 CONCURRENT_UPDATES = 64
 
 
@@ -50,7 +51,8 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
         .rate_limiter(
             AIORateLimiter(overall_max_rate=config.delivery.messages_per_second, max_retries=0)
         )
-        .concurrent_updates(CONCURRENT_UPDATES)
+        # Concurrent across chats, in order within a chat (bot/update_order.py).
+        .concurrent_updates(PerChatUpdateProcessor(CONCURRENT_UPDATES))
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
