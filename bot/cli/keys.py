@@ -306,14 +306,14 @@ def caseworker_reply(
             dir_okay=False, exists=True,
         ),
     ] = None,
-    sequence: Annotated[
+    number: Annotated[
         int,
         typer.Option(
-            "--sequence", min=0, max=2**32 - 1,
-            help="The reply's number in the case's mailbox (0 for the first; the bot says "
-            "which number it expects if this one is taken).",
+            "--number", min=1, max=2**32,
+            help="Which reply to this case this is (1 for the first; the bot says which number "
+            "it expects if this one is taken).",
         ),
-    ] = 0,
+    ] = 1,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Reply file to write [default: reply-<CASE>-<N>.sanad].",
@@ -329,10 +329,11 @@ def caseworker_reply(
     against your certificate.
     """
     reference = case.strip().upper()
+    sequence = number - 1  # people count replies from 1; the mailbox's sequence starts at 0
     source = report_file or Path(delivery_file_name(reference, 0))
     if not source.is_file():
         raise SanadError(f"{source} not found", hint="pass the report file of this case as --from")
-    target = out or Path(f"reply-{reference.replace('-', '')}-{sequence}.sanad")
+    target = out or Path(f"reply-{reference.replace('-', '')}-{number}.sanad")
     if target.exists():
         raise SanadError(f"{target} already exists", hint="choose another --out or move it away")
     data = source.read_bytes()

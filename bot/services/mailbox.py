@@ -119,9 +119,10 @@ class WrongReplyNumber(ReplyRefused):
     """The reply file was numbered for another position in the mailbox: make it again."""
 
     def __init__(self, given: int, expected: int) -> None:
+        # ``given`` and ``expected`` are mailbox sequences (from 0); people count from 1.
         super().__init__(
-            f"this reply file is numbered {given}, but the next reply to this case is {expected}",
-            hint=f"make it again with --sequence {expected}",
+            f"this file is reply {given + 1} to the case, but the next reply is {expected + 1}",
+            hint=f"make it again with --number {expected + 1}",
         )
         self.expected = expected
 

@@ -158,7 +158,7 @@ class Deployment:
         out = self.directory / f"reply-{sequence}.sanad"
         await sanad(
             "caseworker", "reply", reference, "--key", key, "--from", report_file,
-            "--text-file", text_file, "--sequence", str(sequence), "--out", out,
+            "--text-file", text_file, "--number", str(sequence + 1), "--out", out,
             env=PASSPHRASE_ENV,
         )
         return out

@@ -164,7 +164,7 @@ async def test_report_reply_status_and_addendum_across_processes_leave_nothing_a
         # Two replies: /reply in Telegram, and a file sealed and signed on the caseworker's machine.
         await caseworker_chat.send_command("reply", f"{reference} {reply_text}")
         stored = await caseworker_chat.wait_for(lambda m: "sealed and stored" in (m.text or ""))
-        assert f"Reply 0 to {reference}" in (stored.text or "")
+        assert f"Reply 1 to {reference}" in (stored.text or "")
         assert all(reply_text not in (m.text or "") for m in caseworker_chat.messages())
         written = await deployment.write_reply(
             reference, caseworker.key, report_file, file_reply_text, sequence=1
@@ -172,7 +172,7 @@ async def test_report_reply_status_and_addendum_across_processes_leave_nothing_a
         await caseworker_chat.send_document(
             written.read_bytes(), written.name, "application/octet-stream"
         )
-        await caseworker_chat.wait_for(lambda m: f"Reply 1 to {reference}" in (m.text or ""))
+        await caseworker_chat.wait_for(lambda m: f"Reply 2 to {reference}" in (m.text or ""))
 
         # The reporter reads both replies with the receipt, then adds information.
         await check_status(reporter, receipt, reply_text, file_reply_text)
