@@ -169,6 +169,11 @@ class Caseworker(Base):
         ForeignKey("caseworkers.id", ondelete="SET NULL")
     )
     created_day: Mapped[dt.date]
+    # The report languages this caseworker reads, as comma-separated codes ("ar,fr"); NULL means
+    # any. Routing only, not a security property: an intruder who edits it can steer which
+    # *eligible* caseworker gets a report, never make a recipient (I4 rests on the certificate),
+    # so it is admin-set and unsigned.
+    languages: Mapped[str | None] = mapped_column(String(32))
 
 
 class Report(Base):

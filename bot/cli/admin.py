@@ -1,4 +1,4 @@
-"""Admin commands: ``sanad admin caseworkers|approve|reassign`` (DESIGN.md §9).
+"""Admin commands: ``sanad admin caseworkers|approve|languages|reassign`` (DESIGN.md §9).
 
 They read the deployment through ``--config`` and act on its database; the organisation key
 file an admin brings is checked against the configuration before its passphrase is asked
@@ -37,7 +37,17 @@ admin_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_PLAIN_COLUMNS = ("id", "label", "status", "fingerprint", "replaces", "seals", "reason", "expires")
+_PLAIN_COLUMNS = (
+    "id",
+    "label",
+    "status",
+    "fingerprint",
+    "replaces",
+    "seals",
+    "reason",
+    "expires",
+    "languages",
+)
 
 
 @admin_app.command("caseworkers")
@@ -52,7 +62,8 @@ def caseworkers(
 
     The fingerprint is computed from the stored keys; compare it with the one the caseworker's
     `sanad caseworker init` printed before approving. When the bot will not seal to someone the
-    last column says why (no certificate, signed by another key, expired, revoked, ...).
+    reason column says why (no certificate, signed by another key, expired, revoked, ...). The
+    languages column is what reports are routed to them in ("any" when none is set).
     """
     from rich.console import Console
     from rich.table import Table
@@ -84,6 +95,8 @@ def caseworkers(
 
 
 def _row(assessment: Assessment) -> tuple[str, ...]:
+    from bot.services.caseworkers import format_languages
+
     return (
         str(assessment.caseworker_id),
         assessment.label,
@@ -93,6 +106,7 @@ def _row(assessment: Assessment) -> tuple[str, ...]:
         "yes" if assessment.eligible else "no",
         assessment.reason.value if assessment.reason else "-",
         assessment.expires.isoformat() if assessment.expires else "-",
+        format_languages(assessment.languages),
     )
 
 
@@ -125,6 +139,14 @@ def approve(
             dir_okay=False,
         ),
     ] = None,
+    languages: Annotated[
+        str | None,
+        typer.Option(
+            "--languages",
+            metavar="CODES",
+            help="Report languages routed to them, e.g. ar,fr (ar, fr, en; default: unchanged).",
+        ),
+    ] = None,
 ) -> None:
     """Sign a caseworker's certificate with the organisation signing key.
 
@@ -133,8 +155,16 @@ def approve(
     """
     if every == (who is not None):
         raise SanadError("name one caseworker, or pass --all", hint="`sanad admin approve --help`")
+    if every and languages is not None:
+        raise SanadError(
+            "--languages names one caseworker's languages; it cannot go with --all",
+            hint="set them afterwards with `sanad admin languages ID CODES`",
+        )
     from bot.services.caseworkers import approve as approve_caseworker
+    from bot.services.caseworkers import format_languages, parse_languages
 
+    # Checked before the key file's passphrase is asked: a typo should cost nothing.
+    reads = None if languages is None else parse_languages(languages)
     settings = load_settings(config)
     org_public = settings.organisation.signing_public_key
     signing_key = open_signing_key(settings, org_key, passphrase_file)
@@ -152,17 +182,46 @@ def approve(
             org_public=org_public,
             today=today_utc(),
             days=days,
+            languages=reads,
         )
 
     approval = on_database(settings, work)
     typer.echo(f"approved caseworker {approval.caseworker_id} ({approval.label})")
     typer.echo(f"Fingerprint: {approval.fingerprint}")
     typer.echo(f"certificate valid until {approval.expires.isoformat()}")
+    typer.echo(f"languages: {format_languages(approval.languages)}")
     if approval.rotation_of is not None:
         typer.echo(
             f"this key replaces caseworker {approval.rotation_of}'s; move their open cases with "
             f"`sanad admin rewrap --caseworker {approval.caseworker_id}`"
         )
+
+
+@admin_app.command("languages")
+def languages(
+    who: Annotated[str, typer.Argument(metavar="ID", help="The caseworker's id or label.")],
+    codes: Annotated[
+        str,
+        typer.Argument(metavar="CODES", help="Comma-separated: ar, fr, en; or any."),
+    ],
+    config: ConfigOption = DEFAULT_CONFIG_PATH,
+) -> None:
+    """Set which report languages are routed to a caseworker ("any": every language).
+
+    New reports go to an eligible caseworker who reads their language, the least loaded first;
+    when nobody does, to the least loaded of all. Needs no key: this only chooses among
+    caseworkers the bot already seals to.
+    """
+    from bot.services.caseworkers import format_languages, parse_languages, set_languages
+
+    reads = parse_languages(codes)
+    settings = load_settings(config)
+
+    async def work(db: Database) -> tuple[int, str]:
+        return await set_languages(db, who=who, languages=reads, today=today_utc())
+
+    caseworker_id, label = on_database(settings, work)
+    typer.echo(f"caseworker {caseworker_id} ({label}) languages: {format_languages(reads)}")
 
 
 @admin_app.command("reassign")

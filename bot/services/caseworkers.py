@@ -21,6 +21,11 @@ Life of a caseworker (DESIGN.md §1, §4 "Caseworker keys"):
 3. From then on :func:`eligible_caseworkers` returns it — until its certificate expires, the
    latest verified revocation list names it, or its row is marked revoked.
 
+Which eligible caseworker receives a new report is :func:`choose_caseworker`'s routing rule: one
+who reads the report's language (the admin-set ``languages`` column, :func:`set_languages`), then
+the least loaded. Routing is not a security property; it only ever picks among recipients
+:func:`eligible_caseworkers` already accepted.
+
 Fingerprints shown to admins are always computed here from the stored public keys, never read
 from the ``fingerprint`` column: a forged column must not make a forged key look right.
 
@@ -87,6 +92,7 @@ from storage.models import (
     CaseworkerStatus,
     DeliveryKind,
     DeliveryStatus,
+    Language,
     OutboxEntry,
     Report,
     ReportBody,
@@ -161,13 +167,21 @@ _CERTIFICATE_FAILURES: tuple[
 
 @dataclass(frozen=True)
 class Recipient:
-    """An eligible caseworker: the keys come from the verified certificate, not from the row."""
+    """An eligible caseworker: the keys come from the verified certificate, not from the row.
+
+    ``languages`` (from the row, for routing only) is empty when they read any language.
+    """
 
     caseworker_id: int
     label: str
     delivery_chat_id: int
     keys: CaseworkerPublicKeys
     certificate: Certificate
+    languages: frozenset[Language] = frozenset()
+
+    def reads(self, language: Language) -> bool:
+        """Whether a report in ``language`` may be routed to them (no languages set: any)."""
+        return not self.languages or language in self.languages
 
 
 @dataclass(frozen=True)
@@ -182,6 +196,7 @@ class Assessment:
     recipient: Recipient | None
     reason: Ineligibility | None
     expires: dt.date | None
+    languages: frozenset[Language] = frozenset()  # empty: any
 
     @property
     def eligible(self) -> bool:
@@ -208,6 +223,7 @@ class Approval:
     fingerprint: str
     expires: dt.date
     rotation_of: int | None
+    languages: frozenset[Language] = frozenset()  # empty: any
 
 
 @dataclass(frozen=True)
@@ -260,6 +276,46 @@ def _stored_keys(row: Caseworker) -> CaseworkerPublicKeys | None:
         return None
 
 
+# ---------------------------------------------------------------------------------------------
+# Routing languages
+
+ANY_LANGUAGE = "any"  # what an admin types, and reads, for "no languages set"
+
+
+def parse_languages(text: str) -> frozenset[Language]:
+    """The languages an admin named: ``"ar,fr"``; ``"any"`` (or nothing) for every language.
+
+    Raises :class:`CaseworkerError` naming the first unknown code and the known ones.
+    """
+    codes = [code.strip().lower() for code in text.split(",") if code.strip()]
+    if codes == [ANY_LANGUAGE]:
+        return frozenset()
+    known = {language.value: language for language in Language}
+    for code in codes:
+        if code not in known:
+            raise CaseworkerError(
+                f"unknown language {code!r}",
+                hint=f"use codes among {', '.join(known)}, separated by commas, or {ANY_LANGUAGE}",
+            )
+    return frozenset(known[code] for code in codes)
+
+
+def format_languages(languages: frozenset[Language]) -> str:
+    """``"ar,fr"`` in a fixed order, or ``"any"``: what the CLI shows."""
+    return ",".join(lang.value for lang in Language if lang in languages) or ANY_LANGUAGE
+
+
+def _stored_languages(row: Caseworker) -> frozenset[Language]:
+    # Lenient on read: an unknown code in an edited row is skipped rather than failing the
+    # listing or a submission; at worst that caseworker reads "any" (routing, not I4).
+    codes = (row.languages or "").split(",")
+    return frozenset(lang for lang in Language if lang.value in codes)
+
+
+def _column_languages(languages: frozenset[Language]) -> str | None:
+    return None if not languages else format_languages(languages)
+
+
 def assess(
     row: Caseworker,
     org_public: Ed25519PublicKey,
@@ -268,6 +324,7 @@ def assess(
 ) -> Assessment:
     """The verdict on one caseworker row (pure: no database access)."""
     keys = _stored_keys(row)
+    languages = _stored_languages(row)
 
     def verdict(
         reason: Ineligibility | None,
@@ -283,6 +340,7 @@ def assess(
             recipient=recipient,
             reason=reason,
             expires=expires,
+            languages=languages,
         )
 
     if keys is None:
@@ -317,6 +375,7 @@ def assess(
         delivery_chat_id=row.delivery_chat_id,
         keys=certificate.keys,
         certificate=certificate,
+        languages=languages,
     )
     return verdict(None, recipient, certificate.expires)
 
@@ -380,14 +439,17 @@ async def eligible_caseworker(
 
 
 async def choose_caseworker(
-    session: AsyncSession, org_public: Ed25519PublicKey, today: dt.date
+    session: AsyncSession, org_public: Ed25519PublicKey, today: dt.date, language: Language
 ) -> Recipient | None:
-    """The eligible caseworker with the fewest open cases (lowest id on a tie), or None.
+    """The caseworker a new report in ``language`` is sealed to, or None when nobody is eligible.
 
-    Routing by language needs to know which languages a caseworker reads, which the schema does
-    not hold yet; until it does, every eligible caseworker is a candidate for every report.
+    Candidates are the :func:`eligible_caseworkers` (I4) who read ``language`` or set no
+    languages; when none of them does, every eligible caseworker, so that a report is never left
+    to the recovery key alone for want of a reader. Among the candidates, the fewest open cases
+    wins, then the lowest id.
     """
-    recipients = await eligible_caseworkers(session, org_public, today)
+    eligible = await eligible_caseworkers(session, org_public, today)
+    recipients = [r for r in eligible if r.reads(language)] or eligible
     if not recipients:
         return None
     loads: dict[int | None, int] = {
@@ -519,8 +581,12 @@ async def approve(
     org_public: Ed25519PublicKey,
     today: dt.date,
     days: int = DEFAULT_CERTIFICATE_DAYS,
+    languages: frozenset[Language] | None = None,
 ) -> Approval:
     """Sign a certificate for caseworker ``who`` with the organisation key and mark them verified.
+
+    ``languages`` sets the report languages they are routed (empty: any); None keeps what the
+    row holds, so renewing a certificate does not forget them.
 
     ``org_public`` is the pinned key from the configuration; a ``signing_key`` that is not its
     private half raises :class:`WrongOrganisationKey` before anything is signed (a certificate
@@ -556,11 +622,34 @@ async def approve(
         )
         row.certificate = issue_certificate(certificate, signing_key)
         row.status = CaseworkerStatus.VERIFIED
+        if languages is not None:
+            row.languages = _column_languages(languages)
         counts = {"caseworkers": 1, "days": days}
         await audit.append(session, "caseworker.approved", org_public.key_id, counts, today)
         return Approval(
-            row.id, row.label, caseworker_fingerprint(keys), certificate.expires, row.replaces_id
+            row.id,
+            row.label,
+            caseworker_fingerprint(keys),
+            certificate.expires,
+            row.replaces_id,
+            _stored_languages(row),
         )
+
+
+async def set_languages(
+    db: Database, *, who: str, languages: frozenset[Language], today: dt.date
+) -> tuple[int, str]:
+    """Route reports in ``languages`` (empty: any) to caseworker ``who``; returns id and label.
+
+    Needs no key: the column steers routing among eligible caseworkers and never makes one (I4).
+    Records an audit entry (counts only). Commits.
+    """
+    async with db.sessionmaker() as session, session.begin():
+        row = await resolve_caseworker(session, who)
+        row.languages = _column_languages(languages)
+        counts = {"caseworkers": 1, "languages": len(languages)}
+        await audit.append(session, "caseworker.languages_set", None, counts, today)
+        return row.id, row.label
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ This is the :class:`handlers.ports.ReportSubmitter` the reporter flow calls. In 
 2. a fresh receipt is generated and turned into the mailbox lookup tag and key pair through the
    bounded Argon2id pool (:class:`~crypto.KdfPool`; a full queue is :class:`SubmissionBusy`);
 3. recipients are the organisation recovery key from the configuration plus the eligible
-   caseworker with the fewest open cases (:func:`bot.services.caseworkers.choose_caseworker`,
-   whose certificate is verified against the pinned organisation key, I4) — or the recovery key
-   alone when no caseworker is eligible (the report waits for an admin to assign it);
+   caseworker the routing rule picks — one who reads the report's language, then the fewest open
+   cases (:func:`bot.services.caseworkers.choose_caseworker`, whose certificate is verified
+   against the pinned organisation key, I4) — or the recovery key alone when no caseworker is
+   eligible (the report waits for an admin to assign it);
 4. the body is sealed under a fresh report id, bound to the mailbox key so a reply can only go to
    this reporter's mailbox;
 5. report, body, wraps, mailbox and (when assigned) the outbox row are committed together by
@@ -19,8 +20,7 @@ This is the :class:`handlers.ports.ReportSubmitter` the reporter flow calls. In 
    (:func:`bot.metrics.report_submitted`, published on the hour).
 
 Nothing here logs content; the receipt leaves this module only inside the returned
-:class:`~handlers.ports.Submission`, whose ``repr`` is redacted. Language routing of caseworkers
-waits for the schema to record which languages a caseworker reads (see ``choose_caseworker``).
+:class:`~handlers.ports.Submission`, whose ``repr`` is redacted.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ class ReportSubmissionService:
             now = self._clock()
             today = now.date()  # I3: the day, never the time
             async with self._database.sessionmaker() as session:
-                caseworker = await choose_caseworker(session, self._organisation, today)
+                caseworker = await choose_caseworker(session, self._organisation, today, language)
             recipients = [self._recovery]
             if caseworker is not None:
                 recipients.append(caseworker.keys.encryption)

@@ -13,7 +13,7 @@ from bot.services.caseworkers import Ineligibility
 from crypto import issue_revocation_list
 from crypto.keys import OrganisationKeys
 from storage.engine import Database
-from storage.models import Caseworker, CaseworkerStatus, RevocationList
+from storage.models import Caseworker, CaseworkerStatus, Language, RevocationList
 from tests.storage.helpers import store_opaque_report
 
 from .conftest import TODAY, approved, certificate_for, insert_by_hand, set_certificate
@@ -179,6 +179,8 @@ async def test_choose_caseworker_prefers_the_least_loaded(
     free_id, _ = await approved(db, org, "Free")
     await store_opaque_report(db, caseworker_id=busy_id)
     async with db.sessionmaker() as session, session.begin():
-        chosen = await service.choose_caseworker(session, org.signing.public_key, TODAY)
+        chosen = await service.choose_caseworker(
+            session, org.signing.public_key, TODAY, Language.AR
+        )
     assert chosen is not None
     assert chosen.caseworker_id == free_id
