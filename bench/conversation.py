@@ -143,12 +143,16 @@ class Person:
         button = next(b for row in question.buttons for b in row
                       if label is None or b.text == label)
         self.updates += 1
+        since = self.chat.version
         query = await self.chat.press_button(question.message_id, text=button.text)
         found: list[ChatMessage] = []
 
         def answered() -> bool:
+            # The next question: the pressed message edited in place, or a new one.
+            touched = {e["message_id"] for e in self.chat.events(since)
+                       if e["kind"] in ("message", "edited")}
             later = [m for m in self.chat.bot_messages()
-                     if m.buttons and m.message_id > question.message_id]
+                     if m.buttons and m.message_id in touched]
             found.extend(later[:1])
             answer = self.chat.callback_answer(query)
             # Only a refusal answers a press with text; a step's answer is silent.

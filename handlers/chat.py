@@ -4,8 +4,10 @@ Both flows hold what a conversation wrote in a :class:`~handlers.draft.Draft` an
 chat empty when it ends (I7), so both send, remember, erase and take files through one
 :class:`ConversationChat`:
 
-- :meth:`ConversationChat.say` sends plain text (no parse mode: reporter text cannot inject
-  markup) and records the message in the draft; :meth:`~ConversationChat.remember_incoming`
+- :meth:`ConversationChat.say` shows plain text (no parse mode: reporter text cannot inject
+  markup) and records the message in the draft. After a button press it edits the pressed
+  message into the next screen (one Bot API call, and one message fewer in the chat); after the
+  reporter's own message it sends a new one below it; :meth:`~ConversationChat.remember_incoming`
   records the reporter's own messages. Every message of a conversation is recorded, so every one
   can be deleted.
 - :meth:`ConversationChat.close` wipes the draft (I1) and deletes what it recorded with
@@ -99,15 +101,22 @@ def user_language(update: object, offered: Sequence[str]) -> str:
     return DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in offered else offered[0]
 
 
-async def acknowledge(query: CallbackQuery | None, text: str | None = None) -> None:
-    """Answer the button press and take the buttons off its message, so it cannot be reused."""
+async def acknowledge(query: CallbackQuery | None, text: str | None = None) -> Message | None:
+    """Answer the button press; return the message that carried the button, if the bot can see it.
+
+    The caller shows its next screen by editing that message in place (``say(...,
+    replacing=...)``): one Bot API call instead of taking the keyboard off and sending a new
+    message, and one message fewer on a phone glanced at mid-report. The edit replaces the
+    pressed keyboard, so the pressed button cannot be reused; a press on a message the bot can no
+    longer see (deleted, or forged) returns None and the next screen is a new message.
+    """
     if query is None:
-        return
+        return None
     try:
         await query.answer(text)
-        await query.edit_message_reply_markup(None)
     except TelegramError:
         event(_log, "acknowledge_failed", logging.DEBUG)
+    return query.message if isinstance(query.message, Message) else None
 
 
 async def answer_stale(update: Update, language: str) -> None:
@@ -157,13 +166,38 @@ class ConversationChat:
         draft: Draft,
         text: str,
         markup: InlineKeyboardMarkup | None = None,
+        *,
+        replacing: Message | None = None,
     ) -> Message:
-        """Send plain text to the draft's chat and remember the message for erasure.
+        """Show plain text in the draft's chat and remember the message for erasure.
 
-        Raises ``LookupError`` for a draft without a chat (a wiped one).
+        With ``replacing`` (the pressed message :func:`acknowledge` returned) the text and
+        ``markup`` replace that message in place, keyboard included; when Telegram refuses the
+        edit (the message is gone, or is not the bot's) a new message is sent instead. Without
+        it a new message is sent: after the reporter typed or sent a file the question must come
+        below their message. Raises ``LookupError`` for a draft without a chat (a wiped one).
         """
         if draft.chat_id is None:
             raise LookupError("a draft without a chat cannot be answered")
+        if replacing is not None and replacing.text == text and replacing.reply_markup == markup:
+            # A second press that leads to the same screen (Send with nothing to send): it is
+            # already shown, and Telegram refuses an edit that changes nothing.
+            return replacing
+        if replacing is not None:
+            try:
+                edited = await context.bot.edit_message_text(
+                    text,
+                    chat_id=draft.chat_id,
+                    message_id=replacing.message_id,
+                    reply_markup=markup,
+                )
+            except TelegramError:
+                event(_log, "edit_failed", logging.DEBUG)
+            else:
+                # I7: already recorded when sent, unless it was pressed on an older conversation's
+                # message still in the chat; remembering again is a no-op otherwise.
+                await self.remember(context, draft, replacing.message_id)
+                return edited if isinstance(edited, Message) else replacing
         message = await context.bot.send_message(draft.chat_id, text, reply_markup=markup)
         await self.remember(context, draft, message.message_id)
         return message

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -228,7 +228,7 @@ class ReportFlow:
         )
         self.flood = FloodLimiter(settings.max_messages_per_minute)
         self._today = clock
-        self._ask: Mapping[Step, Callable[[Context, Draft], Awaitable[None]]] = {
+        self._ask: Mapping[Step, Callable[[Context, Draft, Message | None], Awaitable[None]]] = {
             Step.INCIDENT: self._ask_incident,
             Step.PLATFORM: self._ask_platform,
             Step.COUNTRY: self._ask_country,
@@ -295,28 +295,28 @@ class ReportFlow:
         context.user_data[DRAFT_KEY] = draft
         await self.chat.remember(context, draft, message.message_id)
         event(_log, "report_started")
-        return await self._ask_language(context, draft)
+        return await self._ask_language(context, draft, None)
 
-    async def _ask_language(self, context: Context, draft: Draft) -> Step:
+    async def _ask_language(self, context: Context, draft: Draft, pressed: Message | None) -> Step:
         """Asks for one of the configured languages; with only one, takes it and moves on."""
         offered = self.settings.languages
         if len(offered) == 1:
             draft.language = offered[0]
-            return await self._show_notice(context, draft)
+            return await self._show_notice(context, draft, pressed)
         # Before a language is chosen the question is asked in all of them at once.
         prompt = "\n".join(translator(lang)(CHOOSE_LANGUAGE) for lang in offered)
         buttons = [[(LANGUAGE_NAMES[lang], _data(Step.LANGUAGE, lang))] for lang in offered]
-        await self.chat.say(context, draft, prompt, keyboard(buttons))
+        await self.chat.say(context, draft, prompt, keyboard(buttons), replacing=pressed)
         return Step.LANGUAGE
 
     async def choose_language(self, update: Update, context: Context) -> Step:
         """Stores the language and shows the safety notice."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         draft.language = _choice_value(context)
-        return await self._show_notice(context, draft)
+        return await self._show_notice(context, draft, pressed)
 
-    async def _show_notice(self, context: Context, draft: Draft) -> Step:
+    async def _show_notice(self, context: Context, draft: Draft, pressed: Message | None) -> Step:
         _ = self._t(draft)
         text = _(
             "Before you start, please read this.\n\n"
@@ -337,16 +337,16 @@ class ReportFlow:
                 self._nav(draft, Step.NOTICE, back=len(self.settings.languages) > 1),
             ]
         )
-        await self.chat.say(context, draft, text, markup)
+        await self.chat.say(context, draft, text, markup, replacing=pressed)
         return Step.NOTICE
 
     async def accept_notice(self, update: Update, context: Context) -> Step:
         """Takes the consent and asks whether the reporter is in immediate danger."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
-        return await self._ask_danger(context, draft)
+        pressed = await acknowledge(update.callback_query)
+        return await self._ask_danger(context, draft, pressed)
 
-    async def _ask_danger(self, context: Context, draft: Draft) -> Step:
+    async def _ask_danger(self, context: Context, draft: Draft, pressed: Message | None) -> Step:
         _ = self._t(draft)
         markup = keyboard(
             [
@@ -355,13 +355,15 @@ class ReportFlow:
                 self._nav(draft, Step.DANGER),
             ]
         )
-        await self.chat.say(context, draft, _("Are you in immediate danger right now?"), markup)
+        await self.chat.say(
+            context, draft, _("Are you in immediate danger right now?"), markup, replacing=pressed
+        )
         return Step.DANGER
 
     async def answer_danger(self, update: Update, context: Context) -> Step:
         """Shows the emergency contacts if in danger, then asks for the incident type."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         draft.in_danger = _choice_value(context) == YES
         if draft.in_danger:
             _ = self._t(draft)
@@ -377,8 +379,10 @@ class ReportFlow:
                     "If you can, reach someone you trust who can help you now. When you are "
                     "safe, you can continue your report below."
                 )
-            await self.chat.say(context, draft, text)
-        return await self._go(context, draft, Step.INCIDENT)
+            # The contacts stay on screen; the next question goes below them.
+            await self.chat.say(context, draft, text, replacing=pressed)
+            pressed = None
+        return await self._go(context, draft, Step.INCIDENT, pressed)
 
     # -- the guided report -------------------------------------------------------------------
 
@@ -405,55 +409,65 @@ class ReportFlow:
             return Step.YEAR
         return previous
 
-    async def _go(self, context: Context, draft: Draft, step: Step) -> Step:
-        """Ask the question of ``step`` and make it the state."""
+    async def _go(
+        self, context: Context, draft: Draft, step: Step, pressed: Message | None
+    ) -> Step:
+        """Ask the question of ``step`` in place of ``pressed`` (or below) and make it the state."""
         if step is Step.REVIEW:
             draft.editing = False
-        await self._ask[step](context, draft)
+        await self._ask[step](context, draft, pressed)
         return step
 
     async def back(self, update: Update, context: Context) -> Step:
         """Goes back one step (or to the review when editing)."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         step = Step(_choice_value(context))
         if step is Step.NOTICE:
-            return await self._ask_language(context, draft)
+            return await self._ask_language(context, draft, pressed)
         if step is Step.DANGER:
-            return await self._show_notice(context, draft)
+            return await self._show_notice(context, draft, pressed)
         if step is Step.EDIT:
-            return await self._go(context, draft, Step.REVIEW)
-        return await self._go(context, draft, self._before(step, draft))
+            return await self._go(context, draft, Step.REVIEW, pressed)
+        return await self._go(context, draft, self._before(step, draft), pressed)
 
     async def skip(self, update: Update, context: Context) -> Step:
         """Leaves an optional step as it is and moves on."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
-        return await self._go(context, draft, self._after(Step(_choice_value(context)), draft))
+        pressed = await acknowledge(update.callback_query)
+        return await self._go(
+            context, draft, self._after(Step(_choice_value(context)), draft), pressed
+        )
 
-    async def _ask_incident(self, context: Context, draft: Draft) -> None:
+    async def _ask_incident(self, context: Context, draft: Draft, pressed: Message | None) -> None:
         _ = self._t(draft)
         markup = self._options(draft, Step.INCIDENT, choices.INCIDENT_TYPES)
-        await self.chat.say(context, draft, _("What happened to you? Choose the closest."), markup)
+        await self.chat.say(
+            context,
+            draft,
+            _("What happened to you? Choose the closest."),
+            markup,
+            replacing=pressed,
+        )
 
     async def answer_incident(self, update: Update, context: Context) -> Step:
         """Stores the incident type and asks for the platform."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         draft.incident_type = _choice_value(context)
-        return await self._go(context, draft, self._after(Step.INCIDENT, draft))
+        return await self._go(context, draft, self._after(Step.INCIDENT, draft), pressed)
 
-    async def _ask_platform(self, context: Context, draft: Draft) -> None:
+    async def _ask_platform(self, context: Context, draft: Draft, pressed: Message | None) -> None:
         _ = self._t(draft)
         markup = self._options(draft, Step.PLATFORM, choices.PLATFORMS)
-        await self.chat.say(context, draft, _("Where did it happen?"), markup)
+        await self.chat.say(context, draft, _("Where did it happen?"), markup, replacing=pressed)
 
     async def answer_platform(self, update: Update, context: Context) -> Step:
         """Stores the platform and asks for the country."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         draft.platform = _choice_value(context)
-        return await self._go(context, draft, self._after(Step.PLATFORM, draft))
+        return await self._go(context, draft, self._after(Step.PLATFORM, draft), pressed)
 
     def _countries(self, draft: Draft) -> dict[str, str]:
         _ = self._t(draft)
@@ -463,25 +477,27 @@ class ReportFlow:
         names[choices.OTHER_COUNTRY] = _("Another country")
         return names
 
-    async def _ask_country(self, context: Context, draft: Draft) -> None:
+    async def _ask_country(self, context: Context, draft: Draft, pressed: Message | None) -> None:
         _ = self._t(draft)
         names = self._countries(draft)
         rows = [[(name, _data(Step.COUNTRY, code))] for code, name in names.items()]
         markup = keyboard([*rows, self._nav(draft, Step.COUNTRY)])
-        await self.chat.say(context, draft, _("In which country are you?"), markup)
+        await self.chat.say(
+            context, draft, _("In which country are you?"), markup, replacing=pressed
+        )
 
     async def answer_country(self, update: Update, context: Context) -> Step:
         """Stores the country and asks for the year."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         draft.country = _choice_value(context)
-        return await self._go(context, draft, self._after(Step.COUNTRY, draft))
+        return await self._go(context, draft, self._after(Step.COUNTRY, draft), pressed)
 
     def _years(self) -> list[str]:
         this_year = self._today().year
         return [str(this_year - offset) for offset in range(choices.YEARS_OFFERED)]
 
-    async def _ask_year(self, context: Context, draft: Draft) -> None:
+    async def _ask_year(self, context: Context, draft: Draft, pressed: Message | None) -> None:
         _ = self._t(draft)
         years = self._years()
         rows = [
@@ -492,7 +508,11 @@ class ReportFlow:
         ]
         markup = keyboard([*rows, self._nav(draft, Step.YEAR)])
         await self.chat.say(
-            context, draft, _("When did it happen, roughly? Choose the year."), markup
+            context,
+            draft,
+            _("When did it happen, roughly? Choose the year."),
+            markup,
+            replacing=pressed,
         )
 
     async def answer_year(self, update: Update, context: Context) -> Step | None:
@@ -502,12 +522,12 @@ class ReportFlow:
         if value.isdigit() and value not in self._years():
             await self.stale(update, context)  # a year button from an earlier year, or forged
             return None
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         draft.year = None if value == UNKNOWN else value
         draft.month = None
-        return await self._go(context, draft, self._after(Step.YEAR, draft))
+        return await self._go(context, draft, self._after(Step.YEAR, draft), pressed)
 
-    async def _ask_month(self, context: Context, draft: Draft) -> None:
+    async def _ask_month(self, context: Context, draft: Draft, pressed: Message | None) -> None:
         _ = self._t(draft)
         months = [
             (choices.month_name(month, draft.language), _data(Step.MONTH, str(month)))
@@ -521,23 +541,25 @@ class ReportFlow:
                 self._nav(draft, Step.MONTH),
             ]
         )
-        await self.chat.say(context, draft, _("And the month?"), markup)
+        await self.chat.say(context, draft, _("And the month?"), markup, replacing=pressed)
 
     async def answer_month(self, update: Update, context: Context) -> Step:
         """Stores the month and asks what happened."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         value = _choice_value(context)
         draft.month = None if value == UNKNOWN else int(value)
-        return await self._go(context, draft, self._after(Step.MONTH, draft))
+        return await self._go(context, draft, self._after(Step.MONTH, draft), pressed)
 
-    async def _ask_narrative(self, context: Context, draft: Draft) -> None:
+    async def _ask_narrative(self, context: Context, draft: Draft, pressed: Message | None) -> None:
         _ = self._t(draft)
         text = _(
             "In your own words, what happened? Write it in one message. If you can, leave out "
             "your own name and other people's names: describe them instead."
         )
-        await self.chat.say(context, draft, text, keyboard([self._nav(draft, Step.NARRATIVE)]))
+        await self.chat.say(
+            context, draft, text, keyboard([self._nav(draft, Step.NARRATIVE)]), replacing=pressed
+        )
 
     async def answer_narrative(self, update: Update, context: Context) -> Step | None:
         """Stores what happened, once cleaned, and asks for links."""
@@ -546,7 +568,8 @@ class ReportFlow:
         if cleaned is None:
             return None
         draft.what_happened = cleaned.text
-        return await self._go(context, draft, self._after(Step.NARRATIVE, draft))
+        # A new message: the next question must come below what the reporter wrote.
+        return await self._go(context, draft, self._after(Step.NARRATIVE, draft), None)
 
     async def _clean_text_or_answer(
         self, update: Update, context: Context, draft: Draft
@@ -563,7 +586,7 @@ class ReportFlow:
             await self.chat.say(context, draft, result.notice.render(_))
         return result
 
-    async def _ask_links(self, context: Context, draft: Draft) -> None:
+    async def _ask_links(self, context: Context, draft: Draft, pressed: Message | None) -> None:
         _ = self._t(draft)
         text = _(
             "Do you have links to the posts, profiles or messages involved? Send them now, one "
@@ -572,7 +595,7 @@ class ReportFlow:
         if draft.links:
             text += "\n\n" + _("Links saved so far: {count}.").format(count=len(draft.links))
         markup = keyboard([self._nav(draft, Step.LINKS, done=bool(draft.links), skip=True)])
-        await self.chat.say(context, draft, text, markup)
+        await self.chat.say(context, draft, text, markup, replacing=pressed)
 
     async def add_links(self, update: Update, context: Context) -> None:
         """Adds the valid links of a message and stays on the links step."""
@@ -602,7 +625,7 @@ class ReportFlow:
         markup = keyboard([self._nav(draft, Step.LINKS, done=True)])
         await self.chat.say(context, draft, "\n".join(lines), markup)
 
-    async def _ask_evidence(self, context: Context, draft: Draft) -> None:
+    async def _ask_evidence(self, context: Context, draft: Draft, pressed: Message | None) -> None:
         _ = self._t(draft)
         text = _(
             "You can now send evidence: photos, screenshots, PDF documents or voice notes, one "
@@ -615,7 +638,7 @@ class ReportFlow:
         markup = keyboard(
             [self._nav(draft, Step.EVIDENCE, done=bool(draft.attachments), skip=True)]
         )
-        await self.chat.say(context, draft, text, markup)
+        await self.chat.say(context, draft, text, markup, replacing=pressed)
 
     async def add_evidence(self, update: Update, context: Context) -> None:
         """Downloads, checks and cleans one file off the event loop, then stays on the step."""
@@ -643,21 +666,27 @@ class ReportFlow:
         markup = keyboard([self._nav(draft, Step.EVIDENCE, done=True)])
         await self.chat.say(context, draft, "\n".join(lines), markup)
 
-    async def _ask_platform_response(self, context: Context, draft: Draft) -> None:
+    async def _ask_platform_response(
+        self, context: Context, draft: Draft, pressed: Message | None
+    ) -> None:
         _ = self._t(draft)
         markup = self._options(draft, Step.PLATFORM_RESPONSE, choices.PLATFORM_RESPONSES, skip=True)
         await self.chat.say(
-            context, draft, _("Did you report it to the platform? What did it do?"), markup
+            context,
+            draft,
+            _("Did you report it to the platform? What did it do?"),
+            markup,
+            replacing=pressed,
         )
 
     async def answer_platform_response(self, update: Update, context: Context) -> Step:
         """Stores what the platform did and asks whether a reply is wanted."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         draft.platform_response = _choice_value(context)
-        return await self._go(context, draft, self._after(Step.PLATFORM_RESPONSE, draft))
+        return await self._go(context, draft, self._after(Step.PLATFORM_RESPONSE, draft), pressed)
 
-    async def _ask_reply(self, context: Context, draft: Draft) -> None:
+    async def _ask_reply(self, context: Context, draft: Draft, pressed: Message | None) -> None:
         _ = self._t(draft)
         text = _(
             "Would you like a caseworker to reply to you? You would read the reply with your "
@@ -670,16 +699,16 @@ class ReportFlow:
                 self._nav(draft, Step.REPLY),
             ]
         )
-        await self.chat.say(context, draft, text, markup)
+        await self.chat.say(context, draft, text, markup, replacing=pressed)
 
     async def answer_reply(self, update: Update, context: Context) -> Step:
         """Stores whether a reply is wanted and asks for consent to advocacy use."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         draft.wants_reply = _choice_value(context) == YES
-        return await self._go(context, draft, self._after(Step.REPLY, draft))
+        return await self._go(context, draft, self._after(Step.REPLY, draft), pressed)
 
-    async def _ask_advocacy(self, context: Context, draft: Draft) -> None:
+    async def _ask_advocacy(self, context: Context, draft: Draft, pressed: Message | None) -> None:
         _ = self._t(draft)
         text = _(
             "May {organisation} use what happened to you in its advocacy and public reports, "
@@ -692,14 +721,14 @@ class ReportFlow:
                 self._nav(draft, Step.ADVOCACY),
             ]
         )
-        await self.chat.say(context, draft, text, markup)
+        await self.chat.say(context, draft, text, markup, replacing=pressed)
 
     async def answer_advocacy(self, update: Update, context: Context) -> Step:
         """Stores the advocacy consent and shows the review."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         draft.advocacy_consent = _choice_value(context) == YES
-        return await self._go(context, draft, Step.REVIEW)
+        return await self._go(context, draft, Step.REVIEW, pressed)
 
     # -- review, edit, submit ----------------------------------------------------------------
 
@@ -748,7 +777,7 @@ class ReportFlow:
         ]
         return "\n".join(lines)
 
-    async def _show_review(self, context: Context, draft: Draft) -> None:
+    async def _show_review(self, context: Context, draft: Draft, pressed: Message | None) -> None:
         _ = self._t(draft)
         markup = keyboard(
             [
@@ -757,31 +786,33 @@ class ReportFlow:
                 [(_("Erase everything"), ERASE)],
             ]
         )
-        await self.chat.say(context, draft, self._review_text(draft), markup)
+        await self.chat.say(context, draft, self._review_text(draft), markup, replacing=pressed)
 
     async def choose_edit(self, update: Update, context: Context) -> Step:
         """Shows which answer to change."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         _ = self._t(draft)
         rows = [[(_(label), _data(Step.EDIT, step.value))] for step, label in EDITABLE.items()]
         markup = keyboard([*rows, self._nav(draft, Step.EDIT)])
-        await self.chat.say(context, draft, _("Which answer do you want to change?"), markup)
+        question = _("Which answer do you want to change?")
+        await self.chat.say(context, draft, question, markup, replacing=pressed)
         return Step.EDIT
 
     async def edit_step(self, update: Update, context: Context) -> Step:
         """Asks the chosen step again; answering it returns to the review."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         draft.editing = True
-        return await self._go(context, draft, Step(_choice_value(context)))
+        return await self._go(context, draft, Step(_choice_value(context)), pressed)
 
     async def submit(self, update: Update, context: Context) -> Step:
         """Hands the draft to the service; shows the receipt only once it is committed (I8)."""
         draft = self._require(context)
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         _ = self._t(draft)
-        await self.chat.say(context, draft, _("Saving your report…"))
+        # Replacing the review takes Submit off the screen while the report is saved.
+        saving = await self.chat.say(context, draft, _("Saving your report…"), replacing=pressed)
         try:
             submission = await self.submitter.submit(draft)
         except SubmissionBusy:
@@ -789,8 +820,8 @@ class ReportFlow:
             text = _(
                 "Many reports are being saved right now. Please press Submit again in a minute."
             )
-            await self.chat.say(context, draft, text)
-            await self._show_review(context, draft)
+            await self.chat.say(context, draft, text, replacing=saving)
+            await self._show_review(context, draft, None)
             return Step.REVIEW
         except Exception as exc:  # the draft must survive whatever the service raised (I8)
             event(_log, f"report_submit_failed.{type(exc).__name__}", logging.WARNING)
@@ -798,8 +829,8 @@ class ReportFlow:
                 "Your report could not be saved. Your answers are still here: please press "
                 "Submit again in a moment."
             )
-            await self.chat.say(context, draft, text)
-            await self._show_review(context, draft)
+            await self.chat.say(context, draft, text, replacing=saving)
+            await self._show_review(context, draft, None)
             return Step.REVIEW
         event(_log, "report_submitted", links=len(draft.links), attachments=len(draft.attachments))
         draft.clear_answers()  # I1: committed and sealed; the plaintext goes now

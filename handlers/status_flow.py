@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -181,9 +181,16 @@ class StatusFlow:
         return keyboard([*buttons, [(_("Erase this conversation"), ERASE)]])
 
     async def _say(
-        self, context: Context, session: StatusSession, text: str, *buttons: tuple[str, str]
+        self,
+        context: Context,
+        session: StatusSession,
+        text: str,
+        *buttons: tuple[str, str],
+        replacing: Message | None = None,
     ) -> None:
-        await self.chat.say(context, session.draft, text, self._keyboard(session, *buttons))
+        """Show ``text`` with ``buttons`` and Erase, in place of ``replacing`` if given."""
+        markup = self._keyboard(session, *buttons)
+        await self.chat.say(context, session.draft, text, markup, replacing=replacing)
 
     def _require(self, context: Context) -> StatusSession:
         session = _session(context)
@@ -288,7 +295,7 @@ class StatusFlow:
     async def ask_addition(self, update: Update, context: Context) -> Step:
         """Asks for the text and files to add."""
         session = self._require(context)
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         _ = self._t(session)
         await self._say(
             context,
@@ -298,6 +305,7 @@ class StatusFlow:
                 "notes. Hidden details in files are removed. Press Send when you have finished."
             ),
             SEND_BUTTON,
+            replacing=pressed,
         )
         return Step.ADDING
 
@@ -349,12 +357,11 @@ class StatusFlow:
         _ = self._t(session)
         draft = session.draft
         if draft.what_happened is None and not draft.attachments:
-            await acknowledge(update.callback_query, _("Please send some text or a file first."))
-            await self._say(
-                context, session, _("Please send some text or a file first."), SEND_BUTTON
-            )
+            nothing = _("Please send some text or a file first.")
+            pressed = await acknowledge(update.callback_query, nothing)
+            await self._say(context, session, nothing, SEND_BUTTON, replacing=pressed)
             return Step.ADDING
-        await acknowledge(update.callback_query)
+        pressed = await acknowledge(update.callback_query)
         try:
             if session.access is None:
                 raise LookupError("this receipt opens no mailbox")
@@ -365,6 +372,7 @@ class StatusFlow:
                 session,
                 _("The bot is busy. Please press Send again in a minute."),
                 SEND_BUTTON,
+                replacing=pressed,
             )
             return Step.ADDING
         except Exception as exc:  # the addition must survive whatever the service raised (I8)
@@ -377,6 +385,7 @@ class StatusFlow:
                     "right, press Send again in a moment."
                 ),
                 SEND_BUTTON,
+                replacing=pressed,
             )
             return Step.ADDING
         event(_log, "status.addition_stored", files=len(draft.attachments))

@@ -101,10 +101,11 @@ async def test_kill_after_the_commit_before_the_receipt_loses_no_report(
     async with deployment.bot() as bot:
         reporter = await up_to_review(deployment, statement)
         sent = deployment.calls["sendMessage"]
-        # "Saving your report…" goes through; the receipt, sent after the commit, never returns.
-        deployment.api.faults.inject("sendMessage", sequence=[None, Fault.hang()])
+        # "Saving your report…" replaces the review in place (an edit, not a send); the receipt,
+        # a new message sent after the commit, never returns.
+        deployment.api.faults.inject("sendMessage", sequence=[Fault.hang()])
         await press_submit(reporter)
-        await deployment.calls.wait_for("sendMessage", sent + 2)
+        await deployment.calls.wait_for("sendMessage", sent + 1)
         await kill(bot)
     assert shows_no_receipt(reporter.chat)
 
@@ -128,13 +129,14 @@ async def test_kill_inside_the_submission_on_sqlite_leaves_no_row(
     await with_caseworker(deployment)
     async with deployment.bot() as bot:
         reporter = await up_to_review(deployment, "never stored")
-        sent = deployment.calls["sendMessage"]
+        edited = deployment.calls["editMessageText"]
         # Another connection holds SQLite's write lock: the bot's transaction cannot commit.
         holder = sqlite3.connect(deployment.sqlite_path, isolation_level=None)
         try:
             holder.execute("BEGIN IMMEDIATE")
             await press_submit(reporter)
-            await deployment.calls.wait_for("sendMessage", sent + 1)  # "Saving your report…"
+            # "Saving your report…", edited into the review's place.
+            await deployment.calls.wait_for("editMessageText", edited + 1)
             # Time for the Argon2id derivation and sealing, so the bot waits on the lock; the
             # assertions below hold however far it got, as nothing can commit meanwhile.
             await asyncio.sleep(1.0)

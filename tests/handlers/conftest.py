@@ -141,13 +141,15 @@ class Reporter:
         raise AssertionError("no bot message with buttons in the chat")
 
     async def press(self, label: str, *, translate: bool = True) -> ChatMessage:
-        """Press the button labelled ``label`` on the latest keyboard; return the next question."""
+        """Press the button labelled ``label`` on the latest keyboard; return the next question.
+
+        The next question is the first bot message with buttons sent or edited after the press:
+        the pressed message itself when the bot edits it in place, or a new one below.
+        """
         text = self._(label) if translate else label
         question = self.latest_with_buttons()
         await self.chat.press_button(question.message_id, text=text)
-        return await self.chat.wait_for(
-            lambda m: bool(m.buttons) and m.message_id > question.message_id
-        )
+        return await self.chat.wait_for(lambda m: bool(m.buttons))
 
     async def say(
         self, text: str, until: Callable[[ChatMessage], bool] | None = None

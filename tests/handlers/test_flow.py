@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+from collections import Counter
 
 from bot.local_api import Fault
 from handlers.flood import FloodLimiter
@@ -26,6 +27,7 @@ from tests.handlers.conftest import (
     finish_from_links,
     running_bot,
 )
+from tests.support.calls import CallCounter
 
 _ = translator("en")
 
@@ -45,9 +47,51 @@ async def narrative_and_submit(reporter: Reporter, text: str = "They threatened 
 
 async def test_danger_shows_the_configured_emergency_contacts(harness: Harness) -> None:
     reporter = Reporter(harness.api.open_chat(6001, "A"))
-    await begin(reporter, in_danger=True)
-    texts = [m.text or "" for m in reporter.chat.bot_messages()]
-    assert any("+20 100 000 0000" in t and "Hotline" in t for t in texts)
+    question = await begin(reporter, in_danger=True)
+    contacts = [m for m in reporter.chat.bot_messages() if "+20 100 000 0000" in (m.text or "")]
+    assert len(contacts) == 1
+    assert "Hotline" in (contacts[0].text or "")
+    # The contacts replace the danger question and stay on screen, without buttons; the next
+    # question comes below them.
+    assert contacts[0].buttons == ()
+    assert question.message_id > contacts[0].message_id
+
+
+async def test_a_button_step_edits_the_pressed_message_with_two_bot_api_calls(
+    harness: Harness,
+) -> None:
+    calls = CallCounter(harness.api)
+    reporter = Reporter(harness.api.open_chat(6013, "A"))
+    incident = await begin(reporter)
+    before = calls.counts.copy()
+    platform = await reporter.press("Blackmail or extortion")
+    made = calls.counts - before
+    del made["getupdates"]
+    assert made == Counter({"answercallbackquery": 1, "editmessagetext": 1})
+    assert platform.message_id == incident.message_id
+    assert platform.edited
+    assert platform.text == _("Where did it happen?")
+    # Only the live question carries buttons: the chat holds no other keyboard.
+    assert [m.message_id for m in reporter.chat.bot_messages() if m.buttons] == [
+        platform.message_id
+    ]
+
+
+async def test_after_typed_text_the_next_question_is_a_new_message_below_it(
+    harness: Harness,
+) -> None:
+    reporter = Reporter(harness.api.open_chat(6014, "A"))
+    await begin(reporter)
+    narrative = await answer_to_narrative(reporter)
+    links = await reporter.say("They threatened me", until=lambda m: bool(m.buttons))
+    typed = [m for m in reporter.chat.messages() if not m.from_bot][-1]
+    assert narrative.message_id < typed.message_id < links.message_id
+    # The question above keeps its keyboard, as before: its Back is no longer live (refused as
+    # stale), and Erase works from any message of the conversation.
+    stale = await reporter.chat.press_button(narrative.message_id, text=_("Back"))
+    inactive = _("This button is no longer active. Please use the latest message.")
+    assert await answer_query(reporter.chat, stale) == (inactive, True)
+    await finish_from_links(reporter)
 
 
 async def test_over_long_text_is_refused_with_the_limit_and_the_draft_survives(
@@ -257,7 +301,10 @@ async def test_saved_erases_every_message_of_the_conversation_and_the_draft(
     await begin(reporter)
     await answer_to_narrative(reporter)
     await narrative_and_submit(reporter)
-    assert len(chat.messages()) > 10
+    # The reporter's messages and the bot's, some of them edited in place, are all erased.
+    shown = chat.messages()
+    assert {m.from_bot for m in shown} == {True, False}
+    assert any(m.edited for m in shown)
     receipt = reporter.latest_with_buttons()
     await chat.press_button(receipt.message_id, text=_("I have saved it"))
     await chat.wait_until(lambda: not chat.messages())

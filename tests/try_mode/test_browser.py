@@ -66,12 +66,13 @@ class Window:
         self.root = page.locator(selector)
 
     def press(self, label: str) -> None:
-        """Click the button labelled exactly ``label``; return once its keyboard is gone."""
+        """Click the button labelled exactly ``label``; return once its keyboard is redrawn."""
         exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
         button = self.root.locator(".keyboard button:enabled").filter(has_text=exact).last
         handle = button.element_handle(timeout=STEP_MS)
         handle.click()
-        # The bot takes the buttons off a message once pressed: the next press is a new step.
+        # The bot edits the pressed message into the next step (or erases it), and the
+        # page redraws an edited message: the clicked button leaves the page either way.
         self.page.wait_for_function("b => !b.isConnected", arg=handle, timeout=STEP_MS)
 
     def type(self, text: str) -> None:

@@ -73,19 +73,21 @@ class PageChat:
     def press(self, label: str) -> None:
         """Press the button ``label`` on the newest message that has it, as a click does."""
 
-        def button(messages: list[dict[str, Any]]) -> tuple[int, str] | None:
+        def button(messages: list[dict[str, Any]]) -> tuple[dict[str, Any], str] | None:
             for message in reversed(messages):
                 for row in message["buttons"]:
                     for candidate in row:
                         if candidate["text"] == label:
-                            return message["message_id"], candidate["callback_data"]
+                            return message, candidate["callback_data"]
             return None
 
-        message_id, data = self.wait(button)
+        pressed, data = self.wait(button)
+        message_id = pressed["message_id"]
         self.http.post(f"{self.path}/press", json={"message_id": message_id,
                                                    "callback_data": data}).raise_for_status()
-        # The bot takes the buttons off a pressed message: then the next step can be pressed.
-        self.wait(lambda ms: all(m["message_id"] != message_id or not m["buttons"] for m in ms))
+        # The bot edits the pressed message into the next step (or erases it): once it has
+        # changed, the next step can be pressed.
+        self.wait(lambda ms: all(m["message_id"] != message_id or m != pressed for m in ms))
 
 
 def test_page_loads_nothing_from_the_network_and_forbids_framing(http: httpx.Client) -> None:
