@@ -128,7 +128,10 @@ class ChatView {
       node.append(caption);
     }
     if (message.buttons.length) node.append(this.drawKeyboard(message));
-    if (message.edited) node.append(element("span", "edited", "edited"));
+    // Telegram's apps do not mark a bot's edited message that carries buttons as "edited".
+    if (message.edited && !(message.from_bot && message.buttons.length)) {
+      node.append(element("span", "edited", "edited"));
+    }
     return node;
   }
 
