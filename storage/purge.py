@@ -48,7 +48,8 @@ from storage.models import (
     Wrap,
 )
 
-logger = logging.getLogger(__name__)
+# Under "sanad." so the bot's log filter keeps the event name (storage does not import bot/).
+logger = logging.getLogger("sanad.storage.purge")
 
 # Tables a purge deletes from, for PostgreSQL's VACUUM.
 _TOUCHED_TABLES = (
@@ -256,19 +257,8 @@ async def purge(
         compacted = await _compact_sqlite(db, vacuum_threshold)
     else:
         compacted = await _vacuum_postgresql(db)
-    counts = PurgeCounts(**dataclasses.asdict(tally), compacted=compacted)
-    logger.info(
-        "purge.done",
-        extra={
-            "housekeeping": counts.housekeeping,
-            "mailboxes": counts.mailboxes,
-            "reports": counts.reports,
-            "wraps": counts.wraps,
-            "deliveries": counts.deliveries,
-            "compacted": counts.compacted,
-        },
-    )
-    return counts
+    # Counts are logged and audited by the purge job, which knows the whole run.
+    return PurgeCounts(**dataclasses.asdict(tally), compacted=compacted)
 
 
 @dataclass(frozen=True)
