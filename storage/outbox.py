@@ -148,12 +148,17 @@ async def claim_batch(
     return deliveries
 
 
+def _start_of_day(now: dt.datetime) -> dt.datetime:
+    """Midnight UTC of ``now``'s day: what a finished row keeps of its time (I3)."""
+    return dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
+
+
 async def mark_sent(db: Database, delivery_id: int, *, worker: str, now: dt.datetime) -> bool:
     """Record a successful send; commits. False if ``worker`` no longer holds the claim.
 
     I3: a delivered row keeps only the day it went out, not the instant.
     """
-    delivered_day = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
+    delivered_day = _start_of_day(now)
     statement = (
         update(OutboxEntry)
         .where(
@@ -207,16 +212,17 @@ async def release(
         if attempts is None:
             return None
         attempts += 1
-        status = (
-            DeliveryStatus.FAILED if attempts >= policy.max_attempts else DeliveryStatus.PENDING
-        )
+        failed = attempts >= policy.max_attempts
+        status = DeliveryStatus.FAILED if failed else DeliveryStatus.PENDING
+        # I3: a row that will never be retried keeps only its day, as a delivered one does.
+        not_before = _start_of_day(now) if failed else now + policy.delay(attempts)
         await session.execute(
             update(OutboxEntry)
             .where(OutboxEntry.id == delivery_id, OutboxEntry.claimed_by == worker)
             .values(
                 attempts=attempts,
                 status=status,
-                not_before=now + policy.delay(attempts),
+                not_before=not_before,
                 claimed_until=None,
                 claimed_by=None,
                 last_error=error_class,

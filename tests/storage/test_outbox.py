@@ -145,6 +145,10 @@ async def test_release_backs_off_exponentially_then_fails(db: Database) -> None:
         db, claimed.id, worker="w", now=now, error_class="Forbidden", policy=policy
     )
     assert status is DeliveryStatus.FAILED
+    failed = await _entry(db, delivery_id)
+    # I3: a failed row, like a delivered one, keeps only its day.
+    assert failed.not_before.time() == dt.time()
+    assert failed.not_before.date() == now.astimezone(dt.UTC).date()
     next_day = now + dt.timedelta(days=1)
     assert await claim_batch(db, worker="w", now=next_day, limit=1, lease=LEASE) == []
 
