@@ -37,6 +37,7 @@ from tests.delivery.conftest import enrol_caseworker
 from tests.handlers.conftest import Reporter, answer_to_narrative, begin, finish_from_links
 from tests.handlers.e2e import open_stored, stored_reports
 from tests.storage.conftest import POSTGRES_URL
+from tests.support.postgres import postgres_unreachable
 from tests.support.processes import kill, until
 
 from .conftest import Deployment, receipt_in, sealed_file
@@ -156,7 +157,7 @@ async def postgres_database(tmp_path: Path) -> AsyncIterator[str]:
     try:
         admin = await asyncpg.connect(dsn.render_as_string(hide_password=False), timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
+        postgres_unreachable(f"PostgreSQL not reachable: {exc}")
     name = f"sanad_e2e_{secrets.token_hex(5)}"
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from storage.engine import Database, open_database
 from storage.migrate import upgrade_database
+from tests.support.postgres import postgres_unreachable
 
 POSTGRES_URL = os.environ.get(
     "SANAD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -36,7 +37,7 @@ async def _admin_connection() -> asyncpg.Connection:
     try:
         return await asyncpg.connect(_plain_postgres_dsn(), timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        pytest.skip(f"PostgreSQL not reachable at {make_url(POSTGRES_URL)!r}: {exc}")
+        postgres_unreachable(f"PostgreSQL not reachable at {make_url(POSTGRES_URL)!r}: {exc}")
 
 
 class PostgresSchema:
