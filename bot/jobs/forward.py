@@ -333,7 +333,10 @@ class Forwarder:
             return
         except InvalidToken:
             event(_log, "forward.token_refused", logging.ERROR)
-            batch.everything_paused = self._clock()
+            # Beyond the longest wait, so this run ends instead of trying the same rows at once.
+            batch.everything_paused = self._clock() + dt.timedelta(
+                seconds=self.settings.batch_interval + self.settings.longest_wait
+            )
             return
         except (Forbidden, BadRequest, ChatMigrated) as error:
             await self._record_failure(batch, delivery, error, _FAIL_NOW, counts)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram import Bot
 from telegram.ext import Application
 
 from bot.app import build_application
@@ -197,6 +198,27 @@ async def test_blocked_caseworker_fails_the_delivery_as_forbidden(
         [row] = await outbox_rows(db)
         assert (row.status, row.attempts, row.last_error) == (DeliveryStatus.FAILED, 1, "Forbidden")
         assert await failed_counts_by_error(db) == {"Forbidden": 1}
+
+
+async def test_a_refused_token_ends_the_run_and_keeps_the_rows_for_later(
+    api: LocalBotApi, org: OrganisationKeys, tmp_path: Path
+) -> None:
+    async with bot_application(api, org, tmp_path) as (application, runtime):
+        db = runtime.database
+        await caseworker_chat(api, 5008)
+        caseworker = await enrol_caseworker(db, org, chat_id=5008)
+        await queue_report(db, org, caseworker)
+        revoked = Bot("999:revoked-token", base_url=f"{api.url}/bot")
+        forwarder = fast_forwarder(application, runtime)
+        forwarder._bot = revoked
+
+        counts = await asyncio.wait_for(forwarder.run(), timeout=10)
+
+        assert counts.sent == 0
+        [row] = await outbox_rows(db)
+        # Given back untried and due only after the next runs, not retried in a loop.
+        assert (row.status, row.attempts, row.claimed_by) == (DeliveryStatus.PENDING, 0, None)
+        assert row.not_before > dt.datetime.now(dt.UTC)
 
 
 async def test_retry_after_is_waited_out_without_counting_an_attempt(
