@@ -128,6 +128,10 @@ class MailboxPort(Protocol):
         """Seal and commit the draft's text and files as an addendum; return its number."""
         ...
 
+    async def discard_information(self, draft: Draft) -> None:
+        """The same work as :meth:`add_information` for a receipt that opens nothing."""
+        ...
+
 
 @dataclass(eq=False)
 class StatusSession:
@@ -361,12 +365,17 @@ class StatusFlow:
             pressed = await acknowledge(update.callback_query, nothing)
             await self._say(context, session, nothing, SEND_BUTTON, replacing=pressed)
             return Step.ADDING
-        pressed = await acknowledge(update.callback_query)
+        # The press is answered once, below, with what happened: a second answer is refused.
+        query = update.callback_query
+        pressed = query.message if query and isinstance(query.message, Message) else None
         try:
             if session.access is None:
-                raise LookupError("this receipt opens no mailbox")
-            await self.mailbox.add_information(session.access, draft)
+                # No oracle: an unknown receipt's addition costs and reads like a stored one.
+                await self.mailbox.discard_information(draft)
+            else:
+                await self.mailbox.add_information(session.access, draft)
         except Busy:
+            await acknowledge(query)
             await self._say(
                 context,
                 session,
@@ -377,6 +386,7 @@ class StatusFlow:
             return Step.ADDING
         except Exception as exc:  # the addition must survive whatever the service raised (I8)
             event(_log, "status.addition_failed", unknown=int(isinstance(exc, LookupError)))
+            await acknowledge(query)
             await self._say(
                 context,
                 session,

@@ -487,6 +487,27 @@ class MailboxService:
         )
         return sequence
 
+    async def discard_information(self, draft: Draft) -> None:
+        """Do the work of :meth:`add_information` for a receipt that opens nothing, keep nothing.
+
+        An addition under an unknown receipt must look exactly like a stored one (no oracle on
+        whether a receipt's owner ever reported): the same look-up and the same sealing run,
+        and the result is dropped. Does not keep ``draft``; the caller wipes it.
+        """
+        body = _addendum_body(draft)
+        async with self._db.sessionmaker() as session:
+            await session.execute(
+                select(Mailbox.id).where(Mailbox.lookup_tag == secrets.token_bytes(32))
+            )
+        await asyncio.to_thread(
+            seal_report,
+            body.to_bytes(),
+            report_id=secrets.token_bytes(16),
+            sequence=1,
+            kind=EnvelopeKind.ADDENDUM,
+            recipients=[self._settings.recovery_public],
+        )
+
     def _delivery_delay(self) -> dt.timedelta:
         # I3: delivery time must not reveal when the reporter wrote.
         jitter = self._settings.jitter_seconds

@@ -237,6 +237,39 @@ async def test_unknown_receipt_answers_exactly_like_a_case_without_replies(
     assert deployment.pool.derivations == 2
 
 
+async def test_adding_under_an_unknown_receipt_answers_like_a_stored_addition(
+    deployment: Deployment,
+) -> None:
+    case = await deployment.submit(assigned=False)
+    async with running_bot(deployment.service()) as bot:
+        reporter = bot.reporter_chat
+        answers = []
+        for receipt in (case.receipt, generate_receipt()):
+            await reporter.send_command("status")
+            await reporter.wait_for(lambda m: bool(m.buttons))
+            await reporter.send_text(receipt.to_display())
+            await reporter.wait_for(lambda m: ar("Add information") in str(m.buttons))
+            await press(reporter, ar("Add information"))
+            await reporter.wait_for(lambda m: bool(m.buttons))
+            await reporter.send_text("One more detail")
+            await reporter.wait_for(lambda m: ar("Send") in str(m.buttons))
+            sending = await latest_with_button(reporter, ar("Send"))
+            query = await reporter.press_button(sending.message_id, text=ar("Send"))
+            await reporter.wait_until(lambda q=query: reporter.callback_answer(q) is not None)
+            await reporter.wait_until(lambda: not reporter.messages(), timeout=10)
+            answers.append(reporter.callback_answer(query))
+    known, unknown = answers
+    assert known == unknown
+    assert known is not None
+    assert known[0] == ar(
+        "Your information has been added. This conversation has been deleted."
+    )
+    async with deployment.db.sessionmaker() as session:
+        report = await session.get(Report, case.report_id)
+        assert report is not None
+        assert report.next_sequence == 2  # only the real receipt stored something
+
+
 async def test_typo_is_answered_before_any_derivation(deployment: Deployment) -> None:
     case = await deployment.submit()
     digits = case.receipt.digits
