@@ -37,6 +37,7 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
 
     async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
         # I7 after a stop (SIGTERM): open conversations' message ids are sealed for the erase job.
+        await status_flow.hand_over(application)
         await report_flow.hand_over(application)
 
     async def post_shutdown(_application: Application) -> None:  # type: ignore[type-arg]
@@ -60,7 +61,7 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
     )
     housekeeping = Housekeeping.from_runtime(runtime)
     # /status first: while it is open, its /forget must reach it (handlers.status_flow).
-    register_status(application, runtime, housekeeping)
+    status_flow = register_status(application, runtime, housekeeping)
     report_flow = register_report_flow(application, runtime, housekeeping)
     register_erase_job(application, housekeeping)
     register_purge_job(application, runtime, housekeeping)

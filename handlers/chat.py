@@ -34,7 +34,7 @@ from typing import Any, TypeAlias
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, ContextTypes, ConversationHandler
+from telegram.ext import Application, BaseHandler, ContextTypes, ConversationHandler
 from telegram.warnings import PTBUserWarning
 
 from bot.logs import event, get_logger
@@ -159,6 +159,31 @@ class ConversationChat:
         self.housekeeping = housekeeping
         self.max_files = max_files
         self.max_file_bytes = max_file_bytes
+
+    async def hand_over(
+        self,
+        application: Application[Any, Context, Any, Any, Any, Any],
+        key: str,
+        draft_of: Callable[[object], Draft | None],
+    ) -> int:
+        """Give every open conversation's message ids to housekeeping and wipe its draft.
+
+        For a stopping process: the drafts die with it (I1) but their chats must still be erased
+        (I7). ``key`` is where the flow keeps its state in each user's data and ``draft_of``
+        turns that state into its draft (None for anything else). Returns how many
+        conversations were handed over.
+        """
+        handed = 0
+        for data in list(application.user_data.values()):
+            draft = draft_of(data.pop(key, None))
+            if draft is None:
+                continue
+            ids = draft.take_messages()
+            if draft.chat_id is not None and ids:
+                await self.housekeeping.keep_for_erasure(draft.chat_id, ids)
+                handed += 1
+            draft.wipe()
+        return handed
 
     async def say(
         self,

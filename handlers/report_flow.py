@@ -1014,16 +1014,9 @@ class ReportFlow:
         For a stopping process: the drafts die with it (I1) but their chats must still be
         erased (I7). Returns how many conversations were handed over.
         """
-        handed = 0
-        for data in list(application.user_data.values()):
-            draft = data.pop(DRAFT_KEY, None)
-            if not isinstance(draft, Draft):
-                continue
-            ids = draft.take_messages()
-            if draft.chat_id is not None and ids:
-                await self.housekeeping.keep_for_erasure(draft.chat_id, ids)
-                handed += 1
-            draft.wipe()
+        handed = await self.chat.hand_over(
+            application, DRAFT_KEY, lambda state: state if isinstance(state, Draft) else None
+        )
         event(_log, "report_handover", conversations=handed)
         return handed
 

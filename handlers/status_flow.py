@@ -173,6 +173,19 @@ class StatusFlow:
         )
         self.receipt_attempts = FloodLimiter(receipt_attempts_per_minute)
 
+    async def hand_over(self, application: Application[Any, Context, Any, Any, Any, Any]) -> int:
+        """Give open /status conversations (the typed receipt among them) to housekeeping (I7).
+
+        For a stopping process, as :meth:`handlers.report_flow.ReportFlow.hand_over`.
+        """
+        handed = await self.chat.hand_over(
+            application,
+            SESSION_KEY,
+            lambda state: state.end() if isinstance(state, StatusSession) else None,
+        )
+        event(_log, "status_handover", conversations=handed)
+        return handed
+
     def _t(self, session: StatusSession) -> Translate:
         return translator(session.draft.language)
 

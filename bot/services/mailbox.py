@@ -79,7 +79,7 @@ from crypto.keys import Ed25519PublicKey, X25519PublicKey
 from handlers.draft import Draft
 from handlers.ports import HousekeepingPort
 from handlers.reply_commands import install_reply_commands
-from handlers.status_flow import install_status_flow
+from handlers.status_flow import StatusFlow, install_status_flow
 from storage import outbox
 from storage.engine import Database
 from storage.models import (
@@ -540,13 +540,13 @@ def register_status(
     application: Application[Any, Any, Any, Any, Any, Any],
     runtime: Runtime,
     housekeeping: HousekeepingPort,
-) -> None:
+) -> StatusFlow:
     """The reporter's ``/status`` on the running bot, with the report flow's settings.
 
     Call it before :func:`bot.services.report_submission.register_report_flow` (see
     :func:`handlers.status_flow.install_status_flow`, which refuses the other order).
     """
-    install_status_flow(
+    return install_status_flow(
         application,
         MailboxService.from_runtime(runtime),
         report_flow_settings(runtime.config),

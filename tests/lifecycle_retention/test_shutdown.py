@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import build_application
@@ -26,7 +27,10 @@ from storage.models import Housekeeping as HousekeepingRow
 from tests.delivery.conftest import config_text
 
 
-async def test_stopping_the_bot_hands_open_conversations_to_housekeeping(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["start", "status"])
+async def test_stopping_the_bot_hands_open_conversations_to_housekeeping(
+    tmp_path: Path, command: str
+) -> None:
     async with LocalBotApi.running(seed=3) as api:
         token = api.add_bot()
         config_path = tmp_path / "config.toml"
@@ -46,7 +50,7 @@ async def test_stopping_the_bot_hands_open_conversations_to_housekeeping(tmp_pat
         await runtime.prepare()  # run_polling's post_init
         try:
             async with polling(application):
-                await chat.send_command("start")
+                await chat.send_command(command)
                 await chat.wait_for(lambda m: bool(m.buttons))
             assert application.post_stop is not None
             await application.post_stop(application)
