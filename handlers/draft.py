@@ -107,11 +107,6 @@ class Draft:
         """How many message ids are recorded."""
         return len(self._message_ids)
 
-    @property
-    def attachment_bytes(self) -> int:
-        """Total size of the cleaned attachments."""
-        return sum(len(a.data) for a in self.attachments)
-
     def wipe(self) -> None:
         """Forget every answer, zero every attachment, drop every message id."""
         self.clear_answers()

@@ -35,7 +35,6 @@ DEFAULT_LANGUAGE = "en"
 # Each language is offered under its own name (an endonym), never a translation of it: a reporter
 # must recognise their language before they can read anything else.
 LANGUAGE_NAMES: Mapping[str, str] = {"ar": "العربية", "fr": "Français", "en": "English"}
-RIGHT_TO_LEFT = frozenset({"ar"})
 
 _FIRST_STRONG_ISOLATE = "\u2068"
 _POP_DIRECTIONAL_ISOLATE = "\u2069"
@@ -100,6 +99,3 @@ def translator(language: str) -> Translate:
     return translations(language).gettext
 
 
-def is_right_to_left(language: str) -> bool:
-    """True for languages written right to left (Arabic)."""
-    return language in RIGHT_TO_LEFT

@@ -122,7 +122,6 @@ REPORT_STEPS: tuple[Step, ...] = (
     Step.REPLY,
     Step.ADVOCACY,
 )
-OPTIONAL_STEPS = frozenset({Step.LINKS, Step.EVIDENCE, Step.PLATFORM_RESPONSE})
 
 # What the review's Edit screen offers, with the label of each step.
 EDITABLE: Mapping[Step, str] = {

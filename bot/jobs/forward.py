@@ -26,8 +26,8 @@ Telegram's answers, as Telegram defines them:
 - ``NetworkError`` (``TimedOut`` and 5xx answers included) and other Telegram errors: tried again
   after exponential backoff, ``failed`` after ``delivery.max_attempts``.
 - ``Forbidden`` (the caseworker blocked the bot), ``BadRequest``, ``ChatMigrated``: a retry cannot
-  help, so ``failed`` at once, visible as a count by error class
-  (:func:`bot.services.delivery.failed_counts_by_error`).
+  help, so ``failed`` at once, counted by error class in ``sanad admin status``
+  (:func:`bot.services.status.gather_status`).
 - ``InvalidToken``: the bot itself is refused; everything goes back untried and the run ends.
 
 When the application stops, the run gives back the rows it holds and returns; rows held by a

@@ -3,12 +3,9 @@
 The forward job (:mod:`bot.jobs.forward`) owns the schedule and Telegram; this module owns the
 rows and the bytes:
 
-- :func:`eligible_recipients` decides who may still receive (I4): a caseworker whose certificate
-  verifies against the pinned organisation key today and is not on the latest revocation list.
-- :func:`build_parcel` turns a claimed delivery into a sealed report file for that caseworker only
+- :func:`build_parcels` turns a claimed delivery into a sealed report file for that caseworker only
   (``crypto.write_sealed_file``, docs/crypto.md "Sealed report file") with a neutral file name and
   caption, or raises an :class:`Undeliverable` whose class name is recorded as the error.
-- :func:`failed_counts_by_error` is what ``sanad admin status`` shows of failures.
 
 A file's name and caption, and the caseworker's record of files already opened, are
 :mod:`bot.services.sealed_files`: the caseworker's machine needs them without a database.
@@ -19,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.errors import SanadError
 from bot.services.sealed_files import delivery_caption, delivery_file_name
@@ -28,9 +25,7 @@ from crypto.keys import X25519PublicKey
 from storage.engine import Database
 from storage.models import (
     DeliveryKind,
-    DeliveryStatus,
     Mailbox,
-    OutboxEntry,
     Report,
     ReportBody,
 )
@@ -159,17 +154,3 @@ async def build_parcels(
     return results
 
 
-async def failed_counts_by_error(db: Database) -> dict[str, int]:
-    """Failed deliveries per error class (``Forbidden``, ``CaseworkerNotEligible``, ...).
-
-    For ``sanad admin status``: counts only, never which case or caseworker.
-    """
-    async with db.sessionmaker() as session, session.begin():
-        rows = (
-            await session.execute(
-                select(OutboxEntry.last_error, func.count())
-                .where(OutboxEntry.status == DeliveryStatus.FAILED)
-                .group_by(OutboxEntry.last_error)
-            )
-        ).all()
-    return {str(error or "unknown"): int(count) for error, count in rows}

@@ -23,8 +23,8 @@ from bot.config import BotToken, Config, parse_config
 from bot.jobs.forward import JOB_NAME, Forwarder, ForwardSettings
 from bot.local_api import ChatMessage, Fault, LocalBotApi, UserChat
 from bot.runtime import Runtime
-from bot.services.delivery import failed_counts_by_error
 from bot.services.sealed_files import delivery_caption, delivery_file_name
+from bot.services.status import gather_status
 from crypto import NotForThisKey, open_sealed_file, read_sealed_file
 from crypto.keys import OrganisationKeys
 from storage.engine import Database
@@ -90,6 +90,12 @@ def fast_forwarder(application: App, runtime: Runtime, **overrides: Any) -> Forw
         settings,
         org_key=runtime.config.organisation.signing_public_key,
     )
+
+
+async def failed_counts(runtime: Runtime) -> dict[str, int]:
+    """Failed deliveries by error class, as ``sanad admin status`` shows them."""
+    status = await gather_status(runtime.database, runtime.config, dt.datetime.now(dt.UTC))
+    return dict(status.failed)
 
 
 def documents(chat: UserChat) -> list[ChatMessage]:
@@ -181,7 +187,7 @@ async def test_ineligible_caseworker_gets_nothing_and_the_failure_is_counted(
         assert documents(api.chat(5003)) == []
         [row] = await outbox_rows(db)
         assert row.status is DeliveryStatus.FAILED
-        assert await failed_counts_by_error(db) == {"CaseworkerNotEligible": 1}
+        assert await failed_counts(runtime) == {"CaseworkerNotEligible": 1}
 
 
 async def test_blocked_caseworker_fails_the_delivery_as_forbidden(
@@ -197,7 +203,7 @@ async def test_blocked_caseworker_fails_the_delivery_as_forbidden(
 
         [row] = await outbox_rows(db)
         assert (row.status, row.attempts, row.last_error) == (DeliveryStatus.FAILED, 1, "Forbidden")
-        assert await failed_counts_by_error(db) == {"Forbidden": 1}
+        assert await failed_counts(runtime) == {"Forbidden": 1}
 
 
 async def test_a_refused_token_ends_the_run_and_keeps_the_rows_for_later(
@@ -264,7 +270,7 @@ async def test_server_errors_back_off_then_fail_after_max_attempts(
         await drain(forwarder, db)
         [row] = await outbox_rows(db)
         assert (row.status, row.attempts) == (DeliveryStatus.FAILED, 4)
-        assert await failed_counts_by_error(db) == {"NetworkError": 1}
+        assert await failed_counts(runtime) == {"NetworkError": 1}
         assert documents(api.chat(5006)) == []
 
 
