@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crypto import _sodium
-from crypto.enrolment import validate_label
+from crypto.enrolment import InvalidLabel, validate_label
 from crypto.errors import CryptoError, OpenFailure
 from crypto.keys import (
     CaseworkerKeys,
@@ -223,6 +223,13 @@ def parse_key_file_header(data: bytes) -> tuple[KeyFileHeader, bytes]:
         label = data[_FIXED_HEADER.size : label_end].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedKeyFile("the label in this key file is not text") from exc
+    # Shown before any passphrase: a crafted label must not carry control or direction marks.
+    try:
+        valid = validate_label(label) == label
+    except InvalidLabel:
+        valid = False
+    if not valid:
+        raise MalformedKeyFile("the label in this key file is not a valid label")
     header = KeyFileHeader(kind, label, settings, salt, nonce, data[label_end:public_end])
     return header, data[public_end:]
 

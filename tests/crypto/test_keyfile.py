@@ -183,6 +183,20 @@ def test_unknown_version_is_refused_by_name(key_path: Path, no_derivation: list[
     assert no_derivation == []
 
 
+def test_a_label_with_direction_marks_is_refused_before_it_is_shown(
+    key_path: Path, tmp_path: Path
+) -> None:
+    data = key_path.read_bytes()
+    # "Amira" -> RIGHT-TO-LEFT OVERRIDE + "ra": the same five bytes, so only the label changes.
+    crafted = data.replace(b"Amira", "\u202era".encode(), 1)
+    assert crafted != data
+    assert len(crafted) == len(data)
+    path = tmp_path / "crafted.key"
+    path.write_bytes(crafted)
+    with pytest.raises(MalformedKeyFile, match="label"):
+        read_key_file_header(path)
+
+
 def test_not_a_key_file_is_refused(tmp_path: Path) -> None:
     other = tmp_path / "notes.txt"
     other.write_bytes(b"hello, this is not a key")
