@@ -33,7 +33,7 @@ reporter sends and no identifier is logged, only event names and counts.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Protocol
 
@@ -64,12 +64,12 @@ from handlers.chat import (
 )
 from handlers.draft import Draft
 from handlers.flood import FloodLimiter
-from handlers.i18n import N_, Refused, Translate, translator
+from handlers.i18n import N_, Refused, Translate, isolate, translator
 from handlers.ports import HousekeepingPort
 from handlers.report_flow import CONVERSATION_NAME as REPORT_CONVERSATION
 from handlers.report_flow import DRAFT_KEY as REPORT_DRAFT_KEY
 from handlers.report_flow import ReportFlowSettings
-from handlers.text_input import clean_text
+from handlers.text_input import clean_text, too_long
 from storage.models import ReportStatus
 
 _log = get_logger("status_flow")
@@ -302,7 +302,10 @@ class StatusFlow:
         lines = [_("Status of your report: {state}").format(state=_(STATE_NAMES[state])), ""]
         if replies:
             lines.append(_("Replies from your caseworker:"))
-            lines += [f"\n{number}. {reply}" for number, reply in enumerate(replies, start=1)]
+            # Isolated: a caseworker's Latin text must not reorder an Arabic message around it.
+            lines += [
+                f"\n{number}. {isolate(reply)}" for number, reply in enumerate(replies, start=1)
+            ]
         else:
             lines.append(_("No replies yet."))
         await self._say(context, session, "\n".join(lines), (N_("Add information"), ADD))
@@ -334,12 +337,18 @@ class StatusFlow:
         message = update.effective_message
         draft = session.draft
         earlier = draft.what_happened or ""
-        room = self.settings.max_text_chars - len(earlier)
-        result = clean_text(message.text or "" if message is not None else "", max_chars=room)
+        limit = self.settings.max_text_chars
+        result = clean_text(message.text or "" if message is not None else "", max_chars=limit)
+        if not isinstance(result, Refused) and earlier:
+            combined = f"{earlier}\n\n{result.text}"
+            # The whole addition is held to the limit, not each message of it.
+            result = too_long(limit, len(combined)) if len(combined) > limit else replace(
+                result, text=combined
+            )
         if isinstance(result, Refused):
             await self._say(context, session, result.notice.render(_), SEND_BUTTON)
             return
-        draft.what_happened = f"{earlier}\n\n{result.text}" if earlier else result.text
+        draft.what_happened = result.text
         lines = [result.notice.render(_)] if result.notice is not None else []
         lines.append(_("Added. Send more, or press Send."))
         await self._say(context, session, "\n".join(lines), SEND_BUTTON)

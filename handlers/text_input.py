@@ -52,6 +52,19 @@ class CleanText:
     notice: Notice | None = None
 
 
+def too_long(limit: int, length: int) -> Refused:
+    """The refusal of a text of ``length`` characters where at most ``limit`` are kept."""
+    return Refused(
+        Notice(
+            N_(
+                "That message is too long. Maximum length: {limit} characters. Length of "
+                "your message: {length}. Please shorten it."
+            ),
+            {"limit": limit, "length": length},
+        )
+    )
+
+
 def clean_text(raw: str, *, max_chars: int) -> CleanText | Refused:
     """Normalise ``raw`` to NFC and apply the treatments named in the module docstring.
 
@@ -79,15 +92,7 @@ def clean_text(raw: str, *, max_chars: int) -> CleanText | Refused:
     if not kept:
         return Refused(Notice(N_("That message has no text we can keep. Please write it again.")))
     if len(kept) > max_chars:
-        return Refused(
-            Notice(
-                N_(
-                    "That message is too long. Maximum length: {limit} characters. Length of "
-                    "your message: {length}. Please shorten it."
-                ),
-                {"limit": max_chars, "length": len(kept)},
-            )
-        )
+        return too_long(max_chars, len(kept))
     if removed:
         return CleanText(
             kept,

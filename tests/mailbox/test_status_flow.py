@@ -270,6 +270,27 @@ async def test_adding_under_an_unknown_receipt_answers_like_a_stored_addition(
         assert report.next_sequence == 2  # only the real receipt stored something
 
 
+async def test_an_addition_is_held_to_the_text_limit_as_a_whole(deployment: Deployment) -> None:
+    case = await deployment.submit(assigned=False)
+    part = "x" * 1500  # under the 2,000-character limit alone, over it with a second part
+    async with running_bot(deployment.service()) as bot:
+        reporter = bot.reporter_chat
+        await reporter.send_command("status")
+        await reporter.wait_for(lambda m: bool(m.buttons))
+        await reporter.send_text(case.receipt.to_display())
+        await reporter.wait_for(lambda m: ar("Add information") in str(m.buttons))
+        await press(reporter, ar("Add information"))
+        await reporter.wait_for(lambda m: bool(m.buttons))
+        await reporter.send_text(part)
+        await reporter.wait_for(lambda m: ar("Send") in str(m.buttons))
+        await reporter.send_text(part)
+        refused = await reporter.wait_for()
+    assert refused.text == ar(
+        "That message is too long. Maximum length: {limit} characters. Length of "
+        "your message: {length}. Please shorten it."
+    ).format(limit=2000, length=3002)
+
+
 async def test_typo_is_answered_before_any_derivation(deployment: Deployment) -> None:
     case = await deployment.submit()
     digits = case.receipt.digits
