@@ -8,6 +8,7 @@ of callback data).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from babel import Locale
@@ -50,6 +51,7 @@ EARLIER = "earlier"
 YEARS_OFFERED = 6
 
 
+@functools.cache
 def country_name(code: str, language: str) -> str:
     """The name of the country ``code`` (ISO 3166 alpha-2) in ``language``, from CLDR via Babel.
 
@@ -59,6 +61,7 @@ def country_name(code: str, language: str) -> str:
     return str(Locale.parse(language).territories.get(code.upper(), code))
 
 
+@functools.cache
 def month_name(month: int, language: str) -> str:
     """The stand-alone name of ``month`` (1–12) in ``language``, from CLDR via Babel."""
     return str(get_month_names("wide", context="stand-alone", locale=language)[month])
