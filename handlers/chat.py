@@ -130,6 +130,17 @@ async def answer_stale(update: Update, language: str) -> None:
         event(_log, "stale_answer_failed", logging.DEBUG)
 
 
+def open_draft(context: Context) -> Draft | None:
+    """The draft of whichever conversation is open in this user's data (a flow keeps its
+    :class:`Draft` directly or as the ``draft`` of its session), so that any message the bot
+    sends there is erased with that conversation (I7)."""
+    for state in (context.user_data or {}).values():
+        draft = getattr(state, "draft", state)
+        if isinstance(draft, Draft):
+            return draft
+    return None
+
+
 def take_from_user_data(update: object, context: Context, key: str) -> object | None:
     """Remove and return what a flow kept under ``key`` in the user's data.
 

@@ -61,6 +61,7 @@ from handlers.chat import (
     answer_stale,
     chat_conversation,
     keyboard,
+    open_draft,
     take_from_user_data,
     user_language,
 )
@@ -906,8 +907,8 @@ class ReportFlow:
         return ConversationHandler.END
 
     async def _reply(self, update: Update, context: Context, text: str) -> None:
-        """Answer in the chat; remembered for erasure when a report is open."""
-        draft = _draft(context)
+        """Answer in the chat; remembered for erasure when a report or /status is open."""
+        draft = open_draft(context)
         if draft is not None:
             await self.chat.say(context, draft, text)
         elif update.effective_chat is not None:

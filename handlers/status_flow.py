@@ -223,10 +223,11 @@ class StatusFlow:
         if chat is None or message is None or context.user_data is None:
             raise LookupError("/status without a chat")
         language = self._language_of(update)
-        if isinstance(context.user_data.get(REPORT_DRAFT_KEY), Draft):
+        report = context.user_data.get(REPORT_DRAFT_KEY)
+        if isinstance(report, Draft):
             _ = translator(language)
             text = _("Please finish or erase the report you are writing first; /forget erases it.")
-            await context.bot.send_message(chat.id, text)
+            await self.chat.say(context, report, text)  # erased with the report (I7)
             return ConversationHandler.END
         old = _session(context)
         if old is not None:  # /status again: the earlier session goes, this command stays

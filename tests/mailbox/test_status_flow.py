@@ -291,6 +291,19 @@ async def test_an_addition_is_held_to_the_text_limit_as_a_whole(deployment: Depl
     ).format(limit=2000, length=3002)
 
 
+async def test_status_refused_during_a_report_is_erased_with_the_report(
+    deployment: Deployment,
+) -> None:
+    async with running_bot(deployment.service()) as bot:
+        reporter = bot.reporter_chat
+        await reporter.send_command("start")
+        await reporter.wait_for(lambda m: bool(m.buttons))
+        await reporter.send_command("status")
+        await reporter.wait_for(lambda m: "/forget" in (m.text or ""))
+        await reporter.send_command("forget")
+        await reporter.wait_until(lambda: not reporter.messages(), timeout=10)
+
+
 async def test_typo_is_answered_before_any_derivation(deployment: Deployment) -> None:
     case = await deployment.submit()
     digits = case.receipt.digits
