@@ -108,8 +108,15 @@ _log = get_logger("caseworkers")
 # attention, and a flood of them is how an adversary would hide their own key among real ones.
 MAX_PENDING_PER_CHAT = 3
 ROTATION_SEPARATOR = "/"  # never valid in an enrolment label (crypto.enrolment.validate_label)
-_KIND_OF_BODY = {BodyKind.REPORT: EnvelopeKind.REPORT, BodyKind.ADDENDUM: EnvelopeKind.ADDENDUM}
-_DELIVERY_OF_BODY = {BodyKind.REPORT: DeliveryKind.REPORT, BodyKind.ADDENDUM: DeliveryKind.ADDENDUM}
+# What a stored body is sealed as, and what delivering it is: shared with the key lifecycle.
+ENVELOPE_KIND_OF_BODY = {
+    BodyKind.REPORT: EnvelopeKind.REPORT,
+    BodyKind.ADDENDUM: EnvelopeKind.ADDENDUM,
+}
+DELIVERY_KIND_OF_BODY = {
+    BodyKind.REPORT: DeliveryKind.REPORT,
+    BodyKind.ADDENDUM: DeliveryKind.ADDENDUM,
+}
 
 
 class CaseworkerError(SanadError):
@@ -717,7 +724,7 @@ async def reassign(
                 )
             fresh = rewrap(
                 CryptoWrap(stored.recipient_key_id, stored.wrap),
-                kind=_KIND_OF_BODY[body.kind],
+                kind=ENVELOPE_KIND_OF_BODY[body.kind],
                 report_id=report.id,
                 sequence=body.sequence,
                 secret_key=recovery_key,
@@ -749,7 +756,7 @@ async def reassign(
         for body in bodies:
             await outbox.enqueue(
                 session,
-                kind=_DELIVERY_OF_BODY[body.kind],
+                kind=DELIVERY_KIND_OF_BODY[body.kind],
                 caseworker_id=target.caseworker_id,
                 report_id=report.id,
                 sequence=body.sequence,

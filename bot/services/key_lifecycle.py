@@ -48,6 +48,8 @@ from bot.logs import event, get_logger
 from bot.server_secrets import SECRETS_DIRNAME, read_server_secret
 from bot.services import caseworkers
 from bot.services.caseworkers import (
+    DELIVERY_KIND_OF_BODY,
+    ENVELOPE_KIND_OF_BODY,
     CaseworkerError,
     NotEligible,
     WrongOrganisationKey,
@@ -58,7 +60,6 @@ from bot.services.caseworkers import (
 from bot.services.limits import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
 from crypto import (
     Certificate,
-    EnvelopeKind,
     NotForThisKey,
     OpenFailure,
     Receipt,
@@ -78,7 +79,6 @@ from storage.models import (
     BodyKind,
     Caseworker,
     CaseworkerStatus,
-    DeliveryKind,
     DeliveryStatus,
     Mailbox,
     OutboxEntry,
@@ -91,8 +91,6 @@ from storage.models import RevocationList as RevocationListRow
 
 _log = get_logger("key_lifecycle")
 
-_KIND_OF_BODY = {BodyKind.REPORT: EnvelopeKind.REPORT, BodyKind.ADDENDUM: EnvelopeKind.ADDENDUM}
-_DELIVERY_OF_BODY = {BodyKind.REPORT: DeliveryKind.REPORT, BodyKind.ADDENDUM: DeliveryKind.ADDENDUM}
 # What a stopped delivery records as its error class: a class-like name, never free text.
 REVOKED_DELIVERY_ERROR = "CaseworkerRevoked"
 RECOVERY_COMMAND = "sanad admin rotate-recovery --old-key FILE --new-key FILE"
@@ -123,7 +121,7 @@ def _rewrap_one(
     """
     fresh = rewrap(
         CryptoWrap(key_id, part.wrap),
-        kind=_KIND_OF_BODY[part.kind],
+        kind=ENVELOPE_KIND_OF_BODY[part.kind],
         report_id=part.report_id,
         sequence=part.sequence,
         secret_key=secret_key,
@@ -480,7 +478,7 @@ async def rewrap_rotated(
         for report_id, sequence, kind in bodies:
             await outbox.enqueue(
                 session,
-                kind=_DELIVERY_OF_BODY[kind],
+                kind=DELIVERY_KIND_OF_BODY[kind],
                 caseworker_id=row.id,
                 report_id=report_id,
                 sequence=sequence,

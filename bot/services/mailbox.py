@@ -127,7 +127,7 @@ class WrongReplyNumber(ReplyRefused):
         self.expected = expected
 
 
-class UnknownMailbox(MailboxError):
+class UnknownMailbox(MailboxError, LookupError):
     """No mailbox matches what the reporter holds (unknown receipt, or purged since)."""
 
 
