@@ -26,10 +26,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
-from telegram import Message, Update
-from telegram.error import BadRequest, Forbidden
+from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
+from handlers.chat import delete_in_clear
 from handlers.flood import FloodLimiter
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -135,7 +135,7 @@ class CaseworkerCommands:
         user = update.effective_user
         if message is None or chat is None or user is None:
             return
-        deleted = await _delete(message)
+        deleted = await delete_in_clear(message)
         verdict = self._flood.check(user.id)
         if not verdict.allowed:
             if verdict.first_refusal:
@@ -205,14 +205,6 @@ def install_caseworker_commands(
 def _sentence(exc: DeskRefusal) -> str:
     """The refusal as the middle of a sentence: no final period, first letter as written."""
     return str(exc).rstrip(".") or "not possible"
-
-
-async def _delete(message: Message) -> bool:
-    """Delete ``message`` from the chat; False if Telegram refused (too old, already gone)."""
-    try:
-        return await message.delete()
-    except (BadRequest, Forbidden):
-        return False
 
 
 async def _send(context: Context, chat_id: int, text: str) -> None:

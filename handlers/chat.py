@@ -130,6 +130,18 @@ async def answer_stale(update: Update, language: str) -> None:
         event(_log, "stale_answer_failed", logging.DEBUG)
 
 
+async def delete_in_clear(message: Message) -> bool:
+    """Delete a message that carried something in clear (an enrolment code, a reply's text).
+
+    False when Telegram refuses (too old, already gone, bot blocked); the caller says so.
+    """
+    try:
+        return await message.delete()
+    except TelegramError:
+        event(_log, "delete_in_clear_failed")
+        return False
+
+
 def open_draft(context: Context) -> Draft | None:
     """The draft of whichever conversation is open in this user's data (a flow keeps its
     :class:`Draft` directly or as the ``draft`` of its session), so that any message the bot

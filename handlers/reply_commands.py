@@ -17,11 +17,11 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol, TypeAlias
 
-from telegram import Message, Update
-from telegram.error import TelegramError
+from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.logs import event, get_logger
+from handlers.chat import delete_in_clear
 
 Context: TypeAlias = ContextTypes.DEFAULT_TYPE
 
@@ -93,7 +93,7 @@ class ReplyCommands:
                 answer = _refusal_text(exc)
             finally:
                 # Whatever happened, the words must not stay in the chat in clear.
-                deleted = await _delete(context, message)
+                deleted = await delete_in_clear(message)
             answer += "\n" + (DELETED_NOTE if deleted else NOT_DELETED_NOTE)
         await context.bot.send_message(chat.id, answer)
 
@@ -134,15 +134,6 @@ def _refusal_text(exc: Exception) -> str:
     text = text[:1].upper() + text[1:] + "."
     hint = getattr(exc, "hint", None)
     return f"{text}\nHint: {hint}." if hint else text
-
-
-async def _delete(context: Context, message: Message) -> bool:
-    """Delete the caseworker's message; False when Telegram refuses (e.g. too old)."""
-    try:
-        return await context.bot.delete_message(message.chat_id, message.message_id)
-    except TelegramError:
-        event(_log, "reply.delete_failed")
-        return False
 
 
 def install_reply_commands(
