@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot.bot_identity import BotIdentity, load_bot_identity
 from bot.config import Config, load_bot_token, load_config, load_webhook_secret
 from bot.logs import configure_logging, event, get_logger
 from bot.server_secrets import ServerSecrets, load_or_create_server_secrets
@@ -34,15 +35,24 @@ class Runtime:
     database: Database
     secrets: ServerSecrets
     kdf_pool: KdfPool
+    bot: BotIdentity
 
     @classmethod
     def open(cls, config: Config) -> Runtime:
-        """Open the resources; nothing connects to the database until first use."""
+        """Open the resources; nothing connects to the database until first use.
+
+        Raises :class:`bot.bot_identity.BotNotCertified` when the bot key has no certificate from
+        the pinned organisation key valid today: the bot would send files nobody can trust (I9).
+        """
+        state_dir = config.server.state_dir
+        secrets = load_or_create_server_secrets(state_dir)
+        bot = load_bot_identity(state_dir, config.organisation.signing_public_key)
         return cls(
             config=config,
             database=open_database(config.database.url),
-            secrets=load_or_create_server_secrets(config.server.state_dir),
+            secrets=secrets,
             kdf_pool=KdfPool(config.limits.argon2_queue_size),
+            bot=bot,
         )
 
     async def prepare(self) -> None:

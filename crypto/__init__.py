@@ -4,6 +4,7 @@ Use the functions exported here; nothing outside ``crypto/`` imports ``nacl`` or
 Every failure to open something is one :class:`OpenFailure`, whatever the cause.
 """
 
+from crypto.audit_signature import audit_entry_signed, sign_audit_entry
 from crypto.body import (
     Answer,
     Attachment,
@@ -12,6 +13,7 @@ from crypto.body import (
     ReportBody,
     safe_file_name,
 )
+from crypto.bot_certificate import BotCertificate, issue_bot_certificate, verify_bot_certificate
 from crypto.certificates import (
     Certificate,
     CertificateError,
@@ -36,8 +38,23 @@ from crypto.enrolment import (
     encode_enrolment_code,
     validate_label,
 )
+from crypto.enrolment_claim import (
+    EnrolmentClaim,
+    MalformedConfirmationCode,
+    confirmation_code,
+    display_confirmation_code,
+    issue_enrolment_claim,
+    parse_confirmation_code,
+    verify_enrolment_claim,
+)
 from crypto.envelope import SealedReport, open_report, seal_report
-from crypto.errors import CryptoError, NotForThisKey, OpenFailure, UnsupportedVersion
+from crypto.errors import (
+    CryptoError,
+    NotForThisKey,
+    OpenFailure,
+    UnsupportedVersion,
+    unsupported_version,
+)
 from crypto.fingerprint import caseworker_fingerprint, organisation_fingerprint
 from crypto.header import EnvelopeKind, new_report_id
 from crypto.housekeeping import (
@@ -49,12 +66,14 @@ from crypto.housekeeping import (
 from crypto.kdf_pool import Busy, KdfPool
 from crypto.key_rotation import (
     MalformedRotationStatement,
+    RotationReason,
     SigningKeyRotation,
     issue_signing_key_rotation,
     verify_signing_key_rotation,
 )
 from crypto.keyfile import (
     Argon2idSettings,
+    CaseworkerIdentity,
     InvalidPassphrase,
     KeyFileError,
     KeyFileExists,
@@ -63,6 +82,7 @@ from crypto.keyfile import (
     UnsafeKeyFileSettings,
     WrongKeyKind,
     WrongPassphrase,
+    load_caseworker_identity,
     load_caseworker_key,
     load_org_recovery_key,
     load_org_signing_key,
@@ -74,10 +94,13 @@ from crypto.keyfile import (
 from crypto.mailbox_messages import (
     MalformedReplyFile,
     ReplyFile,
+    ReplySigner,
+    ReplyStatement,
     open_reply,
+    read_reply_file,
+    read_reply_statement,
     seal_reply,
-    sign_reply_file,
-    verify_reply_file,
+    write_reply_file,
 )
 from crypto.receipts import (
     MailboxSecrets,
@@ -95,6 +118,7 @@ from crypto.sealed_file import (
     MalformedSealedFile,
     OpenedFile,
     SealedFile,
+    UntrustedFile,
     open_sealed_file,
     read_sealed_file,
     write_sealed_file,
@@ -106,13 +130,16 @@ __all__ = [
     "Argon2idSettings",
     "Attachment",
     "AttachmentKind",
+    "BotCertificate",
     "Busy",
+    "CaseworkerIdentity",
     "Certificate",
     "CertificateError",
     "CertificateExpired",
     "CertificateNotYetValid",
     "CertificateRevoked",
     "CryptoError",
+    "EnrolmentClaim",
     "EnrolmentCodeError",
     "EnvelopeKind",
     "EraseTarget",
@@ -127,6 +154,7 @@ __all__ = [
     "MailboxSecrets",
     "MalformedBody",
     "MalformedCertificate",
+    "MalformedConfirmationCode",
     "MalformedKeyFile",
     "MalformedReceipt",
     "MalformedReplyFile",
@@ -140,9 +168,12 @@ __all__ = [
     "ReceiptMasterSecret",
     "ReceiptTypo",
     "ReplyFile",
+    "ReplySigner",
+    "ReplyStatement",
     "ReportBody",
     "RevocationList",
     "RevocationListRollback",
+    "RotationReason",
     "SealedFile",
     "SealedReport",
     "SignedByAnotherKey",
@@ -150,18 +181,25 @@ __all__ = [
     "UnsafeKeyFileSettings",
     "UnsignedCertificate",
     "UnsupportedVersion",
+    "UntrustedFile",
     "Wrap",
     "WrongKeyKind",
     "WrongPassphrase",
+    "audit_entry_signed",
     "caseworker_fingerprint",
+    "confirmation_code",
     "decode_enrolment_code",
     "derive_mailbox",
     "derive_master_secret",
+    "display_confirmation_code",
     "encode_enrolment_code",
     "generate_receipt",
+    "issue_bot_certificate",
     "issue_certificate",
+    "issue_enrolment_claim",
     "issue_revocation_list",
     "issue_signing_key_rotation",
+    "load_caseworker_identity",
     "load_caseworker_key",
     "load_org_recovery_key",
     "load_org_signing_key",
@@ -171,8 +209,11 @@ __all__ = [
     "open_report",
     "open_sealed_file",
     "organisation_fingerprint",
+    "parse_confirmation_code",
     "parse_receipt",
     "read_key_file_header",
+    "read_reply_file",
+    "read_reply_statement",
     "read_sealed_file",
     "rewrap",
     "safe_file_name",
@@ -182,11 +223,14 @@ __all__ = [
     "seal_erase_target",
     "seal_reply",
     "seal_report",
-    "sign_reply_file",
+    "sign_audit_entry",
+    "unsupported_version",
     "validate_label",
+    "verify_bot_certificate",
     "verify_certificate",
-    "verify_reply_file",
+    "verify_enrolment_claim",
     "verify_revocation_list",
     "verify_signing_key_rotation",
+    "write_reply_file",
     "write_sealed_file",
 ]

@@ -21,8 +21,16 @@ class UnsupportedVersion(CryptoError):
     """This was made by a different version of Sanad, whose format this one cannot read.
 
     Raised only for a version field that is in the clear (so it tells nobody anything new),
-    before any key is used.
+    before any key is used. :func:`unsupported_version` gives it a message naming both versions.
     """
+
+
+def unsupported_version(what: str, found: int, supported: int) -> UnsupportedVersion:
+    """The one-line refusal of a ``what`` made in format ``found`` by a reader of ``supported``."""
+    return UnsupportedVersion(
+        f"this {what} is format version {found}; this version of Sanad reads version "
+        f"{supported} only"
+    )
 
 
 class NotForThisKey(CryptoError):

@@ -78,8 +78,11 @@ def seal_erase_target(key: HousekeepingKey, chat_id: int, message_ids: Sequence[
 
     Raises ``ValueError`` for an empty or oversized list or an id beyond 64 bits.
     """
-    return _seal_from_parts(key, EraseTarget(chat_id, tuple(message_ids)),
-                            nonce=_sodium.random_bytes(_sodium.AEAD_NONCE_BYTES))
+    return _seal_from_parts(
+        key,
+        EraseTarget(chat_id, tuple(message_ids)),
+        nonce=_sodium.random_bytes(_sodium.AEAD_NONCE_BYTES),
+    )
 
 
 def _seal_from_parts(key: HousekeepingKey, target: EraseTarget, *, nonce: bytes) -> bytes:
@@ -99,15 +102,18 @@ def open_erase_target(key: HousekeepingKey, sealed: bytes) -> EraseTarget:
     Raises :class:`UnsupportedVersion` for another format version and :class:`OpenFailure` for
     every other cause (wrong or destroyed key, tampering, truncation, a non-canonical target).
     """
-    if len(sealed) > len(HOUSEKEEPING_MAGIC) and sealed.startswith(HOUSEKEEPING_MAGIC) and (
-        sealed[len(HOUSEKEEPING_MAGIC)] != VERSION
+    if (
+        len(sealed) > len(HOUSEKEEPING_MAGIC)
+        and sealed.startswith(HOUSEKEEPING_MAGIC)
+        and (sealed[len(HOUSEKEEPING_MAGIC)] != VERSION)
     ):
         raise UnsupportedVersion(f"housekeeping format version {sealed[len(HOUSEKEEPING_MAGIC)]}")
     if len(sealed) != SEALED_BYTES or not sealed.startswith(_PREFIX):
         raise OpenFailure
     nonce_end = len(_PREFIX) + _sodium.AEAD_NONCE_BYTES
-    plaintext = _sodium.aead_decrypt(key.raw, sealed[len(_PREFIX) : nonce_end],
-                                     sealed[nonce_end:], _PREFIX)
+    plaintext = _sodium.aead_decrypt(
+        key.raw, sealed[len(_PREFIX) : nonce_end], sealed[nonce_end:], _PREFIX
+    )
     (chat_id,) = _SLOT.unpack_from(plaintext, 0)
     count = plaintext[_SLOT.size]
     slots = [

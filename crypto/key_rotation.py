@@ -14,29 +14,37 @@ standing, and nobody else gains any.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import date
 
 from crypto import _sodium
 from crypto._reader import Reader
 
-# The day encoding is the certificates' (u32 days since 1970-01-01), shared within crypto/.
-from crypto.certificates import InvalidSignature, today_utc
-from crypto.certificates import _date_bytes as date_bytes
-from crypto.certificates import _read_date as read_date
-from crypto.errors import CryptoError, UnsupportedVersion
+# The day encoding is that of every signed object (u32 days since 1970-01-01).
+from crypto._signed import InvalidSignature, date_bytes, read_date, read_public_key, today_utc
+from crypto.errors import CryptoError, unsupported_version
 from crypto.keys import Ed25519PublicKey, Ed25519SigningKey
 
 # Domain separation from certificates ("scrt") and revocation lists ("srev"), which the same
 # organisation key signs: no signed statement can be read as another kind.
 ROTATION_MAGIC = b"srot"
-VERSION = 1
-_BODY_BYTES = len(ROTATION_MAGIC) + 1 + 2 * _sodium.ED25519_PUBLIC_BYTES + 4
+VERSION = 2
+_BODY_BYTES = len(ROTATION_MAGIC) + 1 + 1 + 2 * _sodium.ED25519_PUBLIC_BYTES + 4
 STATEMENT_BYTES = _BODY_BYTES + 2 * _sodium.ED25519_SIGNATURE_BYTES
 
 
 class MalformedRotationStatement(CryptoError):
     """This is not a well-formed Sanad signing key rotation statement."""
+
+
+class RotationReason(enum.Enum):
+    """Why the signing key changes; the value is its byte in the statement."""
+
+    SCHEDULED = 1
+    # The old key may be in someone else's hands: whatever it signed, a thief could have signed
+    # too, so nothing it vouched for is carried over (every caseworker is approved again).
+    COMPROMISED = 2
 
 
 @dataclass(frozen=True)
@@ -46,10 +54,15 @@ class SigningKeyRotation:
     old: Ed25519PublicKey
     new: Ed25519PublicKey
     issued: date
+    reason: RotationReason = RotationReason.SCHEDULED
 
 
 def issue_signing_key_rotation(
-    old: Ed25519SigningKey, new: Ed25519SigningKey, *, issued: date | None = None
+    old: Ed25519SigningKey,
+    new: Ed25519SigningKey,
+    *,
+    reason: RotationReason = RotationReason.SCHEDULED,
+    issued: date | None = None,
 ) -> bytes:
     """The statement that ``new`` replaces ``old``, signed by both (old first).
 
@@ -61,7 +74,7 @@ def issue_signing_key_rotation(
     body = b"".join(
         [
             ROTATION_MAGIC,
-            bytes([VERSION]),
+            bytes([VERSION, reason.value]),
             old.public_key.raw,
             new.public_key.raw,
             date_bytes(issued or today_utc()),
@@ -84,12 +97,16 @@ def verify_signing_key_rotation(data: bytes) -> SigningKeyRotation:
         data, MalformedRotationStatement, "this signing key rotation statement is damaged"
     )
     reader.take(len(ROTATION_MAGIC))
-    if reader.number(1) != VERSION:
-        raise UnsupportedVersion
+    found = reader.number(1)
+    if found != VERSION:
+        raise unsupported_version("signing key rotation statement", found, VERSION)
     if len(data) != STATEMENT_BYTES:
         raise reader.fail()
-    old = Ed25519PublicKey(reader.take(_sodium.ED25519_PUBLIC_BYTES))
-    new = Ed25519PublicKey(reader.take(_sodium.ED25519_PUBLIC_BYTES))
+    reason = next((r for r in RotationReason if r.value == reader.number(1)), None)
+    if reason is None:
+        raise reader.fail()
+    old = read_public_key(reader)
+    new = read_public_key(reader)
     issued = read_date(reader)
     body = data[: reader.position]
     old_signature = reader.take(_sodium.ED25519_SIGNATURE_BYTES)
@@ -99,4 +116,4 @@ def verify_signing_key_rotation(data: bytes) -> SigningKeyRotation:
         raise MalformedRotationStatement("a signing key cannot replace itself")
     if not old.verify(body, old_signature) or not new.verify(body, new_signature):
         raise InvalidSignature
-    return SigningKeyRotation(old, new, issued)
+    return SigningKeyRotation(old, new, issued, reason)

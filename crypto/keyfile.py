@@ -3,11 +3,14 @@
 Private keys of caseworkers and of the organisation live only in these files, on their owners'
 machines (I5). A file is::
 
-    magic "SANADKEY" | version | kind | opslimit | memlimit | salt | nonce
-    | label length | label | public key(s) | XChaCha20-Poly1305(private key material)
+    magic "SANADKEY" | version (2) | kind | opslimit | memlimit | salt | nonce
+    | label length | label | public key(s) [| pinned organisation signing key]
+    | XChaCha20-Poly1305(private key material)
 
 and everything before the ciphertext is the AEAD's associated data, so the public keys, the kind,
-the label and the Argon2id settings cannot be altered without the passphrase noticing. The
+the label, the pinned organisation key and the Argon2id settings cannot be altered without the
+passphrase noticing. A caseworker's file pins the organisation signing key the admin read out at
+``sanad caseworker init --org``: every file the caseworker opens must chain to it (I9). The
 Argon2id settings are range-checked before any derivation: a tampered file must not be able to
 ask for 64 GiB. A wrong passphrase and a damaged ciphertext are one error, deliberately.
 """
@@ -27,13 +30,15 @@ from crypto.enrolment import InvalidLabel, validate_label
 from crypto.errors import CryptoError, OpenFailure
 from crypto.keys import (
     CaseworkerKeys,
+    Ed25519PublicKey,
     Ed25519SigningKey,
+    MalformedKey,
     X25519PublicKey,
     X25519SecretKey,
 )
 
 MAGIC = b"SANADKEY"
-VERSION = 1
+VERSION = 2
 FILE_MODE = 0o600
 # magic, version, kind, opslimit (u32), memlimit (u64), salt, nonce, label length
 _FIXED_HEADER = struct.Struct(
@@ -60,6 +65,11 @@ class KeyKind(enum.IntEnum):
     @property
     def key_count(self) -> int:
         return 2 if self is KeyKind.CASEWORKER else 1
+
+    @property
+    def pins_organisation(self) -> bool:
+        """A caseworker's file carries the organisation signing key it trusts."""
+        return self is KeyKind.CASEWORKER
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,7 @@ class KeyFileHeader:
     salt: bytes
     nonce: bytes
     public_keys: bytes
+    organisation: Ed25519PublicKey | None = None
 
     @property
     def encryption_key(self) -> X25519PublicKey | None:
@@ -168,6 +179,7 @@ def _header_bytes(header: KeyFileHeader) -> bytes:
         )
         + label
         + header.public_keys
+        + (header.organisation.raw if header.organisation else b"")
     )
 
 
@@ -180,6 +192,8 @@ def _seal_key_file_from_parts(
         header.kind.key_count * _KEY_BYTES
     ):
         raise KeyFileError("key material does not match the key kind")
+    if (header.organisation is not None) != header.kind.pins_organisation:
+        raise KeyFileError("only a caseworker key file pins the organisation key")
     associated_data = _header_bytes(header)
     key = _sodium.argon2id(
         _passphrase_bytes(passphrase),
@@ -203,7 +217,10 @@ def parse_key_file_header(data: bytes) -> tuple[KeyFileHeader, bytes]:
         raise MalformedKeyFile("this key file is truncated")
     version = data[len(MAGIC)]
     if version != VERSION:  # checked before anything else is parsed
-        raise MalformedKeyFile(f"key file version {version} is not supported")
+        raise MalformedKeyFile(
+            f"this key file is format version {version}; this version of Sanad reads version "
+            f"{VERSION} only"
+        )
     if len(data) < _FIXED_HEADER.size:
         raise MalformedKeyFile("this key file is truncated")
     _magic, _version, kind_byte, opslimit, memlimit, salt, nonce, label_length = (
@@ -216,7 +233,8 @@ def parse_key_file_header(data: bytes) -> tuple[KeyFileHeader, bytes]:
     settings = Argon2idSettings(opslimit, memlimit)
     _check_settings(settings)
     label_end = _FIXED_HEADER.size + label_length
-    public_end = label_end + kind.key_count * _KEY_BYTES
+    keys_end = label_end + kind.key_count * _KEY_BYTES
+    public_end = keys_end + (_KEY_BYTES if kind.pins_organisation else 0)
     if len(data) != public_end + kind.key_count * _KEY_BYTES + _sodium.AEAD_TAG_BYTES:
         raise MalformedKeyFile("this key file is truncated or has trailing bytes")
     try:
@@ -230,12 +248,22 @@ def parse_key_file_header(data: bytes) -> tuple[KeyFileHeader, bytes]:
         valid = False
     if not valid:
         raise MalformedKeyFile("the label in this key file is not a valid label")
-    header = KeyFileHeader(kind, label, settings, salt, nonce, data[label_end:public_end])
+    try:
+        organisation = (
+            Ed25519PublicKey(data[keys_end:public_end]) if kind.pins_organisation else None
+        )
+    except MalformedKey as exc:
+        raise MalformedKeyFile("the organisation key in this key file is not usable") from exc
+    header = KeyFileHeader(
+        kind, label, settings, salt, nonce, data[label_end:keys_end], organisation
+    )
     return header, data[public_end:]
 
 
-def _open_key_file(data: bytes, passphrase: str | bytes, kind: KeyKind) -> tuple[str, bytes]:
-    """Label and private key material of a key file of ``kind``; see the load_* functions."""
+def _open_key_file(
+    data: bytes, passphrase: str | bytes, kind: KeyKind
+) -> tuple[KeyFileHeader, bytes]:
+    """Authenticated header and private key material of a key file of ``kind``; see load_*."""
     header, ciphertext = parse_key_file_header(data)
     if header.kind is not kind:
         raise WrongKeyKind(f"this is {header.kind.description}, not {kind.description}")
@@ -256,7 +284,7 @@ def _open_key_file(data: bytes, passphrase: str | bytes, kind: KeyKind) -> tuple
     # have paired them with other private keys; refuse such a file rather than trust either half.
     if _public_keys_of(kind, private_keys) != header.public_keys:
         raise WrongPassphrase
-    return header.label, private_keys
+    return header, private_keys
 
 
 def _public_keys_of(kind: KeyKind, private_keys: bytes) -> bytes:
@@ -316,6 +344,7 @@ def _save(
     *,
     force: bool,
     kdf: Argon2idSettings,
+    organisation: Ed25519PublicKey | None = None,
 ) -> None:
     path = Path(path)
     if path.exists() and not force:  # early and friendly; _write_private_file is the real check
@@ -327,6 +356,7 @@ def _save(
         _sodium.random_bytes(_sodium.ARGON2ID_SALT_BYTES),
         _sodium.random_bytes(_sodium.AEAD_NONCE_BYTES),
         _public_keys_of(kind, private_keys),
+        organisation,
     )
     data = _seal_key_file_from_parts(header, private_keys, passphrase)
     _write_private_file(path, data, force=force)
@@ -337,28 +367,56 @@ def read_key_file_header(path: Path | str) -> KeyFileHeader:
     return parse_key_file_header(Path(path).read_bytes())[0]
 
 
+@dataclass(frozen=True)
+class CaseworkerIdentity:
+    """What a caseworker's key file holds once opened: their keys and whom they trust."""
+
+    label: str
+    keys: CaseworkerKeys
+    organisation: Ed25519PublicKey
+
+
 def save_caseworker_key(
     path: Path | str,
     keys: CaseworkerKeys,
     label: str,
     passphrase: str | bytes,
     *,
+    organisation: Ed25519PublicKey,
     force: bool = False,
     kdf: Argon2idSettings = MODERATE,
 ) -> None:
-    """Write a caseworker key file (mode 0600). Raises KeyFileExists unless ``force``."""
+    """Write a caseworker key file (mode 0600) pinning ``organisation``, the organisation
+    signing key the admin read out. Raises KeyFileExists unless ``force``."""
     private = keys.encryption.raw + keys.signing.seed
-    _save(path, KeyKind.CASEWORKER, label, private, passphrase, force=force, kdf=kdf)
+    _save(
+        path,
+        KeyKind.CASEWORKER,
+        label,
+        private,
+        passphrase,
+        force=force,
+        kdf=kdf,
+        organisation=organisation,
+    )
 
 
-def load_caseworker_key(path: Path | str, passphrase: str | bytes) -> tuple[str, CaseworkerKeys]:
-    """The label and keys in a caseworker key file.
+def load_caseworker_identity(path: Path | str, passphrase: str | bytes) -> CaseworkerIdentity:
+    """The label, keys and pinned organisation key in a caseworker key file.
 
     Raises :class:`WrongPassphrase` for a wrong passphrase or any damage to the protected part,
     and a precise :class:`KeyFileError` for anything found before deriving.
     """
-    label, private = _open_key_file(Path(path).read_bytes(), passphrase, KeyKind.CASEWORKER)
-    return label, _caseworker_keys(private)
+    header, private = _open_key_file(Path(path).read_bytes(), passphrase, KeyKind.CASEWORKER)
+    if header.organisation is None:  # parse_key_file_header reads it for every caseworker file
+        raise MalformedKeyFile("this caseworker key file pins no organisation key")
+    return CaseworkerIdentity(header.label, _caseworker_keys(private), header.organisation)
+
+
+def load_caseworker_key(path: Path | str, passphrase: str | bytes) -> tuple[str, CaseworkerKeys]:
+    """The label and keys in a caseworker key file (errors as :func:`load_caseworker_identity`)."""
+    identity = load_caseworker_identity(path, passphrase)
+    return identity.label, identity.keys
 
 
 def save_org_signing_key(
@@ -378,8 +436,8 @@ def load_org_signing_key(
     path: Path | str, passphrase: str | bytes
 ) -> tuple[str, Ed25519SigningKey]:
     """The label and key in an organisation signing key file (errors as load_caseworker_key)."""
-    label, private = _open_key_file(Path(path).read_bytes(), passphrase, KeyKind.ORG_SIGNING)
-    return label, Ed25519SigningKey(private)
+    header, private = _open_key_file(Path(path).read_bytes(), passphrase, KeyKind.ORG_SIGNING)
+    return header.label, Ed25519SigningKey(private)
 
 
 def save_org_recovery_key(
@@ -397,5 +455,5 @@ def save_org_recovery_key(
 
 def load_org_recovery_key(path: Path | str, passphrase: str | bytes) -> tuple[str, X25519SecretKey]:
     """The label and key in an organisation recovery key file (errors as load_caseworker_key)."""
-    label, private = _open_key_file(Path(path).read_bytes(), passphrase, KeyKind.ORG_RECOVERY)
-    return label, X25519SecretKey(private)
+    header, private = _open_key_file(Path(path).read_bytes(), passphrase, KeyKind.ORG_RECOVERY)
+    return header.label, X25519SecretKey(private)

@@ -1,5 +1,5 @@
-"""Replies to a reporter's mailbox, and the signed reply file (docs/crypto.md, "Mailbox messages
-and replies").
+"""Replies to a reporter's mailbox, who vouches for them, and the reply file (docs/crypto.md,
+"Mailbox messages and replies").
 
 A reply is the report envelope with kind ``REPLY`` and one wrap, sealed to the reporter's mailbox
 public key, which only the holder of the receipt can re-derive::
@@ -9,48 +9,121 @@ public key, which only the holder of the receipt can re-derive::
 where the body is a :class:`~crypto.body.ReportBody` holding one answer, ``reply``. The bot
 stores it unopened and cannot read it (I5).
 
-A caseworker who replies from their own machine (``sanad caseworker reply``) uploads a reply file::
+A sealed reply is anonymous, so every reply is also signed (I9): by the caseworker when it comes
+as a reply file from ``sanad caseworker reply``, by the bot when a caseworker types ``/reply``.
+The signature covers a statement the server can rebuild from what it stores, without
+decrypting::
 
-    "SANAD-REPLY\\n" || version || case reference (u8 length) || report id || sequence (u32)
-    || sealed reply (u32 length) || Ed25519 signature by the caseworker's signing key
+    reply statement = "srps" || version (2) || signer (1: caseworker, 2: bot)
+                      || case reference (u8 length) || report id (16) || mailbox key id (16)
+                      || sequence (u32) || sealed reply (u32 length)
 
-The bot checks the signature against the caseworker's verified certificate before storing the
-sealed reply, so a forged upload cannot put words in a caseworker's mouth.
+so ``/status`` shows a reply only when the statement verifies against a signer whose
+certificate is valid now: a row written into the database by an intruder, or a reply moved to
+another mailbox, case or number, shows nothing. The reply file a caseworker uploads is::
+
+    "SANAD-REPLY\\n" || version (2) || statement (u32 length) || Ed25519 signature (64)
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from crypto import _sodium, envelope
 from crypto._reader import Reader
+from crypto._signed import InvalidSignature
 from crypto.body import Answer, ReportBody
-from crypto.certificates import Certificate, InvalidSignature
-from crypto.errors import CryptoError, OpenFailure, UnsupportedVersion
+from crypto.errors import CryptoError, OpenFailure, unsupported_version
 from crypto.header import REPORT_ID_BYTES, EnvelopeKind, check_binding
-from crypto.keys import Ed25519SigningKey, X25519PublicKey, X25519SecretKey
+from crypto.keys import (
+    KEY_ID_BYTES,
+    Ed25519PublicKey,
+    Ed25519SigningKey,
+    X25519PublicKey,
+    X25519SecretKey,
+)
 from crypto.sealed_file import check_case_reference
 from crypto.wraps import WRAP_BYTES, Wrap
 
 REPLY_MAGIC = b"srpl"
+STATEMENT_MAGIC = b"srps"
 REPLY_FILE_MAGIC = b"SANAD-REPLY\n"
-VERSION = 1
+VERSION = 1  # of the sealed reply, which format v2 left as it was
+STATEMENT_VERSION = 2
+REPLY_FILE_VERSION = 2
 REPLY_FIELD = "reply"
 _PREFIX = REPLY_MAGIC + bytes([VERSION])
+_MAX_SEALED_REPLY = 2**24  # far above the bot's text limit: a bound, not a policy
 
 
 class MalformedReplyFile(CryptoError):
     """This is not a Sanad reply file, or the file is damaged."""
 
 
-@dataclass(frozen=True)
-class ReplyFile:
-    """A reply file whose signature has been verified; ``sealed_reply`` is still sealed."""
+class ReplySigner(enum.Enum):
+    """Who signed a reply; the value is its byte in the reply statement."""
 
+    CASEWORKER = 1
+    BOT = 2
+
+
+@dataclass(frozen=True)
+class ReplyStatement:
+    """What a reply's signature covers: everything the server stores about it, still sealed."""
+
+    signer: ReplySigner
     case_reference: str
     report_id: bytes
+    mailbox_key_id: bytes
     sequence: int
     sealed_reply: bytes
+
+    def __post_init__(self) -> None:
+        check_case_reference(self.case_reference)
+        check_binding(self.report_id, self.sequence)
+        if len(self.mailbox_key_id) != KEY_ID_BYTES:
+            raise ValueError("a mailbox key id is 16 bytes")
+        if len(self.sealed_reply) > _MAX_SEALED_REPLY:
+            raise ValueError("a sealed reply is at most 16 MiB")
+
+    def to_bytes(self) -> bytes:
+        """The canonical bytes that are signed (module docstring)."""
+        reference = self.case_reference.encode("ascii")
+        return b"".join(
+            [
+                STATEMENT_MAGIC,
+                bytes([STATEMENT_VERSION, self.signer.value, len(reference)]),
+                reference,
+                self.report_id,
+                self.mailbox_key_id,
+                self.sequence.to_bytes(4, "big"),
+                len(self.sealed_reply).to_bytes(4, "big"),
+                self.sealed_reply,
+            ]
+        )
+
+    def sign(self, signing_key: Ed25519SigningKey) -> bytes:
+        """The 64-byte signature of this statement by ``signing_key``."""
+        return signing_key.sign(self.to_bytes())
+
+    def verify(self, signer_key: Ed25519PublicKey, signature: bytes) -> None:
+        """Raise InvalidSignature unless ``signature`` is ``signer_key``'s over this statement."""
+        if not signer_key.verify(self.to_bytes(), signature):
+            raise InvalidSignature("this reply was not signed by this key")
+
+
+@dataclass(frozen=True)
+class ReplyFile:
+    """A parsed reply file: its statement and signature, not verified yet."""
+
+    statement: ReplyStatement
+    signature: bytes
+
+    def verify(self, signer_key: Ed25519PublicKey) -> ReplyStatement:
+        """The statement, if ``signer_key`` (a verified caseworker's) signed this file."""
+        self.statement.verify(signer_key, self.signature)
+        return self.statement
 
 
 def seal_reply(
@@ -82,7 +155,7 @@ def open_reply(
     if not sealed_reply.startswith(REPLY_MAGIC) or len(sealed_reply) < len(_PREFIX) + WRAP_BYTES:
         raise OpenFailure
     if sealed_reply[len(REPLY_MAGIC)] != VERSION:
-        raise UnsupportedVersion
+        raise unsupported_version("reply", sealed_reply[len(REPLY_MAGIC)], VERSION)
     wrap = Wrap(
         mailbox_secret.public_key.key_id, sealed_reply[len(_PREFIX) : len(_PREFIX) + WRAP_BYTES]
     )
@@ -104,60 +177,65 @@ def open_reply(
     return text
 
 
-def sign_reply_file(
-    sealed_reply: bytes,
-    *,
-    case_reference: str,
-    report_id: bytes,
-    sequence: int,
-    signing_key: Ed25519SigningKey,
-) -> bytes:
-    """The reply file a caseworker uploads: the sealed reply signed with their signing key."""
-    check_case_reference(case_reference)
-    check_binding(report_id, sequence)
-    reference = case_reference.encode("ascii")
-    signed = b"".join(
+def write_reply_file(statement: ReplyStatement, signing_key: Ed25519SigningKey) -> bytes:
+    """The reply file a caseworker uploads: their statement and its signature."""
+    if statement.signer is not ReplySigner.CASEWORKER:
+        raise ValueError("a reply file carries a caseworker's reply")
+    encoded = statement.to_bytes()
+    return b"".join(
         [
             REPLY_FILE_MAGIC,
-            bytes([VERSION, len(reference)]),
-            reference,
-            report_id,
-            sequence.to_bytes(4, "big"),
-            len(sealed_reply).to_bytes(4, "big"),
-            sealed_reply,
+            bytes([REPLY_FILE_VERSION]),
+            len(encoded).to_bytes(4, "big"),
+            encoded,
+            statement.sign(signing_key),
         ]
     )
-    return signed + signing_key.sign(signed)
 
 
-def verify_reply_file(data: bytes, certificate: Certificate) -> ReplyFile:
-    """The content of a reply file, if ``certificate``'s caseworker signed it.
+def read_reply_file(data: bytes) -> ReplyFile:
+    """Parse a reply file; the caller verifies it with the caseworker's certified key.
 
-    ``certificate`` must come from :func:`crypto.certificates.verify_certificate` (checked today,
-    against the current revocation list). The caller then checks that the case reference and
-    report id belong together and that the caseworker is assigned to the case. Raises
-    MalformedReplyFile, UnsupportedVersion or InvalidSignature (missing or wrong signature).
+    Raises MalformedReplyFile (not a reply file, damaged, not a caseworker's statement) or
+    UnsupportedVersion naming the version.
     """
     if not data.startswith(REPLY_FILE_MAGIC):
         raise MalformedReplyFile("this is not a Sanad reply file")
     reader = Reader(data, MalformedReplyFile, "this reply file is damaged")
     reader.take(len(REPLY_FILE_MAGIC))
-    if reader.number(1) != VERSION:
-        raise UnsupportedVersion
+    found = reader.number(1)
+    if found != REPLY_FILE_VERSION:
+        raise unsupported_version("reply file", found, REPLY_FILE_VERSION)
+    statement = read_reply_statement(reader.take(reader.number(4)))
+    signature = reader.take(_sodium.ED25519_SIGNATURE_BYTES)
+    reader.end()
+    if statement.signer is not ReplySigner.CASEWORKER:
+        raise MalformedReplyFile("a reply file carries a caseworker's reply")
+    return ReplyFile(statement, signature)
+
+
+def read_reply_statement(data: bytes) -> ReplyStatement:
+    """Parse the canonical bytes of a reply statement (MalformedReplyFile otherwise)."""
+    reader = Reader(data, MalformedReplyFile, "this reply is damaged")
+    if reader.take(len(STATEMENT_MAGIC)) != STATEMENT_MAGIC:
+        raise reader.fail()
+    found = reader.number(1)
+    if found != STATEMENT_VERSION:
+        raise unsupported_version("reply", found, STATEMENT_VERSION)
+    signer = next((s for s in ReplySigner if s.value == reader.number(1)), None)
+    if signer is None:
+        raise reader.fail()
     try:
         case_reference = reader.take(reader.number(1)).decode("ascii")
-        check_case_reference(case_reference)
-    except (UnicodeDecodeError, CryptoError) as exc:
+        statement = ReplyStatement(
+            signer=signer,
+            case_reference=case_reference,
+            report_id=reader.take(REPORT_ID_BYTES),
+            mailbox_key_id=reader.take(KEY_ID_BYTES),
+            sequence=reader.number(4),
+            sealed_reply=reader.take(reader.number(4)),
+        )
+    except (UnicodeDecodeError, ValueError, CryptoError) as exc:
         raise reader.fail() from exc
-    report_id = reader.take(REPORT_ID_BYTES)
-    sequence = reader.number(4)
-    sealed_reply = reader.take(reader.number(4))
-    signed = data[: reader.position]
-    signature = reader.rest()
-    if not signature:
-        raise InvalidSignature("this reply file carries no signature")
-    if len(signature) != _sodium.ED25519_SIGNATURE_BYTES:
-        raise reader.fail()
-    if not certificate.keys.signing.verify(signed, signature):
-        raise InvalidSignature("this reply file was not signed by this caseworker")
-    return ReplyFile(case_reference, report_id, sequence, sealed_reply)
+    reader.end()
+    return statement

@@ -2,14 +2,23 @@
 
 Self-describing bytes, so ``sanad caseworker open FILE --key KEYFILE`` needs nothing else::
 
-    "SANAD-REPORT\\n" || version || kind || case reference (u8 length, ASCII) || report id (16)
-    || sequence (u32) || reply-to flag (1) [|| mailbox public key (32)]
-    || recipient key id (16) || wrap length (u16) || wrap || body_sealed (rest)
+    "SANAD-REPORT\\n" || version (2) || kind || case reference (u8 length, ASCII)
+    || report id (16) || sequence (u32) || reply-to flag (1) [|| mailbox public key (32)]
+    || recipient key id (16) || wrap length (u16) || wrap || body length (u32) || body_sealed
+    || bot certificate length (u16) || bot certificate
+    || Ed25519 signature by the bot key over everything before it (64)
 
 The clear fields are not secret and are authenticated by the body's AEAD: kind, report id and
 sequence number are the header and the reply-to key is in the associated data
 (see :mod:`crypto.envelope`). The case reference is a label for people: the bot checks that a
 reply's case reference and report id belong together.
+
+A sealed box is anonymous: anyone who knows a caseworker's public key can make a file that opens
+with it, and choose the reply-to key that the caseworker's answer will be sealed to. So the bot
+signs every file, carries its certificate in it, and :func:`read_sealed_file` checks signature →
+bot certificate → the organisation key the caseworker pinned before anything is decrypted or
+trusted (I9). Those failures are :class:`UntrustedFile`, with a precise message: the signature
+and the certificate are public data.
 
 Errors follow age's rule: a file that is not Sanad's or is damaged in its clear layout is
 :class:`MalformedSealedFile`, an unknown version is :class:`~crypto.errors.UnsupportedVersion`,
@@ -21,17 +30,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
-from crypto import envelope
+from crypto import _sodium, envelope
 from crypto._reader import Reader
+from crypto._signed import CertificateError, CertificateExpired, CertificateNotYetValid
 from crypto.body import ReportBody
-from crypto.errors import CryptoError, UnsupportedVersion
+from crypto.bot_certificate import BotCertificate, verify_bot_certificate
+from crypto.errors import CryptoError, unsupported_version
 from crypto.header import REPORT_ID_BYTES, EnvelopeKind, check_binding
-from crypto.keys import KEY_ID_BYTES, X25519PublicKey, X25519SecretKey
+from crypto.keys import (
+    KEY_ID_BYTES,
+    Ed25519PublicKey,
+    Ed25519SigningKey,
+    MalformedKey,
+    X25519PublicKey,
+    X25519SecretKey,
+)
 from crypto.wraps import Wrap
 
 MAGIC = b"SANAD-REPORT\n"
-VERSION = 1
+VERSION = 2
 _CASE_REFERENCE_RE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}\Z")
 _BROKEN = "this sealed report file is damaged"
 _FILE_KINDS = (EnvelopeKind.REPORT, EnvelopeKind.ADDENDUM)
@@ -39,6 +58,10 @@ _FILE_KINDS = (EnvelopeKind.REPORT, EnvelopeKind.ADDENDUM)
 
 class MalformedSealedFile(CryptoError):
     """This is not a Sanad sealed report file, or the file is damaged."""
+
+
+class UntrustedFile(CryptoError):
+    """This file was not sent by your organisation's bot: it may be forged. Do not act on it."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +75,7 @@ class SealedFile:
     reply_to: X25519PublicKey | None
     wrap: Wrap
     body_sealed: bytes
+    bot: BotCertificate
 
 
 @dataclass(frozen=True)
@@ -81,8 +105,12 @@ def write_sealed_file(
     reply_to: X25519PublicKey | None,
     wrap: Wrap,
     body_sealed: bytes,
+    bot_key: Ed25519SigningKey,
+    bot_certificate: bytes,
 ) -> bytes:
-    """The file for the caseworker whose ``wrap`` this is, from stored, still sealed parts.
+    """The file for the caseworker whose ``wrap`` this is, from stored, still sealed parts,
+    signed with ``bot_key`` and carrying ``bot_certificate`` (the organisation's certificate of
+    that key, as ``sanad admin certify-bot`` wrote it).
 
     ``reply_to`` must be the mailbox key the body was sealed with (or None), or the caseworker
     will not be able to open it.
@@ -92,7 +120,7 @@ def write_sealed_file(
     check_case_reference(case_reference)
     check_binding(report_id, sequence)
     reference = case_reference.encode("ascii")
-    return b"".join(
+    signed = b"".join(
         [
             MAGIC,
             bytes([VERSION, kind.value, len(reference)]),
@@ -103,22 +131,31 @@ def write_sealed_file(
             wrap.key_id,
             len(wrap.wrap).to_bytes(2, "big"),
             wrap.wrap,
+            len(body_sealed).to_bytes(4, "big"),
             body_sealed,
+            len(bot_certificate).to_bytes(2, "big"),
+            bot_certificate,
         ]
     )
+    return signed + bot_key.sign(signed)
 
 
-def read_sealed_file(data: bytes) -> SealedFile:
-    """Parse a sealed report file without opening it.
+def read_sealed_file(
+    data: bytes, org_public: Ed25519PublicKey, *, today: date | None = None
+) -> SealedFile:
+    """Parse a sealed report file and check who made it, without opening it.
 
-    Raises MalformedSealedFile for a file that is not one or is cut short, UnsupportedVersion
-    (checked before anything else is read) for another format version.
+    ``org_public`` is the organisation signing key the caseworker pinned. Raises
+    MalformedSealedFile for a file that is not one or is cut short, UnsupportedVersion (checked
+    before anything else is read) for another format version, and UntrustedFile when the bot's
+    signature, the bot certificate or its link to ``org_public`` fails on ``today``.
     """
     if not data.startswith(MAGIC):
         raise MalformedSealedFile("this is not a Sanad sealed report file")
     reader = Reader(data, MalformedSealedFile, _BROKEN, position=len(MAGIC))
-    if reader.number(1) != VERSION:
-        raise UnsupportedVersion
+    found = reader.number(1)
+    if found != VERSION:
+        raise unsupported_version("sealed report file", found, VERSION)
     code = reader.number(1)
     kind = next((k for k in _FILE_KINDS if k.value == code), None)
     if kind is None:
@@ -133,20 +170,56 @@ def read_sealed_file(data: bytes) -> SealedFile:
     flag = reader.number(1)
     if flag not in (0, 1):
         raise reader.fail()
-    reply_to = X25519PublicKey(reader.take(32)) if flag else None
+    try:
+        reply_to = X25519PublicKey(reader.take(32)) if flag else None
+    except MalformedKey as exc:
+        raise reader.fail() from exc
     key_id = reader.take(KEY_ID_BYTES)
     wrap = Wrap(key_id, reader.take(reader.number(2)))
-    return SealedFile(kind, case_reference, report_id, sequence, reply_to, wrap, reader.rest())
+    body_sealed = reader.take(reader.number(4))
+    certificate = reader.take(reader.number(2))
+    signed_length = reader.position
+    signature = reader.take(_sodium.ED25519_SIGNATURE_BYTES)
+    reader.end()
+    bot = _trusted_bot(certificate, org_public, today)
+    if not bot.key.verify(data[:signed_length], signature):
+        raise UntrustedFile("this file's signature does not match: it was altered or forged")
+    return SealedFile(kind, case_reference, report_id, sequence, reply_to, wrap, body_sealed, bot)
 
 
-def open_sealed_file(data: bytes, secret_key: X25519SecretKey) -> OpenedFile:
-    """Parse, check the recipient, decrypt and decode a sealed report file.
+def _trusted_bot(
+    certificate: bytes, org_public: Ed25519PublicKey, today: date | None
+) -> BotCertificate:
+    """The bot certificate a file carries, if the pinned organisation key vouches for it today."""
+    try:
+        return verify_bot_certificate(certificate, org_public, today=today)
+    except CertificateExpired as exc:
+        raise UntrustedFile(
+            "the bot certificate in this file has expired: ask an admin to renew it "
+            "(sanad admin certify-bot), then have the file sent again"
+        ) from exc
+    except CertificateNotYetValid as exc:
+        raise UntrustedFile("the bot certificate in this file is not valid yet") from exc
+    except (CertificateError, CryptoError) as exc:
+        raise UntrustedFile(
+            "this file was not signed by your organisation's bot: it may be forged"
+        ) from exc
+
+
+def open_sealed_file(
+    data: bytes,
+    secret_key: X25519SecretKey,
+    org_public: Ed25519PublicKey,
+    *,
+    today: date | None = None,
+) -> OpenedFile:
+    """Parse, check who made it, check the recipient, decrypt and decode a sealed report file.
 
     Raises what :func:`read_sealed_file` raises, NotForThisKey when the file was made for another
     key, OpenFailure when it does not open, and MalformedBody for a body that opens but is not in
     Sanad's body format.
     """
-    sealed = read_sealed_file(data)
+    sealed = read_sealed_file(data, org_public, today=today)
     plaintext = envelope.open_report(
         sealed.body_sealed,
         sealed.wrap,

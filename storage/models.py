@@ -38,6 +38,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     TypeDecorator,
 )
@@ -153,8 +154,10 @@ class Caseworker(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     label: Mapped[str] = mapped_column(String(64), unique=True)
-    # A caseworker's own chat, where sealed files are delivered; never a reporter's (I2).
-    delivery_chat_id: Mapped[int] = mapped_column(BigInteger)
+    # A caseworker's own chat, copied from the certificate at approval (NULL until then) so that
+    # a chat's rows can be found; never trusted: deliveries and commands take the chat from the
+    # verified certificate (I9). Never a reporter's chat (I2).
+    delivery_chat_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     encryption_public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     # The key id wraps name their recipient by (docs/crypto.md, "Key ids").
     encryption_key_id: Mapped[bytes] = mapped_column(LargeBinary(KEY_ID_BYTES), unique=True)
@@ -174,6 +177,25 @@ class Caseworker(Base):
     # *eligible* caseworker gets a report, never make a recipient (I4 rests on the certificate),
     # so it is admin-set and unsigned.
     languages: Mapped[str | None] = mapped_column(String(32))
+
+
+class EnrolmentClaim(Base):
+    """A chat that sent ``/enroll`` with a caseworker's code, as the bot signed it (I9).
+
+    ``claim`` is the bot-signed claim (docs/crypto.md, "Enrolment claims"): the chat id is inside
+    it, under the bot's signature, so a database writer cannot move a claim to another chat.
+    ``sanad admin approve --confirm CODE`` binds the certificate to the claim whose code matches.
+    Several rows for one caseworker mean several chats presented the same key.
+    """
+
+    __tablename__ = "enrolment_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    caseworker_id: Mapped[int] = mapped_column(
+        ForeignKey("caseworkers.id", ondelete="CASCADE"), index=True
+    )
+    claim: Mapped[bytes]
+    created_day: Mapped[dt.date]
 
 
 class Report(Base):
@@ -265,7 +287,11 @@ class MailboxMessage(Base):
     sequence: Mapped[int] = mapped_column(Integer, primary_key=True)
     direction: Mapped[Direction] = mapped_column(_enum(Direction))
     message_sealed: Mapped[bytes]
-    # Present for replies uploaded as signed files from ``sanad caseworker reply``.
+    # Replies only (I9): who signed the reply statement (1 caseworker, 2 bot; docs/crypto.md,
+    # "Mailbox messages and replies"), the key id of the signing key, and the signature. /status
+    # shows a reply only when the signature verifies against a currently valid certificate.
+    signer: Mapped[int | None] = mapped_column(SmallInteger)
+    signer_key_id: Mapped[bytes | None] = mapped_column(LargeBinary(KEY_ID_BYTES))
     signature: Mapped[bytes | None]
     created_day: Mapped[dt.date]
 
@@ -323,3 +349,6 @@ class AuditEntry(Base):
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # The bot key's signature of (position, entry_hash) (docs/crypto.md, "Audit log signatures"):
+    # without the bot key, a database writer cannot rewrite the chain whole.
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary(64))

@@ -1,0 +1,191 @@
+"""The bot's own signing key and the organisation's certificate of it (DESIGN.md §4, format v2).
+
+Two files under ``<state_dir>/bot/`` (the folder 0700, the files 0600):
+
+- ``signing-key``: the 32-byte Ed25519 seed, generated on first use. It is never written to the
+  database: a database writer must not be able to sign as the bot. Whoever controls the running
+  server can still sign with it — the limit DESIGN.md §2 (I9) names.
+- ``certificate``: the bot certificate (docs/crypto.md, "Bot certificate") that
+  ``sanad admin certify-bot --org-key FILE`` signs with the organisation signing key.
+
+The bot signs with this key every sealed file it sends, every ``/reply`` it seals, every
+enrolment claim and every audit entry; caseworkers check the signature against the certificate
+and the certificate against the organisation key they pinned. ``sanad run`` refuses to start
+without a certificate that is valid today (:func:`load_bot_identity`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.config import ConfigError
+from bot.server_secrets import read_server_secret
+from crypto import (
+    BotCertificate,
+    CertificateError,
+    CertificateExpired,
+    CertificateRevoked,
+    CryptoError,
+    RevocationList,
+    issue_bot_certificate,
+    verify_bot_certificate,
+)
+from crypto.keys import Ed25519PublicKey, Ed25519SigningKey
+
+BOT_DIRNAME = "bot"
+KEY_FILENAME = "signing-key"
+CERTIFICATE_FILENAME = "certificate"
+SEED_BYTES = 32
+# A caseworker's computer has no revocation list: expiry is what ends a stolen bot key's reach
+# there, so certificates are short. Renewal is warned this many days ahead.
+DEFAULT_VALIDITY_DAYS = 90
+RENEWAL_WARNING_DAYS = 14
+_MAX_CERTIFICATE_BYTES = 4096
+_CERTIFY_HINT = "run: sanad admin certify-bot --org-key FILE (on the server, with the admin's key)"
+
+
+class BotNotCertified(ConfigError):
+    """The bot has no valid certificate from the organisation, so it cannot sign what it sends."""
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    """The bot's signing key with its verified certificate (and the bytes to send with files)."""
+
+    key: Ed25519SigningKey = field(repr=False)
+    certificate: bytes = field(repr=False)
+    verified: BotCertificate
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.key.public_key
+
+    def renewal_due(self, today: dt.date) -> bool:
+        """True when the certificate expires within :data:`RENEWAL_WARNING_DAYS` of ``today``."""
+        return self.verified.expires - today <= dt.timedelta(days=RENEWAL_WARNING_DAYS)
+
+
+def _directory(state_dir: Path) -> Path:
+    return state_dir / BOT_DIRNAME
+
+
+def load_or_create_bot_key(state_dir: Path) -> Ed25519SigningKey:
+    """The bot's signing key, generated (0600, in a 0700 folder) if this server has none yet.
+
+    Raises :class:`ConfigError` when the folder cannot be made or the key file is not private,
+    of the wrong size or a symlink.
+    """
+    directory = _directory(state_dir)
+    path = directory / KEY_FILENAME
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ConfigError(
+            f"the bot key cannot be created in {directory} ({exc.strerror or 'error'})"
+        ) from None
+    else:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(SEED_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+    return Ed25519SigningKey(read_server_secret(path, SEED_BYTES))
+
+
+def read_bot_certificate(state_dir: Path) -> bytes | None:
+    """The certificate bytes ``certify-bot`` wrote, or None if there are none."""
+    path = _directory(state_dir) / CERTIFICATE_FILENAME
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(
+            f"the bot certificate {path} cannot be read ({exc.strerror or 'error'})"
+        ) from None
+    return data[: _MAX_CERTIFICATE_BYTES + 1]
+
+
+def load_bot_identity(
+    state_dir: Path,
+    org_public: Ed25519PublicKey,
+    *,
+    revocations: RevocationList | None = None,
+    today: dt.date | None = None,
+) -> BotIdentity:
+    """The bot key and its certificate, if the pinned organisation key certifies that key today.
+
+    Raises :class:`BotNotCertified` — one line naming ``sanad admin certify-bot`` — when there is
+    no certificate, it is for another key or organisation, it expired, or ``revocations`` lists
+    the bot key.
+    """
+    key = load_or_create_bot_key(state_dir)
+    certificate = read_bot_certificate(state_dir)
+    if certificate is None:
+        raise BotNotCertified("the bot key has no certificate yet", hint=_CERTIFY_HINT)
+    try:
+        verified = verify_bot_certificate(
+            certificate, org_public, revocations=revocations, today=today
+        )
+    except CertificateExpired:
+        raise BotNotCertified("the bot certificate has expired", hint=_CERTIFY_HINT) from None
+    except CertificateRevoked:
+        raise BotNotCertified(
+            "the bot key has been revoked",
+            hint=f"remove {_directory(state_dir)}, then " + _CERTIFY_HINT.removeprefix("run: "),
+        ) from None
+    except (CertificateError, CryptoError):
+        raise BotNotCertified(
+            "the bot certificate was not signed by the organisation key in the configuration",
+            hint=_CERTIFY_HINT,
+        ) from None
+    if verified.key != key.public_key:
+        raise BotNotCertified("the bot certificate is for another bot key", hint=_CERTIFY_HINT)
+    return BotIdentity(key, certificate, verified)
+
+
+def certify_bot(
+    state_dir: Path,
+    org_key: Ed25519SigningKey,
+    *,
+    days: int = DEFAULT_VALIDITY_DAYS,
+    today: dt.date | None = None,
+) -> BotCertificate:
+    """Sign the bot key's certificate with the organisation key and store it beside the key.
+
+    The serial is one more than the certificate it replaces (1 for the first). The file is
+    replaced atomically, so a running bot never reads half a certificate.
+    """
+    if not 1 <= days <= 366:
+        raise ConfigError("a bot certificate is valid for 1 to 366 days")
+    key = load_or_create_bot_key(state_dir)
+    start = today or dt.datetime.now(dt.UTC).date()
+    previous = read_bot_certificate(state_dir)
+    serial = 1
+    if previous is not None:
+        try:
+            serial = verify_bot_certificate(previous, org_key.public_key, today=start).serial + 1
+        except (CertificateError, CryptoError):
+            serial = 1
+    certificate = BotCertificate(
+        key=key.public_key,
+        serial=serial,
+        not_before=start,
+        expires=start + dt.timedelta(days=days),
+    )
+    data = issue_bot_certificate(certificate, org_key)
+    path = _directory(state_dir) / CERTIFICATE_FILENAME
+    staging = path.with_name(f".{CERTIFICATE_FILENAME}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(staging, path)
+    return certificate
