@@ -35,7 +35,7 @@ import sqlite3
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import create_engine, event
@@ -49,7 +49,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from storage.audit import SEAL_INFO_KEY
 from storage.errors import StorageError, UnsupportedDatabase
+
+if TYPE_CHECKING:
+    from storage.audit import AuditSeal
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 GROUP_COMMIT_MAX_BATCH = 64
@@ -217,6 +221,15 @@ class Database:
             committer = GroupCommit(self, write_batch)
             self._group_commits[write_batch] = committer
         return committer
+
+    def install_audit_seal(self, seal: AuditSeal) -> None:
+        """Sign every audit entry appended through this database's sessions with ``seal``.
+
+        The bot and the admin commands install the bot's seal (``bot.audit_head``) right after
+        opening the database, before any session exists: ``storage.audit`` finds it in each
+        session's ``info``, so callers of ``audit.append`` pass nothing (see its docstring).
+        """
+        self.sessionmaker.configure(info={SEAL_INFO_KEY: seal})
 
     async def run_write_transaction(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in one transaction of its own, commit, and return its result.

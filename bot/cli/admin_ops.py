@@ -34,7 +34,7 @@ _SHORT_KEY_ID_BYTES = 8
 
 
 class AuditChainBroken(SanadError):
-    """The audit log's hash chain does not verify: an entry was changed, removed or moved."""
+    """The audit log does not verify: an entry was changed, removed, moved or not signed."""
 
 
 # -- status --------------------------------------------------------------------------------------
@@ -123,25 +123,35 @@ def audit_command(
     config: ConfigOption = DEFAULT_CONFIG_PATH,
     verify: Annotated[
         bool,
-        typer.Option("--verify", help="Check the hash chain; exit 1 if an entry was tampered."),
+        typer.Option(
+            "--verify",
+            help="Check links, signatures and the recorded head; exit 1 if the log was tampered.",
+        ),
     ] = False,
 ) -> None:
     """Print the audit log: entry, day, event, acting key id (short) and counts.
 
-    The last line is the chain's head hash: write it down somewhere else, and a later rewrite of
-    the whole log will not match it. With --verify every link is recomputed, and the first entry
-    that was changed, or that follows a removed or moved one, is named.
+    The last line is the chain's head hash: write it down somewhere else from time to time. With
+    --verify (on the server: it needs the bot key) every link is recomputed, every entry's
+    signature by the bot key is checked, and the chain is compared with the length and head kept
+    in the state directory; each problem found is one line, and the exit status is 1.
     """
     from storage import audit
 
     settings = load_settings(config)
 
-    async def work(db: Database) -> tuple[list[str], audit.ChainVerdict]:
+    async def work(db: Database) -> tuple[list[str], audit.ChainVerdict, bool]:
         async with db.sessionmaker() as session, session.begin():
             lines = [_audit_line(entry) for entry in await audit.entries(session)]
-            return lines, await audit.verify_chain(session)
+            return lines, await audit.verify_chain(session), audit.seal_of(session) is not None
 
-    lines, verdict = on_database(settings, work)
+    lines, verdict, sealed = on_database(settings, work)
+    if verify and not sealed:
+        # Links alone can be recomputed by whoever rewrote the log: no key, no verdict.
+        raise SanadError(
+            f"there is no bot key in {settings.server.state_dir} to check the signatures with",
+            hint="run `sanad admin audit --verify` on the server, with its configuration",
+        )
     typer.echo("entry\tday\tevent\tactor\tcounts")
     for line in lines:
         typer.echo(line)
@@ -150,9 +160,13 @@ def audit_command(
         typer.echo(f"head {head} ({verdict.entries} entries)")
         return
     if not verdict.intact:
+        *earlier, last = verdict.problems
+        for problem in earlier:
+            typer.echo(f"sanad: {problem.line}", err=True)
         raise AuditChainBroken(
-            f"audit chain broken at entry #{verdict.first_bad_id}: it {verdict.problem}",
-            hint="entries from there on cannot be trusted; compare with a recorded head hash",
+            last.line,
+            hint="entries from the one named on cannot be trusted; "
+            "compare with a head hash written down elsewhere",
         )
     typer.echo(f"chain intact: {verdict.entries} entries, head {head}")
 

@@ -40,15 +40,20 @@ _T = TypeVar("_T")
 def on_database(config: Config, work: Callable[[Database], Awaitable[_T]]) -> _T:
     """Run ``work`` against the configured database and close it, whatever happens.
 
-    A driver or file system failure becomes one :class:`SanadError` line with a hint.
+    The audit log entries ``work`` appends are sealed with the bot key from the state directory,
+    as the bot's own are (``bot.audit_head``); where there is no bot key (an admin's machine)
+    none is made and they stay unsigned. A driver or file system failure becomes one
+    :class:`SanadError` line with a hint.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
+    from bot.audit_head import install_existing_audit_seal
     from storage.engine import open_database
 
     async def run() -> _T:
         db = open_database(config.database.url)
         try:
+            install_existing_audit_seal(db, config.server.state_dir)
             return await work(db)
         except (OSError, SQLAlchemyError) as exc:
             # The driver's text may quote SQL and values; it stays in __cause__, unprinted.

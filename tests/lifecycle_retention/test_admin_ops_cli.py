@@ -1,7 +1,8 @@
 """``sanad admin status`` and ``sanad admin audit [--verify]``: counts and days, never identifiers.
 
 The commands run as real subprocesses against a real SQLite file, prepared in-process through the
-services the bot uses; :func:`gather_status` itself runs on SQLite and PostgreSQL.
+services the bot uses, with the bot's audit seal installed as ``sanad run`` installs it;
+:func:`gather_status` itself runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, update
 
+from bot.audit_head import BotAuditSeal, install_audit_seal
+from bot.bot_identity import load_or_create_bot_key
 from bot.config import Config, load_config
 from bot.services.housekeeping import Housekeeping, HousekeepingKeyring
 from bot.services.status import gather_status
@@ -26,8 +29,15 @@ from crypto.keys import ORG_SIGNING_PREFIX, OrganisationKeys
 from storage import audit
 from storage.engine import Database, open_database
 from storage.migrate import upgrade_database
-from storage.models import AuditEntry, DeliveryStatus, OutboxEntry, Report, ReportStatus
-from tests.caseworkers.conftest import approved
+from storage.models import (
+    AuditEntry,
+    CaseworkerStatus,
+    DeliveryStatus,
+    OutboxEntry,
+    Report,
+    ReportStatus,
+)
+from tests.caseworkers.conftest import approved, insert_by_hand
 from tests.config.conftest import minimal_toml
 from tests.storage.helpers import store_opaque_report
 
@@ -41,6 +51,7 @@ class Deployment:
     config: Config
     org: OrganisationKeys
     db: Database
+    seal: BotAuditSeal
 
     def sanad(self, *args: str) -> subprocess.CompletedProcess[str]:
         script = shutil.which("sanad", path=str(Path(sys.executable).parent))
@@ -74,8 +85,11 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
     # minimal_toml's database is state/sanad.sqlite3, relative to the configuration file.
     db = open_database(f"sqlite:///{tmp_path / 'state' / 'sanad.sqlite3'}")
     await upgrade_database(db)
+    config = load_config(config_path)
+    state_dir = config.server.state_dir
+    seal = install_audit_seal(db, state_dir, load_or_create_bot_key(state_dir))
     try:
-        yield Deployment(tmp_path, config_path, load_config(config_path), org, db)
+        yield Deployment(tmp_path, config_path, config, org, db, seal)
     finally:
         await db.close()
 
@@ -156,12 +170,20 @@ async def append_entries(db: Database, count: int) -> list[int]:
     return ids
 
 
-def one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
+def failure_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The ``sanad:`` lines of a failed command, checking there is nothing else but one hint."""
     assert result.returncode == 1
-    first, *rest = result.stderr.splitlines()
-    assert first.startswith("sanad: ")
-    assert all(line.startswith("hint: ") for line in rest)
-    return first
+    *problems, last = result.stderr.splitlines()
+    if not last.startswith("hint: "):
+        problems.append(last)
+    assert problems
+    assert all(line.startswith("sanad: ") for line in problems)
+    return problems
+
+
+def one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
+    [line] = failure_lines(result)
+    return line
 
 
 async def test_audit_subprocess_prints_the_log_and_verifies_it(deployment: Deployment) -> None:
@@ -200,7 +222,56 @@ async def test_audit_verify_subprocess_names_the_entry_after_a_deleted_one(
     ids = await append_entries(deployment.db, 3)
     async with deployment.db.sessionmaker() as session, session.begin():
         await session.execute(delete(AuditEntry).where(AuditEntry.id == ids[1]))
+    assert failure_lines(deployment.sanad("admin", "audit", "--verify")) == [
+        f"sanad: audit chain broken at entry #{ids[2]}: it does not follow the entry before it",
+        "sanad: audit log truncated: 3 entries recorded, 2 found",
+    ]
+
+
+async def test_audit_verify_subprocess_catches_the_newest_entries_deleted(
+    deployment: Deployment,
+) -> None:
+    ids = await append_entries(deployment.db, 3)
+    async with deployment.db.sessionmaker() as session, session.begin():
+        await session.execute(delete(AuditEntry).where(AuditEntry.id.in_(ids[1:])))
     line = one_line_failure(deployment.sanad("admin", "audit", "--verify"))
-    assert line == (
-        f"sanad: audit chain broken at entry #{ids[2]}: it does not follow the entry before it"
-    )
+    assert line == "sanad: audit log truncated: 3 entries recorded, 1 found"
+
+
+async def test_audit_verify_subprocess_names_an_entry_resigned_without_the_bot_key(
+    deployment: Deployment,
+) -> None:
+    ids = await append_entries(deployment.db, 2)
+    async with deployment.db.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(AuditEntry).where(AuditEntry.id == ids[0]).values(signature=bytes(64))
+        )
+    line = one_line_failure(deployment.sanad("admin", "audit", "--verify"))
+    assert line == f"sanad: audit entry #{ids[0]} is not signed by the bot key here"
+
+
+async def test_audit_verify_refuses_without_the_bot_key(deployment: Deployment) -> None:
+    await append_entries(deployment.db, 1)
+    shutil.rmtree(deployment.config.server.state_dir / "bot")
+    line = one_line_failure(deployment.sanad("admin", "audit", "--verify"))
+    assert line.startswith("sanad: there is no bot key in ")
+    assert not (deployment.config.server.state_dir / "bot").exists()  # and none was made
+
+
+async def test_admin_commands_seal_their_audit_entries(deployment: Deployment) -> None:
+    await append_entries(deployment.db, 1)
+    await insert_by_hand(deployment.db, "amal", status=CaseworkerStatus.PENDING)
+
+    changed = deployment.sanad("admin", "languages", "amal", "ar")
+    verified = deployment.sanad("admin", "audit", "--verify")
+
+    assert changed.returncode == 0, changed.stderr
+    assert verified.returncode == 0, verified.stderr
+    entries = verified.stdout.splitlines()[1:-1]
+    assert [line.split("\t")[2] for line in entries] == [
+        "case.reassigned",
+        "caseworker.languages_set",
+    ]
+    recorded = deployment.seal.recorded_head()
+    assert recorded is not None
+    assert recorded[0] == 2
