@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot.audit_head import install_audit_seal
 from bot.bot_identity import BotIdentity, load_bot_identity
 from bot.config import Config, load_bot_token, load_config, load_webhook_secret
 from bot.logs import configure_logging, event, get_logger
@@ -47,9 +48,13 @@ class Runtime:
         state_dir = config.server.state_dir
         secrets = load_or_create_server_secrets(state_dir)
         bot = load_bot_identity(state_dir, config.organisation.signing_public_key)
+        database = open_database(config.database.url)
+        # The bot's own jobs (purge) sign their audit entries too (docs/crypto.md, "Audit log
+        # signatures").
+        install_audit_seal(database, state_dir, bot.key)
         return cls(
             config=config,
-            database=open_database(config.database.url),
+            database=database,
             secrets=secrets,
             kdf_pool=KdfPool(config.limits.argon2_queue_size),
             bot=bot,
