@@ -146,8 +146,8 @@ def verify_certificate(
         caseworker_id=_read_text(reader, "ascii"),
         label=_read_text(reader, "utf-8"),
         keys=CaseworkerPublicKeys(
-            X25519PublicKey(reader.take(_sodium.X25519_KEY_BYTES)),
-            Ed25519PublicKey(reader.take(_sodium.ED25519_PUBLIC_BYTES)),
+            reader.public_key(X25519PublicKey),
+            reader.public_key(Ed25519PublicKey),
         ),
         serial=reader.number(8),
         not_before=_read_date(reader),

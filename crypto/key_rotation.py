@@ -88,8 +88,8 @@ def verify_signing_key_rotation(data: bytes) -> SigningKeyRotation:
         raise UnsupportedVersion
     if len(data) != STATEMENT_BYTES:
         raise reader.fail()
-    old = Ed25519PublicKey(reader.take(_sodium.ED25519_PUBLIC_BYTES))
-    new = Ed25519PublicKey(reader.take(_sodium.ED25519_PUBLIC_BYTES))
+    old = reader.public_key(Ed25519PublicKey)
+    new = reader.public_key(Ed25519PublicKey)
     issued = read_date(reader)
     body = data[: reader.position]
     old_signature = reader.take(_sodium.ED25519_SIGNATURE_BYTES)

@@ -133,7 +133,7 @@ def read_sealed_file(data: bytes) -> SealedFile:
     flag = reader.number(1)
     if flag not in (0, 1):
         raise reader.fail()
-    reply_to = X25519PublicKey(reader.take(32)) if flag else None
+    reply_to = reader.public_key(X25519PublicKey) if flag else None
     key_id = reader.take(KEY_ID_BYTES)
     wrap = Wrap(key_id, reader.take(reader.number(2)))
     return SealedFile(kind, case_reference, report_id, sequence, reply_to, wrap, reader.rest())
