@@ -6,7 +6,14 @@ shortfall or leftover, so a truncated or padded input can never be half-read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from crypto.errors import CryptoError
+from crypto.keys import MalformedKey
+
+_Key = TypeVar("_Key")
+_PUBLIC_KEY_BYTES = 32
 
 
 class Reader:
@@ -45,6 +52,20 @@ class Reader:
         chunk = self._data[self._pos :]
         self._pos = len(self._data)
         return chunk
+
+    def public_key(self, kind: Callable[[bytes], _Key]) -> _Key:
+        """The next 32 bytes as a public key of ``kind`` (``X25519PublicKey``, ...).
+
+        A key no honest key pair has (docs/crypto.md, "Keys") is this format's error, so a file
+        naming one is refused where it is read, like any other damage.
+        """
+        raw = self.take(_PUBLIC_KEY_BYTES)
+        try:
+            return kind(raw)
+        except MalformedKey as exc:
+            raise self._error(
+                f"{self._message}: a public key in it is not usable (low-order or non-canonical)"
+            ) from exc
 
     def end(self) -> None:
         """Refuse leftover bytes: every format has exactly one encoding of each value."""

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from crypto import _sodium
 from crypto._reader import Reader
 from crypto.errors import CryptoError, unsupported_version
-from crypto.keys import KEY_ID_BYTES, Ed25519PublicKey, Ed25519SigningKey, MalformedKey
+from crypto.keys import KEY_ID_BYTES, Ed25519PublicKey, Ed25519SigningKey
 
 _EPOCH = date(1970, 1, 1)
 
@@ -123,14 +123,6 @@ def read_text(reader: Reader, encoding: str) -> str:
     try:
         return reader.take(reader.number(1)).decode(encoding)
     except UnicodeDecodeError as exc:
-        raise reader.fail() from exc
-
-
-def read_public_key(reader: Reader) -> Ed25519PublicKey:
-    """An Ed25519 public key; an unusable one is the format's error."""
-    try:
-        return Ed25519PublicKey(reader.take(_sodium.ED25519_PUBLIC_BYTES))
-    except MalformedKey as exc:
         raise reader.fail() from exc
 
 

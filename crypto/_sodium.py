@@ -14,7 +14,7 @@ import nacl.exceptions
 import nacl.pwhash.argon2id as _argon2id
 import nacl.utils
 
-from crypto.errors import OpenFailure
+from crypto.errors import CryptoError, OpenFailure
 
 AEAD_KEY_BYTES = _b.crypto_aead_xchacha20poly1305_ietf_KEYBYTES  # 32
 AEAD_NONCE_BYTES = _b.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES  # 24
@@ -75,6 +75,46 @@ def x25519(secret: bytes, public: bytes) -> bytes:
     return bytes(_b.crypto_scalarmult(secret, public))
 
 
+# Any scalar will do: libsodium clamps it to a multiple of 8 below 2^255, which sends every point
+# of order 1, 2, 4 or 8 (on the curve or its twist) to zero and no other point there.
+_LOW_ORDER_PROBE_SCALAR = bytes([9] * X25519_KEY_BYTES)
+_FIELD_PRIME = 2**255 - 19
+
+
+def x25519_public_is_usable(raw: bytes) -> bool:
+    """False for an X25519 public key that no honest key pair can have.
+
+    Refused: a non-canonical encoding (top bit set, or u >= 2^255 - 19), which would let two
+    texts name one key; and a low-order point, with which every shared secret is all zeros, so
+    a box sealed to it is refused by libsodium or readable by anyone (docs/crypto.md, "Keys").
+    """
+    if len(raw) != X25519_KEY_BYTES or int.from_bytes(raw, "little") >= _FIELD_PRIME:
+        return False
+    try:
+        # libsodium's crypto_scalarmult fails on an all-zero result, which is exactly the
+        # low-order points (and it also checks its own list of them first).
+        shared = _b.crypto_scalarmult(_LOW_ORDER_PROBE_SCALAR, bytes(raw))
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        return False
+    return any(shared)
+
+
+def ed25519_public_is_usable(raw: bytes) -> bool:
+    """False for an Ed25519 public key that no honest key pair can have.
+
+    libsodium's crypto_core_ed25519_is_valid_point refuses non-canonical encodings, points not
+    on the curve, points of small order and points outside the prime-order subgroup: a key that
+    could verify signatures nobody made, or that two texts could name (docs/crypto.md, "Keys").
+    """
+    if len(raw) != ED25519_PUBLIC_BYTES:
+        return False
+    try:
+        return bool(_b.crypto_core_ed25519_is_valid_point(bytes(raw)))
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        # Includes UnavailableError from a minimal libsodium build: refuse rather than trust.
+        return False
+
+
 def x25519_keypair_from_seed(seed: bytes) -> tuple[bytes, bytes]:
     """Deterministic X25519 key pair (public, secret) from a 32-byte seed."""
     public, secret = _b.crypto_box_seed_keypair(seed)
@@ -82,8 +122,15 @@ def x25519_keypair_from_seed(seed: bytes) -> tuple[bytes, bytes]:
 
 
 def seal(recipient_public: bytes, plaintext: bytes) -> bytes:
-    """Anonymous sealed box (crypto_box_seal) to an X25519 public key."""
-    return bytes(_b.crypto_box_seal(plaintext, recipient_public))
+    """Anonymous sealed box (crypto_box_seal) to an X25519 public key.
+
+    Callers pass the raw bytes of an ``X25519PublicKey``, which refuses unusable keys when it is
+    built; should libsodium refuse one anyway, that is a CryptoError, never a ``nacl`` error.
+    """
+    try:
+        return bytes(_b.crypto_box_seal(plaintext, recipient_public))
+    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise CryptoError("cannot seal to this key") from exc
 
 
 def seal_open(recipient_public: bytes, recipient_secret: bytes, sealed: bytes) -> bytes:

@@ -29,7 +29,6 @@ from crypto._signed import (
     check_validity,
     date_bytes,
     read_date,
-    read_public_key,
     sign,
     signed_header,
     signed_reader,
@@ -85,7 +84,7 @@ def verify_bot_certificate(
     """
     reader = signed_reader(data, BOT_CERTIFICATE_MAGIC, VERSION, _WHAT, org_public)
     certificate = BotCertificate(
-        key=read_public_key(reader),
+        key=reader.public_key(Ed25519PublicKey),
         serial=reader.number(8),
         not_before=read_date(reader),
         expires=read_date(reader),

@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from crypto import _sodium
 from crypto._reader import Reader
 from crypto._signed import (
     CertificateError,
@@ -36,7 +35,6 @@ from crypto._signed import (
     check_validity,
     date_bytes,
     read_date,
-    read_public_key,
     read_text,
     sign,
     signed_header,
@@ -49,7 +47,6 @@ from crypto.keys import (
     CaseworkerPublicKeys,
     Ed25519PublicKey,
     Ed25519SigningKey,
-    MalformedKey,
     X25519PublicKey,
 )
 
@@ -154,12 +151,9 @@ def verify_certificate(
     caseworker_id = read_text(reader, "ascii")
     label = read_text(reader, "utf-8")
     chat_id = int.from_bytes(reader.take(8), "big", signed=True)
-    try:
-        keys = CaseworkerPublicKeys(
-            X25519PublicKey(reader.take(_sodium.X25519_KEY_BYTES)), read_public_key(reader)
-        )
-    except MalformedKey as exc:
-        raise reader.fail() from exc
+    keys = CaseworkerPublicKeys(
+        reader.public_key(X25519PublicKey), reader.public_key(Ed25519PublicKey)
+    )
     certificate = Certificate(
         caseworker_id=caseworker_id,
         label=label,

@@ -16,7 +16,7 @@ import unicodedata
 
 from crypto import _sodium
 from crypto.errors import CryptoError
-from crypto.keys import CaseworkerPublicKeys, Ed25519PublicKey, X25519PublicKey
+from crypto.keys import CaseworkerPublicKeys, Ed25519PublicKey, MalformedKey, X25519PublicKey
 
 PREFIX = "sanad-enrol:"
 VERSION = 1
@@ -119,8 +119,14 @@ def decode_enrolment_code(text: str) -> tuple[str, CaseworkerPublicKeys]:
     if validate_label(label) != label:  # only the NFC form is ever encoded
         raise InvalidLabel("the label in this enrolment code is not in canonical form")
     keys = body[2 + label_length :]
-    public_keys = CaseworkerPublicKeys(
-        X25519PublicKey(keys[: _sodium.X25519_KEY_BYTES]),
-        Ed25519PublicKey(keys[_sodium.X25519_KEY_BYTES :]),
-    )
+    try:
+        public_keys = CaseworkerPublicKeys(
+            X25519PublicKey(keys[: _sodium.X25519_KEY_BYTES]),
+            Ed25519PublicKey(keys[_sodium.X25519_KEY_BYTES :]),
+        )
+    except MalformedKey as exc:
+        # Sanad never makes such a key: the code was made by hand (docs/crypto.md, "Keys").
+        raise EnrolmentCodeError(
+            "this enrolment code holds a key that is not usable (low-order or non-canonical)"
+        ) from exc
     return label, public_keys

@@ -31,7 +31,6 @@ from crypto._signed import (
     check_signature,
     date_bytes,
     read_date,
-    read_public_key,
     sign,
     signed_header,
     signed_reader,
@@ -42,7 +41,6 @@ from crypto.keys import (
     CaseworkerPublicKeys,
     Ed25519PublicKey,
     Ed25519SigningKey,
-    MalformedKey,
     X25519PublicKey,
 )
 
@@ -119,11 +117,9 @@ def verify_enrolment_claim(data: bytes, bot_public: Ed25519PublicKey) -> Enrolme
     """
     reader = signed_reader(data, CLAIM_MAGIC, VERSION, _WHAT, bot_public)
     chat_id = int.from_bytes(reader.take(8), "big", signed=True)
-    try:
-        encryption = X25519PublicKey(reader.take(_sodium.X25519_KEY_BYTES))
-    except MalformedKey as exc:
-        raise reader.fail() from exc
-    keys = CaseworkerPublicKeys(encryption, read_public_key(reader))
+    keys = CaseworkerPublicKeys(
+        reader.public_key(X25519PublicKey), reader.public_key(Ed25519PublicKey)
+    )
     reader.take(NONCE_BYTES)
     issued = read_date(reader)
     check_signature(data, reader, bot_public)

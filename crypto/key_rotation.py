@@ -22,7 +22,7 @@ from crypto import _sodium
 from crypto._reader import Reader
 
 # The day encoding is that of every signed object (u32 days since 1970-01-01).
-from crypto._signed import InvalidSignature, date_bytes, read_date, read_public_key, today_utc
+from crypto._signed import InvalidSignature, date_bytes, read_date, today_utc
 from crypto.errors import CryptoError, unsupported_version
 from crypto.keys import Ed25519PublicKey, Ed25519SigningKey
 
@@ -105,8 +105,8 @@ def verify_signing_key_rotation(data: bytes) -> SigningKeyRotation:
     reason = next((r for r in RotationReason if r.value == reader.number(1)), None)
     if reason is None:
         raise reader.fail()
-    old = read_public_key(reader)
-    new = read_public_key(reader)
+    old = reader.public_key(Ed25519PublicKey)
+    new = reader.public_key(Ed25519PublicKey)
     issued = read_date(reader)
     body = data[: reader.position]
     old_signature = reader.take(_sodium.ED25519_SIGNATURE_BYTES)

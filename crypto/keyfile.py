@@ -257,7 +257,25 @@ def parse_key_file_header(data: bytes) -> tuple[KeyFileHeader, bytes]:
     header = KeyFileHeader(
         kind, label, settings, salt, nonce, data[label_end:keys_end], organisation
     )
+    _check_public_keys(header)
     return header, data[public_end:]
+
+
+def _check_public_keys(header: KeyFileHeader) -> None:
+    # The header's public keys are shown and used without the passphrase: refuse one that no
+    # honest key pair has (docs/crypto.md, "Keys"), as the key types do everywhere else.
+    first, second = header.public_keys[:_KEY_BYTES], header.public_keys[_KEY_BYTES:]
+    try:
+        if header.kind is KeyKind.ORG_SIGNING:
+            Ed25519PublicKey(first)
+        else:
+            X25519PublicKey(first)
+        if header.kind is KeyKind.CASEWORKER:
+            Ed25519PublicKey(second)
+    except MalformedKey as exc:
+        raise MalformedKeyFile(
+            "a public key in this key file is not usable (low-order or non-canonical)"
+        ) from exc
 
 
 def _open_key_file(

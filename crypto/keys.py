@@ -26,7 +26,8 @@ ED25519_PREFIX = "sanad-ed25519-1:"
 
 
 class MalformedKey(CryptoError):
-    """This key is not in the expected form (wrong prefix, length or encoding)."""
+    """This key is not in the expected form (wrong prefix, length or encoding), or is not a key
+    any honest key pair has (a low-order point or a non-canonical encoding)."""
 
 
 def key_id(public_key: bytes) -> bytes:
@@ -58,6 +59,16 @@ def _check_size(raw: bytes, size: int, what: str) -> None:
         raise MalformedKey(f"{what} must be {size} bytes")
 
 
+_WHY_UNUSABLE = {
+    "X25519": "low-order or non-canonical",
+    "Ed25519": "low-order, non-canonical or not on the curve",
+}
+
+
+def _unusable(what: str, kind: str) -> MalformedKey:
+    return MalformedKey(f"{what} is not a usable {kind} public key ({_WHY_UNUSABLE[kind]})")
+
+
 @dataclass(frozen=True)
 class X25519PublicKey:
     """A recipient's encryption public key (caseworker, recovery key or reporter mailbox)."""
@@ -66,6 +77,11 @@ class X25519PublicKey:
 
     def __post_init__(self) -> None:
         _check_size(self.raw, _sodium.X25519_KEY_BYTES, "an X25519 public key")
+        # Every decoder builds this type, so an enrolment code, certificate, key file or
+        # configuration line naming a key that every seal to would fail (or be readable by
+        # anyone) is refused where it is read, not when a report is sealed (docs/crypto.md).
+        if not _sodium.x25519_public_is_usable(self.raw):
+            raise _unusable("this key", "X25519")
 
     @property
     def key_id(self) -> bytes:
@@ -76,7 +92,10 @@ class X25519PublicKey:
 
     @classmethod
     def from_text(cls, text: str, what: str = "the encryption public key") -> X25519PublicKey:
-        return cls(_decode(X25519_PREFIX, text, _sodium.X25519_KEY_BYTES, what))
+        raw = _decode(X25519_PREFIX, text, _sodium.X25519_KEY_BYTES, what)
+        if not _sodium.x25519_public_is_usable(raw):
+            raise _unusable(what, "X25519")
+        return cls(raw)
 
 
 @dataclass(frozen=True)
@@ -114,6 +133,11 @@ class Ed25519PublicKey:
 
     def __post_init__(self) -> None:
         _check_size(self.raw, _sodium.ED25519_PUBLIC_BYTES, "an Ed25519 public key")
+        # With a small-order key anyone can make signatures that some verifiers accept; with a
+        # mixed-order one verifiers disagree; a non-canonical encoding lets two texts (and two
+        # key ids) name one key. Sanad never makes any of them (docs/crypto.md, "Keys").
+        if not _sodium.ed25519_public_is_usable(self.raw):
+            raise _unusable("this key", "Ed25519")
 
     @property
     def key_id(self) -> bytes:
@@ -130,7 +154,10 @@ class Ed25519PublicKey:
     def from_text(
         cls, text: str, prefix: str = ED25519_PREFIX, what: str = "the signing public key"
     ) -> Ed25519PublicKey:
-        return cls(_decode(prefix, text, _sodium.ED25519_PUBLIC_BYTES, what))
+        raw = _decode(prefix, text, _sodium.ED25519_PUBLIC_BYTES, what)
+        if not _sodium.ed25519_public_is_usable(raw):
+            raise _unusable(what, "Ed25519")
+        return cls(raw)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,6 @@ from crypto.keys import (
     KEY_ID_BYTES,
     Ed25519PublicKey,
     Ed25519SigningKey,
-    MalformedKey,
     X25519PublicKey,
     X25519SecretKey,
 )
@@ -170,10 +169,7 @@ def read_sealed_file(
     flag = reader.number(1)
     if flag not in (0, 1):
         raise reader.fail()
-    try:
-        reply_to = X25519PublicKey(reader.take(32)) if flag else None
-    except MalformedKey as exc:
-        raise reader.fail() from exc
+    reply_to = reader.public_key(X25519PublicKey) if flag else None
     key_id = reader.take(KEY_ID_BYTES)
     wrap = Wrap(key_id, reader.take(reader.number(2)))
     body_sealed = reader.take(reader.number(4))

@@ -97,12 +97,6 @@ def config_warnings(config: Config) -> list[str]:
             "limits.max_file_bytes is above the 20 MB the Telegram cloud Bot API lets a bot "
             "download: larger files will be refused by Telegram"
         )
-    org = config.organisation
-    if not any(org.signing_public_key.raw) or not any(org.recovery_public_key.raw):
-        warnings.append(
-            "the organisation keys are the placeholders of config.example.toml: replace them "
-            "with the lines printed by `sanad org init`"
-        )
     return warnings
 
 

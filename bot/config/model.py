@@ -42,7 +42,13 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from crypto.keys import ORG_SIGNING_PREFIX, Ed25519PublicKey, MalformedKey, X25519PublicKey
+from crypto.keys import (
+    ORG_SIGNING_PREFIX,
+    X25519_PREFIX,
+    Ed25519PublicKey,
+    MalformedKey,
+    X25519PublicKey,
+)
 
 #: The pydantic error type of every message written here; the loader prints its text as is.
 ERROR_TYPE = "sanad_config"
@@ -235,6 +241,20 @@ IpAddress = Annotated[str, PlainValidator(_ip_address)]
 LoopbackAddress = Annotated[str, PlainValidator(_loopback_address)]
 
 
+# config.example.toml's placeholder keys: 32 zero bytes, which are a low-order point and so are
+# refused like any unusable key (docs/crypto.md, "Keys"); named here for a plainer message.
+_PLACEHOLDER_BODY = "A" * 43
+
+
+def _key_problem(value: str, prefix: str, exc: MalformedKey) -> PydanticCustomError:
+    if value.strip() == prefix + _PLACEHOLDER_BODY:
+        return _problem(
+            "is still the placeholder of config.example.toml: replace it with the line "
+            "printed by `sanad org init`"
+        )
+    return _problem(f"{exc} (use the line printed by `sanad org init`)")
+
+
 def _org_signing_key(value: object) -> Ed25519PublicKey:
     if isinstance(value, Ed25519PublicKey):
         return value
@@ -243,7 +263,7 @@ def _org_signing_key(value: object) -> Ed25519PublicKey:
     try:
         return Ed25519PublicKey.from_text(value, prefix=ORG_SIGNING_PREFIX, what="this key")
     except MalformedKey as exc:
-        raise _problem(f"{exc} (use the line printed by `sanad org init`)") from None
+        raise _key_problem(value, ORG_SIGNING_PREFIX, exc) from None
 
 
 def _recovery_key(value: object) -> X25519PublicKey:
@@ -254,7 +274,7 @@ def _recovery_key(value: object) -> X25519PublicKey:
     try:
         return X25519PublicKey.from_text(value, what="this key")
     except MalformedKey as exc:
-        raise _problem(f"{exc} (use the line printed by `sanad org init`)") from None
+        raise _key_problem(value, X25519_PREFIX, exc) from None
 
 
 OrgSigningKey = Annotated[Ed25519PublicKey, PlainValidator(_org_signing_key)]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.services import caseworkers as service
 from crypto import EnvelopeKind, NotForThisKey, Wrap, new_report_id, open_report, seal_report
-from crypto.keys import CaseworkerKeys, OrganisationKeys, X25519PublicKey
+from crypto.keys import CaseworkerKeys, OrganisationKeys, X25519PublicKey, X25519SecretKey
 from storage.engine import Database
 from storage.models import (
     AuditEntry,
@@ -34,7 +34,7 @@ NOW = dt.datetime(2025, 3, 14, 12, 0, tzinfo=dt.UTC)
 
 
 def _mailbox() -> NewMailbox:
-    return NewMailbox(secrets.token_bytes(32), secrets.token_bytes(32), 1)
+    return NewMailbox(secrets.token_bytes(32), X25519SecretKey.generate().public_key.raw, 1)
 
 
 async def store_sealed_report(

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from crypto.keys import ORG_SIGNING_PREFIX, Ed25519SigningKey, X25519SecretKey
+from crypto.keys import ORG_SIGNING_PREFIX, X25519_PREFIX, Ed25519SigningKey, X25519SecretKey
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+# The example's placeholder organisation keys: all zero, refused until replaced.
+PLACEHOLDER_SIGNING = ORG_SIGNING_PREFIX + "A" * 43
+PLACEHOLDER_RECOVERY = X25519_PREFIX + "A" * 43
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +20,14 @@ def org_keys() -> tuple[str, str]:
     signing = Ed25519SigningKey.generate().public_key.to_text(ORG_SIGNING_PREFIX)
     recovery = X25519SecretKey.generate().public_key.to_text()
     return signing, recovery
+
+
+def example_toml(org_keys: tuple[str, str]) -> str:
+    """config.example.toml with its placeholder keys replaced, as an admin does after org init."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert PLACEHOLDER_SIGNING in text
+    assert PLACEHOLDER_RECOVERY in text
+    return text.replace(PLACEHOLDER_SIGNING, org_keys[0]).replace(PLACEHOLDER_RECOVERY, org_keys[1])
 
 
 def minimal_toml(

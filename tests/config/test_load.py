@@ -16,19 +16,33 @@ from bot.config import (
     parse_config,
 )
 from bot.config.model import Config
-from tests.config.conftest import EXAMPLE, minimal_toml
+from tests.config.conftest import EXAMPLE, example_toml, minimal_toml
 
 
 def write(tmp_path: Path, text: str) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "config.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def test_example_loads_cleanly() -> None:
-    config = load_config(EXAMPLE)
+def test_example_loads_cleanly_once_its_keys_are_replaced(
+    tmp_path: Path, org_keys: tuple[str, str]
+) -> None:
+    config = load_config(write(tmp_path, example_toml(org_keys)))
     assert config.telegram.token_env == "SANAD_BOT_TOKEN"
     assert config.database.backend == "sqlite"
+    assert config_warnings(config) == []
+
+
+def test_example_as_shipped_is_refused_naming_each_placeholder_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(EXAMPLE)
+    assert str(caught.value).splitlines() == [
+        f"{EXAMPLE}: organisation.{key}: is still the placeholder of config.example.toml: "
+        "replace it with the line printed by `sanad org init`"
+        for key in ("signing_public_key", "recovery_public_key")
+    ]
 
 
 def test_example_documents_every_key() -> None:
@@ -51,7 +65,7 @@ def test_minimal_file_gets_the_defaults_the_example_documents(
     """Every default in the model equals the value the example shows for it."""
     text = minimal_toml(org_keys, telegram='token_env = "SANAD_BOT_TOKEN"')
     minimal = load_config(write(tmp_path, text))
-    example = load_config(EXAMPLE)
+    example = load_config(write(tmp_path / "example", example_toml(org_keys)))
     assert minimal.server.state_dir == tmp_path / "state"
     assert minimal.database.url == f"sqlite+aiosqlite:///{tmp_path}/state/sanad.sqlite3"
     for section in ("telegram", "delivery", "retention", "limits", "logging", "health"):
@@ -274,15 +288,14 @@ def test_several_mistakes_give_one_line_each(org_keys: tuple[str, str]) -> None:
     ]
 
 
-def test_warnings_flag_placeholder_keys_and_open_token_file(tmp_path: Path) -> None:
+def test_warnings_flag_an_open_token_file(tmp_path: Path, org_keys: tuple[str, str]) -> None:
     token_file = tmp_path / "bot-token"
     token_file.write_text("123:abc\n")
     token_file.chmod(0o644)
-    text = EXAMPLE.read_text(encoding="utf-8").replace(
+    text = example_toml(org_keys).replace(
         'token_env = "SANAD_BOT_TOKEN"', f'token_file = "{token_file}"'
     )
     warnings = config_warnings(load_config(write(tmp_path, text)))
-    assert any("placeholders" in warning for warning in warnings)
     assert any(f"{token_file} is open to other users (mode 0644)" in w for w in warnings)
 
 

@@ -17,10 +17,14 @@ from crypto.enrolment import (
     encode_enrolment_code,
     validate_label,
 )
-from crypto.keys import CaseworkerKeys, CaseworkerPublicKeys, Ed25519PublicKey, X25519PublicKey
+from crypto.keys import CaseworkerKeys, Ed25519SigningKey, X25519SecretKey
 
 _BASE64URL = string.ascii_letters + string.digits + "-_"
-PUBLIC = CaseworkerPublicKeys(X25519PublicKey(bytes(range(32))), Ed25519PublicKey(bytes(32)))
+# Fixed keys (so a failure is reproducible) that are real keys: X25519 and Ed25519 public keys
+# are checked when built, and arbitrary bytes such as all zeros are refused as low-order.
+PUBLIC = CaseworkerKeys(
+    X25519SecretKey(bytes(range(32))), Ed25519SigningKey(bytes(range(32, 64)))
+).public
 
 
 def _body(code: str) -> bytes:

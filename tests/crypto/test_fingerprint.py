@@ -5,9 +5,21 @@ from __future__ import annotations
 import re
 
 from crypto.fingerprint import caseworker_fingerprint, organisation_fingerprint
-from crypto.keys import CaseworkerKeys, CaseworkerPublicKeys, Ed25519PublicKey, X25519PublicKey
+from crypto.keys import (
+    CaseworkerKeys,
+    CaseworkerPublicKeys,
+    Ed25519PublicKey,
+    Ed25519SigningKey,
+    X25519PublicKey,
+)
 
 _SHAPE = re.compile(r"\d{5}( \d{5}){5}\Z")
+
+
+def _keys_usable_in_both_roles() -> tuple[bytes, bytes]:
+    candidates = (Ed25519SigningKey(bytes([seed]) * 32).public_key.raw for seed in range(256))
+    usable = (raw for raw in candidates if raw[31] < 0x80)
+    return next(usable), next(usable)
 
 
 def test_caseworker_fingerprint_is_six_groups_of_five_digits() -> None:
@@ -27,7 +39,9 @@ def test_fingerprint_changes_with_either_key() -> None:
 
 
 def test_caseworker_and_organisation_fingerprints_are_domain_separated() -> None:
-    raw_a, raw_b = bytes(range(32)), bytes(range(32, 64))
+    # The same 32 bytes in both roles: two Ed25519 public keys whose top bit is clear, so that
+    # each is also a usable X25519 public key (keys are checked when built).
+    raw_a, raw_b = _keys_usable_in_both_roles()
     as_caseworker = caseworker_fingerprint(
         CaseworkerPublicKeys(X25519PublicKey(raw_a), Ed25519PublicKey(raw_b))
     )

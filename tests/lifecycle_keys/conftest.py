@@ -63,7 +63,9 @@ async def store_case(
         language=Language.AR,
         body_sealed=sealed.body_sealed,
         wraps={w.key_id: w.wrap for w in sealed.wraps},
-        mailbox=NewMailbox(secrets.token_bytes(32), secrets.token_bytes(32), 1),
+        # A real mailbox key: random bytes may be a low-order or non-canonical point, refused
+        # when a reply is sealed to it.
+        mailbox=NewMailbox(secrets.token_bytes(32), X25519SecretKey.generate().public_key.raw, 1),
         today=TODAY,
         assigned_caseworker_id=caseworker_id,
         deliver_not_before=NOW if caseworker_id is not None else None,
