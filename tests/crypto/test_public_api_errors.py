@@ -22,6 +22,7 @@ from crypto import (
     Answer,
     Attachment,
     AttachmentKind,
+    BotCertificate,
     Certificate,
     CryptoError,
     EnvelopeKind,
@@ -30,24 +31,30 @@ from crypto import (
     decode_enrolment_code,
     encode_enrolment_code,
     generate_receipt,
+    issue_bot_certificate,
     issue_certificate,
+    issue_enrolment_claim,
     issue_revocation_list,
     issue_signing_key_rotation,
     open_erase_target,
     open_reply,
     open_sealed_file,
+    parse_confirmation_code,
     parse_receipt,
     read_key_file_header,
+    read_reply_file,
+    read_reply_statement,
     read_sealed_file,
     save_caseworker_key,
     seal_erase_target,
     seal_reply,
     seal_report,
-    sign_reply_file,
+    verify_bot_certificate,
     verify_certificate,
-    verify_reply_file,
+    verify_enrolment_claim,
     verify_revocation_list,
     verify_signing_key_rotation,
+    write_reply_file,
     write_sealed_file,
 )
 from crypto.keyfile import MINIMUM
@@ -59,6 +66,7 @@ from crypto.keys import (
     X25519PublicKey,
     X25519SecretKey,
 )
+from crypto.mailbox_messages import ReplySigner, ReplyStatement
 
 ORG = Ed25519SigningKey(bytes(range(32)))
 CASEWORKER = CaseworkerKeys(
@@ -71,12 +79,18 @@ DAY = date(2026, 6, 1)
 CERTIFICATE = Certificate(
     caseworker_id="cw-17",
     label="Amal",
+    delivery_chat_id=6_100_200_300,
     keys=CASEWORKER.public,
     serial=4,
     not_before=date(2026, 1, 1),
     expires=date(2027, 1, 1),
 )
 CERTIFICATE_BYTES = issue_certificate(CERTIFICATE, ORG)
+BOT = Ed25519SigningKey(bytes(range(5, 37)))
+BOT_CERTIFICATE = issue_bot_certificate(
+    BotCertificate(BOT.public_key, 1, date(2026, 1, 1), date(2027, 1, 1)), ORG
+)
+CLAIM = issue_enrolment_claim(BOT, 6_100_200_300, CASEWORKER.public)
 BODY = ReportBody(
     [Answer("what", "canary")],
     [Attachment("proof.pdf", "application/pdf", AttachmentKind.DOCUMENT, b"%PDF-1.7")],
@@ -97,17 +111,21 @@ SEALED_FILE = write_sealed_file(
     reply_to=MAILBOX.public_key,
     wrap=_SEALED.wraps[0],
     body_sealed=_SEALED.body_sealed,
+    bot_key=BOT,
+    bot_certificate=BOT_CERTIFICATE,
 )
 SEALED_REPLY = seal_reply(
     "a reply", report_id=REPORT_ID, sequence=1, mailbox_public=MAILBOX.public_key
 )
-REPLY_FILE = sign_reply_file(
-    SEALED_REPLY,
+REPLY_STATEMENT = ReplyStatement(
+    signer=ReplySigner.CASEWORKER,
     case_reference="K7Q-4M2P",
     report_id=REPORT_ID,
+    mailbox_key_id=MAILBOX.public_key.key_id,
     sequence=1,
-    signing_key=CASEWORKER.signing,
+    sealed_reply=SEALED_REPLY,
 )
+REPLY_FILE = write_reply_file(REPLY_STATEMENT, CASEWORKER.signing)
 REVOCATION_LIST = issue_revocation_list(
     ORG, serial=3, caseworker_ids=["cw-2"], key_ids=[bytes(16)], issued=DAY
 )
@@ -118,7 +136,9 @@ ERASE_TARGET = seal_erase_target(HOUSEKEEPING, -1001234567890, [5, 6, 7])
 def _key_file_bytes() -> bytes:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "key.sanadkey"
-        save_caseworker_key(path, CASEWORKER, "Amal", "passphrase", kdf=MINIMUM)
+        save_caseworker_key(
+            path, CASEWORKER, "Amal", "passphrase", organisation=ORG.public_key, kdf=MINIMUM
+        )
         return path.read_bytes()
 
 
@@ -133,8 +153,19 @@ def _read_key_file_header(data: bytes) -> object:
 
 
 BYTE_PARSERS: dict[str, tuple[Callable[[bytes], object], bytes]] = {
-    "read_sealed_file": (read_sealed_file, SEALED_FILE),
-    "open_sealed_file": (lambda d: open_sealed_file(d, CASEWORKER.encryption), SEALED_FILE),
+    "read_sealed_file": (
+        lambda d: read_sealed_file(d, ORG.public_key, today=DAY),
+        SEALED_FILE,
+    ),
+    "open_sealed_file": (
+        lambda d: open_sealed_file(d, CASEWORKER.encryption, ORG.public_key, today=DAY),
+        SEALED_FILE,
+    ),
+    "verify_bot_certificate": (
+        lambda d: verify_bot_certificate(d, ORG.public_key, today=DAY),
+        BOT_CERTIFICATE,
+    ),
+    "verify_enrolment_claim": (lambda d: verify_enrolment_claim(d, BOT.public_key), CLAIM),
     "verify_certificate": (
         lambda d: verify_certificate(d, ORG.public_key, today=DAY),
         CERTIFICATE_BYTES,
@@ -143,7 +174,11 @@ BYTE_PARSERS: dict[str, tuple[Callable[[bytes], object], bytes]] = {
         lambda d: verify_revocation_list(d, ORG.public_key, min_serial=0),
         REVOCATION_LIST,
     ),
-    "verify_reply_file": (lambda d: verify_reply_file(d, CERTIFICATE), REPLY_FILE),
+    "read_reply_file": (
+        lambda d: read_reply_file(d).verify(CASEWORKER.public.signing),
+        REPLY_FILE,
+    ),
+    "read_reply_statement": (read_reply_statement, REPLY_STATEMENT.to_bytes()),
     "verify_signing_key_rotation": (verify_signing_key_rotation, ROTATION),
     "ReportBody.from_bytes": (ReportBody.from_bytes, BODY.to_bytes()),
     "open_erase_target": (lambda d: open_erase_target(HOUSEKEEPING, d), ERASE_TARGET),
@@ -159,6 +194,7 @@ TEXT_PARSERS: dict[str, tuple[Callable[[str], object], str]] = {
         encode_enrolment_code("Amal", CASEWORKER.public),
     ),
     "parse_receipt": (parse_receipt, generate_receipt().to_display()),
+    "parse_confirmation_code": (parse_confirmation_code, "1234 5678"),
     "X25519PublicKey.from_text": (X25519PublicKey.from_text, MAILBOX.public_key.to_text()),
     "Ed25519PublicKey.from_text": (
         lambda t: Ed25519PublicKey.from_text(t, prefix=ORG_SIGNING_PREFIX),

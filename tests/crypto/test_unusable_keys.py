@@ -19,10 +19,11 @@ import pytest
 
 from bot.config import ConfigError, load_config
 from crypto import _sodium
+from crypto._signed import sign
+from crypto.bot_certificate import BotCertificate, issue_bot_certificate
 from crypto.certificates import (
     Certificate,
     MalformedCertificate,
-    _sign,
     issue_certificate,
     verify_certificate,
 )
@@ -69,6 +70,10 @@ CASEWORKER = CaseworkerKeys(
 GOOD_X25519 = CASEWORKER.public.encryption.raw
 GOOD_ED25519 = CASEWORKER.public.signing.raw
 DAY = date(2026, 6, 1)
+BOT = Ed25519SigningKey(bytes(range(5, 37)))
+BOT_CERTIFICATE = issue_bot_certificate(
+    BotCertificate(BOT.public_key, 1, date(2026, 1, 1), date(2027, 1, 1)), ORG
+)
 
 
 def _cases(kind: str, *, refused: bool) -> list[Any]:
@@ -182,6 +187,7 @@ def _certificate_with(encryption: bytes, signing: bytes) -> bytes:
     certificate = Certificate(
         caseworker_id="cw-17",
         label="Amal",
+        delivery_chat_id=6_100_200_300,
         keys=CASEWORKER.public,
         serial=4,
         not_before=date(2026, 1, 1),
@@ -190,7 +196,7 @@ def _certificate_with(encryption: bytes, signing: bytes) -> bytes:
     body = issue_certificate(certificate, ORG)[: -_sodium.ED25519_SIGNATURE_BYTES]
     keys = GOOD_X25519 + GOOD_ED25519
     assert body.count(keys) == 1
-    return _sign(body.replace(keys, encryption + signing), ORG)
+    return sign(body.replace(keys, encryption + signing), ORG)
 
 
 def test_certificate_with_usable_keys_verifies() -> None:
@@ -219,7 +225,8 @@ def _key_file(tmp_path: Path, kind: KeyKind, public_keys: bytes) -> Path:
         KeyKind.ORG_RECOVERY: CASEWORKER.encryption.raw,
         KeyKind.CASEWORKER: CASEWORKER.encryption.raw + CASEWORKER.signing.seed,
     }[kind]
-    header = KeyFileHeader(kind, "Amal", MINIMUM, bytes(16), bytes(24), public_keys)
+    organisation = ORG.public_key if kind is KeyKind.CASEWORKER else None
+    header = KeyFileHeader(kind, "Amal", MINIMUM, bytes(16), bytes(24), public_keys, organisation)
     path = tmp_path / "key.sanadkey"
     path.write_bytes(_seal_key_file_from_parts(header, private, "passphrase"))
     return path
@@ -310,17 +317,21 @@ def _sealed_file_with_reply_to(raw: bytes) -> bytes:
         reply_to=mailbox,
         wrap=sealed.wraps[0],
         body_sealed=sealed.body_sealed,
+        bot_key=BOT,
+        bot_certificate=BOT_CERTIFICATE,
     )
     marker = b"\x01" + mailbox.raw
     assert data.count(marker) == 1
+    assert read_sealed_file(data, ORG.public_key, today=DAY).reply_to == mailbox
     return data.replace(marker, b"\x01" + raw)
 
 
 @pytest.mark.parametrize("raw", BAD_X25519)
 def test_sealed_file_with_unusable_reply_to_key_is_malformed(raw: bytes) -> None:
-    assert read_sealed_file(_sealed_file_with_reply_to(GOOD_X25519)).reply_to is not None
+    # The reply-to key is parsed before the bot's signature is checked: an unusable key is
+    # refused as damage, whoever signed the file.
     with pytest.raises(MalformedSealedFile, match="public key in it is not usable"):
-        read_sealed_file(_sealed_file_with_reply_to(raw))
+        read_sealed_file(_sealed_file_with_reply_to(raw), ORG.public_key, today=DAY)
 
 
 @pytest.mark.parametrize("raw", BAD_ED25519)
