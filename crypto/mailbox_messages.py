@@ -222,7 +222,8 @@ def read_reply_statement(data: bytes) -> ReplyStatement:
     found = reader.number(1)
     if found != STATEMENT_VERSION:
         raise unsupported_version("reply", found, STATEMENT_VERSION)
-    signer = next((s for s in ReplySigner if s.value == reader.number(1)), None)
+    signer_byte = reader.number(1)  # read once, not once per member
+    signer = next((s for s in ReplySigner if s.value == signer_byte), None)
     if signer is None:
         raise reader.fail()
     try:

@@ -33,6 +33,7 @@ CASEWORKER = CaseworkerKeys(
 CERTIFICATE = Certificate(
     caseworker_id="cw-17",
     label="Amal (Beirut desk)",
+    delivery_chat_id=-1001234567890,
     keys=CASEWORKER.public,
     serial=4,
     not_before=date(2026, 1, 1),
@@ -88,6 +89,15 @@ def test_verify_certificate_rejects_any_altered_byte() -> None:
             _verify(bytes(altered))
 
 
+def test_verify_certificate_rejects_a_certificate_moved_to_another_chat() -> None:
+    # I9: a database writer cannot point a caseworker's deliveries at a chat of their own.
+    data = issue_certificate(CERTIFICATE, ORG)
+    moved = data.replace((-1001234567890).to_bytes(8, "big", signed=True), (42).to_bytes(8, "big"))
+    assert moved != data
+    with pytest.raises(InvalidSignature):
+        _verify(moved)
+
+
 def test_verify_certificate_rejects_swapped_encryption_key() -> None:
     data = issue_certificate(CERTIFICATE, ORG)
     intruder = X25519SecretKey(bytes(range(9, 41))).public_key.raw
@@ -97,8 +107,8 @@ def test_verify_certificate_rejects_swapped_encryption_key() -> None:
 
 def test_verify_certificate_rejects_bad_version_and_foreign_data() -> None:
     data = issue_certificate(CERTIFICATE, ORG)
-    with pytest.raises(UnsupportedVersion):
-        _verify(data[:4] + b"\x02" + data[5:])
+    with pytest.raises(UnsupportedVersion, match=r"format version 1; .* reads version 2 only"):
+        _verify(data[:4] + b"\x01" + data[5:])
     with pytest.raises(MalformedCertificate):
         _verify(b"-----BEGIN CERTIFICATE-----")
     with pytest.raises(MalformedCertificate):
@@ -179,6 +189,7 @@ def test_a_certificate_is_not_accepted_as_a_revocation_list() -> None:
         {"caseworker_id": "../x"},
         {"label": ""},
         {"serial": -1},
+        {"delivery_chat_id": 2**63},
         {"expires": date(2026, 1, 1)},
     ],
 )

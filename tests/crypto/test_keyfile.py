@@ -22,6 +22,7 @@ from crypto.keyfile import (
     UnsafeKeyFileSettings,
     WrongKeyKind,
     WrongPassphrase,
+    load_caseworker_identity,
     load_caseworker_key,
     load_org_recovery_key,
     load_org_signing_key,
@@ -33,6 +34,7 @@ from crypto.keyfile import (
 from crypto.keys import CaseworkerKeys, Ed25519SigningKey, X25519SecretKey
 
 PASSPHRASE = "correct horse battery staple"
+ORG = Ed25519SigningKey(bytes(range(100, 132))).public_key
 # Offsets in the fixed header (docs/crypto.md, "Key files").
 _VERSION_AT = len(MAGIC)
 _OPSLIMIT_AT = len(MAGIC) + 2
@@ -47,7 +49,7 @@ def keys() -> CaseworkerKeys:
 @pytest.fixture
 def key_path(tmp_path: Path, keys: CaseworkerKeys) -> Path:
     path = tmp_path / "caseworker.key"
-    save_caseworker_key(path, keys, "Amira", PASSPHRASE, kdf=MINIMUM)
+    save_caseworker_key(path, keys, "Amira", PASSPHRASE, organisation=ORG, kdf=MINIMUM)
     return path
 
 
@@ -77,6 +79,22 @@ def test_caseworker_key_round_trip(key_path: Path, keys: CaseworkerKeys) -> None
     assert label == "Amira"
     assert loaded.encryption.raw == keys.encryption.raw
     assert loaded.signing.seed == keys.signing.seed
+
+
+def test_caseworker_key_file_pins_the_organisation_key(key_path: Path) -> None:
+    assert load_caseworker_identity(key_path, PASSPHRASE).organisation == ORG
+    assert read_key_file_header(key_path).organisation == ORG
+
+
+def test_a_swapped_pinned_organisation_key_is_refused(key_path: Path, tmp_path: Path) -> None:
+    # I9: whoever can write to the caseworker's disk cannot make them trust another organisation
+    # without the passphrase: the pinned key is in the authenticated header.
+    intruder = Ed25519SigningKey(bytes(range(132, 164))).public_key
+    swapped = tmp_path / "swapped.key"
+    swapped.write_bytes(key_path.read_bytes().replace(ORG.raw, intruder.raw))
+    assert read_key_file_header(swapped).organisation == intruder
+    with pytest.raises(WrongPassphrase):
+        load_caseworker_identity(swapped, PASSPHRASE)
 
 
 def test_organisation_keys_round_trip(tmp_path: Path) -> None:
@@ -111,13 +129,15 @@ def test_wrong_passphrase_is_one_clear_error(key_path: Path) -> None:
 
 def test_unicode_passphrase_is_normalised(tmp_path: Path, keys: CaseworkerKeys) -> None:
     path = tmp_path / "k.key"
-    save_caseworker_key(path, keys, "Amira", "caf\u00e9 كلمة", kdf=MINIMUM)
+    save_caseworker_key(path, keys, "Amira", "caf\u00e9 كلمة", organisation=ORG, kdf=MINIMUM)
     assert load_caseworker_key(path, "cafe\u0301 كلمة")[1].encryption.raw == keys.encryption.raw
 
 
 def test_empty_passphrase_is_refused(tmp_path: Path, keys: CaseworkerKeys, key_path: Path) -> None:
     with pytest.raises(InvalidPassphrase):
-        save_caseworker_key(tmp_path / "empty.key", keys, "Amira", "", kdf=MINIMUM)
+        save_caseworker_key(
+            tmp_path / "empty.key", keys, "Amira", "", organisation=ORG, kdf=MINIMUM
+        )
     assert not (tmp_path / "empty.key").exists()
     with pytest.raises(InvalidPassphrase):
         load_caseworker_key(key_path, b"")
@@ -176,9 +196,9 @@ def test_out_of_range_settings_are_refused_before_deriving(
     assert no_derivation == []
 
 
-def test_unknown_version_is_refused_by_name(key_path: Path, no_derivation: list[object]) -> None:
-    patched = _patched(key_path, _VERSION_AT, ">B", 2)
-    with pytest.raises(MalformedKeyFile, match="version 2"):
+def test_a_v1_key_file_is_refused_by_name(key_path: Path, no_derivation: list[object]) -> None:
+    patched = _patched(key_path, _VERSION_AT, ">B", 1)
+    with pytest.raises(MalformedKeyFile, match=r"format version 1; .* reads version 2 only"):
         load_caseworker_key(patched, PASSPHRASE)
     assert no_derivation == []
 
@@ -215,9 +235,11 @@ def test_file_is_created_mode_0600_whatever_the_umask(tmp_path: Path, keys: Case
     old = os.umask(0)
     try:
         path = tmp_path / "k.key"
-        save_caseworker_key(path, keys, "Amira", PASSPHRASE, kdf=MINIMUM)
+        save_caseworker_key(path, keys, "Amira", PASSPHRASE, organisation=ORG, kdf=MINIMUM)
         assert path.stat().st_mode & 0o777 == 0o600
-        save_caseworker_key(path, keys, "Amira", PASSPHRASE, kdf=MINIMUM, force=True)
+        save_caseworker_key(
+            path, keys, "Amira", PASSPHRASE, organisation=ORG, kdf=MINIMUM, force=True
+        )
         assert path.stat().st_mode & 0o777 == 0o600
     finally:
         os.umask(old)
@@ -228,7 +250,9 @@ def test_existing_file_is_not_overwritten_without_force(
 ) -> None:
     before = key_path.read_bytes()
     with pytest.raises(KeyFileExists):
-        save_caseworker_key(key_path, CaseworkerKeys.generate(), "Other", "x", kdf=MINIMUM)
+        save_caseworker_key(
+            key_path, CaseworkerKeys.generate(), "Other", "x", organisation=ORG, kdf=MINIMUM
+        )
     assert key_path.read_bytes() == before
     assert no_derivation == []  # refused before spending a derivation on it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["caseworker.key"]
@@ -238,12 +262,16 @@ def test_force_replaces_atomically_and_leaves_no_temporary_file(
     key_path: Path, tmp_path: Path
 ) -> None:
     replacement = CaseworkerKeys.generate()
-    save_caseworker_key(key_path, replacement, "Amira", "new", force=True, kdf=MINIMUM)
+    save_caseworker_key(
+        key_path, replacement, "Amira", "new", force=True, organisation=ORG, kdf=MINIMUM
+    )
     assert load_caseworker_key(key_path, "new")[1].encryption.raw == replacement.encryption.raw
     assert sorted(p.name for p in tmp_path.iterdir()) == ["caseworker.key"]
 
 
 def test_invalid_label_is_refused(tmp_path: Path, keys: CaseworkerKeys) -> None:
     with pytest.raises(InvalidLabel):
-        save_caseworker_key(tmp_path / "k.key", keys, "bad\u202elabel", PASSPHRASE, kdf=MINIMUM)
+        save_caseworker_key(
+            tmp_path / "k.key", keys, "bad\u202elabel", PASSPHRASE, organisation=ORG, kdf=MINIMUM
+        )
     assert not (tmp_path / "k.key").exists()

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
 
 import pytest
 
-from crypto.certificates import Certificate, InvalidSignature
+from crypto.certificates import InvalidSignature
 from crypto.errors import OpenFailure, UnsupportedVersion
 from crypto.keys import CaseworkerKeys, Ed25519SigningKey, X25519SecretKey
 from crypto.mailbox_messages import (
     REPLY_FILE_MAGIC,
+    STATEMENT_MAGIC,
     MalformedReplyFile,
+    ReplySigner,
+    ReplyStatement,
     open_reply,
+    read_reply_file,
+    read_reply_statement,
     seal_reply,
-    sign_reply_file,
-    verify_reply_file,
+    write_reply_file,
 )
 
 MAILBOX = X25519SecretKey(bytes(range(5, 37)))
@@ -23,7 +27,7 @@ CASEWORKER = CaseworkerKeys(
     X25519SecretKey(bytes(range(6, 38))), Ed25519SigningKey(bytes(range(7, 39)))
 )
 IMPOSTOR = Ed25519SigningKey(bytes(range(8, 40)))
-CERTIFICATE = Certificate("cw-3", "Karim", CASEWORKER.public, 1, date(2026, 1, 1), date(2027, 1, 1))
+BOT = Ed25519SigningKey(bytes(range(9, 41)))
 REPORT_ID = bytes(range(16))
 TEXT = "We received your report. Stay safe — نحن معك"
 
@@ -73,44 +77,88 @@ def test_open_reply_refuses_unknown_version_by_name(sealed: bytes) -> None:
         _open(sealed[:4] + b"\x02" + sealed[5:])
 
 
-def test_verify_reply_file_returns_the_signed_reply(sealed: bytes) -> None:
-    data = sign_reply_file(
-        sealed,
+def _statement(sealed: bytes, signer: ReplySigner = ReplySigner.CASEWORKER) -> ReplyStatement:
+    return ReplyStatement(
+        signer=signer,
         case_reference="K7Q-4M2P",
         report_id=REPORT_ID,
+        mailbox_key_id=MAILBOX.public_key.key_id,
         sequence=1,
-        signing_key=CASEWORKER.signing,
+        sealed_reply=sealed,
     )
-    reply = verify_reply_file(data, CERTIFICATE)
-    assert (reply.case_reference, reply.report_id, reply.sequence) == ("K7Q-4M2P", REPORT_ID, 1)
-    assert _open(reply.sealed_reply) == TEXT
 
 
-def test_verify_reply_file_rejects_another_signer(sealed: bytes) -> None:
-    data = sign_reply_file(
-        sealed, case_reference="K7Q-4M2P", report_id=REPORT_ID, sequence=1, signing_key=IMPOSTOR
-    )
+def test_reply_file_round_trips_the_signed_statement(sealed: bytes) -> None:
+    statement = _statement(sealed)
+    data = write_reply_file(statement, CASEWORKER.signing)
+    assert read_reply_file(data).verify(CASEWORKER.public.signing) == statement
+    assert _open(statement.sealed_reply) == TEXT
+
+
+def test_reply_file_signed_by_another_key_is_refused(sealed: bytes) -> None:
+    data = write_reply_file(_statement(sealed), IMPOSTOR)
     with pytest.raises(InvalidSignature):
-        verify_reply_file(data, CERTIFICATE)
+        read_reply_file(data).verify(CASEWORKER.public.signing)
 
 
-def test_verify_reply_file_rejects_retargeted_case_and_missing_signature(sealed: bytes) -> None:
-    data = sign_reply_file(
-        sealed,
-        case_reference="K7Q-4M2P",
-        report_id=REPORT_ID,
-        sequence=1,
-        signing_key=CASEWORKER.signing,
-    )
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"case_reference": "K7Q-4M2Q"},
+        {"report_id": bytes(16)},
+        {"mailbox_key_id": bytes(16)},
+        {"sequence": 2},
+        {"signer": ReplySigner.BOT},
+    ],
+)
+def test_a_reply_moved_to_another_case_mailbox_or_number_fails_its_signature(
+    sealed: bytes, change: dict[str, object]
+) -> None:
+    # I9: the server checks where a reply belongs without decrypting it; a database writer who
+    # moves a signed reply to another mailbox, case or number makes it show nowhere.
+    statement = _statement(sealed)
+    signature = statement.sign(BOT)
+    statement.verify(BOT.public_key, signature)
     with pytest.raises(InvalidSignature):
-        verify_reply_file(data.replace(b"K7Q-4M2P", b"K7Q-4M2Q"), CERTIFICATE)
-    with pytest.raises(InvalidSignature, match="no signature"):
-        verify_reply_file(data[:-64], CERTIFICATE)
+        replace(statement, **change).verify(BOT.public_key, signature)  # type: ignore[arg-type]
+
+
+def test_an_altered_sealed_reply_fails_its_signature(sealed: bytes) -> None:
+    statement = _statement(sealed, ReplySigner.BOT)
+    signature = statement.sign(BOT)
+    altered = bytearray(sealed)
+    altered[-1] ^= 1
+    with pytest.raises(InvalidSignature):
+        replace(statement, sealed_reply=bytes(altered)).verify(BOT.public_key, signature)
+
+
+def test_reply_statement_bytes_round_trip(sealed: bytes) -> None:
+    statement = _statement(sealed, ReplySigner.BOT)
+    assert read_reply_statement(statement.to_bytes()) == statement
+    with pytest.raises(UnsupportedVersion, match="format version 1"):
+        read_reply_statement(STATEMENT_MAGIC + b"\x01" + statement.to_bytes()[5:])
     with pytest.raises(MalformedReplyFile):
-        verify_reply_file(data[: len(REPLY_FILE_MAGIC) + 5], CERTIFICATE)
+        read_reply_statement(statement.to_bytes() + b"\x00")
+
+
+def test_a_reply_file_carries_only_a_caseworker_statement(sealed: bytes) -> None:
+    with pytest.raises(ValueError, match="caseworker"):
+        write_reply_file(_statement(sealed, ReplySigner.BOT), BOT)
+    # Hand-made: a bot statement in a reply file is refused whoever signed it (the bot's
+    # replies never travel as files, so such a file is forged).
+    encoded = _statement(sealed, ReplySigner.BOT).to_bytes()
+    forged = REPLY_FILE_MAGIC + b"\x02" + len(encoded).to_bytes(4, "big") + encoded
+    with pytest.raises(MalformedReplyFile, match="caseworker"):
+        read_reply_file(forged + BOT.sign(encoded))
+
+
+def test_damaged_foreign_and_v1_reply_files_are_refused(sealed: bytes) -> None:
+    data = write_reply_file(_statement(sealed), CASEWORKER.signing)
+    with pytest.raises(MalformedReplyFile):
+        read_reply_file(data[:-64])
+    with pytest.raises(MalformedReplyFile):
+        read_reply_file(data[: len(REPLY_FILE_MAGIC) + 5])
     with pytest.raises(MalformedReplyFile, match="not a Sanad reply file"):
-        verify_reply_file(b"hello", CERTIFICATE)
-    with pytest.raises(UnsupportedVersion):
-        verify_reply_file(
-            REPLY_FILE_MAGIC + b"\x09" + data[len(REPLY_FILE_MAGIC) + 1 :], CERTIFICATE
-        )
+        read_reply_file(b"hello")
+    with pytest.raises(UnsupportedVersion, match=r"format version 1; .* reads version 2 only"):
+        read_reply_file(REPLY_FILE_MAGIC + b"\x01" + data[len(REPLY_FILE_MAGIC) + 1 :])

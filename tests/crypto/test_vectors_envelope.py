@@ -2,12 +2,14 @@
 
 Each case names what must happen (``expect``); an unknown ``expect`` fails, so a vector cannot be
 silently skipped. ``ok`` envelope cases are also re-sealed from their fixed data key and nonce and
-must give the recorded bytes: a change of format shows up here.
+must give the recorded bytes, and ``ok`` sealed files re-signed with their fixed bot key: a change
+of format shows up here.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,8 @@ from crypto.body import ReportBody
 from crypto.envelope import _seal_report_from_parts, open_report
 from crypto.errors import CryptoError, NotForThisKey, OpenFailure, UnsupportedVersion
 from crypto.header import EnvelopeKind
-from crypto.keys import X25519PublicKey, X25519SecretKey
-from crypto.sealed_file import open_sealed_file
+from crypto.keys import Ed25519PublicKey, Ed25519SigningKey, X25519PublicKey, X25519SecretKey
+from crypto.sealed_file import UntrustedFile, open_sealed_file
 from crypto.wraps import Wrap
 
 CASES: list[dict[str, Any]] = json.loads(
@@ -28,6 +30,7 @@ FAILURES: dict[str, type[CryptoError]] = {
     "open_failure": OpenFailure,
     "bad_version": UnsupportedVersion,
     "not_for_this_key": NotForThisKey,
+    "untrusted": UntrustedFile,
 }
 
 
@@ -66,8 +69,15 @@ def _run_envelope(case: dict[str, Any]) -> bytes:
 
 
 def _run_sealed_file(case: dict[str, Any]) -> bytes:
-    opened = open_sealed_file(_h(case["file"]), X25519SecretKey(_h(case["recipient_secret"])))
+    data = _h(case["file"])
+    opened = open_sealed_file(
+        data,
+        X25519SecretKey(_h(case["recipient_secret"])),
+        Ed25519PublicKey(_h(case["org_public"])),
+        today=date.fromisoformat(case["today"]),
+    )
     assert opened.case_reference == case["case_reference"]
+    assert Ed25519SigningKey(_h(case["bot_seed"])).sign(data[:-64]) == data[-64:]
     return opened.body.to_bytes()
 
 

@@ -1,4 +1,5 @@
-"""Golden vectors for the secrets half of format v1, and libsodium's Argon2id known answers.
+"""Golden vectors for key files, receipts, fingerprints, enrolment codes and signing key rotation
+statements, and libsodium's Argon2id known answers.
 
 One runner for every case of ``tests/vectors/secrets_*.json`` (made by
 ``tests/vectors/generate_secrets.py``) and ``tests/vectors/kat_argon2id.json``; a case whose
@@ -9,14 +10,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crypto import _sodium
+from crypto.certificates import InvalidSignature
 from crypto.enrolment import EnrolmentCodeError, InvalidLabel, decode_enrolment_code
+from crypto.errors import UnsupportedVersion
 from crypto.fingerprint import caseworker_fingerprint, organisation_fingerprint
+from crypto.key_rotation import (
+    RotationReason,
+    SigningKeyRotation,
+    issue_signing_key_rotation,
+    verify_signing_key_rotation,
+)
 from crypto.keyfile import (
     Argon2idSettings,
     KeyFileHeader,
@@ -29,7 +39,7 @@ from crypto.keyfile import (
     _public_keys_of,
     _seal_key_file_from_parts,
 )
-from crypto.keys import CaseworkerPublicKeys, Ed25519PublicKey, X25519PublicKey
+from crypto.keys import CaseworkerPublicKeys, Ed25519PublicKey, Ed25519SigningKey, X25519PublicKey
 from crypto.receipts import (
     MalformedReceipt,
     ReceiptTypo,
@@ -89,7 +99,10 @@ def _keyfile(case: Case) -> None:
     errors: dict[str, tuple[type[Exception], str]] = {
         "wrong_passphrase": (WrongPassphrase, "wrong passphrase"),
         "unsafe_settings": (UnsafeKeyFileSettings, "refusing to derive"),
-        "bad_version": (MalformedKeyFile, "version 2 is not supported"),
+        "bad_version": (
+            MalformedKeyFile,
+            "format version 1; this version of Sanad reads version 2",
+        ),
         "wrong_kind": (WrongKeyKind, "not a caseworker key file"),
         "not_a_key_file": (MalformedKeyFile, "not a Sanad key file"),
     }
@@ -102,9 +115,10 @@ def _keyfile(case: Case) -> None:
             bytes.fromhex(case["salt"]),
             bytes.fromhex(case["nonce"]),
             _public_keys_of(kind, private),
+            Ed25519PublicKey(bytes.fromhex(case["organisation"])) if case["organisation"] else None,
         )
         assert _seal_key_file_from_parts(header, private, case["passphrase"]) == data
-        assert _open_key_file(data, case["passphrase"], kind) == (case["label"], private)
+        assert _open_key_file(data, case["passphrase"], kind) == (header, private)
     elif expect in errors:
         error, message = errors[expect]
         with pytest.raises(error, match=message):
@@ -152,12 +166,34 @@ def _enrolment(case: Case) -> None:
         _unknown(case)
 
 
+def _rotation(case: Case) -> None:
+    expect = case["expect"]
+    data = bytes.fromhex(case["statement"])
+    if expect == "ok":
+        old = Ed25519SigningKey(bytes.fromhex(case["old_seed"]))
+        new = Ed25519SigningKey(bytes.fromhex(case["new_seed"]))
+        reason, issued = RotationReason[case["reason"]], date.fromisoformat(case["issued"])
+        assert verify_signing_key_rotation(data) == SigningKeyRotation(
+            old.public_key, new.public_key, issued, reason
+        )
+        assert issue_signing_key_rotation(old, new, reason=reason, issued=issued) == data
+    elif expect == "invalid_signature":
+        with pytest.raises(InvalidSignature):
+            verify_signing_key_rotation(data)
+    elif expect == "bad_version":
+        with pytest.raises(UnsupportedVersion, match="format version 1"):
+            verify_signing_key_rotation(data)
+    else:
+        _unknown(case)
+
+
 RUNNERS: dict[str, Callable[[Case], None]] = {
     "argon2id": _argon2id,
     "receipt": _receipt,
     "keyfile": _keyfile,
     "fingerprint": _fingerprint,
     "enrolment": _enrolment,
+    "rotation": _rotation,
 }
 
 
