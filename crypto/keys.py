@@ -103,9 +103,13 @@ class X25519SecretKey:
     """An X25519 secret key; never printed, never stored unencrypted."""
 
     raw: bytes = field(repr=False)
+    # Derived once (a scalar multiplication and the usability check of the result).
+    _public: X25519PublicKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_size(self.raw, _sodium.X25519_KEY_BYTES, "an X25519 secret key")
+        public = X25519PublicKey(_sodium.x25519_public_from_secret(self.raw))
+        object.__setattr__(self, "_public", public)
 
     @classmethod
     def generate(cls) -> X25519SecretKey:
@@ -119,7 +123,7 @@ class X25519SecretKey:
 
     @property
     def public_key(self) -> X25519PublicKey:
-        return X25519PublicKey(_sodium.x25519_public_from_secret(self.raw))
+        return self._public
 
     def __repr__(self) -> str:
         return "X25519SecretKey(<redacted>)"
@@ -165,9 +169,16 @@ class Ed25519SigningKey:
     """An Ed25519 signing key, held as its 32-byte seed; never printed."""
 
     seed: bytes = field(repr=False)
+    # Derived once: the bot signs every file it sends, and re-deriving the key pair from the seed
+    # on each signature cost about a third of a signed 4 KiB seal (docs/BENCHMARKS.md).
+    _secret: bytes = field(init=False, repr=False, compare=False)
+    _public: Ed25519PublicKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_size(self.seed, _sodium.ED25519_SEED_BYTES, "an Ed25519 seed")
+        public, secret = _sodium.ed25519_keypair_from_seed(self.seed)
+        object.__setattr__(self, "_secret", secret)
+        object.__setattr__(self, "_public", Ed25519PublicKey(public))
 
     @classmethod
     def generate(cls) -> Ed25519SigningKey:
@@ -175,12 +186,10 @@ class Ed25519SigningKey:
 
     @property
     def public_key(self) -> Ed25519PublicKey:
-        public, _secret = _sodium.ed25519_keypair_from_seed(self.seed)
-        return Ed25519PublicKey(public)
+        return self._public
 
     def sign(self, message: bytes) -> bytes:
-        _public, secret = _sodium.ed25519_keypair_from_seed(self.seed)
-        return _sodium.ed25519_sign(secret, message)
+        return _sodium.ed25519_sign(self._secret, message)
 
     def __repr__(self) -> str:
         return "Ed25519SigningKey(<redacted>)"
