@@ -202,14 +202,17 @@ class _OpeningKey:
     organisation: Ed25519PublicKey
 
 
-def _opening_key(key_file: Path, org: str | None) -> _OpeningKey:
+def _opening_key(key_file: Path, org: str | None, *, caseworker_only: bool) -> _OpeningKey:
     """The key file's public header and the organisation key to verify files against.
 
     A caseworker key file pins that key (``init --org``); the recovery key file pins none, so
-    whoever opens with it names the organisation key with ``--org``. Read without a passphrase,
-    so that an untrusted file is refused before Argon2id runs.
+    whoever opens with it names the organisation key with ``--org`` (unless ``caseworker_only``,
+    for replies, which only a caseworker signs). Read without a passphrase, so that an untrusted
+    file is refused before Argon2id runs.
     """
     header = read_key_file_header(key_file)
+    if caseworker_only and header.kind is not KeyKind.CASEWORKER:
+        raise SanadError("replies are signed with a caseworker key file")
     if header.encryption_key is None:
         raise SanadError(
             "this is the organisation signing key, which cannot open reports",
@@ -245,7 +248,10 @@ def _caseworker_identity(key: _OpeningKey, passphrase_file: Path | None) -> Case
     file was verified against (the header read earlier could have been swapped since)."""
     identity = load_caseworker_identity(key.path, read_passphrase(passphrase_file, creating=False))
     if identity.organisation != key.organisation:
-        raise UntrustedFile("your key file changed while this command ran")
+        raise SanadError(
+            "your key file changed while this command ran: nothing was opened",
+            hint="run the command again",
+        )
     return identity
 
 
@@ -365,7 +371,7 @@ def caseworker_open(
     """
     data = file.read_bytes()
     with _refusals("this file"):
-        opening = _opening_key(key, org)
+        opening = _opening_key(key, org, caseworker_only=False)
         sealed = _trusted_file(data, opening)
         opened = open_sealed_file(
             data, _decryption_key(opening, passphrase_file), opening.organisation
@@ -470,9 +476,7 @@ def caseworker_reply(
         raise SanadError(f"{target} already exists", hint="choose another --out or move it away")
     data = source.read_bytes()
     with _refusals("this report file"):
-        opening = _opening_key(key, None)
-        if opening.header.kind is not KeyKind.CASEWORKER:
-            raise SanadError("replies are signed with a caseworker key file")
+        opening = _opening_key(key, None, caseworker_only=True)
         # I9: the reply-to key is trusted only once the file chains to the organisation key.
         sealed = _trusted_file(data, opening)
         if sealed.case_reference != reference:

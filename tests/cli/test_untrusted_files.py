@@ -21,7 +21,7 @@ from crypto import open_reply, read_reply_file
 from crypto.body import Answer, Attachment, AttachmentKind, ReportBody
 from crypto.envelope import seal_report
 from crypto.header import EnvelopeKind, new_report_id
-from crypto.keyfile import MINIMUM, save_caseworker_key
+from crypto.keyfile import MINIMUM, save_caseworker_key, save_org_recovery_key
 from crypto.keys import (
     ORG_SIGNING_PREFIX,
     CaseworkerKeys,
@@ -273,3 +273,15 @@ def test_open_prints_no_control_or_direction_characters_from_the_file(
     assert "incident.what: before[2J]0;ownedafter" in result.stdout
     assert "    secondline31m" in result.stdout  # the second line, indented, still inert
     assert "incident.platform: isolated markedend" in result.stdout
+
+
+def test_reply_refuses_a_key_file_that_is_not_a_caseworkers(desk: Desk, tmp_path: Path) -> None:
+    recovery = tmp_path / "org-recovery.key"
+    save_org_recovery_key(
+        recovery, desk.organisation.recovery, "organisation", PASSPHRASE, kdf=MINIMUM
+    )
+    file = desk.sealed("for-recovery.sanad", desk.bot)
+    out = tmp_path / "reply.sanad"
+    result = sanad("caseworker", "reply", CASE, "--key", recovery, "--from", file, "--out", out)
+    assert_refused(result, says="replies are signed with a caseworker key file")
+    assert not out.exists()
