@@ -36,6 +36,7 @@ from storage.migrate import upgrade_database
 from storage.models import DeliveryStatus
 from tests.delivery.conftest import (
     caseworker_chat,
+    certified_state_dir,
     config_text,
     enrol_caseworker,
     outbox_rows,
@@ -50,7 +51,7 @@ async def measure(reports: int, chats: int, folder: Path) -> dict[str, object]:
             api_url=api.url,
             database_url=f"sqlite+aiosqlite:///{folder / 'bench.sqlite3'}",
             org=org,
-            state_dir=folder / "state",
+            state_dir=certified_state_dir(folder / "state", org),
             delivery={"batch_interval_seconds": 1.0, "jitter_seconds": 0.0},
         )
         config = parse_config(tomllib.loads(text))
@@ -69,6 +70,7 @@ async def measure(reports: int, chats: int, folder: Path) -> dict[str, object]:
             application.bot,
             ForwardSettings.from_config(config.delivery),
             org_key=config.organisation.signing_public_key,
+            identity=runtime.bot,
         )
         async with application:  # initialised only: the JobQueue is not started
             started, cpu_started = time.perf_counter(), time.process_time()

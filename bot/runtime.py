@@ -12,6 +12,8 @@ closes the runtime.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -44,10 +46,17 @@ class Runtime:
 
         Raises :class:`bot.bot_identity.BotNotCertified` when the bot key has no certificate from
         the pinned organisation key valid today: the bot would send files nobody can trust (I9).
+        Logs ``bot.certificate_renewal_due`` (with the days left, nothing else) when the
+        certificate runs out within :data:`bot.bot_identity.RENEWAL_WARNING_DAYS`: once it
+        expires, caseworkers refuse every file and the bot no longer starts.
         """
         state_dir = config.server.state_dir
         secrets = load_or_create_server_secrets(state_dir)
-        bot = load_bot_identity(state_dir, config.organisation.signing_public_key)
+        today = dt.datetime.now(dt.UTC).date()
+        bot = load_bot_identity(state_dir, config.organisation.signing_public_key, today=today)
+        if bot.renewal_due(today):
+            days_left = (bot.verified.expires - today).days
+            event(_log, "bot.certificate_renewal_due", logging.WARNING, days_left=days_left)
         database = open_database(config.database.url)
         # The bot's own jobs (purge) sign their audit entries too (docs/crypto.md, "Audit log
         # signatures").

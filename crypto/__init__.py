@@ -55,7 +55,11 @@ from crypto.errors import (
     UnsupportedVersion,
     unsupported_version,
 )
-from crypto.fingerprint import caseworker_fingerprint, organisation_fingerprint
+from crypto.fingerprint import (
+    caseworker_fingerprint,
+    organisation_fingerprint,
+    organisation_signing_fingerprint,
+)
 from crypto.header import EnvelopeKind, new_report_id
 from crypto.housekeeping import (
     EraseTarget,
@@ -209,6 +213,7 @@ __all__ = [
     "open_report",
     "open_sealed_file",
     "organisation_fingerprint",
+    "organisation_signing_fingerprint",
     "parse_confirmation_code",
     "parse_receipt",
     "read_key_file_header",

@@ -18,6 +18,7 @@ GROUP_SIZE = 5
 # Domain-separation labels (docs/crypto.md, "Fingerprints"), used as the BLAKE2b key.
 _CASEWORKER_LABEL = b"sanad caseworker fingerprint v1"
 _ORGANISATION_LABEL = b"sanad organisation fingerprint v1"
+_ORGANISATION_SIGNING_LABEL = b"sanad organisation signing key fingerprint v2"
 
 
 def _render(label: bytes, public_keys: bytes) -> str:
@@ -38,3 +39,13 @@ def organisation_fingerprint(signing: Ed25519PublicKey, recovery: X25519PublicKe
     Admins compare it to check that a configuration pins the organisation's real keys.
     """
     return _render(_ORGANISATION_LABEL, signing.raw + recovery.raw)
+
+
+def organisation_signing_fingerprint(signing: Ed25519PublicKey) -> str:
+    """Six groups of five digits over the organisation signing public key alone.
+
+    What a caseworker compares at the enrolment meeting (I9): ``sanad caseworker init --org``
+    pins only the signing key, so both ``sanad org init`` and ``caseworker init`` print this one.
+    Its own label keeps it from ever equalling :func:`organisation_fingerprint`.
+    """
+    return _render(_ORGANISATION_SIGNING_LABEL, signing.raw)

@@ -12,7 +12,17 @@ import sys
 
 import typer
 
-from bot.cli import admin, admin_keys, admin_ops, config_cmd, db, keys, run_cmd, try_cmd
+from bot.cli import (
+    admin,
+    admin_bot,
+    admin_keys,
+    admin_ops,
+    config_cmd,
+    db,
+    keys,
+    run_cmd,
+    try_cmd,
+)
 from bot.errors import SanadError
 from crypto.errors import CryptoError
 from storage.errors import StorageError
@@ -29,6 +39,7 @@ app.add_typer(keys.caseworker_app, name="caseworker")
 app.add_typer(db.db_app, name="db")
 app.add_typer(admin.admin_app, name="admin")
 admin_ops.register(admin.admin_app)
+admin_bot.register(admin.admin_app)
 admin_keys.register(admin.admin_app, keys.org_app)
 config_cmd.register(app)
 run_cmd.register(app)

@@ -10,34 +10,57 @@ Telegram: a caseworker's machine needs only ``crypto``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from bot.cli.inert import inert, inert_lines
 from bot.cli.passphrase import PassphraseFileOption, read_passphrase
 from bot.errors import SanadError
 from bot.services.sealed_files import OpenedManifest, delivery_file_name
 from crypto.body import Attachment
 from crypto.enrolment import encode_enrolment_code, validate_label
 from crypto.errors import NotForThisKey, OpenFailure, UnsupportedVersion
-from crypto.fingerprint import caseworker_fingerprint, organisation_fingerprint
+from crypto.fingerprint import (
+    caseworker_fingerprint,
+    organisation_fingerprint,
+    organisation_signing_fingerprint,
+)
 from crypto.keyfile import (
+    CaseworkerIdentity,
     KeyFileExists,
+    KeyFileHeader,
     KeyKind,
     WrongPassphrase,
-    load_caseworker_key,
+    load_caseworker_identity,
     load_org_recovery_key,
     read_key_file_header,
     save_caseworker_key,
     save_org_recovery_key,
     save_org_signing_key,
 )
-from crypto.keys import ORG_SIGNING_PREFIX, CaseworkerKeys, OrganisationKeys, X25519SecretKey
-from crypto.mailbox_messages import seal_reply, sign_reply_file
-from crypto.sealed_file import OpenedFile, SealedFile, open_sealed_file, read_sealed_file
+from crypto.keys import (
+    ORG_SIGNING_PREFIX,
+    CaseworkerKeys,
+    Ed25519PublicKey,
+    MalformedKey,
+    OrganisationKeys,
+    X25519SecretKey,
+)
+from crypto.mailbox_messages import ReplySigner, ReplyStatement, seal_reply, write_reply_file
+from crypto.sealed_file import (
+    OpenedFile,
+    SealedFile,
+    UntrustedFile,
+    open_sealed_file,
+    read_sealed_file,
+)
 
 org_app = typer.Typer(
     help="Organisation keys (run on an admin's offline machine).", no_args_is_help=True
@@ -101,12 +124,38 @@ def org_init(
         raise _already_exists(exc) from exc
     signing_public, recovery_public = keys.signing.public_key, keys.recovery.public_key
     typer.echo(f"Wrote {signing_path} and {recovery_path} (mode 0600). Keep them offline.")
+    # The line a caseworker's `caseworker init --org` prints too: read aloud at each enrolment.
+    typer.echo(f"Organisation fingerprint: {organisation_signing_fingerprint(signing_public)}")
     typer.echo(
-        f"Organisation fingerprint: {organisation_fingerprint(signing_public, recovery_public)}"
+        "Signing and recovery keys fingerprint: "
+        f"{organisation_fingerprint(signing_public, recovery_public)}"
     )
     typer.echo("Paste these two lines into the [organisation] table of config.toml:")
     typer.echo(f'signing_public_key = "{signing_public.to_text(prefix=ORG_SIGNING_PREFIX)}"')
     typer.echo(f'recovery_public_key = "{recovery_public.to_text()}"')
+
+
+def _organisation_key(text: str) -> Ed25519PublicKey:
+    """The organisation signing key from its ``sanad-sign1:...`` text, or one clear refusal."""
+    try:
+        return Ed25519PublicKey.from_text(
+            text.strip(), ORG_SIGNING_PREFIX, "the organisation signing key"
+        )
+    except MalformedKey as exc:
+        raise SanadError(
+            "--org is not an organisation signing key",
+            hint="copy the signing_public_key value (sanad-sign1:...) the admin gave you",
+        ) from exc
+
+
+OrgOption = Annotated[
+    str,
+    typer.Option(
+        "--org",
+        metavar="KEY",
+        help="The organisation signing key (sanad-sign1:...), as the admin gave it to you.",
+    ),
+]
 
 
 @caseworker_app.command("init")
@@ -115,45 +164,125 @@ def caseworker_init(
     name: Annotated[
         str, typer.Option("--name", help="Your label as the organisation knows you (short).")
     ],
+    org: OrgOption,
     force: ForceOption = False,
     passphrase_file: PassphraseFileOption = None,
 ) -> None:
-    """Create your caseworker key file; print your enrolment code and fingerprint.
+    """Create your caseworker key file pinning your organisation's key; print your enrolment
+    code, your fingerprint and the organisation's fingerprint.
 
-    Send the enrolment code to the bot as /enroll CODE, then read the fingerprint to an admin
-    (by voice or in person): they approve you only if it matches the one the bot shows them.
+    Send the enrolment code to the bot as /enroll CODE, then read your fingerprint to an admin
+    (by voice or in person) and hear theirs: the admin's organisation fingerprint must be the one
+    printed here. Every file you open later must come from that organisation (I9).
     """
     label = validate_label(name)
+    organisation = _organisation_key(org)
     refuse_existing([key], force)
     passphrase = read_passphrase(passphrase_file, creating=True)
+    if not key.parent.exists():
+        # The folder of a private key is private too: 0700 when this command makes it.
+        key.parent.mkdir(mode=_PRIVATE_DIR_MODE, parents=True)
     keys = CaseworkerKeys.generate()
     try:
-        save_caseworker_key(key, keys, label, passphrase, force=force)
+        save_caseworker_key(key, keys, label, passphrase, organisation=organisation, force=force)
     except KeyFileExists as exc:
         raise _already_exists(exc) from exc
     typer.echo(f"Wrote {key} (mode 0600).")
     typer.echo(f"Enrolment code: {encode_enrolment_code(label, keys.public)}")
     typer.echo(f"Fingerprint: {caseworker_fingerprint(keys.public)}")
+    typer.echo(f"Organisation fingerprint: {organisation_signing_fingerprint(organisation)}")
 
 
-def _decryption_key(key_file: Path, wanted: bytes, passphrase_file: Path | None) -> X25519SecretKey:
-    """The X25519 key in a caseworker or recovery key file whose key id is ``wanted``.
+@dataclass(frozen=True)
+class _OpeningKey:
+    """A key file that may open sealed files, and the organisation key files must chain to."""
 
-    The key id is compared from the file's public header first, so a file sealed to someone else
-    is refused before a passphrase is asked or Argon2id runs.
+    path: Path
+    header: KeyFileHeader
+    organisation: Ed25519PublicKey
+
+
+def _opening_key(key_file: Path, org: str | None, *, caseworker_only: bool) -> _OpeningKey:
+    """The key file's public header and the organisation key to verify files against.
+
+    A caseworker key file pins that key (``init --org``); the recovery key file pins none, so
+    whoever opens with it names the organisation key with ``--org`` (unless ``caseworker_only``,
+    for replies, which only a caseworker signs). Read without a passphrase, so that an untrusted
+    file is refused before Argon2id runs.
     """
     header = read_key_file_header(key_file)
+    if caseworker_only and header.kind is not KeyKind.CASEWORKER:
+        raise SanadError("replies are signed with a caseworker key file")
     if header.encryption_key is None:
         raise SanadError(
             "this is the organisation signing key, which cannot open reports",
             hint=f"use your caseworker key file or the organisation's {RECOVERY_FILE}",
         )
-    if header.encryption_key.key_id != wanted:
+    given = _organisation_key(org) if org is not None else None
+    pinned = header.organisation
+    if pinned is not None and given is not None and given != pinned:
+        raise SanadError(
+            "--org is not the organisation key your key file pins",
+            hint="leave out --org: your key file already names your organisation",
+        )
+    organisation = pinned or given
+    if organisation is None:
+        raise SanadError(
+            "the recovery key file pins no organisation key",
+            hint="pass the organisation signing key as --org sanad-sign1:...",
+        )
+    return _OpeningKey(key_file, header, organisation)
+
+
+def _trusted_file(data: bytes, key: _OpeningKey) -> SealedFile:
+    """The sealed file, once its bot signature chains to the organisation key (I9) and it is
+    sealed to ``key``; checked before any passphrase is asked or anything decrypted."""
+    sealed = read_sealed_file(data, key.organisation)
+    if key.header.encryption_key is None or key.header.encryption_key.key_id != sealed.wrap.key_id:
         raise NotForThisKey
-    passphrase = read_passphrase(passphrase_file, creating=False)
-    if header.kind is KeyKind.CASEWORKER:
-        return load_caseworker_key(key_file, passphrase)[1].encryption
-    return load_org_recovery_key(key_file, passphrase)[1]
+    return sealed
+
+
+def _caseworker_identity(key: _OpeningKey, passphrase_file: Path | None) -> CaseworkerIdentity:
+    """The opened caseworker key file, if its authenticated organisation key is the one the
+    file was verified against (the header read earlier could have been swapped since)."""
+    identity = load_caseworker_identity(key.path, read_passphrase(passphrase_file, creating=False))
+    if identity.organisation != key.organisation:
+        raise SanadError(
+            "your key file changed while this command ran: nothing was opened",
+            hint="run the command again",
+        )
+    return identity
+
+
+def _decryption_key(key: _OpeningKey, passphrase_file: Path | None) -> X25519SecretKey:
+    """The X25519 key of a caseworker or recovery key file (see :func:`_opening_key`)."""
+    if key.header.kind is KeyKind.CASEWORKER:
+        return _caseworker_identity(key, passphrase_file).keys.encryption
+    return load_org_recovery_key(key.path, read_passphrase(passphrase_file, creating=False))[1]
+
+
+@contextlib.contextmanager
+def _refusals(what: str) -> Iterator[None]:
+    """Turn what the cryptography refuses into one line about ``what`` (the file given)."""
+    try:
+        yield
+    except UntrustedFile as exc:
+        # I9: a file that does not chain to the organisation key may be an entrapment tool.
+        raise SanadError(
+            f"refused: {exc}", hint="do not act on this file; tell an admin how you received it"
+        ) from exc
+    except NotForThisKey as exc:
+        raise SanadError(
+            f"{what} was not sealed to this key",
+            hint="open it with the key file it was sent for, or the organisation recovery key",
+        ) from exc
+    except UnsupportedVersion as exc:
+        raise SanadError(str(exc), hint="update sanad, or ask for the file again") from exc
+    except WrongPassphrase:
+        raise  # its own message, "wrong passphrase or damaged key file", is the right one
+    except OpenFailure as exc:
+        raise SanadError(f"{what} could not be opened: it is damaged") from exc
 
 
 def _attachment_paths(out: Path, attachments: tuple[Attachment, ...]) -> list[Path]:
@@ -195,11 +324,12 @@ def _write_attachments(out: Path, attachments: tuple[Attachment, ...]) -> list[P
 
 
 def _print_report(opened: OpenedFile) -> None:
-    typer.echo(f"Case: {opened.case_reference}")
+    """Print the report; everything from the file is :func:`inert` (DESIGN.md §4)."""
+    typer.echo(f"Case: {inert(opened.case_reference)}")
     typer.echo(f"Kind: {opened.kind.name.lower()} (sequence {opened.sequence})")
     for answer in opened.body.answers:
-        lines = answer.value.splitlines() or [""]
-        typer.echo(f"{answer.key}: {lines[0]}")
+        lines = inert_lines(answer.value)
+        typer.echo(f"{inert(answer.key)}: {lines[0]}")
         for line in lines[1:]:
             typer.echo(f"    {line}")
 
@@ -223,44 +353,47 @@ def caseworker_open(
         Path | None,
         typer.Option("--out", help="Folder for the attachments (created 0700).", file_okay=False),
     ] = None,
+    org: Annotated[
+        str | None,
+        typer.Option(
+            "--org",
+            metavar="KEY",
+            help="The organisation signing key; only with the recovery key file, which pins none.",
+        ),
+    ] = None,
     passphrase_file: PassphraseFileOption = None,
 ) -> None:
-    """Decrypt a sealed report or addendum offline and print it; attachments go to --out."""
+    """Verify and decrypt a sealed report or addendum offline and print it; attachments go to
+    --out.
+
+    The file must be signed by your organisation's bot, whose certificate must chain to the
+    organisation key your key file pins; otherwise it is refused before anything is decrypted.
+    """
     data = file.read_bytes()
-    try:
-        sealed = read_sealed_file(data)  # a malformed file is refused before any derivation
-        secret = _decryption_key(key, sealed.wrap.key_id, passphrase_file)
-        opened = open_sealed_file(data, secret)
-    except NotForThisKey as exc:
-        raise SanadError(
-            "this file was not sealed to this key",
-            hint="open it with the key file it was sent for, or the organisation recovery key",
-        ) from exc
-    except UnsupportedVersion as exc:
-        raise SanadError(
-            "this file was made by another version of Sanad", hint="update sanad and try again"
-        ) from exc
-    except WrongPassphrase:
-        raise  # its own message, "wrong passphrase or damaged key file", is the right one
-    except OpenFailure as exc:
-        raise SanadError("this file could not be opened: it is damaged") from exc
+    with _refusals("this file"):
+        opening = _opening_key(key, org, caseworker_only=False)
+        sealed = _trusted_file(data, opening)
+        opened = open_sealed_file(
+            data, _decryption_key(opening, passphrase_file), opening.organisation
+        )
     _print_report(opened)
     # I8: a crash between Telegram's acknowledgement and its record can send a file twice; say
     # so when it repeats one opened into this folder, rather than let it pass for a new report.
     manifest = OpenedManifest(out) if out is not None else None
     if manifest is not None and manifest.repeats(*_manifest_key(sealed)):
         typer.echo(
-            f"This file repeats {sealed.case_reference} #{sealed.sequence}, already opened into "
-            f"{out}: the same report, sent twice."
+            f"This file repeats {inert(sealed.case_reference)} #{sealed.sequence}, already "
+            f"opened into {out}: the same report, sent twice."
         )
     attachments = opened.body.attachments
     if attachments and out is None:
         typer.echo(f"{len(attachments)} attachment(s) not saved: pass --out DIR to save them.")
     elif attachments and out is not None:
-        for path, attachment in zip(
-            _write_attachments(out, attachments), attachments, strict=True
-        ):
-            typer.echo(f"Saved {path} ({attachment.media_type}, {len(attachment.data)} bytes)")
+        for path, attachment in zip(_write_attachments(out, attachments), attachments, strict=True):
+            typer.echo(
+                f"Saved {path.parent / inert(path.name)} ({inert(attachment.media_type)}, "
+                f"{len(attachment.data)} bytes)"
+            )
     if manifest is not None:
         manifest.record(*_manifest_key(sealed))
 
@@ -302,22 +435,27 @@ def caseworker_reply(
     text_file: Annotated[
         Path | None,
         typer.Option(
-            "--text-file", help="Read the reply from this file instead of standard input.",
-            dir_okay=False, exists=True,
+            "--text-file",
+            help="Read the reply from this file instead of standard input.",
+            dir_okay=False,
+            exists=True,
         ),
     ] = None,
     number: Annotated[
         int,
         typer.Option(
-            "--number", min=1, max=2**32,
+            "--number",
+            min=1,
+            max=2**32,
             help="Which reply to this case this is (1 for the first; the bot says which number "
             "it expects if this one is taken).",
         ),
     ] = 1,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Reply file to write [default: reply-<CASE>-<N>.sanad].",
-                     dir_okay=False),
+        typer.Option(
+            "--out", help="Reply file to write [default: reply-<CASE>-<N>.sanad].", dir_okay=False
+        ),
     ] = None,
     passphrase_file: PassphraseFileOption = None,
 ) -> None:
@@ -337,40 +475,31 @@ def caseworker_reply(
     if target.exists():
         raise SanadError(f"{target} already exists", hint="choose another --out or move it away")
     data = source.read_bytes()
-    try:
-        sealed = read_sealed_file(data)  # a foreign file is refused before any passphrase
+    with _refusals("this report file"):
+        opening = _opening_key(key, None, caseworker_only=True)
+        # I9: the reply-to key is trusted only once the file chains to the organisation key.
+        sealed = _trusted_file(data, opening)
         if sealed.case_reference != reference:
-            raise SanadError(f"{source} belongs to case {sealed.case_reference}, not {reference}")
-        header = read_key_file_header(key)
-        if header.kind is not KeyKind.CASEWORKER:
-            raise SanadError("replies are signed with a caseworker key file")
-        if header.encryption_key is None or header.encryption_key.key_id != sealed.wrap.key_id:
-            raise NotForThisKey
-        _label, keys = load_caseworker_key(key, read_passphrase(passphrase_file, creating=False))
-        opened = open_sealed_file(data, keys.encryption)
-    except NotForThisKey as exc:
-        raise SanadError(
-            "this report file was not sealed to your key", hint="reply with the key it was sent to"
-        ) from exc
-    except UnsupportedVersion as exc:
-        raise SanadError(
-            "this file was made by another version of Sanad", hint="update sanad and try again"
-        ) from exc
-    except OpenFailure as exc:
-        raise SanadError("this report file could not be opened: it is damaged") from exc
+            raise SanadError(
+                f"{source} belongs to case {inert(sealed.case_reference)}, not {reference}"
+            )
+        identity = _caseworker_identity(opening, passphrase_file)
+        opened = open_sealed_file(data, identity.keys.encryption, opening.organisation)
     if opened.reply_to is None:
         raise SanadError("this report carries no mailbox: its reporter cannot receive replies")
     text = _reply_text(text_file)
     sealed_reply = seal_reply(
         text, report_id=opened.report_id, sequence=sequence, mailbox_public=opened.reply_to
     )
-    signed = sign_reply_file(
-        sealed_reply,
+    statement = ReplyStatement(
+        signer=ReplySigner.CASEWORKER,
         case_reference=opened.case_reference,
         report_id=opened.report_id,
+        mailbox_key_id=opened.reply_to.key_id,
         sequence=sequence,
-        signing_key=keys.signing,
+        sealed_reply=sealed_reply,
     )
+    signed = write_reply_file(statement, identity.keys.signing)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE_MODE)
     with os.fdopen(fd, "wb") as handle:
         handle.write(signed)

@@ -15,7 +15,8 @@ def register(app: typer.Typer) -> None:
 def run(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
     """Run the bot: apply pending migrations, then poll Telegram (or serve the webhook).
 
-    Stops cleanly on Ctrl-C or SIGTERM after the update in hand.
+    Refuses to start without a valid bot certificate (`sanad admin certify-bot`): caseworkers
+    would refuse every file it sent. Stops cleanly on Ctrl-C or SIGTERM after the update in hand.
     """
     from bot.runtime import run as run_bot  # the bot's imports are heavy; only `run` needs them
 

@@ -5,7 +5,8 @@ A run drains what is due, one claimed batch at a time (``storage.outbox``):
 1. claim up to ``claim_size`` due rows in a transaction of their own (the claim is the lock, so
    several instances on PostgreSQL never send one row twice);
 2. check who may still receive (I4, :func:`eligible_recipients`) and build
-   each caseworker's sealed report file (:func:`bot.services.delivery.build_parcels`);
+   each caseworker's sealed report file, signed with the bot key (I9,
+   :func:`bot.services.delivery.build_parcels`);
 3. send each file as a document, outside any transaction, one at a time, interleaving chats;
 4. record each outcome in its own commit right after Telegram answers.
 
@@ -61,6 +62,7 @@ from telegram.ext import Application, CallbackContext
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import metrics
+from bot.bot_identity import BotIdentity
 from bot.config import DeliverySection
 from bot.jobs import job_queue_of
 from bot.logs import event, get_logger
@@ -220,12 +222,15 @@ class Forwarder:
         settings: ForwardSettings,
         *,
         org_key: Ed25519PublicKey,
+        identity: BotIdentity,
         clock: Clock = _utc_now,
     ) -> None:
+        """``identity`` is the certified bot key every file is signed with (I9)."""
         self._db = db
         self._bot = bot
         self.settings = settings
         self._org_key = org_key
+        self._identity = identity
         self._clock = clock
         self.worker = outbox.new_worker_token()
         # The earliest moment rows held back by a RetryAfter in this run may go again.
@@ -279,8 +284,10 @@ class Forwarder:
         batch = _Pass(deliveries, now)
         # Stop sending on this claim while a send with all its timeouts still fits in the lease,
         # so no other instance can take a row back while this one is sending it.
-        send_until = now + self.settings.lease - dt.timedelta(
-            seconds=_TIMEOUTS_PER_SEND * self.settings.send_timeout
+        send_until = (
+            now
+            + self.settings.lease
+            - dt.timedelta(seconds=_TIMEOUTS_PER_SEND * self.settings.send_timeout)
         )
         try:
             recipients = await eligible_recipients(
@@ -290,7 +297,7 @@ class Forwarder:
                 today=now.date(),
             )
             parcels: list[Parcel] = []
-            for item in await build_parcels(self._db, deliveries, recipients):
+            for item in await build_parcels(self._db, deliveries, recipients, bot=self._identity):
                 if isinstance(item, Parcel):
                     parcels.append(item)
                     batch.chat_of[item.delivery.id] = item.chat_id
@@ -437,6 +444,7 @@ def register_forward_job(
         application.bot,
         ForwardSettings.from_config(runtime.config.delivery),
         org_key=runtime.config.organisation.signing_public_key,
+        identity=runtime.bot,
     )
     schedule_forward_job(application, forwarder)
     return forwarder

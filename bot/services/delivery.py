@@ -5,7 +5,9 @@ rows and the bytes:
 
 - :func:`build_parcels` turns a claimed delivery into a sealed report file for that caseworker only
   (``crypto.write_sealed_file``, docs/crypto.md "Sealed report file") with a neutral file name and
-  caption, or raises an :class:`Undeliverable` whose class name is recorded as the error.
+  caption, or raises an :class:`Undeliverable` whose class name is recorded as the error. Every
+  file is signed with the bot key and carries the bot certificate (I9): the caseworker's
+  ``sanad caseworker open`` refuses any file that does not chain to the organisation key.
 
 A file's name and caption, and the caseworker's record of files already opened, are
 :mod:`bot.services.sealed_files`: the caseworker's machine needs them without a database.
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from bot.bot_identity import BotIdentity
 from bot.errors import SanadError
 from bot.services.sealed_files import delivery_caption, delivery_file_name
 from crypto import EnvelopeKind, Wrap, write_sealed_file
@@ -88,13 +91,18 @@ class Parcel:
 
 
 async def build_parcels(
-    db: Database, deliveries: Sequence[Delivery], recipients: Mapping[int, Recipient]
+    db: Database,
+    deliveries: Sequence[Delivery],
+    recipients: Mapping[int, Recipient],
+    *,
+    bot: BotIdentity,
 ) -> list[Parcel | tuple[Delivery, Undeliverable]]:
     """The sealed report file for each delivery, in order, or why it cannot be made.
 
-    Reads in one short transaction; nothing is written. A delivery whose caseworker is not in
-    ``recipients`` is :class:`CaseworkerNotEligible`; one whose report, body or wrap for that
-    caseworker's key is gone is :class:`SealedPartsMissing`; a notice is
+    Each file is signed by ``bot`` (the runtime's certified bot key) and carries its
+    certificate. Reads in one short transaction; nothing is written. A delivery whose caseworker
+    is not in ``recipients`` is :class:`CaseworkerNotEligible`; one whose report, body or wrap
+    for that caseworker's key is gone is :class:`SealedPartsMissing`; a notice is
     :class:`UnsupportedDelivery`.
     """
     results: list[Parcel | tuple[Delivery, Undeliverable]] = []
@@ -141,6 +149,8 @@ async def build_parcels(
                 reply_to=X25519PublicKey(mailbox_key) if mailbox_key is not None else None,
                 wrap=Wrap(recipient.key_id, wrap),
                 body_sealed=body_sealed,
+                bot_key=bot.key,
+                bot_certificate=bot.certificate,
             )
             results.append(
                 Parcel(
@@ -152,5 +162,3 @@ async def build_parcels(
                 )
             )
     return results
-
-

@@ -10,7 +10,9 @@ bot that runs is the one ``sanad run`` runs (:func:`bot.app.build_application` a
 The caseworker is enrolled as a real one would be: their chat sends ``/enroll CODE`` to the bot,
 and the enrolment is approved through :func:`bot.services.caseworkers.approve` with the generated
 organisation signing key, so reports are sealed to them only because the certificate verifies
-against the pinned key (I4).
+against the pinned key (I4). The same throw-away key certifies the bot key
+(:func:`bot.bot_identity.certify_bot`), as ``sanad admin certify-bot`` does for a deployment, so
+every file the sandbox delivers is signed and chains to the organisation key (I9).
 
 Demo keys are not protected: their passphrase is random and held by this process (it opens the
 caseworker key file for the page's "open" button), and their Argon2id cost is libsodium's
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from bot.bot_identity import certify_bot
 from bot.config import Config, load_bot_token, parse_config
 from bot.errors import SanadError
 from bot.local_api import LocalBotApi, UserChat
@@ -94,13 +97,31 @@ class DemoKeys:
         organisation, caseworker = OrganisationKeys.generate(), CaseworkerKeys.generate()
         passphrase = DemoPassphrase.generate()
         # MINIMUM: demo key files protect nothing (the passphrase sits in this process).
-        save_org_signing_key(folder / "org-signing.key", organisation.signing, "organisation",
-                             passphrase.reveal(), kdf=MINIMUM)
-        save_org_recovery_key(folder / "org-recovery.key", organisation.recovery,
-                              "organisation", passphrase.reveal(), kdf=MINIMUM)
+        save_org_signing_key(
+            folder / "org-signing.key",
+            organisation.signing,
+            "organisation",
+            passphrase.reveal(),
+            kdf=MINIMUM,
+        )
+        save_org_recovery_key(
+            folder / "org-recovery.key",
+            organisation.recovery,
+            "organisation",
+            passphrase.reveal(),
+            kdf=MINIMUM,
+        )
         key_file = folder / CASEWORKER_KEY_FILE
-        save_caseworker_key(key_file, caseworker, CASEWORKER_LABEL, passphrase.reveal(),
-                            kdf=MINIMUM)
+        # Pinned as a caseworker pins it at `caseworker init --org`, so the page's "open" runs
+        # the same signature checks a real caseworker's computer runs (I9).
+        save_caseworker_key(
+            key_file,
+            caseworker,
+            CASEWORKER_LABEL,
+            passphrase.reveal(),
+            organisation=organisation.signing.public_key,
+            kdf=MINIMUM,
+        )
         return cls(organisation, caseworker, key_file, passphrase)
 
 
@@ -221,10 +242,21 @@ async def enrol_caseworker(chat: UserChat, keys: DemoKeys, runtime: Runtime) -> 
     code = encode_enrolment_code(CASEWORKER_LABEL, keys.caseworker.public)
     await chat.send_command("enroll", code)
     try:
-        await chat.wait_for(lambda m: (m.text or "").startswith("Enrolment received"),
-                            timeout=ENROLMENT_TIMEOUT)
+        await chat.wait_for(
+            lambda m: (m.text or "").startswith("Enrolment received"), timeout=ENROLMENT_TIMEOUT
+        )
     except TimeoutError:
         raise SanadError("the sandbox's bot did not answer /enroll in time") from None
+    await approve_demo_caseworker(keys, runtime)
+    event(_log, "caseworker.approved")
+
+
+async def approve_demo_caseworker(keys: DemoKeys, runtime: Runtime) -> None:
+    """What the admin's ``sanad admin approve`` does, with the sandbox's organisation key.
+
+    The one place the sandbox calls the approval service: when approval needs more (such as the
+    confirmation code the bot gave the enrolling chat), it is added here.
+    """
     await approve(
         runtime.database,
         who=CASEWORKER_LABEL,
@@ -232,7 +264,6 @@ async def enrol_caseworker(chat: UserChat, keys: DemoKeys, runtime: Runtime) -> 
         org_public=runtime.config.organisation.signing_public_key,
         today=dt.datetime.now(dt.UTC).date(),
     )
-    event(_log, "caseworker.approved")
 
 
 @contextlib.contextmanager
@@ -273,6 +304,7 @@ async def serve_sandbox(
             )
             # The port is taken first, so a port in use fails before the bot starts.
             async with serving_page(sandbox, host, port) as url:
+                certify_bot(config.server.state_dir, keys.organisation.signing)
                 runtime = Runtime.open(config)
                 async with running_bot(runtime):
                     await enrol_caseworker(sandbox.caseworker, keys, runtime)

@@ -18,17 +18,24 @@ import pytest
 from crypto.body import Answer, Attachment, AttachmentKind, ReportBody
 from crypto.enrolment import decode_enrolment_code
 from crypto.envelope import seal_report
-from crypto.fingerprint import caseworker_fingerprint
+from crypto.fingerprint import caseworker_fingerprint, organisation_signing_fingerprint
 from crypto.header import EnvelopeKind, new_report_id
-from crypto.keyfile import MINIMUM, KeyKind, read_key_file_header, save_caseworker_key
+from crypto.keyfile import (
+    MINIMUM,
+    KeyKind,
+    read_key_file_header,
+    save_caseworker_key,
+    save_org_recovery_key,
+)
 from crypto.keys import (
     ORG_SIGNING_PREFIX,
     CaseworkerKeys,
     CaseworkerPublicKeys,
     Ed25519PublicKey,
+    OrganisationKeys,
     X25519PublicKey,
 )
-from crypto.sealed_file import write_sealed_file
+from tests.support.signed_files import BotSigner
 
 pytestmark = pytest.mark.slow
 
@@ -85,6 +92,25 @@ class Caseworker:
     stdout: str
 
 
+@dataclass(frozen=True)
+class Trust:
+    """The organisation the caseworker pins, and a bot key it certified to sign their files."""
+
+    organisation: OrganisationKeys
+    bot: BotSigner
+
+    @property
+    def org_text(self) -> str:
+        """The ``--org`` value the admin hands the caseworker."""
+        return self.organisation.signing.public_key.to_text(ORG_SIGNING_PREFIX)
+
+
+@pytest.fixture(scope="module")
+def trust() -> Trust:
+    organisation = OrganisationKeys.generate()
+    return Trust(organisation, BotSigner.certified_by(organisation.signing))
+
+
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Org:
     folder = tmp_path_factory.mktemp("admin") / "org"
@@ -94,15 +120,26 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Org:
 
 
 @pytest.fixture(scope="module")
-def caseworker(tmp_path_factory: pytest.TempPathFactory) -> Caseworker:
-    key = tmp_path_factory.mktemp("caseworker") / "amira.key"
-    result = sanad("caseworker", "init", "--key", key, "--name", "Amira")
+def caseworker(tmp_path_factory: pytest.TempPathFactory, trust: Trust) -> Caseworker:
+    # A folder that does not exist yet: `init` makes it, private.
+    key = tmp_path_factory.mktemp("caseworker") / "keys" / "amira.key"
+    result = sanad("caseworker", "init", "--key", key, "--name", "Amira", "--org", trust.org_text)
     assert result.returncode == 0, result.stderr
     return Caseworker(key, result.stdout)
 
 
-def _seal(folder: Path, recipients: list[X25519PublicKey]) -> list[Path]:
-    """A report sealed to ``recipients``, as one sealed file per recipient's wrap."""
+@pytest.fixture(scope="module")
+def recovery_key(tmp_path_factory: pytest.TempPathFactory, trust: Trust) -> Path:
+    """The recovery key file of the organisation the caseworker pins (cheap Argon2id)."""
+    path = tmp_path_factory.mktemp("recovery") / "org-recovery.key"
+    save_org_recovery_key(
+        path, trust.organisation.recovery, "organisation", PASSPHRASE, kdf=MINIMUM
+    )
+    return path
+
+
+def _seal(folder: Path, recipients: list[X25519PublicKey], bot: BotSigner) -> list[Path]:
+    """A report sealed to ``recipients``, as one file per recipient's wrap, signed by ``bot``."""
     body = ReportBody(
         [Answer(k, v) for k, v in ANSWERS],
         [Attachment("screenshot.pdf", "application/pdf", AttachmentKind.DOCUMENT, EVIDENCE)],
@@ -119,7 +156,7 @@ def _seal(folder: Path, recipients: list[X25519PublicKey]) -> list[Path]:
     for number, wrap in enumerate(sealed.wraps):
         path = folder / f"{CASE}-{number}.sanad"
         path.write_bytes(
-            write_sealed_file(
+            bot.sealed_file(
                 kind=EnvelopeKind.REPORT,
                 case_reference=CASE,
                 report_id=report_id,
@@ -141,11 +178,14 @@ def _encryption_key(key_file: Path) -> X25519PublicKey:
 
 @pytest.fixture(scope="module")
 def sealed_files(
-    tmp_path_factory: pytest.TempPathFactory, org: Org, caseworker: Caseworker
+    tmp_path_factory: pytest.TempPathFactory,
+    trust: Trust,
+    caseworker: Caseworker,
+    recovery_key: Path,
 ) -> dict[str, Path]:
     """One sealed file for the caseworker's wrap and one for the recovery key's wrap."""
-    recipients = [_encryption_key(caseworker.key), _encryption_key(org.recovery_key)]
-    mine, recovery = _seal(tmp_path_factory.mktemp("inbox"), recipients)
+    recipients = [_encryption_key(caseworker.key), _encryption_key(recovery_key)]
+    mine, recovery = _seal(tmp_path_factory.mktemp("inbox"), recipients, trust.bot)
     return {"caseworker": mine, "recovery": recovery}
 
 
@@ -158,12 +198,19 @@ class Light:
 
 
 @pytest.fixture(scope="module")
-def light(tmp_path_factory: pytest.TempPathFactory) -> Light:
+def light(tmp_path_factory: pytest.TempPathFactory, trust: Trust) -> Light:
     # For the failure paths, which need many derivations but not the real cost.
     folder = tmp_path_factory.mktemp("light")
     key = folder / "light.key"
-    save_caseworker_key(key, CaseworkerKeys.generate(), "Light", PASSPHRASE, kdf=MINIMUM)
-    (sealed,) = _seal(folder, [_encryption_key(key)])
+    save_caseworker_key(
+        key,
+        CaseworkerKeys.generate(),
+        "Light",
+        PASSPHRASE,
+        organisation=trust.organisation.signing.public_key,
+        kdf=MINIMUM,
+    )
+    (sealed,) = _seal(folder, [_encryption_key(key)], trust.bot)
     return Light(key, sealed)
 
 
@@ -191,14 +238,26 @@ def test_org_init_writes_private_files_and_ends_with_the_configuration_lines(org
         signing.public_keys
     )
     assert X25519PublicKey.from_text(recovery_text).raw == recovery.public_keys
+    # The line the admin reads aloud at an enrolment meeting; `caseworker init --org` prints it.
+    signing_public = Ed25519PublicKey(signing.public_keys)
+    assert f"Organisation fingerprint: {organisation_signing_fingerprint(signing_public)}" in (
+        org.stdout.splitlines()
+    )
 
 
 def test_caseworker_init_prints_a_matching_enrolment_code_and_fingerprint(
-    caseworker: Caseworker,
+    caseworker: Caseworker, trust: Trust
 ) -> None:
     header = read_key_file_header(caseworker.key)
     assert header.kind is KeyKind.CASEWORKER
     assert caseworker.key.stat().st_mode & 0o777 == 0o600
+    assert caseworker.key.parent.stat().st_mode & 0o777 == 0o700
+    # The key file pins the organisation key given with --org, and prints its fingerprint.
+    organisation = trust.organisation.signing.public_key
+    assert header.organisation == organisation
+    assert f"Organisation fingerprint: {organisation_signing_fingerprint(organisation)}" in (
+        caseworker.stdout.splitlines()
+    )
     lines = caseworker.stdout.splitlines()
     code = next(line for line in lines if line.startswith("Enrolment code: "))
     fingerprint = next(line for line in lines if line.startswith("Fingerprint: "))
@@ -228,10 +287,24 @@ def test_open_prints_the_report_and_saves_attachments_privately(
     assert saved.stat().st_mode & 0o777 == 0o600
 
 
-def test_open_with_the_recovery_key(org: Org, sealed_files: dict[str, Path]) -> None:
-    result = sanad("caseworker", "open", sealed_files["recovery"], "--key", org.recovery_key)
+def test_open_with_the_recovery_key_names_the_organisation_key(
+    trust: Trust, recovery_key: Path, sealed_files: dict[str, Path]
+) -> None:
+    # The recovery key file pins no organisation key: its holder names it with --org.
+    result = sanad(
+        "caseworker", "open", sealed_files["recovery"], "--key", recovery_key,
+        "--org", trust.org_text,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     _assert_report_printed(result.stdout)
+
+
+def test_open_with_the_recovery_key_refuses_without_an_organisation_key(
+    recovery_key: Path, sealed_files: dict[str, Path]
+) -> None:
+    result = sanad("caseworker", "open", sealed_files["recovery"], "--key", recovery_key)
+    assert_one_line_failure(result, "the recovery key file pins no organisation key")
+    assert result.stdout == ""
 
 
 def test_open_never_overwrites_an_attachment(light: Light, tmp_path: Path) -> None:
@@ -268,20 +341,26 @@ def test_open_with_a_wrong_passphrase_fails_clearly(light: Light) -> None:
     assert ANSWERS[0][1] not in result.stdout
 
 
-def test_open_a_damaged_file_fails_clearly(light: Light, tmp_path: Path) -> None:
+def test_open_an_altered_file_is_refused_before_decrypting(light: Light, tmp_path: Path) -> None:
     damaged = tmp_path / "damaged.sanad"
     data = bytearray(light.sealed.read_bytes())
     data[-1] ^= 1
     damaged.write_bytes(bytes(data))
     result = sanad("caseworker", "open", damaged, "--key", light.key)
-    assert_one_line_failure(result, "this file could not be opened: it is damaged")
+    assert_one_line_failure(
+        result, "refused: this file's signature does not match: it was altered or forged"
+    )
+    assert result.stdout == ""
 
 
 def test_existing_key_files_are_not_replaced_without_force(
-    org: Org, caseworker: Caseworker
+    org: Org, caseworker: Caseworker, trust: Trust
 ) -> None:
     before = caseworker.key.read_bytes()
-    result = sanad("caseworker", "init", "--key", caseworker.key, "--name", "Amira")
+    result = sanad(
+        "caseworker", "init", "--key", caseworker.key, "--name", "Amira",
+        "--org", trust.org_text,
+    )  # fmt: skip
     assert_one_line_failure(result, f"{caseworker.key} already exists")
     assert caseworker.key.read_bytes() == before
     org_before = org.recovery_key.read_bytes()
@@ -290,39 +369,72 @@ def test_existing_key_files_are_not_replaced_without_force(
     assert org.recovery_key.read_bytes() == org_before
 
 
-def test_force_replaces_a_caseworker_key_file(tmp_path: Path) -> None:
+def test_force_replaces_a_caseworker_key_file(tmp_path: Path, trust: Trust) -> None:
     key = tmp_path / "k.key"
-    save_caseworker_key(key, CaseworkerKeys.generate(), "Old", PASSPHRASE, kdf=MINIMUM)
-    result = sanad("caseworker", "init", "--key", key, "--name", "New", "--force")
+    save_caseworker_key(
+        key,
+        CaseworkerKeys.generate(),
+        "Old",
+        PASSPHRASE,
+        organisation=OrganisationKeys.generate().signing.public_key,
+        kdf=MINIMUM,
+    )
+    result = sanad(
+        "caseworker", "init", "--key", key, "--name", "New", "--org", trust.org_text, "--force"
+    )
     assert result.returncode == 0, result.stderr
     header = read_key_file_header(key)
     assert header.label == "New"
     assert header.settings != MINIMUM  # the command always uses the real settings
 
 
-def test_no_passphrase_and_no_terminal_is_a_clear_error(tmp_path: Path) -> None:
+def test_no_passphrase_and_no_terminal_is_a_clear_error(tmp_path: Path, trust: Trust) -> None:
     result = sanad(
-        "caseworker", "init", "--key", tmp_path / "k.key", "--name", "Amira", passphrase=None
-    )
+        "caseworker", "init", "--key", tmp_path / "k.key", "--name", "Amira",
+        "--org", trust.org_text, passphrase=None,
+    )  # fmt: skip
     assert_one_line_failure(result, "no passphrase given and no terminal to ask for one")
     assert not (tmp_path / "k.key").exists()
 
 
-def test_short_new_passphrase_is_refused(tmp_path: Path) -> None:
+def test_short_new_passphrase_is_refused(tmp_path: Path, trust: Trust) -> None:
     result = sanad(
-        "caseworker", "init", "--key", tmp_path / "k.key", "--name", "Amira", passphrase="short"
-    )
+        "caseworker", "init", "--key", tmp_path / "k.key", "--name", "Amira",
+        "--org", trust.org_text, passphrase="short",
+    )  # fmt: skip
     assert_one_line_failure(result, "a new passphrase needs at least 12 characters")
 
 
-def test_invalid_label_is_refused(tmp_path: Path) -> None:
-    result = sanad("caseworker", "init", "--key", tmp_path / "k.key", "--name", "a\u202eb")
+def test_invalid_label_is_refused(tmp_path: Path, trust: Trust) -> None:
+    result = sanad(
+        "caseworker", "init", "--key", tmp_path / "k.key", "--name", "a\u202eb",
+        "--org", trust.org_text,
+    )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.startswith("sanad: a label holds only")
 
 
+def test_caseworker_init_requires_the_organisation_key(tmp_path: Path) -> None:
+    missing = sanad("caseworker", "init", "--key", tmp_path / "k.key", "--name", "Amira")
+    assert missing.returncode == 2
+    assert "--org" in missing.stderr
+    wrong = sanad(
+        "caseworker", "init", "--key", tmp_path / "k.key", "--name", "Amira",
+        "--org", X25519PublicKey(bytes(range(32))).to_text(),
+    )  # fmt: skip
+    assert_one_line_failure(wrong, "--org is not an organisation signing key")
+    assert not (tmp_path / "k.key").exists()
+
+
 @pytest.mark.parametrize(
-    "command", [["org", "init"], ["caseworker", "init"], ["caseworker", "open"]]
+    "command",
+    [
+        ["org", "init"],
+        ["caseworker", "init"],
+        ["caseworker", "open"],
+        ["caseworker", "reply"],
+        ["admin", "certify-bot"],
+    ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = sanad(*command, "--help")

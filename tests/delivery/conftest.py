@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from bot.bot_identity import certify_bot
 from bot.local_api import LocalBotApi
 from crypto import (
     Answer,
@@ -84,6 +85,7 @@ async def enrol_caseworker(
             Certificate(
                 caseworker_id=str(row.id),
                 label=label,
+                delivery_chat_id=chat_id,
                 keys=keys.public,
                 serial=1,
                 not_before=TODAY - dt.timedelta(days=30),
@@ -147,6 +149,13 @@ async def revoke_in_database(db: Database, caseworker_id: int) -> None:
             .where(CaseworkerRow.id == caseworker_id)
             .values(status=CaseworkerStatus.REVOKED)
         )
+
+
+def certified_state_dir(state_dir: Path, org: OrganisationKeys) -> Path:
+    """``state_dir`` with a bot key ``org`` certified, as ``sanad admin certify-bot`` leaves it:
+    without one the bot does not start (I9)."""
+    certify_bot(state_dir, org.signing)
+    return state_dir
 
 
 def config_text(

@@ -29,6 +29,7 @@ from .conftest import (
     EnrolledCaseworker,
     QueuedReport,
     caseworker_chat,
+    certified_state_dir,
     config_text,
     enrol_caseworker,
     expire_claims,
@@ -57,7 +58,7 @@ class Deployment:
                 api_url=api.url,
                 database_url=f"sqlite+aiosqlite:///{db.sqlite_path}",
                 org=org,
-                state_dir=tmp / "state",
+                state_dir=certified_state_dir(tmp / "state", org),
                 delivery=DELIVERY,
             )
         )
@@ -88,13 +89,13 @@ class Deployment:
             assert report.case_reference not in text
 
 
-def arrivals(*chats: UserChat) -> Counter[tuple[str, int]]:
+def arrivals(org: OrganisationKeys, *chats: UserChat) -> Counter[tuple[str, int]]:
     """How many files of each (case reference, sequence) the caseworkers' chats hold."""
     counted: Counter[tuple[str, int]] = Counter()
     for chat in chats:
         for message in chat.bot_messages():
             if message.document is not None:
-                sealed = read_sealed_file(chat.download(message))
+                sealed = read_sealed_file(chat.download(message), org.signing.public_key)
                 counted[(sealed.case_reference, sealed.sequence)] += 1
     return counted
 
@@ -125,7 +126,7 @@ async def test_kill_after_claim_before_send_delivers_exactly_once_after_the_leas
     assert row.status is DeliveryStatus.PENDING
     assert row.claimed_by is not None
     assert row.attempts == 0
-    assert arrivals(chat) == {}
+    assert arrivals(deployment.org, chat) == {}
 
     async with deployment.bot():
         # The dead process's claim still holds: the restarted bot must not send the row yet.
@@ -134,7 +135,7 @@ async def test_kill_after_claim_before_send_delivers_exactly_once_after_the_leas
         await expire_claims(deployment.db)
         await until(lambda: all_sent(deployment.db))
         await asyncio.sleep(0.6)  # a few more batches: nothing more may arrive
-    assert arrivals(chat) == {(report.case_reference, 0): 1}
+    assert arrivals(deployment.org, chat) == {(report.case_reference, 0): 1}
     deployment.assert_log_withholds([report])
 
 
@@ -153,7 +154,10 @@ async def test_kill_after_the_commit_that_records_a_send_never_sends_again(
         # The second report arriving proves the restarted bot has been forwarding.
         await until(lambda: all_sent(deployment.db))
         await asyncio.sleep(0.6)
-    assert arrivals(chat) == {(first.case_reference, 0): 1, (second.case_reference, 0): 1}
+    assert arrivals(deployment.org, chat) == {
+        (first.case_reference, 0): 1,
+        (second.case_reference, 0): 1,
+    }
     deployment.assert_log_withholds([first, second])
 
 
@@ -191,21 +195,20 @@ async def test_kill_at_a_random_moment_of_a_large_batch_loses_nothing_and_repeat
     for chat_id in range(7100, 7108):
         caseworker, chat = await deployment.chat_with(chat_id)
         chats.append(chat)
-        reports += [await queue_report(deployment.db, deployment.org, caseworker)
-                    for _ in range(6)]
+        reports += [await queue_report(deployment.db, deployment.org, caseworker) for _ in range(6)]
     kill_after = random.Random(8).randint(5, len(reports) - 5)
 
     async with deployment.bot() as process:
         await deployment.wait_for_send_calls(kill_after)
         await kill(process)
-    delivered_before = sum(arrivals(*chats).values())
+    delivered_before = sum(arrivals(deployment.org, *chats).values())
     assert delivered_before < len(reports)  # the kill did land mid-batch
     await expire_claims(deployment.db)
     async with deployment.bot():
         await until(lambda: all_sent(deployment.db), timeout=30)
         await asyncio.sleep(0.6)
 
-    counted = arrivals(*chats)
+    counted = arrivals(deployment.org, *chats)
     assert set(counted) == {(r.case_reference, 0) for r in reports}  # nothing lost
     assert sum(counted.values()) - len(reports) <= 1  # at most the one file in flight repeats
     deployment.assert_log_withholds(reports)

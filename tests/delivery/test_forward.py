@@ -36,6 +36,7 @@ from ..storage.conftest import postgres_schema
 from .conftest import (
     EnrolledCaseworker,
     caseworker_chat,
+    certified_state_dir,
     config_text,
     enrol_caseworker,
     outbox_rows,
@@ -62,7 +63,7 @@ async def bot_application(
         api_url=api.url,
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
         org=org,
-        state_dir=tmp_path / "state",
+        state_dir=certified_state_dir(tmp_path / "state", org),
         delivery={**FAST_DELIVERY, **delivery},
     )
     config: Config = parse_config(tomllib.loads(text))
@@ -89,6 +90,7 @@ def fast_forwarder(application: App, runtime: Runtime, **overrides: Any) -> Forw
         application.bot,
         settings,
         org_key=runtime.config.organisation.signing_public_key,
+        identity=runtime.bot,
     )
 
 
@@ -134,7 +136,9 @@ async def test_queued_report_reaches_caseworker_as_file_that_opens_to_the_body(
         assert message.document.file_name == delivery_file_name(report.case_reference, 0)
         compact = report.case_reference.replace("-", "")
         assert message.document.file_name == f"case-{compact}-0.sanad"
-        opened = open_sealed_file(chat.download(message), caseworker.keys.encryption)
+        opened = open_sealed_file(
+            chat.download(message), caseworker.keys.encryption, org.signing.public_key
+        )
         assert opened.case_reference == report.case_reference
         assert opened.report_id == report.report_id
         assert opened.sequence == 0
@@ -156,10 +160,11 @@ async def test_file_carries_only_the_receiving_caseworkers_wrap(
 
     [message] = documents(api.chat(5002))
     content = api.chat(5002).download(message)
-    assert read_sealed_file(content).wrap.key_id == caseworker.keys.public.encryption.key_id
+    sealed = read_sealed_file(content, org.signing.public_key)
+    assert sealed.wrap.key_id == caseworker.keys.public.encryption.key_id
     # The recovery key has a wrap in the database, but not in this caseworker's file.
     with pytest.raises(NotForThisKey):
-        open_sealed_file(content, org.recovery)
+        open_sealed_file(content, org.recovery, org.signing.public_key)
 
 
 @pytest.mark.parametrize(
@@ -263,7 +268,9 @@ async def test_server_errors_back_off_then_fail_after_max_attempts(
         [row] = await outbox_rows(db)
         # Backed off: pending, one attempt, not due again at once.
         assert (row.status, row.attempts, row.last_error) == (
-            DeliveryStatus.PENDING, 1, "NetworkError"
+            DeliveryStatus.PENDING,
+            1,
+            "NetworkError",
         )
         assert row.not_before > dt.datetime.now(dt.UTC)
 
@@ -279,7 +286,11 @@ async def test_seeded_faults_every_delivery_arrives_once_or_is_reported_failed(
 ) -> None:
     rng = random.Random(20250314)
     choices: list[Callable[[], Fault | None]] = [
-        lambda: None, lambda: None, lambda: None, lambda: None, lambda: None,
+        lambda: None,
+        lambda: None,
+        lambda: None,
+        lambda: None,
+        lambda: None,
         lambda: Fault.rate_limited(retry_after=1),
         Fault.server_error,
         Fault.hang,  # no answer: PTB's read timeout, then a retry
@@ -303,7 +314,7 @@ async def test_seeded_faults_every_delivery_arrives_once_or_is_reported_failed(
     arrived: Counter[tuple[str, int]] = Counter()
     for chat_id in range(6001, 6005):
         for message in documents(api.chat(chat_id)):
-            sealed = read_sealed_file(api.chat(chat_id).download(message))
+            sealed = read_sealed_file(api.chat(chat_id).download(message), org.signing.public_key)
             arrived[(sealed.case_reference, sealed.sequence)] += 1
     status = {row.report_id: row for row in rows}
     failed = [r for r in reports if status[r.report_id].status is DeliveryStatus.FAILED]
@@ -314,8 +325,11 @@ async def test_seeded_faults_every_delivery_arrives_once_or_is_reported_failed(
     }
     assert set(arrived).isdisjoint({(r.case_reference, 0) for r in failed})
     assert failed, "the seeded plan includes 403s: some delivery must be reported failed"
-    assert all(row.status is DeliveryStatus.SENT for row in rows if row.report_id not in
-               {r.report_id for r in failed})
+    assert all(
+        row.status is DeliveryStatus.SENT
+        for row in rows
+        if row.report_id not in {r.report_id for r in failed}
+    )
 
 
 async def test_stopping_gives_claims_back_untried(
@@ -330,9 +344,7 @@ async def test_stopping_gives_claims_back_untried(
         chat = api.chat(5007)
 
         # The application stops once two files have arrived.
-        counts = await fast_forwarder(application, runtime).run(
-            lambda: len(documents(chat)) < 2
-        )
+        counts = await fast_forwarder(application, runtime).run(lambda: len(documents(chat)) < 2)
 
         rows = await outbox_rows(db)
         assert counts.sent == 2
@@ -381,9 +393,13 @@ async def test_two_instances_on_postgresql_never_send_one_row_twice(
                     await queue_report(db, org, caseworker)
             # Two bot instances: their own worker tokens, the same database and outbox.
             instances = [
-                Forwarder(db, application.bot, replace(
-                    ForwardSettings.from_config(runtime.config.delivery), claim_size=3
-                ), org_key=runtime.config.organisation.signing_public_key)
+                Forwarder(
+                    db,
+                    application.bot,
+                    replace(ForwardSettings.from_config(runtime.config.delivery), claim_size=3),
+                    org_key=runtime.config.organisation.signing_public_key,
+                    identity=runtime.bot,
+                )
                 for _ in range(2)
             ]
             results = await asyncio.gather(*(instance.run() for instance in instances))

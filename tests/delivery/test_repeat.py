@@ -10,15 +10,18 @@ from pathlib import Path
 import pytest
 
 from bot.services.sealed_files import MANIFEST_NAME, OpenedManifest
-from crypto import Answer, EnvelopeKind, ReportBody, new_report_id, seal_report, write_sealed_file
+from crypto import Answer, EnvelopeKind, ReportBody, new_report_id, seal_report
 from crypto.keyfile import MINIMUM, save_caseworker_key
-from crypto.keys import CaseworkerKeys
+from crypto.keys import CaseworkerKeys, OrganisationKeys
+from tests.support.signed_files import BotSigner
 
 SANAD = Path(sys.executable).with_name("sanad")
 PASSPHRASE = "a long enough test passphrase"
 
 
-def sealed_file(keys: CaseworkerKeys, *, case_reference: str, sequence: int) -> bytes:
+def sealed_file(
+    bot: BotSigner, keys: CaseworkerKeys, *, case_reference: str, sequence: int
+) -> bytes:
     report_id = new_report_id()
     kind = EnvelopeKind.REPORT if sequence == 0 else EnvelopeKind.ADDENDUM
     sealed = seal_report(
@@ -28,7 +31,7 @@ def sealed_file(keys: CaseworkerKeys, *, case_reference: str, sequence: int) -> 
         kind=kind,
         recipients=[keys.public.encryption],
     )
-    return write_sealed_file(
+    return bot.sealed_file(
         kind=kind,
         case_reference=case_reference,
         report_id=report_id,
@@ -65,23 +68,30 @@ def test_damaged_manifest_is_read_as_empty(tmp_path: Path) -> None:
 def test_caseworker_open_says_a_file_repeats_one_opened_into_the_same_folder(
     tmp_path: Path,
 ) -> None:
-    keys = CaseworkerKeys.generate()
+    keys, org = CaseworkerKeys.generate(), OrganisationKeys.generate()
+    bot = BotSigner.certified_by(org.signing)
     key_file = tmp_path / "me.key"
-    save_caseworker_key(key_file, keys, "me", PASSPHRASE, kdf=MINIMUM)
+    save_caseworker_key(
+        key_file, keys, "me", PASSPHRASE, organisation=org.signing.public_key, kdf=MINIMUM
+    )
     first = tmp_path / "case-K7Q4M2P-0.sanad"
-    first.write_bytes(sealed_file(keys, case_reference="K7Q-4M2P", sequence=0))
+    first.write_bytes(sealed_file(bot, keys, case_reference="K7Q-4M2P", sequence=0))
     # What Telegram hands over the second time is the very same bytes under the same name.
     repeat = tmp_path / "case-K7Q4M2P-0 (1).sanad"
     repeat.write_bytes(first.read_bytes())
     addendum = tmp_path / "case-K7Q4M2P-1.sanad"
-    addendum.write_bytes(sealed_file(keys, case_reference="K7Q-4M2P", sequence=1))
+    addendum.write_bytes(sealed_file(bot, keys, case_reference="K7Q-4M2P", sequence=1))
     out = tmp_path / "opened"
     env = {**os.environ, "SANAD_PASSPHRASE": PASSPHRASE}
 
     def open_into_out(path: Path) -> str:
         result = subprocess.run(
             [str(SANAD), "caseworker", "open", path, "--key", key_file, "--out", out],
-            capture_output=True, text=True, env=env, timeout=120, check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
         )
         assert result.returncode == 0, result.stderr
         return result.stdout

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.bot_identity import certify_bot
 from bot.health import HealthChecks, HealthServer
 from bot.metrics import Metrics
 from crypto.keys import ORG_SIGNING_PREFIX, Ed25519SigningKey, X25519SecretKey
@@ -95,13 +96,17 @@ async def served(
 
 
 def config_data(state_dir: Path, **health: object) -> dict[str, Any]:
-    """A configuration with the fixed keys, a state directory, and ``[health]`` as given."""
+    """A configuration with the fixed keys, a state directory, and ``[health]`` as given.
+
+    The state directory holds a bot key certified by the configuration's organisation key, as
+    ``sanad admin certify-bot`` leaves it: without one the bot does not start (I9).
+    """
+    organisation = Ed25519SigningKey.generate()
+    certify_bot(state_dir, organisation)
     return {
         "telegram": {"token_env": "SANAD_TEST_TOKEN"},
         "organisation": {
-            "signing_public_key": Ed25519SigningKey.generate().public_key.to_text(
-                ORG_SIGNING_PREFIX
-            ),
+            "signing_public_key": organisation.public_key.to_text(ORG_SIGNING_PREFIX),
             "recovery_public_key": X25519SecretKey.generate().public_key.to_text(),
         },
         "server": {"state_dir": str(state_dir)},

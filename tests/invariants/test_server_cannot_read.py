@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from bot.bot_identity import certify_bot
 from bot.config import parse_config
 from bot.runtime import Runtime
 from bot.services.caseworkers import approve, enroll
@@ -71,6 +72,7 @@ async def test_nothing_the_server_holds_opens_a_report(tmp_path: Path) -> None:
     org = OrganisationKeys.generate()
     caseworker = CaseworkerKeys.generate()
     config = parse_config(_config(tmp_path, org), base_dir=tmp_path)
+    certify_bot(config.server.state_dir, org.signing)
     runtime = Runtime.open(config)
     await runtime.prepare()
     code = encode_enrolment_code("amina", caseworker.public)

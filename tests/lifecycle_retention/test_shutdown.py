@@ -24,7 +24,7 @@ from bot.runtime import Runtime
 from bot.services.housekeeping import Housekeeping
 from crypto.keys import OrganisationKeys
 from storage.models import Housekeeping as HousekeepingRow
-from tests.delivery.conftest import config_text
+from tests.delivery.conftest import certified_state_dir, config_text
 
 
 @pytest.mark.parametrize("command", ["start", "status"])
@@ -34,12 +34,13 @@ async def test_stopping_the_bot_hands_open_conversations_to_housekeeping(
     async with LocalBotApi.running(seed=3) as api:
         token = api.add_bot()
         config_path = tmp_path / "config.toml"
+        org = OrganisationKeys.generate()
         config_path.write_text(
             config_text(
                 api_url=api.url,
                 database_url=f"sqlite+aiosqlite:///{tmp_path / 'sanad.sqlite3'}",
-                org=OrganisationKeys.generate(),
-                state_dir=tmp_path / "state",
+                org=org,
+                state_dir=certified_state_dir(tmp_path / "state", org),
                 delivery={"batch_interval_seconds": 600.0, "jitter_seconds": 0.0},
             )
         )
