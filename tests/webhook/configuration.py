@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from bot.bot_identity import certify_bot
 from crypto.keys import ORG_SIGNING_PREFIX, OrganisationKeys
 
 Scalar = str | int | float | bool
@@ -34,8 +35,11 @@ def config_toml(
 ) -> str:
     """A configuration for a bot on the local server, with a SQLite file in ``folder``.
 
-    ``tables`` adds or overrides keys, e.g. ``{"logging": {"level": "debug"}}``.
+    ``tables`` adds or overrides keys, e.g. ``{"logging": {"level": "debug"}}``. The bot key in
+    ``folder/state`` is certified by ``org``, as ``sanad admin certify-bot`` leaves it: without
+    that certificate ``sanad run`` does not start (I9).
     """
+    certify_bot(folder / "state", org.signing)
     base: dict[str, dict[str, Scalar]] = {
         "telegram": {"token_env": token_env, "api_base_url": api_url},
         "organisation": {
