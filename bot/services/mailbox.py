@@ -3,22 +3,25 @@
 Three use cases, each one transaction:
 
 - :meth:`MailboxService.store_reply` — a verified caseworker's ``/reply CASE TEXT``: the text is
-  sealed at once to the reporter's mailbox key (``crypto.seal_reply``) and stored as a
-  ``to_reporter`` message; the case goes ``in_progress``. The bot cannot read it back (I5).
+  sealed at once to the reporter's mailbox key (``crypto.seal_reply``), the reply statement is
+  signed with the bot key (I9), and both are stored as a ``to_reporter`` message; the case goes
+  ``in_progress``. The bot cannot read it back (I5).
 - :meth:`MailboxService.store_reply_file` — a reply file made offline by ``sanad caseworker
   reply``: its signature is checked against the caseworker's *certified* signing key (I4, through
-  :mod:`bot.services.caseworkers`) and the sealed reply is stored unopened with its signature.
+  :mod:`bot.services.caseworkers`), its statement against the case, the reporter's mailbox key
+  and the next number, and the sealed reply is stored unopened with its signature.
 - :meth:`MailboxService.look_up` and :meth:`MailboxService.add_information` — the reporter's
   ``/status``: the receipt is turned into the mailbox's lookup tag and key through the bounded
-  Argon2id pool, the replies are opened in memory, and an addition is sealed as an addendum
-  under its own data key to the recovery key and the assigned caseworker, with its wraps and
-  outbox row committed together (I8).
+  Argon2id pool, the replies whose signature verifies now (:mod:`bot.services.reply_signatures`)
+  are opened in memory and the others are dropped unopened, and an addition is sealed as an
+  addendum under its own data key to the recovery key and the assigned caseworker, with its
+  wraps and outbox row committed together (I8).
 
 No oracle (docs/crypto.md, "Receipts"): an unknown receipt runs the same Argon2id and the same
-three statements (find the mailbox by tag, read its messages, touch ``last_lookup_day``) as a
-known one with no replies, and :meth:`look_up` returns ``None`` for it; the conversation then
-answers both alike. The only differences left are the ones the caller asked for (replies, a state
-past ``received``), and they go only to whoever holds the receipt.
+statements (find the mailbox by tag, read its messages, touch ``last_lookup_day``, read who may
+sign replies) as a known one with no replies, and :meth:`look_up` returns ``None`` for it; the
+conversation then answers both alike. The only differences left are the ones the caller asked
+for (replies, a state past ``received``), and they go only to whoever holds the receipt.
 
 Reply numbers: a reply's sequence number is bound into its envelope, so the number it is stored
 under must be the number it was sealed with. ``/reply`` takes the mailbox's next number inside
@@ -42,6 +45,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
 
+from bot.bot_identity import BotIdentity
 from bot.errors import SanadError
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
@@ -49,6 +53,7 @@ from bot.services.caseworkers import (
     Recipient,
     eligible_caseworker,
     eligible_caseworkers_for_chat,
+    latest_revocations,
 )
 from bot.services.key_lifecycle import (
     PepperRing,
@@ -56,24 +61,27 @@ from bot.services.key_lifecycle import (
     load_pepper_ring,
     rekey_mailbox,
 )
+from bot.services.reply_signatures import certified_bot_key, reply_signers
 from bot.services.report_submission import body_attachment, report_flow_settings
 from crypto import (
     Answer,
     CryptoError,
     EnvelopeKind,
-    InvalidSignature,
     KdfPool,
     MailboxSecrets,
     MalformedReplyFile,
     OpenFailure,
     Receipt,
+    ReplyFile,
+    ReplySigner,
+    ReplyStatement,
     ReportBody,
     UnsupportedVersion,
     open_reply,
+    read_reply_file,
     safe_file_name,
     seal_reply,
     seal_report,
-    verify_reply_file,
 )
 from crypto.keys import Ed25519PublicKey, X25519PublicKey
 from handlers.draft import Draft
@@ -97,7 +105,6 @@ _log = get_logger("mailbox")
 
 # Answer key of an addendum's text in its report body (docs/crypto.md, "Report body").
 ADDENDUM_TEXT_FIELD = "addendum.text"
-_SIGNATURE_BYTES = 64  # Ed25519; the reply file ends with it (docs/crypto.md)
 
 # Caseworker-facing refusals, English only, in one place.
 NOT_YOUR_CASE = "you can reply only to an open case assigned to you, as a verified caseworker"
@@ -105,6 +112,7 @@ NOT_A_REPLY_FILE = "this is not a reply file made by `sanad caseworker reply`, o
 NEWER_VERSION = "this reply file was made by another version of Sanad"
 NOT_YOUR_SIGNATURE = "this reply file is not signed by your verified key"
 WRONG_CASE_BINDING = "this reply file names a case reference that does not match its report"
+WRONG_MAILBOX = "this reply file is sealed to another mailbox than this case's reporter"
 
 
 class MailboxError(SanadError):
@@ -197,11 +205,14 @@ class MailboxService:
         kdf_pool: KdfPool,
         settings: MailboxSettings,
         *,
+        bot: BotIdentity,
         clock: Callable[[], dt.datetime] = _utc_now,
     ) -> None:
+        """``bot`` signs every ``/reply`` and vouches for those replies at ``/status`` (I9)."""
         self._db = database
         self._pool = kdf_pool
         self._settings = settings
+        self._bot = bot
         self._clock = clock
 
     @classmethod
@@ -219,6 +230,7 @@ class MailboxService:
                 jitter_seconds=config.delivery.jitter_seconds,
                 peppers=load_pepper_ring(config.server.state_dir, runtime.secrets.receipt_pepper),
             ),
+            bot=runtime.bot,
         )
 
     def _today(self) -> dt.date:
@@ -258,7 +270,8 @@ class MailboxService:
         return messages[-1].sequence + 1 if messages else 0
 
     async def store_reply(self, *, chat_id: int, case_reference: str, text: str) -> StoredReply:
-        """Seal ``text`` to the reporter's mailbox and store it; the case goes in progress.
+        """Seal ``text`` to the reporter's mailbox, sign it with the bot key and store it; the
+        case goes in progress.
 
         ``chat_id`` is the caseworker's own chat. Raises :class:`ReplyRefused` unless the case is
         open and assigned to a verified caseworker delivering to that chat. Commits.
@@ -270,13 +283,27 @@ class MailboxService:
                 session, chat_id, case_reference
             )
             sequence = await self._next_reply_number(session, mailbox)
-            sealed = seal_reply(
-                text,
+            mailbox_public = X25519PublicKey(mailbox.public_key)
+            # I9: the bot vouches for what it sealed for a verified caseworker; /status shows
+            # the reply only while this signature verifies for this case, mailbox and number.
+            statement = ReplyStatement(
+                signer=ReplySigner.BOT,
+                case_reference=report.case_reference,
                 report_id=report.id,
+                mailbox_key_id=mailbox_public.key_id,
                 sequence=sequence,
-                mailbox_public=X25519PublicKey(mailbox.public_key),
+                sealed_reply=seal_reply(
+                    text, report_id=report.id, sequence=sequence, mailbox_public=mailbox_public
+                ),
             )
-            await self._append_reply(session, report, mailbox, sequence, sealed, signature=None)
+            await self._append_reply(
+                session,
+                report,
+                mailbox,
+                statement,
+                signer_key_id=self._bot.public_key.key_id,
+                signature=statement.sign(self._bot.key),
+            )
             reference = report.case_reference
         event(_log, "reply.stored", signed_file=0)
         return StoredReply(reference, sequence)
@@ -285,64 +312,71 @@ class MailboxService:
         """Check an uploaded reply file and store its sealed reply unopened, with the signature.
 
         The signature must verify against the certified signing key of a verified caseworker
-        delivering to ``chat_id`` (docs/crypto.md, "Mailbox messages and replies"), the case must
-        be open and theirs, and the file's number must be the mailbox's next. Raises
-        :class:`ReplyRefused` (or :class:`WrongReplyNumber`) otherwise. Commits.
+        delivering to ``chat_id`` (docs/crypto.md, "Mailbox messages and replies"); the statement
+        it covers must name an open case of theirs, with its report id, its reporter's mailbox
+        key and the mailbox's next number. Raises :class:`ReplyRefused` (or
+        :class:`WrongReplyNumber`) otherwise. Commits.
         """
+        try:
+            reply_file = read_reply_file(data)
+        except UnsupportedVersion as exc:
+            raise ReplyRefused(NEWER_VERSION) from exc
+        except MalformedReplyFile as exc:
+            raise ReplyRefused(NOT_A_REPLY_FILE) from exc
+        statement = reply_file.statement
         async with self._db.sessionmaker() as session, session.begin():
             recipients = await self._recipients_of_chat(session, chat_id)
-            reply = None
-            for recipient in recipients:
-                try:
-                    reply = verify_reply_file(data, recipient.certificate)
-                    break
-                except InvalidSignature:
-                    continue
-                except UnsupportedVersion as exc:
-                    raise ReplyRefused(NEWER_VERSION) from exc
-                except MalformedReplyFile as exc:
-                    raise ReplyRefused(NOT_A_REPLY_FILE) from exc
-            if reply is None:
+            signer = next((r for r in recipients if _signed_by(reply_file, r)), None)
+            if signer is None:
                 # No eligible key of this chat signed it: a forgery, a revoked or unverified
                 # caseworker, or someone else's file. Not a word about which.
                 raise ReplyRefused(NOT_YOUR_SIGNATURE if recipients else NOT_YOUR_CASE)
-            report, mailbox, _ = await self._open_case_of(session, chat_id, reply.case_reference)
-            if report.id != reply.report_id:
+            report, mailbox, _ = await self._open_case_of(
+                session, chat_id, statement.case_reference
+            )
+            if report.id != statement.report_id:
                 raise ReplyRefused(WRONG_CASE_BINDING)
+            # The statement is checked again at every /status against what is stored; refusing
+            # a mismatch here tells the caseworker now rather than leaving a reply nobody sees.
+            if statement.mailbox_key_id != X25519PublicKey(mailbox.public_key).key_id:
+                raise ReplyRefused(WRONG_MAILBOX)
             expected = await self._next_reply_number(session, mailbox)
-            if reply.sequence != expected:
-                raise WrongReplyNumber(reply.sequence, expected)
+            if statement.sequence != expected:
+                raise WrongReplyNumber(statement.sequence, expected)
             await self._append_reply(
                 session,
                 report,
                 mailbox,
-                reply.sequence,
-                reply.sealed_reply,
-                signature=data[-_SIGNATURE_BYTES:],
+                statement,
+                signer_key_id=signer.keys.signing.key_id,
+                signature=reply_file.signature,
             )
             reference = report.case_reference
         event(_log, "reply.stored", signed_file=1)
-        return StoredReply(reference, reply.sequence)
+        return StoredReply(reference, statement.sequence)
 
     async def _append_reply(
         self,
         session: AsyncSession,
         report: Report,
         mailbox: Mailbox,
-        sequence: int,
-        sealed: bytes,
+        statement: ReplyStatement,
         *,
-        signature: bytes | None,
+        signer_key_id: bytes,
+        signature: bytes,
     ) -> None:
         message = await MailboxRepository(session).add_message(
             mailbox,
             direction=Direction.TO_REPORTER,
-            message_sealed=sealed,
+            message_sealed=statement.sealed_reply,
             today=self._today(),  # I3: the day only
+            signer=statement.signer.value,
+            signer_key_id=signer_key_id,
             signature=signature,
         )
-        if message.sequence != sequence:
-            # The envelope binds the number: stored under another one, it would never open.
+        if message.sequence != statement.sequence:
+            # The envelope and the signature bind the number: stored under another one, the
+            # reply would never show.
             raise ReplyRefused("another reply to this case was stored at the same moment; retry")
         report.status = ReportStatus.IN_PROGRESS
 
@@ -353,13 +387,17 @@ class MailboxService:
 
         Runs Argon2id through the bounded pool: raises ``crypto.Busy`` at once when the pool is
         full, before any database work. An unknown receipt costs the same work as a known mailbox
-        with nothing in it. A reply that does not open is left out (and counted in the log).
+        with nothing in it. Only replies whose signature verifies now (I9,
+        :mod:`bot.services.reply_signatures`) are opened; any other is left out unopened, and
+        both kinds of omission are counted in the log.
         """
         # One Argon2id run gives the tag under every accepted pepper (docs/crypto.md, "Receipts").
         lookup = await derive_receipt_lookup(
             self._pool, receipt, salt=self._settings.receipt_salt, ring=self._settings.pepper_ring()
         )
         mailbox_secrets, tags = lookup.current, list(lookup.tags)
+        org_public = self._settings.org_signing_public
+        today = self._today()
         async with self._db.sessionmaker() as session, session.begin():
             found = (
                 await session.execute(
@@ -370,42 +408,68 @@ class MailboxService:
             ).first()
             mailbox, report = found if found is not None else (None, None)
             # Both paths run the same statements: an id no row has when the tag is unknown.
-            messages = await session.scalars(
-                select(MailboxMessage)
-                .where(
-                    MailboxMessage.mailbox_id == (mailbox.id if mailbox is not None else -1),
-                    MailboxMessage.direction == Direction.TO_REPORTER,
+            messages = list(
+                await session.scalars(
+                    select(MailboxMessage)
+                    .where(
+                        MailboxMessage.mailbox_id == (mailbox.id if mailbox is not None else -1),
+                        MailboxMessage.direction == Direction.TO_REPORTER,
+                    )
+                    .order_by(MailboxMessage.sequence)
                 )
-                .order_by(MailboxMessage.sequence)
             )
-            sealed = [(m.sequence, m.message_sealed) for m in messages]
             if mailbox is not None:
                 rekey_mailbox(mailbox, lookup)  # found under an older pepper: move it now
             await session.execute(
                 update(Mailbox)
                 .where(Mailbox.lookup_tag.in_(tags))
-                .values(last_lookup_day=self._today())  # I3: the day only
+                .values(last_lookup_day=today)  # I3: the day only
                 .execution_options(synchronize_session=False)
+            )
+            # Who may vouch for a reply is read on both paths too, replies or not.
+            revocations = await latest_revocations(session, org_public)
+            signers = await reply_signers(
+                session,
+                org_public,
+                today,
+                revocations=revocations,
+                bot_key=certified_bot_key(self._bot, org_public, revocations, today),
             )
         if mailbox is None or report is None:
             event(_log, "mailbox.looked_up", found=0)
             return None
-        replies = self._open_replies(report.id, sealed, mailbox_secrets)
+        # The mailbox key the receipt derives, not the stored column: a reply signed for
+        # another mailbox does not verify here.
+        mailbox_key_id = mailbox_secrets.key.public_key.key_id
+        vouched = [
+            m
+            for m in messages
+            if signers.vouch_for(
+                m,
+                case_reference=report.case_reference,
+                report_id=report.id,
+                mailbox_key_id=mailbox_key_id,
+            )
+        ]
+        if len(vouched) != len(messages):
+            # I9: forged, moved, altered or no longer vouched for; not opened, not shown.
+            event(_log, "mailbox.reply_unverified", replies=len(messages) - len(vouched))
+        replies = self._open_replies(report.id, vouched, mailbox_secrets)
         event(_log, "mailbox.looked_up", found=1, replies=len(replies))
         return MailboxView(report.status, replies, MailboxAccess(mailbox_secrets))
 
     @staticmethod
     def _open_replies(
-        report_id: bytes, sealed: Sequence[tuple[int, bytes]], mailbox_secrets: MailboxSecrets
+        report_id: bytes, messages: Sequence[MailboxMessage], mailbox_secrets: MailboxSecrets
     ) -> list[str]:
         replies: list[str] = []
-        for sequence, message in sealed:
+        for message in messages:
             try:
                 replies.append(
                     open_reply(
-                        message,
+                        message.message_sealed,
                         report_id=report_id,
-                        sequence=sequence,
+                        sequence=message.sequence,
                         mailbox_secret=mailbox_secrets.key,
                     )
                 )
@@ -512,6 +576,15 @@ class MailboxService:
         # I3: delivery time must not reveal when the reporter wrote.
         jitter = self._settings.jitter_seconds
         return dt.timedelta(seconds=secrets.SystemRandom().uniform(0, jitter) if jitter else 0)
+
+
+def _signed_by(reply_file: ReplyFile, recipient: Recipient) -> bool:
+    """Whether this eligible caseworker's certified signing key signed ``reply_file`` (I4, I9)."""
+    try:
+        reply_file.verify(recipient.keys.signing)
+    except CryptoError:
+        return False
+    return True
 
 
 def _addendum_body(draft: Draft) -> ReportBody:
