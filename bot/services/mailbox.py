@@ -20,8 +20,10 @@ Three use cases, each one transaction:
 No oracle (docs/crypto.md, "Receipts"): an unknown receipt runs the same Argon2id and the same
 statements (find the mailbox by tag, read its messages, touch ``last_lookup_day``, read who may
 sign replies) as a known one with no replies, and :meth:`look_up` returns ``None`` for it; the
-conversation then answers both alike. The only differences left are the ones the caller asked
-for (replies, a state past ``received``), and they go only to whoever holds the receipt.
+conversation then answers both alike. An addition under it is sealed and written durably, then
+deleted in the same transaction (:meth:`MailboxService.discard_information`). The only
+differences left are the ones the caller asked for (replies, a state past ``received``), and
+they go only to whoever holds the receipt.
 
 Reply numbers: a reply's sequence number is bound into its envelope, so the number it is stored
 under must be the number it was sealed with. ``/reply`` takes the mailbox's next number inside
@@ -41,7 +43,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
 
@@ -76,14 +78,17 @@ from crypto import (
     ReplySigner,
     ReplyStatement,
     ReportBody,
+    SealedReport,
     UnsupportedVersion,
+    new_report_id,
     open_reply,
     read_reply_file,
     safe_file_name,
     seal_reply,
     seal_report,
 )
-from crypto.keys import Ed25519PublicKey, X25519PublicKey
+from crypto.keys import Ed25519PublicKey, X25519PublicKey, X25519SecretKey
+from crypto.receipts import LOOKUP_TAG_BYTES
 from handlers.draft import Draft
 from handlers.ports import HousekeepingPort
 from handlers.reply_commands import install_reply_commands
@@ -94,6 +99,7 @@ from storage.models import (
     BodyKind,
     DeliveryKind,
     Direction,
+    Language,
     Mailbox,
     MailboxMessage,
     Report,
@@ -491,15 +497,7 @@ class MailboxService:
         tag = access.secrets.lookup_tag
         mailbox_public = access.secrets.key.public_key
         async with self._db.sessionmaker() as session, session.begin():
-            found = (
-                await session.execute(
-                    select(Mailbox, Report)
-                    .join(Report, Report.id == Mailbox.report_id)
-                    .where(Mailbox.lookup_tag == tag)
-                    # PostgreSQL: two additions at once must not take the same number.
-                    .with_for_update(of=Report)
-                )
-            ).first()
+            found = (await session.execute(_case_for_addition(tag))).first()
             if found is None or found[0].public_key != mailbox_public.raw:
                 raise UnknownMailbox("no case matches this receipt any more")
             report = found[1]
@@ -515,13 +513,10 @@ class MailboxService:
             recipients = [self._settings.recovery_public]
             if recipient is not None:
                 recipients.append(recipient.keys.encryption)
-            # Sealing a body with files is CPU work: off the event loop (I8).
-            sealed = await asyncio.to_thread(
-                seal_report,
-                body.to_bytes(),
+            sealed = await _seal_addendum(
+                body,
                 report_id=report.id,
                 sequence=sequence,
-                kind=EnvelopeKind.ADDENDUM,
                 recipients=recipients,
                 reply_to=mailbox_public,
             )
@@ -554,28 +549,87 @@ class MailboxService:
     async def discard_information(self, draft: Draft) -> None:
         """Do the work of :meth:`add_information` for a receipt that opens nothing, keep nothing.
 
-        An addition under an unknown receipt must look exactly like a stored one (no oracle on
-        whether a receipt's owner ever reported): the same look-up and the same sealing run,
-        and the result is dropped. Does not keep ``draft``; the caller wipes it.
+        An addition under an unknown receipt must look exactly like a stored one, in its answer
+        and in its timing (no oracle on whether a receipt's owner ever reported): the same
+        look-up, the same sealing and the same durable write. A placeholder report, with a body
+        and wraps of the sizes sealing produced, is inserted and deleted again in one
+        transaction, so its commit writes and syncs (SQLite's WAL, ``synchronous=FULL``;
+        PostgreSQL's WAL) as a stored addition's does, and leaves no row. What is written is
+        random bytes, never the sealed draft. Does not keep ``draft``; the caller wipes it.
         """
         body = _addendum_body(draft)
-        async with self._db.sessionmaker() as session:
-            await session.execute(
-                select(Mailbox.id).where(Mailbox.lookup_tag == secrets.token_bytes(32))
+        placeholder_id = new_report_id()
+        # Stands in for the assigned caseworker's key and the mailbox key a real case has.
+        stand_in = X25519SecretKey.generate().public_key
+        async with self._db.sessionmaker() as session, session.begin():
+            await session.execute(_case_for_addition(secrets.token_bytes(LOOKUP_TAG_BYTES)))
+            sealed = await _seal_addendum(
+                body,
+                report_id=placeholder_id,
+                sequence=1,
+                recipients=[self._settings.recovery_public, stand_in],
+                reply_to=stand_in,
             )
-        await asyncio.to_thread(
-            seal_report,
-            body.to_bytes(),
-            report_id=secrets.token_bytes(16),
-            sequence=1,
-            kind=EnvelopeKind.ADDENDUM,
-            recipients=[self._settings.recovery_public],
-        )
+            # Lower-case hex: never a case reference the bot issues, so it cannot collide.
+            session.add(
+                Report(
+                    id=placeholder_id,
+                    case_reference=secrets.token_hex(4),
+                    language=Language.EN,
+                    created_day=self._today(),
+                )
+            )
+            await session.flush()
+            await ReportRepository(session).add_body(
+                report_id=placeholder_id,
+                sequence=1,
+                kind=BodyKind.ADDENDUM,
+                body_sealed=secrets.token_bytes(len(sealed.body_sealed)),
+                wraps={w.key_id: secrets.token_bytes(len(w.wrap)) for w in sealed.wraps},
+                today=self._today(),
+            )
+            # ON DELETE CASCADE takes its body and wraps: the commit keeps nothing of it.
+            await session.execute(
+                delete(Report)
+                .where(Report.id == placeholder_id)
+                .execution_options(synchronize_session=False)
+            )
 
     def _delivery_delay(self) -> dt.timedelta:
         # I3: delivery time must not reveal when the reporter wrote.
         jitter = self._settings.jitter_seconds
         return dt.timedelta(seconds=secrets.SystemRandom().uniform(0, jitter) if jitter else 0)
+
+
+def _case_for_addition(lookup_tag: bytes) -> Select[Mailbox, Report]:
+    """The mailbox and report an addition goes to, the report locked for its next number."""
+    return (
+        select(Mailbox, Report)
+        .join(Report, Report.id == Mailbox.report_id)
+        .where(Mailbox.lookup_tag == lookup_tag)
+        # PostgreSQL: two additions at once must not take the same number.
+        .with_for_update(of=Report)
+    )
+
+
+async def _seal_addendum(
+    body: ReportBody,
+    *,
+    report_id: bytes,
+    sequence: int,
+    recipients: Sequence[X25519PublicKey],
+    reply_to: X25519PublicKey,
+) -> SealedReport:
+    # Sealing a body with files is CPU work: off the event loop (I8).
+    return await asyncio.to_thread(
+        seal_report,
+        body.to_bytes(),
+        report_id=report_id,
+        sequence=sequence,
+        kind=EnvelopeKind.ADDENDUM,
+        recipients=recipients,
+        reply_to=reply_to,
+    )
 
 
 def _signed_by(reply_file: ReplyFile, recipient: Recipient) -> bool:
