@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -55,6 +56,11 @@ async def latest_with_button(chat: UserChat, label: str) -> ChatMessage:
         if any(button.text == label for row in message.buttons for button in row):
             return message
     raise AssertionError(f"no button {label!r} in the chat")
+
+
+def answered(chat: UserChat, query: str) -> Callable[[], bool]:
+    """Whether the bot has answered the button press ``query`` yet."""
+    return lambda: chat.callback_answer(query) is not None
 
 
 async def press(chat: UserChat, label: str) -> None:
@@ -225,7 +231,7 @@ async def test_adding_under_an_unknown_receipt_answers_like_a_stored_addition(
             await reporter.wait_for(lambda m: ar("Send") in str(m.buttons))
             sending = await latest_with_button(reporter, ar("Send"))
             query = await reporter.press_button(sending.message_id, text=ar("Send"))
-            await reporter.wait_until(lambda: reporter.callback_answer(query) is not None)
+            await reporter.wait_until(answered(reporter, query))
             await reporter.wait_until(lambda: not reporter.messages(), timeout=10)
             answers.append(reporter.callback_answer(query))
     known, unknown = answers
