@@ -229,9 +229,13 @@ class MailboxRepository:
         direction: Direction,
         message_sealed: bytes,
         today: dt.date,
+        signer: int | None = None,
+        signer_key_id: bytes | None = None,
         signature: bytes | None = None,
     ) -> MailboxMessage:
         """Append a sealed message under the mailbox's next sequence number.
+
+        A reply carries who signed its statement, with which key, and the signature (I9).
 
         Two concurrent appends to one mailbox cannot both take a number: the primary key
         (mailbox, sequence) makes the second commit fail rather than overwrite.
@@ -244,6 +248,8 @@ class MailboxRepository:
             sequence=0 if last is None else last + 1,
             direction=direction,
             message_sealed=message_sealed,
+            signer=signer,
+            signer_key_id=signer_key_id,
             signature=signature,
             created_day=today,
         )

@@ -23,7 +23,7 @@ from bot.errors import SanadError
 
 if TYPE_CHECKING:
     from bot.config import Config
-    from bot.services.status import Status
+    from bot.services.status import BotCertificateState, Status
     from storage import audit
     from storage.engine import Database
     from storage.models import AuditEntry
@@ -56,6 +56,27 @@ def _in_days(days: int | None) -> str:
     return f"in {days} day{'s' if days != 1 else ''}"
 
 
+_CERTIFY_BOT = "`sanad admin certify-bot --org-key FILE`"
+
+
+def _bot_certificate_lines(state: BotCertificateState, today: dt.date) -> list[str]:
+    if state.expires is not None:
+        lines = [f"bot certificate: valid until {state.expires.isoformat()}"]
+        if state.renewal_due:
+            days = (state.expires - today).days
+            lines.append(
+                f"warning: the bot certificate expires in {days} day{'s' if days != 1 else ''}"
+                f"  <- renew it with {_CERTIFY_BOT}"
+            )
+        return lines
+    if state.problem is None:
+        return [
+            f"bot certificate: none, so the bot will not start  <- make one with {_CERTIFY_BOT}"
+        ]
+    hint = f"  <- {state.problem.hint}" if state.problem.hint else ""
+    return [f"bot certificate: {state.problem}, so the bot will not start{hint}"]
+
+
 def _status_lines(status: Status, config: Config, now: dt.datetime) -> list[str]:
     from bot.jobs.erase import ERASE_INTERVAL_SECONDS
     from bot.jobs.purge import PURGE_INTERVAL_SECONDS
@@ -78,6 +99,9 @@ def _status_lines(status: Status, config: Config, now: dt.datetime) -> list[str]
         f"deliveries: pending {status.pending}{_by_class(status.retrying)}, "
         f"failed {sum(status.failed.values())}{_by_class(status.failed)}",
         f"caseworkers: {_listing(status.caseworkers)}",
+        f"replies failing their signature check: {status.replies_unverified}"
+        + ("  (not shown to reporters)" if status.replies_unverified else ""),
+        *_bot_certificate_lines(status.bot_certificate, today),
         "jobs (when the bot runs):",
         f"  forward  every {forward_low:g}-{forward_high:g} s",
         f"  erase    every {ERASE_INTERVAL_SECONDS:g} s",
@@ -85,8 +109,9 @@ def _status_lines(status: Status, config: Config, now: dt.datetime) -> list[str]
         "next deadlines:",
         f"  chat housekeeping ({retention.housekeeping_hours} h): {_in_days(housekeeping_days)}",
         f"  closed-report retention ({retention.closed_report_days} days): "
-        + _in_days(None if deadlines.closed_report is None
-                   else (deadlines.closed_report - today).days),
+        + _in_days(
+            None if deadlines.closed_report is None else (deadlines.closed_report - today).days
+        ),
         f"  mailbox expiry ({retention.mailbox_days} days after last look-up): "
         + _in_days(None if deadlines.mailbox is None else (deadlines.mailbox - today).days),
     ]
@@ -97,8 +122,10 @@ def status(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
 
     Shows how many reports are in each state (and how many have waited for a caseworker longer
     than retention.unassigned_alert_days), deliveries pending and failed by error class,
-    caseworkers by state, how often each job runs, and in how many days the earliest stored
-    item of each kind is purged. No content, case reference or identifier is shown.
+    caseworkers by state, how many stored replies fail their signature check (reporters are
+    not shown them), the bot certificate's expiry (with a warning when renewal is due), how
+    often each job runs, and in how many days the earliest stored item of each kind is purged.
+    No content, case reference or identifier is shown.
     """
     from bot.services.status import gather_status
 

@@ -3,22 +3,27 @@
 Three use cases, each one transaction:
 
 - :meth:`MailboxService.store_reply` — a verified caseworker's ``/reply CASE TEXT``: the text is
-  sealed at once to the reporter's mailbox key (``crypto.seal_reply``) and stored as a
-  ``to_reporter`` message; the case goes ``in_progress``. The bot cannot read it back (I5).
+  sealed at once to the reporter's mailbox key (``crypto.seal_reply``), the reply statement is
+  signed with the bot key (I9), and both are stored as a ``to_reporter`` message; the case goes
+  ``in_progress``. The bot cannot read it back (I5).
 - :meth:`MailboxService.store_reply_file` — a reply file made offline by ``sanad caseworker
   reply``: its signature is checked against the caseworker's *certified* signing key (I4, through
-  :mod:`bot.services.caseworkers`) and the sealed reply is stored unopened with its signature.
+  :mod:`bot.services.caseworkers`), its statement against the case, the reporter's mailbox key
+  and the next number, and the sealed reply is stored unopened with its signature.
 - :meth:`MailboxService.look_up` and :meth:`MailboxService.add_information` — the reporter's
   ``/status``: the receipt is turned into the mailbox's lookup tag and key through the bounded
-  Argon2id pool, the replies are opened in memory, and an addition is sealed as an addendum
-  under its own data key to the recovery key and the assigned caseworker, with its wraps and
-  outbox row committed together (I8).
+  Argon2id pool, the replies whose signature verifies now (:mod:`bot.services.reply_signatures`)
+  are opened in memory and the others are dropped unopened, and an addition is sealed as an
+  addendum under its own data key to the recovery key and the assigned caseworker, with its
+  wraps and outbox row committed together (I8).
 
 No oracle (docs/crypto.md, "Receipts"): an unknown receipt runs the same Argon2id and the same
-three statements (find the mailbox by tag, read its messages, touch ``last_lookup_day``) as a
-known one with no replies, and :meth:`look_up` returns ``None`` for it; the conversation then
-answers both alike. The only differences left are the ones the caller asked for (replies, a state
-past ``received``), and they go only to whoever holds the receipt.
+statements (find the mailbox by tag, read its messages, touch ``last_lookup_day``, read who may
+sign replies) as a known one with no replies, and :meth:`look_up` returns ``None`` for it; the
+conversation then answers both alike. An addition under it is sealed and written durably, then
+deleted in the same transaction (:meth:`MailboxService.discard_information`). The only
+differences left are the ones the caller asked for (replies, a state past ``received``), and
+they go only to whoever holds the receipt.
 
 Reply numbers: a reply's sequence number is bound into its envelope, so the number it is stored
 under must be the number it was sealed with. ``/reply`` takes the mailbox's next number inside
@@ -38,10 +43,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
 
+from bot.bot_identity import BotIdentity
 from bot.errors import SanadError
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
@@ -49,6 +55,7 @@ from bot.services.caseworkers import (
     Recipient,
     eligible_caseworker,
     eligible_caseworkers_for_chat,
+    latest_revocations,
 )
 from bot.services.key_lifecycle import (
     PepperRing,
@@ -56,26 +63,32 @@ from bot.services.key_lifecycle import (
     load_pepper_ring,
     rekey_mailbox,
 )
+from bot.services.reply_signatures import certified_bot_key, reply_signers
 from bot.services.report_submission import body_attachment, report_flow_settings
 from crypto import (
     Answer,
     CryptoError,
     EnvelopeKind,
-    InvalidSignature,
     KdfPool,
     MailboxSecrets,
     MalformedReplyFile,
     OpenFailure,
     Receipt,
+    ReplyFile,
+    ReplySigner,
+    ReplyStatement,
     ReportBody,
+    SealedReport,
     UnsupportedVersion,
+    new_report_id,
     open_reply,
+    read_reply_file,
     safe_file_name,
     seal_reply,
     seal_report,
-    verify_reply_file,
 )
-from crypto.keys import Ed25519PublicKey, X25519PublicKey
+from crypto.keys import Ed25519PublicKey, X25519PublicKey, X25519SecretKey
+from crypto.receipts import LOOKUP_TAG_BYTES
 from handlers.draft import Draft
 from handlers.ports import HousekeepingPort
 from handlers.reply_commands import install_reply_commands
@@ -86,6 +99,7 @@ from storage.models import (
     BodyKind,
     DeliveryKind,
     Direction,
+    Language,
     Mailbox,
     MailboxMessage,
     Report,
@@ -97,7 +111,6 @@ _log = get_logger("mailbox")
 
 # Answer key of an addendum's text in its report body (docs/crypto.md, "Report body").
 ADDENDUM_TEXT_FIELD = "addendum.text"
-_SIGNATURE_BYTES = 64  # Ed25519; the reply file ends with it (docs/crypto.md)
 
 # Caseworker-facing refusals, English only, in one place.
 NOT_YOUR_CASE = "you can reply only to an open case assigned to you, as a verified caseworker"
@@ -105,6 +118,7 @@ NOT_A_REPLY_FILE = "this is not a reply file made by `sanad caseworker reply`, o
 NEWER_VERSION = "this reply file was made by another version of Sanad"
 NOT_YOUR_SIGNATURE = "this reply file is not signed by your verified key"
 WRONG_CASE_BINDING = "this reply file names a case reference that does not match its report"
+WRONG_MAILBOX = "this reply file is sealed to another mailbox than this case's reporter"
 
 
 class MailboxError(SanadError):
@@ -197,11 +211,14 @@ class MailboxService:
         kdf_pool: KdfPool,
         settings: MailboxSettings,
         *,
+        bot: BotIdentity,
         clock: Callable[[], dt.datetime] = _utc_now,
     ) -> None:
+        """``bot`` signs every ``/reply`` and vouches for those replies at ``/status`` (I9)."""
         self._db = database
         self._pool = kdf_pool
         self._settings = settings
+        self._bot = bot
         self._clock = clock
 
     @classmethod
@@ -219,6 +236,7 @@ class MailboxService:
                 jitter_seconds=config.delivery.jitter_seconds,
                 peppers=load_pepper_ring(config.server.state_dir, runtime.secrets.receipt_pepper),
             ),
+            bot=runtime.bot,
         )
 
     def _today(self) -> dt.date:
@@ -258,7 +276,8 @@ class MailboxService:
         return messages[-1].sequence + 1 if messages else 0
 
     async def store_reply(self, *, chat_id: int, case_reference: str, text: str) -> StoredReply:
-        """Seal ``text`` to the reporter's mailbox and store it; the case goes in progress.
+        """Seal ``text`` to the reporter's mailbox, sign it with the bot key and store it; the
+        case goes in progress.
 
         ``chat_id`` is the caseworker's own chat. Raises :class:`ReplyRefused` unless the case is
         open and assigned to a verified caseworker delivering to that chat. Commits.
@@ -270,13 +289,27 @@ class MailboxService:
                 session, chat_id, case_reference
             )
             sequence = await self._next_reply_number(session, mailbox)
-            sealed = seal_reply(
-                text,
+            mailbox_public = X25519PublicKey(mailbox.public_key)
+            # I9: the bot vouches for what it sealed for a verified caseworker; /status shows
+            # the reply only while this signature verifies for this case, mailbox and number.
+            statement = ReplyStatement(
+                signer=ReplySigner.BOT,
+                case_reference=report.case_reference,
                 report_id=report.id,
+                mailbox_key_id=mailbox_public.key_id,
                 sequence=sequence,
-                mailbox_public=X25519PublicKey(mailbox.public_key),
+                sealed_reply=seal_reply(
+                    text, report_id=report.id, sequence=sequence, mailbox_public=mailbox_public
+                ),
             )
-            await self._append_reply(session, report, mailbox, sequence, sealed, signature=None)
+            await self._append_reply(
+                session,
+                report,
+                mailbox,
+                statement,
+                signer_key_id=self._bot.public_key.key_id,
+                signature=statement.sign(self._bot.key),
+            )
             reference = report.case_reference
         event(_log, "reply.stored", signed_file=0)
         return StoredReply(reference, sequence)
@@ -285,64 +318,71 @@ class MailboxService:
         """Check an uploaded reply file and store its sealed reply unopened, with the signature.
 
         The signature must verify against the certified signing key of a verified caseworker
-        delivering to ``chat_id`` (docs/crypto.md, "Mailbox messages and replies"), the case must
-        be open and theirs, and the file's number must be the mailbox's next. Raises
-        :class:`ReplyRefused` (or :class:`WrongReplyNumber`) otherwise. Commits.
+        delivering to ``chat_id`` (docs/crypto.md, "Mailbox messages and replies"); the statement
+        it covers must name an open case of theirs, with its report id, its reporter's mailbox
+        key and the mailbox's next number. Raises :class:`ReplyRefused` (or
+        :class:`WrongReplyNumber`) otherwise. Commits.
         """
+        try:
+            reply_file = read_reply_file(data)
+        except UnsupportedVersion as exc:
+            raise ReplyRefused(NEWER_VERSION) from exc
+        except MalformedReplyFile as exc:
+            raise ReplyRefused(NOT_A_REPLY_FILE) from exc
+        statement = reply_file.statement
         async with self._db.sessionmaker() as session, session.begin():
             recipients = await self._recipients_of_chat(session, chat_id)
-            reply = None
-            for recipient in recipients:
-                try:
-                    reply = verify_reply_file(data, recipient.certificate)
-                    break
-                except InvalidSignature:
-                    continue
-                except UnsupportedVersion as exc:
-                    raise ReplyRefused(NEWER_VERSION) from exc
-                except MalformedReplyFile as exc:
-                    raise ReplyRefused(NOT_A_REPLY_FILE) from exc
-            if reply is None:
+            signer = next((r for r in recipients if _signed_by(reply_file, r)), None)
+            if signer is None:
                 # No eligible key of this chat signed it: a forgery, a revoked or unverified
                 # caseworker, or someone else's file. Not a word about which.
                 raise ReplyRefused(NOT_YOUR_SIGNATURE if recipients else NOT_YOUR_CASE)
-            report, mailbox, _ = await self._open_case_of(session, chat_id, reply.case_reference)
-            if report.id != reply.report_id:
+            report, mailbox, _ = await self._open_case_of(
+                session, chat_id, statement.case_reference
+            )
+            if report.id != statement.report_id:
                 raise ReplyRefused(WRONG_CASE_BINDING)
+            # The statement is checked again at every /status against what is stored; refusing
+            # a mismatch here tells the caseworker now rather than leaving a reply nobody sees.
+            if statement.mailbox_key_id != X25519PublicKey(mailbox.public_key).key_id:
+                raise ReplyRefused(WRONG_MAILBOX)
             expected = await self._next_reply_number(session, mailbox)
-            if reply.sequence != expected:
-                raise WrongReplyNumber(reply.sequence, expected)
+            if statement.sequence != expected:
+                raise WrongReplyNumber(statement.sequence, expected)
             await self._append_reply(
                 session,
                 report,
                 mailbox,
-                reply.sequence,
-                reply.sealed_reply,
-                signature=data[-_SIGNATURE_BYTES:],
+                statement,
+                signer_key_id=signer.keys.signing.key_id,
+                signature=reply_file.signature,
             )
             reference = report.case_reference
         event(_log, "reply.stored", signed_file=1)
-        return StoredReply(reference, reply.sequence)
+        return StoredReply(reference, statement.sequence)
 
     async def _append_reply(
         self,
         session: AsyncSession,
         report: Report,
         mailbox: Mailbox,
-        sequence: int,
-        sealed: bytes,
+        statement: ReplyStatement,
         *,
-        signature: bytes | None,
+        signer_key_id: bytes,
+        signature: bytes,
     ) -> None:
         message = await MailboxRepository(session).add_message(
             mailbox,
             direction=Direction.TO_REPORTER,
-            message_sealed=sealed,
+            message_sealed=statement.sealed_reply,
             today=self._today(),  # I3: the day only
+            signer=statement.signer.value,
+            signer_key_id=signer_key_id,
             signature=signature,
         )
-        if message.sequence != sequence:
-            # The envelope binds the number: stored under another one, it would never open.
+        if message.sequence != statement.sequence:
+            # The envelope and the signature bind the number: stored under another one, the
+            # reply would never show.
             raise ReplyRefused("another reply to this case was stored at the same moment; retry")
         report.status = ReportStatus.IN_PROGRESS
 
@@ -353,13 +393,17 @@ class MailboxService:
 
         Runs Argon2id through the bounded pool: raises ``crypto.Busy`` at once when the pool is
         full, before any database work. An unknown receipt costs the same work as a known mailbox
-        with nothing in it. A reply that does not open is left out (and counted in the log).
+        with nothing in it. Only replies whose signature verifies now (I9,
+        :mod:`bot.services.reply_signatures`) are opened; any other is left out unopened, and
+        both kinds of omission are counted in the log.
         """
         # One Argon2id run gives the tag under every accepted pepper (docs/crypto.md, "Receipts").
         lookup = await derive_receipt_lookup(
             self._pool, receipt, salt=self._settings.receipt_salt, ring=self._settings.pepper_ring()
         )
         mailbox_secrets, tags = lookup.current, list(lookup.tags)
+        org_public = self._settings.org_signing_public
+        today = self._today()
         async with self._db.sessionmaker() as session, session.begin():
             found = (
                 await session.execute(
@@ -370,42 +414,68 @@ class MailboxService:
             ).first()
             mailbox, report = found if found is not None else (None, None)
             # Both paths run the same statements: an id no row has when the tag is unknown.
-            messages = await session.scalars(
-                select(MailboxMessage)
-                .where(
-                    MailboxMessage.mailbox_id == (mailbox.id if mailbox is not None else -1),
-                    MailboxMessage.direction == Direction.TO_REPORTER,
+            messages = list(
+                await session.scalars(
+                    select(MailboxMessage)
+                    .where(
+                        MailboxMessage.mailbox_id == (mailbox.id if mailbox is not None else -1),
+                        MailboxMessage.direction == Direction.TO_REPORTER,
+                    )
+                    .order_by(MailboxMessage.sequence)
                 )
-                .order_by(MailboxMessage.sequence)
             )
-            sealed = [(m.sequence, m.message_sealed) for m in messages]
             if mailbox is not None:
                 rekey_mailbox(mailbox, lookup)  # found under an older pepper: move it now
             await session.execute(
                 update(Mailbox)
                 .where(Mailbox.lookup_tag.in_(tags))
-                .values(last_lookup_day=self._today())  # I3: the day only
+                .values(last_lookup_day=today)  # I3: the day only
                 .execution_options(synchronize_session=False)
+            )
+            # Who may vouch for a reply is read on both paths too, replies or not.
+            revocations = await latest_revocations(session, org_public)
+            signers = await reply_signers(
+                session,
+                org_public,
+                today,
+                revocations=revocations,
+                bot_key=certified_bot_key(self._bot, org_public, revocations, today),
             )
         if mailbox is None or report is None:
             event(_log, "mailbox.looked_up", found=0)
             return None
-        replies = self._open_replies(report.id, sealed, mailbox_secrets)
+        # The mailbox key the receipt derives, not the stored column: a reply signed for
+        # another mailbox does not verify here.
+        mailbox_key_id = mailbox_secrets.key.public_key.key_id
+        vouched = [
+            m
+            for m in messages
+            if signers.vouch_for(
+                m,
+                case_reference=report.case_reference,
+                report_id=report.id,
+                mailbox_key_id=mailbox_key_id,
+            )
+        ]
+        if len(vouched) != len(messages):
+            # I9: forged, moved, altered or no longer vouched for; not opened, not shown.
+            event(_log, "mailbox.reply_unverified", replies=len(messages) - len(vouched))
+        replies = self._open_replies(report.id, vouched, mailbox_secrets)
         event(_log, "mailbox.looked_up", found=1, replies=len(replies))
         return MailboxView(report.status, replies, MailboxAccess(mailbox_secrets))
 
     @staticmethod
     def _open_replies(
-        report_id: bytes, sealed: Sequence[tuple[int, bytes]], mailbox_secrets: MailboxSecrets
+        report_id: bytes, messages: Sequence[MailboxMessage], mailbox_secrets: MailboxSecrets
     ) -> list[str]:
         replies: list[str] = []
-        for sequence, message in sealed:
+        for message in messages:
             try:
                 replies.append(
                     open_reply(
-                        message,
+                        message.message_sealed,
                         report_id=report_id,
-                        sequence=sequence,
+                        sequence=message.sequence,
                         mailbox_secret=mailbox_secrets.key,
                     )
                 )
@@ -427,15 +497,7 @@ class MailboxService:
         tag = access.secrets.lookup_tag
         mailbox_public = access.secrets.key.public_key
         async with self._db.sessionmaker() as session, session.begin():
-            found = (
-                await session.execute(
-                    select(Mailbox, Report)
-                    .join(Report, Report.id == Mailbox.report_id)
-                    .where(Mailbox.lookup_tag == tag)
-                    # PostgreSQL: two additions at once must not take the same number.
-                    .with_for_update(of=Report)
-                )
-            ).first()
+            found = (await session.execute(_case_for_addition(tag))).first()
             if found is None or found[0].public_key != mailbox_public.raw:
                 raise UnknownMailbox("no case matches this receipt any more")
             report = found[1]
@@ -451,13 +513,10 @@ class MailboxService:
             recipients = [self._settings.recovery_public]
             if recipient is not None:
                 recipients.append(recipient.keys.encryption)
-            # Sealing a body with files is CPU work: off the event loop (I8).
-            sealed = await asyncio.to_thread(
-                seal_report,
-                body.to_bytes(),
+            sealed = await _seal_addendum(
+                body,
                 report_id=report.id,
                 sequence=sequence,
-                kind=EnvelopeKind.ADDENDUM,
                 recipients=recipients,
                 reply_to=mailbox_public,
             )
@@ -490,28 +549,96 @@ class MailboxService:
     async def discard_information(self, draft: Draft) -> None:
         """Do the work of :meth:`add_information` for a receipt that opens nothing, keep nothing.
 
-        An addition under an unknown receipt must look exactly like a stored one (no oracle on
-        whether a receipt's owner ever reported): the same look-up and the same sealing run,
-        and the result is dropped. Does not keep ``draft``; the caller wipes it.
+        An addition under an unknown receipt must look exactly like a stored one, in its answer
+        and in its timing (no oracle on whether a receipt's owner ever reported): the same
+        look-up, the same sealing and the same durable write. A placeholder report, with a body
+        and wraps of the sizes sealing produced, is inserted and deleted again in one
+        transaction, so its commit writes and syncs (SQLite's WAL, ``synchronous=FULL``;
+        PostgreSQL's WAL) as a stored addition's does, and leaves no row. What is written is
+        random bytes, never the sealed draft. Does not keep ``draft``; the caller wipes it.
         """
         body = _addendum_body(draft)
-        async with self._db.sessionmaker() as session:
-            await session.execute(
-                select(Mailbox.id).where(Mailbox.lookup_tag == secrets.token_bytes(32))
+        placeholder_id = new_report_id()
+        # Stands in for the assigned caseworker's key and the mailbox key a real case has.
+        stand_in = X25519SecretKey.generate().public_key
+        async with self._db.sessionmaker() as session, session.begin():
+            await session.execute(_case_for_addition(secrets.token_bytes(LOOKUP_TAG_BYTES)))
+            sealed = await _seal_addendum(
+                body,
+                report_id=placeholder_id,
+                sequence=1,
+                recipients=[self._settings.recovery_public, stand_in],
+                reply_to=stand_in,
             )
-        await asyncio.to_thread(
-            seal_report,
-            body.to_bytes(),
-            report_id=secrets.token_bytes(16),
-            sequence=1,
-            kind=EnvelopeKind.ADDENDUM,
-            recipients=[self._settings.recovery_public],
-        )
+            # Lower-case hex: never a case reference the bot issues, so it cannot collide.
+            session.add(
+                Report(
+                    id=placeholder_id,
+                    case_reference=secrets.token_hex(4),
+                    language=Language.EN,
+                    created_day=self._today(),
+                )
+            )
+            await session.flush()
+            await ReportRepository(session).add_body(
+                report_id=placeholder_id,
+                sequence=1,
+                kind=BodyKind.ADDENDUM,
+                body_sealed=secrets.token_bytes(len(sealed.body_sealed)),
+                wraps={w.key_id: secrets.token_bytes(len(w.wrap)) for w in sealed.wraps},
+                today=self._today(),
+            )
+            # ON DELETE CASCADE takes its body and wraps: the commit keeps nothing of it.
+            await session.execute(
+                delete(Report)
+                .where(Report.id == placeholder_id)
+                .execution_options(synchronize_session=False)
+            )
 
     def _delivery_delay(self) -> dt.timedelta:
         # I3: delivery time must not reveal when the reporter wrote.
         jitter = self._settings.jitter_seconds
         return dt.timedelta(seconds=secrets.SystemRandom().uniform(0, jitter) if jitter else 0)
+
+
+def _case_for_addition(lookup_tag: bytes) -> Select[Mailbox, Report]:
+    """The mailbox and report an addition goes to, the report locked for its next number."""
+    return (
+        select(Mailbox, Report)
+        .join(Report, Report.id == Mailbox.report_id)
+        .where(Mailbox.lookup_tag == lookup_tag)
+        # PostgreSQL: two additions at once must not take the same number.
+        .with_for_update(of=Report)
+    )
+
+
+async def _seal_addendum(
+    body: ReportBody,
+    *,
+    report_id: bytes,
+    sequence: int,
+    recipients: Sequence[X25519PublicKey],
+    reply_to: X25519PublicKey,
+) -> SealedReport:
+    # Sealing a body with files is CPU work: off the event loop (I8).
+    return await asyncio.to_thread(
+        seal_report,
+        body.to_bytes(),
+        report_id=report_id,
+        sequence=sequence,
+        kind=EnvelopeKind.ADDENDUM,
+        recipients=recipients,
+        reply_to=reply_to,
+    )
+
+
+def _signed_by(reply_file: ReplyFile, recipient: Recipient) -> bool:
+    """Whether this eligible caseworker's certified signing key signed ``reply_file`` (I4, I9)."""
+    try:
+        reply_file.verify(recipient.keys.signing)
+    except CryptoError:
+        return False
+    return True
 
 
 def _addendum_body(draft: Draft) -> ReportBody:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from bot.audit_head import BotAuditSeal, install_audit_seal
-from bot.bot_identity import load_or_create_bot_key
+from bot.bot_identity import certify_bot, load_or_create_bot_key
 from bot.config import Config, load_config
 from bot.services.housekeeping import Housekeeping, HousekeepingKeyring
 from bot.services.status import gather_status
@@ -33,6 +33,9 @@ from storage.models import (
     AuditEntry,
     CaseworkerStatus,
     DeliveryStatus,
+    Direction,
+    Mailbox,
+    MailboxMessage,
     OutboxEntry,
     Report,
     ReportStatus,
@@ -42,6 +45,8 @@ from tests.config.conftest import minimal_toml
 from tests.storage.helpers import store_opaque_report
 
 TODAY = dt.datetime.now(dt.UTC).date()
+BOT_CERTIFICATE_DAYS = 10  # inside bot.bot_identity.RENEWAL_WARNING_DAYS: renewal is due
+CERTIFY_BOT = "`sanad admin certify-bot --org-key FILE`"
 
 
 @dataclass
@@ -111,6 +116,22 @@ async def populate(db: Database, org: OrganisationKeys, state_dir: Path) -> list
         await session.execute(
             update(OutboxEntry).values(status=DeliveryStatus.FAILED, last_error="Forbidden")
         )
+        # I9: a reply written straight into the database, signed by no one.
+        session.add(
+            MailboxMessage(
+                mailbox_id=await session.scalar(
+                    select(Mailbox.id).where(Mailbox.report_id == recent.report_id)
+                ),
+                sequence=0,
+                direction=Direction.TO_REPORTER,
+                message_sealed=secrets.token_bytes(300),
+                signer=2,
+                signer_key_id=secrets.token_bytes(16),
+                signature=secrets.token_bytes(64),
+                created_day=TODAY,
+            )
+        )
+    certify_bot(state_dir, org.signing, days=BOT_CERTIFICATE_DAYS)
     (state_dir / "secrets").mkdir(mode=0o700, parents=True, exist_ok=True)
     reporter_chat = 7_400_000_000_000 + secrets.randbelow(10**9)
     await Housekeeping(
@@ -139,6 +160,13 @@ async def test_status_subprocess_shows_counts_and_deadlines_and_no_identifiers(
     assert "unassigned for 7+ days: 1  <- assign them with `sanad admin reassign`" in lines
     assert "deliveries: pending 0, failed 1 (Forbidden 1)" in lines
     assert "caseworkers: pending 0, verified 1, revoked 0" in lines
+    assert "replies failing their signature check: 1  (not shown to reporters)" in lines
+    expires = TODAY + dt.timedelta(days=BOT_CERTIFICATE_DAYS)
+    assert f"bot certificate: valid until {expires.isoformat()}" in lines
+    assert (
+        f"warning: the bot certificate expires in {BOT_CERTIFICATE_DAYS} days"
+        f"  <- renew it with {CERTIFY_BOT}"
+    ) in lines
     assert "  forward  every 600-900 s" in lines
     assert "  chat housekeeping (24 h): in 1 day" in lines
     assert "  closed-report retention (60 days): in 50 days" in lines
@@ -157,6 +185,39 @@ async def test_gather_status_counts_on_each_backend(db: Database, tmp_path: Path
     assert (found.unassigned_overdue, found.pending, dict(found.failed)) == (1, 0, {"Forbidden": 1})
     assert found.deadlines.closed_report == TODAY + dt.timedelta(days=50)
     assert found.deadlines.mailbox == TODAY + dt.timedelta(days=37)
+    assert found.replies_unverified == 1
+    assert found.bot_certificate.expires == TODAY + dt.timedelta(days=BOT_CERTIFICATE_DAYS)
+    assert found.bot_certificate.renewal_due
+
+
+async def test_status_without_a_bot_certificate_still_reports_and_says_so(
+    deployment: Deployment,
+) -> None:
+    result = deployment.sanad("admin", "status")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert f"bot certificate: none, so the bot will not start  <- make one with {CERTIFY_BOT}" in (
+        lines
+    )
+    assert "replies failing their signature check: 0" in lines
+    # A read-only command: it does not make a bot key either.
+    assert not (deployment.config.server.state_dir / "bot").exists()
+
+
+async def test_status_names_a_bot_certificate_from_another_organisation(
+    db: Database, tmp_path: Path
+) -> None:
+    org = OrganisationKeys.generate()
+    config = load_config(write_config(tmp_path, org))
+    certify_bot(config.server.state_dir, OrganisationKeys.generate().signing)
+
+    found = await gather_status(db, config, dt.datetime.now(dt.UTC))
+
+    assert found.bot_certificate.expires is None
+    assert str(found.bot_certificate.problem) == (
+        "the bot certificate was not signed by the organisation key in the configuration"
+    )
 
 
 async def append_entries(db: Database, count: int) -> list[int]:

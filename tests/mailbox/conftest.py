@@ -1,7 +1,7 @@
 """Fixtures for the mailbox tests: a migrated database (SQLite file, and PostgreSQL where the
-storage fixtures reach it), an approved caseworker, a stored report with a real receipt, and the
-real PTB Application with the report flow, /status and the reply commands against the local Bot
-API server."""
+storage fixtures reach it), an approved caseworker, a certified bot key, a stored report with a
+real receipt, and the real PTB Application with the report flow, /status and the reply commands
+against the local Bot API server."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ import datetime as dt
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from telegram.ext import Application, ApplicationBuilder
 
+from bot.bot_identity import BotIdentity, certify_bot, load_bot_identity
+from bot.config import Config, load_config
 from bot.local_api import LocalBotApi, UserChat
 from bot.services.mailbox import MailboxService, MailboxSettings, ReplyRefused
 from crypto import (
@@ -24,13 +27,17 @@ from crypto import (
     KdfPool,
     MailboxSecrets,
     Receipt,
+    ReplySigner,
+    ReplyStatement,
     ReportBody,
     derive_mailbox,
     generate_receipt,
     new_report_id,
+    seal_reply,
     seal_report,
+    write_reply_file,
 )
-from crypto.keys import CaseworkerKeys, OrganisationKeys
+from crypto.keys import ORG_SIGNING_PREFIX, CaseworkerKeys, OrganisationKeys, X25519PublicKey
 from crypto.receipts import PEPPER_BYTES, SALT_BYTES
 from handlers.draft import Draft
 from handlers.ports import Submission
@@ -42,6 +49,7 @@ from storage.migrate import upgrade_database
 from storage.models import Language
 from storage.reports import NewMailbox, store_report
 from tests.caseworkers.conftest import approved
+from tests.config.conftest import minimal_toml
 from tests.storage.conftest import NOW, TODAY, db, pg_schema, sqlite_path
 
 __all__ = ["NOW", "TODAY", "db", "pg_schema", "sqlite_path"]
@@ -85,6 +93,26 @@ class Case:
     receipt: Receipt
     mailbox_public: bytes
 
+    @property
+    def mailbox_key_id(self) -> bytes:
+        return X25519PublicKey(self.mailbox_public).key_id
+
+    def reply_file(self, keys: CaseworkerKeys, text: str, sequence: int) -> bytes:
+        """What ``sanad caseworker reply`` makes for this case: sealed to the reporter's mailbox,
+        signed by ``keys``."""
+        mailbox_public = X25519PublicKey(self.mailbox_public)
+        statement = ReplyStatement(
+            signer=ReplySigner.CASEWORKER,
+            case_reference=self.case_reference,
+            report_id=self.report_id,
+            mailbox_key_id=self.mailbox_key_id,
+            sequence=sequence,
+            sealed_reply=seal_reply(
+                text, report_id=self.report_id, sequence=sequence, mailbox_public=mailbox_public
+            ),
+        )
+        return write_reply_file(statement, keys.signing)
+
 
 @dataclass
 class Deployment:
@@ -97,6 +125,20 @@ class Deployment:
     caseworker_id: int
     caseworker: CaseworkerKeys
     pool: SpyPool
+    bot: BotIdentity
+    state_dir: Path
+
+    def config(self) -> Config:
+        """A configuration of this deployment (its organisation, its state directory), as
+        ``sanad admin status`` reads it."""
+        path = self.state_dir.parent / "config.toml"
+        org = self.org
+        keys = (
+            org.signing.public_key.to_text(ORG_SIGNING_PREFIX),
+            org.recovery.public_key.to_text(),
+        )
+        path.write_text(minimal_toml(keys, tables=f'[server]\nstate_dir = "{self.state_dir}"\n'))
+        return load_config(path)
 
     def service(self, clock: Callable[[], dt.datetime] = lambda: NOW) -> MailboxService:
         settings = MailboxSettings(
@@ -106,7 +148,7 @@ class Deployment:
             receipt_pepper=self.pepper,
             jitter_seconds=0.0,
         )
-        return MailboxService(self.db, self.pool, settings, clock=clock)
+        return MailboxService(self.db, self.pool, settings, bot=self.bot, clock=clock)
 
     async def submit(self, *, assigned: bool = True) -> Case:
         """A report sealed to the caseworker and the recovery key, stored as the bot stores one."""
@@ -138,9 +180,12 @@ class Deployment:
         return Case(report_id, stored.case_reference, receipt, mailbox_public.raw)
 
 
-async def deployment_on(database: Database, *, max_waiting: int = 4) -> Deployment:
+async def deployment_on(database: Database, state_dir: Path, *, max_waiting: int = 4) -> Deployment:
+    """Organisation keys, an approved caseworker, and a bot key in ``state_dir`` certified by
+    the organisation, as ``sanad admin certify-bot`` leaves it."""
     org = OrganisationKeys.generate()
     caseworker_id, keys = await approved(database, org, "amina", chat_id=CASEWORKER_CHAT)
+    certify_bot(state_dir, org.signing, today=TODAY)
     return Deployment(
         db=database,
         org=org,
@@ -149,6 +194,8 @@ async def deployment_on(database: Database, *, max_waiting: int = 4) -> Deployme
         caseworker_id=caseworker_id,
         caseworker=keys,
         pool=SpyPool(max_waiting),
+        bot=load_bot_identity(state_dir, org.signing.public_key, today=TODAY),
+        state_dir=state_dir,
     )
 
 
@@ -163,9 +210,9 @@ async def sqlite_file_db(sqlite_path: Any) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def deployment(sqlite_file_db: Database) -> AsyncIterator[Deployment]:
+async def deployment(sqlite_file_db: Database, tmp_path: Path) -> AsyncIterator[Deployment]:
     """A deployment on a real SQLite file."""
-    built = await deployment_on(sqlite_file_db)
+    built = await deployment_on(sqlite_file_db, tmp_path / "state")
     try:
         yield built
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -11,11 +12,13 @@ from bot.services.mailbox import (
     NOT_A_REPLY_FILE,
     NOT_YOUR_CASE,
     NOT_YOUR_SIGNATURE,
+    WRONG_CASE_BINDING,
+    WRONG_MAILBOX,
     ReplyRefused,
     WrongReplyNumber,
 )
-from crypto import seal_reply, sign_reply_file
-from crypto.keys import CaseworkerKeys, X25519PublicKey
+from crypto import ReplySigner, ReplyStatement, generate_receipt, write_reply_file
+from crypto.keys import CaseworkerKeys
 from storage.engine import Database
 from storage.models import Caseworker, CaseworkerStatus, MailboxMessage, Report, ReportStatus
 from tests.caseworkers.conftest import approved, enrolled
@@ -25,20 +28,7 @@ OTHER_CHAT = 7_000_099
 
 
 def reply_file(case: Case, keys: CaseworkerKeys, text: str, sequence: int) -> bytes:
-    """What ``sanad caseworker reply`` makes (the CLI test runs the command itself)."""
-    sealed = seal_reply(
-        text,
-        report_id=case.report_id,
-        sequence=sequence,
-        mailbox_public=X25519PublicKey(case.mailbox_public),
-    )
-    return sign_reply_file(
-        sealed,
-        case_reference=case.case_reference,
-        report_id=case.report_id,
-        sequence=sequence,
-        signing_key=keys.signing,
-    )
+    return case.reply_file(keys, text, sequence)
 
 
 async def message_count(db: Database) -> int:
@@ -47,15 +37,17 @@ async def message_count(db: Database) -> int:
 
 
 @pytest.fixture
-async def world(db: Database) -> AsyncIterator[Deployment]:
-    built = await deployment_on(db)
+async def world(db: Database, tmp_path: Path) -> AsyncIterator[Deployment]:
+    built = await deployment_on(db, tmp_path / "state")
     try:
         yield built
     finally:
         built.pool.close()
 
 
-async def test_reply_is_stored_sealed_and_sets_case_in_progress(world: Deployment) -> None:
+async def test_reply_is_stored_sealed_and_signed_by_the_bot_and_sets_case_in_progress(
+    world: Deployment,
+) -> None:
     case = await world.submit()
     stored = await world.service().store_reply(
         chat_id=CASEWORKER_CHAT, case_reference=case.case_reference.lower(), text="Hello"
@@ -68,6 +60,17 @@ async def test_reply_is_stored_sealed_and_sets_case_in_progress(world: Deploymen
     assert report.status is ReportStatus.IN_PROGRESS
     assert message is not None
     assert b"Hello" not in message.message_sealed
+    # I9: the bot vouches for this case, this mailbox, this number and this ciphertext.
+    assert (message.signer, message.signer_key_id) == (2, world.bot.public_key.key_id)
+    assert message.signature is not None
+    ReplyStatement(
+        signer=ReplySigner.BOT,
+        case_reference=case.case_reference,
+        report_id=case.report_id,
+        mailbox_key_id=case.mailbox_key_id,
+        sequence=0,
+        sealed_reply=message.message_sealed,
+    ).verify(world.bot.public_key, message.signature)
 
 
 async def test_reply_from_a_caseworker_not_assigned_is_refused(world: Deployment) -> None:
@@ -152,7 +155,7 @@ async def test_replayed_reply_file_is_refused_with_the_next_number(world: Deploy
     assert await message_count(world.db) == 1
 
 
-async def test_signature_is_kept_with_the_unopened_reply(world: Deployment) -> None:
+async def test_signature_and_signer_are_kept_with_the_unopened_reply(world: Deployment) -> None:
     case = await world.submit()
     data = reply_file(case, world.caseworker, "Hello", 0)
     await world.service().store_reply_file(chat_id=CASEWORKER_CHAT, data=data)
@@ -161,3 +164,44 @@ async def test_signature_is_kept_with_the_unopened_reply(world: Deployment) -> N
     assert message is not None
     assert message.signature == data[-64:]
     assert message.message_sealed in data
+    assert (message.signer, message.signer_key_id) == (
+        1,
+        world.caseworker.public.signing.key_id,
+    )
+
+
+async def test_reply_file_for_another_case_of_the_same_caseworker_is_refused(
+    world: Deployment,
+) -> None:
+    case, other = await world.submit(), await world.submit()
+    # Signed for ``other``'s report, but naming ``case``: the binding is checked, not assumed.
+    statement = ReplyStatement(
+        signer=ReplySigner.CASEWORKER,
+        case_reference=case.case_reference,
+        report_id=other.report_id,
+        mailbox_key_id=case.mailbox_key_id,
+        sequence=0,
+        sealed_reply=b"srpl" + bytes(100),
+    )
+    with pytest.raises(ReplyRefused, match=WRONG_CASE_BINDING):
+        await world.service().store_reply_file(
+            chat_id=CASEWORKER_CHAT, data=write_reply_file(statement, world.caseworker.signing)
+        )
+    assert await message_count(world.db) == 0
+
+
+async def test_reply_file_sealed_to_another_mailbox_is_refused(world: Deployment) -> None:
+    case = await world.submit()
+    # The caseworker's own file, but for a mailbox that is not this reporter's: whoever holds
+    # that other receipt would read it, and this reporter would never be shown it.
+    elsewhere = Case(
+        case.report_id,
+        case.case_reference,
+        generate_receipt(),
+        (await world.submit()).mailbox_public,
+    )
+    with pytest.raises(ReplyRefused, match=WRONG_MAILBOX):
+        await world.service().store_reply_file(
+            chat_id=CASEWORKER_CHAT, data=reply_file(elsewhere, world.caseworker, "Hello", 0)
+        )
+    assert await message_count(world.db) == 0

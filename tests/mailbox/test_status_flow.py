@@ -1,14 +1,12 @@
 """Replies and /status end to end: the real PTB Application against the local Bot API server, a
-real SQLite file, real libsodium and the real ``sanad caseworker reply`` as a subprocess."""
+real SQLite file and real libsodium. The reply file is the one ``sanad caseworker reply`` writes
+(``crypto.write_reply_file``); the command itself is tested with the caseworker CLI."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import threading
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -21,10 +19,8 @@ from crypto import (
     Wrap,
     generate_receipt,
     open_report,
-    save_caseworker_key,
-    write_sealed_file,
+    seal_reply,
 )
-from crypto.keyfile import MINIMUM
 from crypto.keys import X25519PublicKey
 from handlers.i18n import translator
 from handlers.report_flow import install_report_flow
@@ -32,7 +28,9 @@ from handlers.status_flow import STATE_NAMES, InstallOrderError, install_status_
 from storage.models import (
     BodyKind,
     DeliveryKind,
+    Direction,
     Mailbox,
+    MailboxMessage,
     OutboxEntry,
     Report,
     ReportStatus,
@@ -43,7 +41,6 @@ from tests.handlers import samples
 from tests.mailbox.conftest import (
     FLOW_SETTINGS,
     TODAY,
-    Case,
     Deployment,
     Kept,
     RefusingSubmitter,
@@ -51,66 +48,7 @@ from tests.mailbox.conftest import (
     running_bot,
 )
 
-PASSPHRASE = "correct horse battery staple"
 ar = translator("ar")
-
-
-async def sealed_report_file(deployment: Deployment, case: Case) -> bytes:
-    """The sealed report file the forward job sends the caseworker, from the stored parts."""
-    key_id = deployment.caseworker.public.encryption.key_id
-    async with deployment.db.sessionmaker() as session:
-        body = await session.get(BodyRow, (case.report_id, 0))
-        wrap = await session.get(WrapRow, (case.report_id, 0, key_id))
-    assert body is not None
-    assert wrap is not None
-    return write_sealed_file(
-        kind=EnvelopeKind.REPORT,
-        case_reference=case.case_reference,
-        report_id=case.report_id,
-        sequence=0,
-        reply_to=X25519PublicKey(case.mailbox_public),
-        wrap=Wrap(key_id, wrap.wrap),
-        body_sealed=body.body_sealed,
-    )
-
-
-def cli_reply(
-    tmp_path: Path, deployment: Deployment, case: Case, report_file: bytes, text: str, sequence: int
-) -> bytes:
-    """Run ``sanad caseworker reply`` as the caseworker would, and return the file it wrote."""
-    key = tmp_path / "amina.key"
-    if not key.exists():
-        save_caseworker_key(key, deployment.caseworker, "amina", PASSPHRASE, kdf=MINIMUM)
-    source = tmp_path / "case-report.sanad"
-    source.write_bytes(report_file)
-    out = tmp_path / f"reply-{sequence}.sanad"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "caseworker",
-            "reply",
-            case.case_reference,
-            "--key",
-            str(key),
-            "--from",
-            str(source),
-            "--number",
-            str(sequence + 1),
-            "--out",
-            str(out),
-        ],
-        input=text,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SANAD_PASSPHRASE": PASSPHRASE},
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert out.stat().st_mode & 0o777 == 0o600
-    return out.read_bytes()
 
 
 async def latest_with_button(chat: UserChat, label: str) -> ChatMessage:
@@ -120,13 +58,18 @@ async def latest_with_button(chat: UserChat, label: str) -> ChatMessage:
     raise AssertionError(f"no button {label!r} in the chat")
 
 
+def answered(chat: UserChat, query: str) -> Callable[[], bool]:
+    """Whether the bot has answered the button press ``query`` yet."""
+    return lambda: chat.callback_answer(query) is not None
+
+
 async def press(chat: UserChat, label: str) -> None:
     message = await latest_with_button(chat, label)
     await chat.press_button(message.message_id, text=label)
 
 
 async def test_replies_reach_status_and_addition_opens_for_caseworker_and_recovery(
-    deployment: Deployment, tmp_path: Path
+    deployment: Deployment,
 ) -> None:
     case = await deployment.submit()
     service = deployment.service()
@@ -141,11 +84,8 @@ async def test_replies_reach_status_and_addition_opens_for_caseworker_and_recove
         await caseworker.wait_until(
             lambda: sent.message_id not in {m.message_id for m in caseworker.messages()}
         )
-        # 2. A reply file made offline by the CLI, uploaded as a document.
-        report_file = await sealed_report_file(deployment, case)
-        signed = await asyncio.to_thread(
-            cli_reply, tmp_path, deployment, case, report_file, "Second reply, from my laptop", 1
-        )
+        # 2. A reply file made offline, uploaded as a document.
+        signed = case.reply_file(deployment.caseworker, "Second reply, from my laptop", 1)
         await caseworker.send_document(signed, "reply-1.sanad", "application/octet-stream")
         await caseworker.wait_for(lambda m: f"Reply 2 to {case.case_reference}" in (m.text or ""))
 
@@ -211,6 +151,42 @@ async def test_replies_reach_status_and_addition_opens_for_caseworker_and_recove
         assert b"Canary Photographer" not in addendum.attachments[0].data
 
 
+async def test_status_conversation_shows_a_forged_reply_row_to_no_one(
+    deployment: Deployment,
+) -> None:
+    case = await deployment.submit()
+    async with running_bot(deployment.service()) as bot:
+        await bot.caseworker_chat.send_command("reply", f"{case.case_reference} Genuine reply")
+        await bot.caseworker_chat.wait_for(lambda m: "Reply 1" in (m.text or ""))
+        # I9: an intruder with write access adds reply 2, sealed to the mailbox key they read.
+        async with deployment.db.sessionmaker() as session, session.begin():
+            mailbox = await session.scalar(
+                select(Mailbox).where(Mailbox.report_id == case.report_id)
+            )
+            assert mailbox is not None
+            session.add(
+                MailboxMessage(
+                    mailbox_id=mailbox.id,
+                    sequence=1,
+                    direction=Direction.TO_REPORTER,
+                    message_sealed=seal_reply(
+                        "Meet me tonight",
+                        report_id=case.report_id,
+                        sequence=1,
+                        mailbox_public=X25519PublicKey(case.mailbox_public),
+                    ),
+                    created_day=TODAY,
+                )
+            )
+        reporter = bot.reporter_chat
+        await reporter.send_command("status")
+        await reporter.wait_for(lambda m: bool(m.buttons))
+        await reporter.send_text(case.receipt.to_display())
+        answer = await reporter.wait_for(lambda m: ar("Add information") in str(m.buttons))
+    assert "Genuine reply" in (answer.text or "")
+    assert "Meet me tonight" not in (answer.text or "")
+
+
 async def test_unknown_receipt_answers_exactly_like_a_case_without_replies(
     deployment: Deployment,
 ) -> None:
@@ -255,15 +231,13 @@ async def test_adding_under_an_unknown_receipt_answers_like_a_stored_addition(
             await reporter.wait_for(lambda m: ar("Send") in str(m.buttons))
             sending = await latest_with_button(reporter, ar("Send"))
             query = await reporter.press_button(sending.message_id, text=ar("Send"))
-            await reporter.wait_until(lambda q=query: reporter.callback_answer(q) is not None)
+            await reporter.wait_until(answered(reporter, query))
             await reporter.wait_until(lambda: not reporter.messages(), timeout=10)
             answers.append(reporter.callback_answer(query))
     known, unknown = answers
     assert known == unknown
     assert known is not None
-    assert known[0] == ar(
-        "Your information has been added. This conversation has been deleted."
-    )
+    assert known[0] == ar("Your information has been added. This conversation has been deleted.")
     async with deployment.db.sessionmaker() as session:
         report = await session.get(Report, case.report_id)
         assert report is not None
