@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
+from bot.bot_identity import certify_bot, load_bot_identity
 from bot.jobs.purge import AUDIT_EVENT, Purger, RetentionSettings
 from bot.services import caseworkers
 from bot.services.housekeeping import Housekeeping
@@ -71,9 +72,12 @@ async def count(db: Database, column: object) -> int:
 
 
 async def test_report_life_past_every_deadline(
-    db: Database, housekeeping: Housekeeping, clock: Clock
+    db: Database, housekeeping: Housekeeping, clock: Clock, tmp_path: Path
 ) -> None:
     org = OrganisationKeys.generate()
+    # The bot signs the day-9 /reply (I9); its certificate covers the whole walk.
+    certify_bot(tmp_path / "state", org.signing, today=TODAY, days=366)
+    bot = load_bot_identity(tmp_path / "state", org.signing.public_key, today=TODAY)
     caseworker_chat = 5_100_000_000 + secrets.randbelow(10**8)
     caseworker_id, _keys = await approved(db, org, "amal", days=365, chat_id=caseworker_chat)
     purger = Purger(db, housekeeping, SETTINGS, clock=clock)
@@ -149,6 +153,7 @@ async def test_report_life_past_every_deadline(
             receipt_pepper=bytes(32),
             jitter_seconds=0.0,
         ),
+        bot=bot,
         clock=clock,
     )
     await mailbox_service.store_reply(
