@@ -102,7 +102,8 @@ def verify_signing_key_rotation(data: bytes) -> SigningKeyRotation:
         raise unsupported_version("signing key rotation statement", found, VERSION)
     if len(data) != STATEMENT_BYTES:
         raise reader.fail()
-    reason = next((r for r in RotationReason if r.value == reader.number(1)), None)
+    reason_byte = reader.number(1)  # read once: not inside the search below
+    reason = next((r for r in RotationReason if r.value == reason_byte), None)
     if reason is None:
         raise reader.fail()
     old = read_public_key(reader)
