@@ -70,13 +70,32 @@ class Runtime:
         )
 
     async def prepare(self) -> None:
-        """Apply pending migrations and refuse to start mid recovery key rotation: run before the
-        first update is handled."""
-        # Imported here: the key lifecycle service imports the features that import this module.
-        from bot.services.key_lifecycle import check_recovery_wraps
+        """Apply pending migrations and refuse to start mid recovery key rotation, with
+        revocations missing from the database, or with a revoked bot key: run before the first
+        update is handled.
 
+        Raises :class:`bot.services.caseworkers.RevocationsRolledBack` when the database's latest
+        valid revocation list is below the high-water mark (I9), and
+        :class:`bot.bot_identity.BotNotCertified` when that list names the bot key. Otherwise
+        raises the mark to the list in force.
+        """
+        # Imported here: the key lifecycle service imports the features that import this module.
+        from bot.revocation_mark import raise_mark, revocation_floor
+        from bot.services.key_lifecycle import check_recovery_wraps, revocations_in_force
+
+        organisation = self.config.organisation
+        state_dir = self.config.server.state_dir
         await upgrade_database(self.database)
-        await check_recovery_wraps(self.database, self.config.organisation.recovery_public_key)
+        await check_recovery_wraps(self.database, organisation.recovery_public_key)
+        revocations = await revocations_in_force(
+            self.database,
+            organisation.signing_public_key,
+            min_serial=revocation_floor(state_dir, organisation.min_revocation_serial),
+        )
+        if revocations is not None:
+            # I9: a bot whose own key the organisation revoked must not sign anything more.
+            load_bot_identity(state_dir, organisation.signing_public_key, revocations=revocations)
+            raise_mark(state_dir, revocations.serial)
         event(_log, "database.ready")
 
     async def close(self) -> None:

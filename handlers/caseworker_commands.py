@@ -3,15 +3,19 @@
 These are single commands, not a conversation: each is answered at once and keeps no state.
 
 - ``/enroll CODE`` — a caseworker pastes the enrolment code ``sanad caseworker init`` printed on
-  their own machine. The bot records them as pending with this chat as their delivery chat, and
-  answers with the fingerprint *it* computed from the code, to be compared with the one their
-  machine printed and read to an admin before ``sanad admin approve`` (I4: this comparison is
-  what keeps an adversary's key out). The message carrying the code is deleted from the chat
+  their own machine. The bot records the key as pending with a claim, signed by the bot, that
+  this chat sent it, and answers with the fingerprint *it* computed from the code and the
+  claim's 8-digit confirmation code. The caseworker compares the fingerprint with the one their
+  machine printed and reads both aloud to an admin, who types the code into
+  ``sanad admin approve --confirm`` (I4: the fingerprint keeps an adversary's key out; I9: the
+  code binds the certificate to this chat and not to a chat the code was pasted into). Every
+  ``/enroll`` gets a new code, from any chat. The message carrying the code is deleted from the chat
   first, whatever the outcome, so a seized phone does not hand over the caseworker's public keys
   and label together with their Telegram account. Sending /enroll is limited per user
   (:class:`~handlers.flood.FloodLimiter`), and the service caps keys pending per chat.
-- ``/cases`` — a verified caseworker's open case references and states; anyone else gets the
-  same one-line refusal, which says nothing about whether they ever enrolled.
+- ``/cases`` — a verified caseworker's open case references and states, in the chat their
+  certificate names; anyone else gets the same one-line refusal, which says nothing about
+  whether they ever enrolled.
 - ``/close CASE`` — the assigned caseworker closes one of their cases.
 
 Commands work in private chats only: a group must never become a delivery chat. ``handlers``
@@ -43,7 +47,8 @@ class DeskRefusal(Exception):
 
 
 class EnrolmentView(Protocol):
-    """What ``/enroll`` shows back: the stored label and the fingerprint the bot computed."""
+    """What ``/enroll`` shows back: the stored label, the fingerprint the bot computed and the
+    confirmation code of this chat's claim (``1234 5678``)."""
 
     @property
     def label(self) -> str: ...
@@ -52,10 +57,10 @@ class EnrolmentView(Protocol):
     def fingerprint(self) -> str: ...
 
     @property
-    def replaces_id(self) -> int | None: ...
+    def confirmation_code(self) -> str: ...
 
     @property
-    def already_enrolled(self) -> bool: ...
+    def replaces_id(self) -> int | None: ...
 
 
 class CaseView(Protocol):
@@ -75,7 +80,7 @@ class CaseworkerDesk(Protocol):
     """
 
     async def enroll(self, code: str, chat_id: int) -> EnrolmentView:
-        """Record the key in ``code`` as pending, delivering to ``chat_id``."""
+        """Record that ``chat_id`` sent the key in ``code``; return its new confirmation code."""
         ...
 
     async def open_cases(self, chat_id: int) -> Sequence[CaseView] | None:
@@ -99,10 +104,12 @@ class _Text:
     ENROLLED = (
         "Enrolment received for {label}.\n"
         "Fingerprint: {fingerprint}\n"
-        "Check that it is exactly the fingerprint your computer printed, then read it to an "
-        "administrator, who will approve your key. Until then no report is sent to you."
+        "Confirmation code: {code}\n"
+        "Check that the fingerprint is exactly the one your computer printed, then read both "
+        "the fingerprint and the confirmation code aloud to an administrator, who will approve "
+        "your key for this chat. Until then no report is sent to you. Each /enroll gives a new "
+        "code; read out the latest one."
     )
-    ENROLLED_AGAIN = "This key is already enrolled as {label}.\nFingerprint: {fingerprint}"
     ROTATION = "This key will replace your earlier key once an administrator approves it."
     CODE_DELETED_FAILED = "Delete your /enroll message from this chat yourself."
     NOT_A_CASEWORKER = "This command is for verified caseworkers."
@@ -130,7 +137,8 @@ class CaseworkerCommands:
         ]
 
     async def enroll(self, update: Update, context: Context) -> None:
-        """Deletes the code message, records the key as pending and answers with its fingerprint."""
+        """Deletes the code message, records this chat's claim and answers with the fingerprint
+        and the confirmation code."""
         message, chat = update.effective_message, update.effective_chat
         user = update.effective_user
         if message is None or chat is None or user is None:
@@ -150,8 +158,13 @@ class CaseworkerCommands:
         except DeskRefusal as exc:
             await _send(context, chat.id, _Text.ENROLL_REFUSED.format(reason=_sentence(exc)))
             return
-        answer = _Text.ENROLLED_AGAIN if enrolment.already_enrolled else _Text.ENROLLED
-        lines = [answer.format(label=enrolment.label, fingerprint=enrolment.fingerprint)]
+        lines = [
+            _Text.ENROLLED.format(
+                label=enrolment.label,
+                fingerprint=enrolment.fingerprint,
+                code=enrolment.confirmation_code,
+            )
+        ]
         if enrolment.replaces_id is not None:
             lines.append(_Text.ROTATION)
         if not deleted:

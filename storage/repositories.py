@@ -163,15 +163,18 @@ class CaseworkerRepository:
         self,
         *,
         label: str,
-        delivery_chat_id: int,
         encryption_public_key: bytes,
         encryption_key_id: bytes,
         signing_public_key: bytes,
         fingerprint: str,
         today: dt.date,
         replaces_id: int | None = None,
+        delivery_chat_id: int | None = None,
     ) -> Caseworker:
-        """Insert a caseworker as ``pending``: no certificate, so not yet a recipient (I4)."""
+        """Insert a caseworker as ``pending``: no certificate, so not yet a recipient (I4).
+
+        ``delivery_chat_id`` is left NULL by enrolment: only approval binds a chat (I9).
+        """
         caseworker = Caseworker(
             label=label,
             delivery_chat_id=delivery_chat_id,

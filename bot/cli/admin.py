@@ -47,7 +47,10 @@ _PLAIN_COLUMNS = (
     "reason",
     "expires",
     "languages",
+    "claims",
 )
+# The table for people: fewer, merged columns, so label and status stay readable at 80 columns.
+_TABLE_COLUMNS = ("id", "label", "status", "seals", "claims", "languages", "fingerprint")
 
 
 @admin_app.command("caseworkers")
@@ -63,38 +66,62 @@ def caseworkers(
     The fingerprint is computed from the stored keys; compare it with the one the caseworker's
     `sanad caseworker init` printed before approving. When the bot will not seal to someone the
     reason column says why (no certificate, signed by another key, expired, revoked, ...). The
-    languages column is what reports are routed to them in ("any" when none is set).
+    languages column is what reports are routed to them in ("any" when none is set). The claims
+    column counts the chats that sent /enroll with the key since it was last approved: "2
+    chats!" means the enrolment code was also sent from a chat that is not the caseworker's;
+    approving with the confirmation code the caseworker reads you binds only their chat ("?"
+    until the bot key is certified, as the claims cannot be checked).
     """
     from rich.console import Console
     from rich.table import Table
 
+    from bot.bot_identity import BotNotCertified, load_bot_identity
+    from bot.revocation_mark import revocation_floor
     from bot.services.caseworkers import assess_caseworkers
 
     settings = load_settings(config)
     org_public = settings.organisation.signing_public_key
+    state_dir = settings.server.state_dir
+    try:
+        bot_public = load_bot_identity(state_dir, org_public).public_key
+    except BotNotCertified:
+        bot_public = None  # claims cannot be verified yet: the column shows "?"
+    floor = revocation_floor(state_dir, settings.organisation.min_revocation_serial)
 
     async def work(db: Database) -> list[Assessment]:
         async with db.sessionmaker() as session, session.begin():
-            return await assess_caseworkers(session, org_public, today_utc())
+            return await assess_caseworkers(
+                session, org_public, today_utc(), min_serial=floor, bot_public=bot_public
+            )
 
     assessments = on_database(settings, work)
-    rows = [_row(a) for a in assessments]
     if plain:
-        for line in [_PLAIN_COLUMNS, *rows]:
+        for line in [_PLAIN_COLUMNS, *(_plain_row(a) for a in assessments)]:
             typer.echo("\t".join(line))
         return
-    if not rows:
+    if not assessments:
         typer.echo("no caseworkers yet: they enrol with /enroll in Telegram")
         return
     table = Table(title="Caseworkers")
-    for column in _PLAIN_COLUMNS:
-        table.add_column(column, no_wrap=column in ("fingerprint", "id"))
-    for row in rows:
-        table.add_row(*row)
+    for column in _TABLE_COLUMNS:
+        # Minimum widths keep short values whole when the terminal is narrow; the fingerprint
+        # and the reasons wrap at their spaces instead.
+        table.add_column(column, min_width=len(column) if column != "fingerprint" else 11)
+    for assessment in assessments:
+        table.add_row(*_table_row(assessment))
     Console().print(table)
 
 
-def _row(assessment: Assessment) -> tuple[str, ...]:
+def _claims(assessment: Assessment) -> str:
+    if assessment.claiming_chats is None:
+        return "?"
+    chats = assessment.claiming_chats
+    if chats == 0:
+        return "-"
+    return "1 chat" if chats == 1 else f"{chats} chats!"
+
+
+def _plain_row(assessment: Assessment) -> tuple[str, ...]:
     from bot.services.caseworkers import format_languages
 
     return (
@@ -107,6 +134,28 @@ def _row(assessment: Assessment) -> tuple[str, ...]:
         assessment.reason.value if assessment.reason else "-",
         assessment.expires.isoformat() if assessment.expires else "-",
         format_languages(assessment.languages),
+        "?" if assessment.claiming_chats is None else str(assessment.claiming_chats),
+    )
+
+
+def _table_row(assessment: Assessment) -> tuple[str, ...]:
+    from bot.services.caseworkers import format_languages
+
+    label = assessment.label
+    if assessment.replaces_id is not None:
+        label += f" (replaces {assessment.replaces_id})"
+    if assessment.eligible and assessment.expires is not None:
+        seals = f"yes, until {assessment.expires.isoformat()}"
+    else:
+        seals = f"no: {assessment.reason.value}" if assessment.reason else "no"
+    return (
+        str(assessment.caseworker_id),
+        label,
+        assessment.status.value,
+        seals,
+        _claims(assessment),
+        format_languages(assessment.languages),
+        assessment.fingerprint or "-",
     )
 
 
@@ -147,11 +196,23 @@ def approve(
             help="Report languages routed to them, e.g. ar,fr (ar, fr, en; default: unchanged).",
         ),
     ] = None,
+    confirm: Annotated[
+        str | None,
+        typer.Option(
+            "--confirm",
+            metavar="CODE",
+            help="The 8-digit confirmation code the bot sent the caseworker after /enroll.",
+        ),
+    ] = None,
 ) -> None:
-    """Sign a caseworker's certificate with the organisation signing key.
+    """Sign a caseworker's certificate with the organisation signing key, bound to their chat.
 
-    Compare fingerprints with the caseworker (by voice or in person) first: approving is what
-    makes the bot seal reports to their key.
+    Meet the caseworker (by voice or in person) first: they read you the fingerprint and the
+    confirmation code the bot answered their /enroll with. Compare the fingerprint with the
+    one `sanad admin caseworkers` shows and pass the code with --confirm: the certificate then
+    names the chat that received that code, and no other. Approving is what makes the bot seal
+    reports to their key. Run it where the bot's state directory is (the code is checked
+    against the bot key).
     """
     if every == (who is not None):
         raise SanadError("name one caseworker, or pass --all", hint="`sanad admin approve --help`")
@@ -160,26 +221,39 @@ def approve(
             "--languages names one caseworker's languages; it cannot go with --all",
             hint="set them afterwards with `sanad admin languages ID CODES`",
         )
+    if every and confirm is not None:
+        raise SanadError("--confirm names one caseworker's code; it cannot go with --all")
+    if not every and confirm is None:
+        raise SanadError(
+            "approving a caseworker needs the confirmation code they received after /enroll",
+            hint="ask them to read it to you with the fingerprint, then pass --confirm CODE",
+        )
+    from bot.bot_identity import load_bot_identity
     from bot.services.caseworkers import approve as approve_caseworker
     from bot.services.caseworkers import format_languages, parse_languages
+    from crypto import parse_confirmation_code
 
     # Checked before the key file's passphrase is asked: a typo should cost nothing.
     reads = None if languages is None else parse_languages(languages)
     settings = load_settings(config)
     org_public = settings.organisation.signing_public_key
-    signing_key = open_signing_key(settings, org_key, passphrase_file)
     if who is None:  # --all; imported here, as it lives with the key lifecycle commands
         from bot.cli.admin_keys import approve_all
 
-        approve_all(settings, signing_key, days=days, rotation=rotation)
+        approve_all(settings, org_key, passphrase_file, days=days, rotation=rotation)
         return
+    code = parse_confirmation_code(confirm or "")  # present: checked above
+    bot_public = load_bot_identity(settings.server.state_dir, org_public).public_key
+    signing_key = open_signing_key(settings, org_key, passphrase_file)
 
     async def work(db: Database) -> Approval:
         return await approve_caseworker(
             db,
             who=who,
+            confirmation=code,
             signing_key=signing_key,
             org_public=org_public,
+            bot_public=bot_public,
             today=today_utc(),
             days=days,
             languages=reads,
@@ -190,6 +264,11 @@ def approve(
     typer.echo(f"Fingerprint: {approval.fingerprint}")
     typer.echo(f"certificate valid until {approval.expires.isoformat()}")
     typer.echo(f"languages: {format_languages(approval.languages)}")
+    if approval.other_chats:
+        typer.echo(
+            f"{approval.other_chats} other chat(s) also sent this key with /enroll: they were "
+            "not bound and receive nothing"
+        )
     if approval.rotation_of is not None:
         typer.echo(
             f"this key replaces caseworker {approval.rotation_of}'s; move their open cases with "

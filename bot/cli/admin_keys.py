@@ -30,7 +30,7 @@ from bot.cli.keys import ORG_LABEL, RECOVERY_FILE, SIGNING_FILE, refuse_existing
 from bot.cli.passphrase import PassphraseFileOption, read_passphrase
 from bot.errors import SanadError
 from bot.services.limits import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
-from crypto import issue_signing_key_rotation, verify_signing_key_rotation
+from crypto import RotationReason, issue_signing_key_rotation, verify_signing_key_rotation
 from crypto.certificates import today_utc
 from crypto.keyfile import (
     KeyKind,
@@ -76,15 +76,22 @@ def revoke(
     settings = load_settings(config)
     org_public = settings.organisation.signing_public_key
     signing_key = open_signing_key(settings, org_key, passphrase_file)
+    floor = _revocation_floor(settings)
 
     async def work(db: Database) -> Revocation:
         return await lifecycle.revoke(
-            db, who=who, signing_key=signing_key, org_public=org_public, today=today_utc()
+            db,
+            who=who,
+            signing_key=signing_key,
+            org_public=org_public,
+            today=today_utc(),
+            min_serial=floor,
         )
 
     result = on_database(settings, work)
     ids = ", ".join(str(i) for i in result.caseworker_ids)
     typer.echo(f"revoked caseworker(s) {ids}: revocation list {result.serial} signed")
+    _raise_mark(settings, result.serial)
     typer.echo(
         f"{result.wraps_removed} wrap(s) deleted, {result.deliveries_stopped} delivery(ies) stopped"
     )
@@ -265,12 +272,24 @@ def rotate_signing(
         ),
     ],
     passphrase_file: PassphraseFileOption = None,
+    compromised: Annotated[
+        bool,
+        typer.Option(
+            "--compromised",
+            help="The old key may be in someone else's hands: carry no certificate over.",
+        ),
+    ] = False,
 ) -> None:
     """Make a new organisation signing key, and a statement by both keys that it replaces the old.
 
     Then, on the server: put the printed line into the [organisation] table and run
     `sanad admin approve --all --org-key NEW --rotation STATEMENT` to re-issue the certificates
     the old key signed (caseworkers receive nothing in between: stop the bot while you do it).
+
+    With --compromised nothing the old key signed is carried over: the same command signs the
+    revocations again under the new key and re-issues no certificate, so once the new key is
+    pinned every caseworker is ineligible until approved again. Each caseworker sends /enroll
+    again for a fresh confirmation code and reads it to you with the fingerprint.
     """
     header = read_key_file_header(old_key)
     if header.kind is not KeyKind.ORG_SIGNING:
@@ -285,10 +304,21 @@ def rotate_signing(
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     new = Ed25519SigningKey.generate()
     save_org_signing_key(signing_path, new, ORG_LABEL, passphrase)
-    statement_path.write_bytes(issue_signing_key_rotation(old, new))
+    reason = RotationReason.COMPROMISED if compromised else RotationReason.SCHEDULED
+    statement_path.write_bytes(issue_signing_key_rotation(old, new, reason=reason))
     typer.echo(f"Wrote {signing_path} (mode 0600) and {statement_path}. Keep the key offline.")
     typer.echo("Paste this line into the [organisation] table of config.toml:")
     typer.echo(f'signing_public_key = "{new.public_key.to_text(prefix=ORG_SIGNING_PREFIX)}"')
+    if compromised:
+        typer.echo(
+            "Then run `sanad admin approve --all --org-key NEW --rotation STATEMENT` on the "
+            "server: it signs the revocations again and re-issues no certificate."
+        )
+        typer.echo(
+            "From then on every caseworker is ineligible until re-approved: each sends /enroll "
+            "again and reads you the fingerprint and the new confirmation code, and you run "
+            "`sanad admin approve ID --org-key NEW --confirm CODE`."
+        )
 
 
 def new_recovery(
@@ -308,19 +338,53 @@ def new_recovery(
     typer.echo(f'recovery_public_key = "{key.public_key.to_text()}"')
 
 
+def _revocation_floor(settings: Config) -> int:
+    from bot.revocation_mark import revocation_floor
+
+    return revocation_floor(settings.server.state_dir, settings.organisation.min_revocation_serial)
+
+
+def _raise_mark(settings: Config, serial: int) -> None:
+    """Raise the revocation high-water mark after a new list committed (I9), and say so."""
+    from bot.revocation_mark import mark_path, raise_mark
+
+    if raise_mark(settings.server.state_dir, serial):
+        typer.echo(f"revocation mark raised to {serial} in {mark_path(settings.server.state_dir)}")
+    else:
+        typer.echo(
+            f"no state directory here: the bot raises its revocation mark to {serial} when it "
+            f"next starts; to pin it, set organisation.min_revocation_serial = {serial}"
+        )
+
+
+_REAPPROVE_HINT = (
+    "every caseworker sends /enroll again and reads you the fingerprint and the new "
+    "confirmation code; approve each with `sanad admin approve ID --org-key FILE --confirm CODE`"
+)
+
+
 def approve_all(
-    settings: Config, signing_key: Ed25519SigningKey, *, days: int, rotation: Path | None
+    settings: Config,
+    org_key: Path,
+    passphrase_file: Path | None,
+    *,
+    days: int,
+    rotation: Path | None,
 ) -> None:
-    """``sanad admin approve --all``: re-issue every certificate in force with ``signing_key``.
+    """``sanad admin approve --all``: re-issue every certificate in force with the key in
+    ``org_key`` (checked against the pinned key before its passphrase is asked).
 
     With ``rotation`` (the statement `sanad org rotate-signing` wrote), certificates and the
     revocation list signed by the statement's old key are re-issued too; the statement must name
-    the pinned key as the new one. ``signing_key`` was already checked against the pinned key.
+    the pinned key as the new one. A statement made after a compromise re-issues no
+    certificate: the revocations are signed again under the new key, and the command fails
+    with the line that says every caseworker must be approved again (I9).
     """
     from bot.services import key_lifecycle as lifecycle
 
     org_public = settings.organisation.signing_public_key
     previous = None
+    compromised = False
     if rotation is not None:
         statement = verify_signing_key_rotation(rotation.read_bytes())
         if statement.new != org_public:
@@ -329,6 +393,30 @@ def approve_all(
                 hint="put the line `sanad org rotate-signing` printed into [organisation] first",
             )
         previous = statement.old
+        compromised = statement.reason is RotationReason.COMPROMISED
+    signing_key = open_signing_key(settings, org_key, passphrase_file)
+    floor = _revocation_floor(settings)
+    if compromised and previous is not None:
+        old_key = previous
+
+        async def carry(db: Database) -> int:
+            return await lifecycle.carry_revocations_after_compromise(
+                db,
+                signing_key=signing_key,
+                org_public=org_public,
+                previous=old_key,
+                today=today_utc(),
+                min_serial=floor,
+            )
+
+        serial = on_database(settings, carry)
+        typer.echo(f"revocation list signed again with the new key as serial {serial}")
+        _raise_mark(settings, serial)
+        raise SanadError(
+            f"{rotation} rotates away from a compromised key: no certificate was re-issued, "
+            "and no caseworker receives anything until approved again",
+            hint=_REAPPROVE_HINT,
+        )
 
     async def work(db: Database) -> Reissue:
         return await lifecycle.reissue_certificates(
@@ -338,6 +426,7 @@ def approve_all(
             previous=previous,
             today=today_utc(),
             days=days,
+            min_serial=floor,
         )
 
     result = on_database(settings, work)
@@ -347,6 +436,7 @@ def approve_all(
         typer.echo(f"{result.skipped} verified row(s) had no certificate in force: not signed")
     if result.revocation_serial is not None:
         typer.echo(f"revocation list re-issued as serial {result.revocation_serial}")
+        _raise_mark(settings, result.revocation_serial)
 
 
 def reassign_all(

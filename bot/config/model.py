@@ -101,6 +101,12 @@ HousekeepingHours = Annotated[
     int, Strict(), Field(ge=1, le=48), _expecting("a whole number of hours from 1 to 48")
 ]
 Port = Annotated[int, Strict(), Field(ge=1, le=65535), _expecting("a port number from 1 to 65535")]
+Serial = Annotated[
+    int,
+    Strict(),
+    Field(ge=0, lt=2**64),
+    _expecting("a whole number ≥ 0 (a revocation list serial)"),
+]
 Flag = Annotated[bool, Strict(), _expecting("true or false")]
 # Shown to reporters in Telegram messages, so short and never blank.
 Label = Annotated[
@@ -366,6 +372,9 @@ class OrganisationSection(_Table):
     # The five countries of the brief; "other" is always offered in addition.
     countries: tuple[Label, ...] = ("EG", "IQ", "JO", "LB", "TN")
     languages: tuple[Language, ...] = ("ar", "fr", "en")
+    # I9: the lowest revocation list serial the bot accepts, beside the mark in the state
+    # directory (bot.revocation_mark); 0 leaves it to the mark alone.
+    min_revocation_serial: Serial = 0
 
     @field_validator("countries")
     @classmethod

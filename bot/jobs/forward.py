@@ -48,7 +48,6 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
-from sqlalchemy import select
 from telegram import Bot, InputFile
 from telegram.error import (
     BadRequest,
@@ -67,12 +66,12 @@ from bot.config import DeliverySection
 from bot.jobs import job_queue_of
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
-from bot.services.caseworkers import assess, latest_revocations
+from bot.services.caseworkers import eligible_caseworkers_among
 from bot.services.delivery import Parcel, Recipient, build_parcels
 from crypto.keys import Ed25519PublicKey
 from storage import outbox
 from storage.engine import Database
-from storage.models import Caseworker, DeliveryStatus
+from storage.models import DeliveryStatus
 from storage.outbox import Delivery, RetryPolicy
 
 JOB_NAME = "forward"
@@ -166,22 +165,29 @@ def _interleave(parcels: list[Parcel]) -> list[Parcel]:
 
 
 async def eligible_recipients(
-    db: Database, caseworker_ids: set[int], *, org_key: Ed25519PublicKey, today: dt.date
+    db: Database,
+    caseworker_ids: set[int],
+    *,
+    org_key: Ed25519PublicKey,
+    today: dt.date,
+    min_serial: int = 0,
 ) -> dict[int, Recipient]:
-    """The caseworkers among ``caseworker_ids`` who may receive a sealed file today.
+    """The caseworkers among ``caseworker_ids`` who may receive a sealed file today, each with
+    the chat their certificate names.
 
-    The verdict is :func:`bot.services.caseworkers.assess` (I4): verified, a certificate signed
-    by the pinned ``org_key`` that names this row and its keys, in force ``today`` and not
-    revoked. A row an intruder inserted or edited is not a recipient.
+    The verdict is :func:`bot.services.caseworkers.eligible_caseworkers_among` (I4, I9):
+    verified, a certificate signed by the pinned ``org_key`` that names this row and its keys,
+    in force ``today`` and not revoked by a list at or above the high-water mark
+    ``min_serial``. A row an intruder inserted or edited is not a recipient, and a rewritten
+    ``delivery_chat_id`` column sends nothing to the chat it names.
     """
     async with db.sessionmaker() as session, session.begin():
-        revocations = await latest_revocations(session, org_key)
-        rows = await session.scalars(select(Caseworker).where(Caseworker.id.in_(caseworker_ids)))
-        verdicts = [assess(row, org_key, today, revocations).recipient for row in rows]
+        found = await eligible_caseworkers_among(
+            session, caseworker_ids, org_key, today, min_serial=min_serial
+        )
     return {
-        v.caseworker_id: Recipient(v.caseworker_id, v.delivery_chat_id, v.keys.encryption.key_id)
-        for v in verdicts
-        if v is not None
+        r.caseworker_id: Recipient(r.caseworker_id, r.delivery_chat_id, r.keys.encryption.key_id)
+        for r in found
     }
 
 

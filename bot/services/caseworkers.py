@@ -8,16 +8,28 @@ database says about a caseworker (status, fingerprint, key id): an intruder who 
 can write those too. What it trusts is a signature it checks itself, against a key it was given
 by the caller from the configuration, never one read from the database.
 
-Life of a caseworker (DESIGN.md §1, §4 "Caseworker keys"):
+Since format v2 it also keeps I9: the chat that receives a caseworker's files and may act as
+them is the one their certificate names (``Certificate.delivery_chat_id``), never the
+``delivery_chat_id`` column, which is only an index for finding a chat's rows. And the revocation
+list in force must reach the high-water mark kept outside the database (``min_serial``, from
+:func:`bot.revocation_mark.revocation_floor`): a database whose lists were deleted or rolled back
+raises :class:`RevocationsRolledBack` instead of answering.
 
-1. ``/enroll CODE`` in Telegram → :func:`enroll`: a ``pending`` row with the caseworker's own chat
-   as the delivery chat. A new key under a label already enrolled from the same chat is a
-   *rotation*: a new pending row whose ``replaces_id`` points at the latest row of that label.
-   Because labels are unique in the database, the rotation row is stored as ``LABEL/2``,
-   ``LABEL/3``, ... — ``/`` cannot occur in an enrolment label, so these never collide with a
-   label someone chose.
-2. ``sanad admin approve`` → :func:`approve`: after comparing fingerprints out of band, an admin
-   signs a certificate with the organisation signing key; the row becomes ``verified``.
+Life of a caseworker (DESIGN.md §1, §4 "Caseworker keys", "Caseworker certificates bind the
+chat"):
+
+1. ``/enroll CODE`` in Telegram → :func:`enroll`: a ``pending`` row for the key (no chat yet) and
+   an *enrolment claim* the bot signs — "this chat presented this key" — whose 8-digit
+   confirmation code the bot sends back with the fingerprint. Every ``/enroll`` of the key adds a
+   claim, from whichever chat: a code pasted into a stranger's chat is not refused in silence,
+   it shows up as a second claim in ``sanad admin caseworkers``. A new key under a label already
+   enrolled is a *rotation*: a new pending row whose ``replaces_id`` points at the latest row of
+   that label. Because labels are unique in the database, the rotation row is stored as
+   ``LABEL/2``, ``LABEL/3``, ... — ``/`` cannot occur in an enrolment label, so these never
+   collide with a label someone chose.
+2. ``sanad admin approve ID --confirm CODE`` → :func:`approve`: after comparing the fingerprint
+   and hearing the confirmation code out of band, an admin signs a certificate bound to the chat
+   of the claim that code confirms; the row becomes ``verified`` and its claims are deleted.
 3. From then on :func:`eligible_caseworkers` returns it — until its certificate expires, the
    latest verified revocation list names it, or its row is marked revoked.
 
@@ -40,7 +52,7 @@ import datetime as dt
 import enum
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -50,6 +62,7 @@ from telegram.ext import Application
 
 from bot.errors import SanadError
 from bot.logs import event, get_logger
+from bot.revocation_mark import revocation_floor
 from bot.runtime import Runtime
 from bot.services.limits import DEFAULT_CERTIFICATE_DAYS
 from crypto import (
@@ -58,6 +71,8 @@ from crypto import (
     CertificateExpired,
     CertificateNotYetValid,
     CertificateRevoked,
+    CryptoError,
+    EnrolmentClaim,
     EnrolmentCodeError,
     EnvelopeKind,
     InvalidLabel,
@@ -67,10 +82,14 @@ from crypto import (
     UnsignedCertificate,
     UnsupportedVersion,
     caseworker_fingerprint,
+    confirmation_code,
     decode_enrolment_code,
+    display_confirmation_code,
     issue_certificate,
+    issue_enrolment_claim,
     rewrap,
     verify_certificate,
+    verify_enrolment_claim,
     verify_revocation_list,
 )
 from crypto import Wrap as CryptoWrap
@@ -99,6 +118,7 @@ from storage.models import (
     ReportStatus,
     Wrap,
 )
+from storage.models import EnrolmentClaim as EnrolmentClaimRow
 from storage.models import RevocationList as RevocationListRow
 from storage.repositories import CaseworkerRepository, ReportRepository
 
@@ -143,6 +163,15 @@ class UnknownCase(CaseworkerError):
     """No case with this reference can be acted on here."""
 
 
+class ConfirmationRefused(CaseworkerError):
+    """The confirmation code does not confirm any /enroll of this caseworker's key."""
+
+
+class RevocationsRolledBack(CaseworkerError):
+    """The database's latest valid revocation list is below the high-water mark (I9): someone
+    removed revocations from the database, so nobody is sealed to until it is restored."""
+
+
 class Ineligibility(enum.Enum):
     """Why the bot will not seal to a caseworker; the value is what admins read."""
 
@@ -174,7 +203,8 @@ _CERTIFICATE_FAILURES: tuple[
 
 @dataclass(frozen=True)
 class Recipient:
-    """An eligible caseworker: the keys come from the verified certificate, not from the row.
+    """An eligible caseworker: the keys and the chat come from the verified certificate, not
+    from the row (I4, I9): deliver only to ``delivery_chat_id``, seal only to ``keys``.
 
     ``languages`` (from the row, for routing only) is empty when they read any language.
     """
@@ -204,6 +234,9 @@ class Assessment:
     reason: Ineligibility | None
     expires: dt.date | None
     languages: frozenset[Language] = frozenset()  # empty: any
+    # Distinct chats whose /enroll of this key awaits approval (claims the bot key signed);
+    # None when no bot key was given to check the claims with.
+    claiming_chats: int | None = None
 
     @property
     def eligible(self) -> bool:
@@ -212,13 +245,14 @@ class Assessment:
 
 @dataclass(frozen=True)
 class Enrolment:
-    """What ``/enroll`` recorded: the caseworker's row, label and the fingerprint to compare."""
+    """What ``/enroll`` recorded: the row, its label, the fingerprint to compare and the
+    confirmation code (shown ``1234 5678``) the caseworker reads aloud to an admin."""
 
     caseworker_id: int
     label: str
     fingerprint: str
+    confirmation_code: str
     replaces_id: int | None
-    already_enrolled: bool
 
 
 @dataclass(frozen=True)
@@ -231,6 +265,8 @@ class Approval:
     expires: dt.date
     rotation_of: int | None
     languages: frozenset[Language] = frozenset()  # empty: any
+    # Other chats that sent /enroll with this key: they were not bound and get nothing.
+    other_chats: int = 0
 
 
 @dataclass(frozen=True)
@@ -256,22 +292,39 @@ class CaseLine:
 
 
 async def latest_revocations(
-    session: AsyncSession, org_public: Ed25519PublicKey
+    session: AsyncSession, org_public: Ed25519PublicKey, *, min_serial: int = 0
 ) -> RevocationList | None:
     """The revocation list in force: the highest serial whose signature verifies.
 
     Rows that do not verify against ``org_public`` are skipped, not trusted: an intruder who
-    inserts a bogus list with a huge serial must not hide the real one.
+    inserts a bogus list with a huge serial must not hide the real one. The serial compared is
+    the signed one, not the column, so reordering rows cannot promote an old list.
+    ``min_serial`` is the high-water mark (:func:`bot.revocation_mark.revocation_floor`); when
+    no valid list reaches it — the latest was deleted, or every list was — raises
+    :class:`RevocationsRolledBack` (I9: a revocation cannot be undone by a database writer).
+    None only when ``min_serial`` is 0 and no list verifies.
     """
-    rows = await session.scalars(
-        select(RevocationListRow.signed).order_by(RevocationListRow.serial.desc())
-    )
-    for signed in rows:
+    latest: RevocationList | None = None
+    for signed in await session.scalars(select(RevocationListRow.signed)):
         try:
-            return verify_revocation_list(signed, org_public, min_serial=0)
+            found = verify_revocation_list(signed, org_public, min_serial=min_serial)
         except (CertificateError, UnsupportedVersion):
-            continue
-    return None
+            continue  # RevocationListRollback included: below the mark, never in force
+        if latest is None or found.serial > latest.serial:
+            latest = found
+    if latest is None and min_serial > 0:
+        raise revocations_rolled_back(min_serial)
+    return latest
+
+
+def revocations_rolled_back(min_serial: int) -> RevocationsRolledBack:
+    """The one-line refusal for a database whose revocation lists stop below ``min_serial``."""
+    return RevocationsRolledBack(
+        f"the database has no valid revocation list with serial {min_serial} or above: "
+        "revocations were removed from it",
+        hint="restore the database from a backup, or sign the revocations again with "
+        "`sanad admin revoke`",
+    )
 
 
 def _stored_keys(row: Caseworker) -> CaseworkerPublicKeys | None:
@@ -379,7 +432,8 @@ def assess(
     recipient = Recipient(
         caseworker_id=row.id,
         label=row.label,
-        delivery_chat_id=row.delivery_chat_id,
+        # I9: the chat the organisation signed, whatever the column says.
+        delivery_chat_id=certificate.delivery_chat_id,
         keys=certificate.keys,
         certificate=certificate,
         languages=languages,
@@ -388,74 +442,136 @@ def assess(
 
 
 async def assess_caseworkers(
-    session: AsyncSession, org_public: Ed25519PublicKey, today: dt.date
+    session: AsyncSession,
+    org_public: Ed25519PublicKey,
+    today: dt.date,
+    *,
+    min_serial: int = 0,
+    bot_public: Ed25519PublicKey | None = None,
 ) -> list[Assessment]:
-    """Every caseworker with the bot's verdict, in id order (``sanad admin caseworkers``)."""
-    revocations = await latest_revocations(session, org_public)
+    """Every caseworker with the bot's verdict, in id order (``sanad admin caseworkers``).
+
+    With ``bot_public``, each caseworker's ``claiming_chats`` counts the distinct chats whose
+    claims awaiting approval that bot key signed (:func:`claiming_chats`). Raises
+    :class:`RevocationsRolledBack` below the high-water mark ``min_serial``.
+    """
+    revocations = await latest_revocations(session, org_public, min_serial=min_serial)
     rows = await session.scalars(select(Caseworker).order_by(Caseworker.id))
-    return [assess(row, org_public, today, revocations) for row in rows]
+    verdicts = [assess(row, org_public, today, revocations) for row in rows]
+    if bot_public is None:
+        return verdicts
+    chats = await claiming_chats(session, bot_public)
+    return [replace(v, claiming_chats=len(chats.get(v.caseworker_id, ()))) for v in verdicts]
+
+
+async def _recipients(
+    session: AsyncSession,
+    rows: list[Caseworker],
+    org_public: Ed25519PublicKey,
+    today: dt.date,
+    min_serial: int,
+) -> list[Recipient]:
+    """Those of ``rows`` the bot may seal to today, as :func:`assess` judges them (I4)."""
+    if not rows:
+        return []
+    revocations = await latest_revocations(session, org_public, min_serial=min_serial)
+    verdicts = [assess(row, org_public, today, revocations) for row in rows]
+    return [v.recipient for v in verdicts if v.recipient is not None]
 
 
 async def eligible_caseworkers(
-    session: AsyncSession, org_public: Ed25519PublicKey, today: dt.date
+    session: AsyncSession, org_public: Ed25519PublicKey, today: dt.date, *, min_serial: int = 0
 ) -> list[Recipient]:
     """The caseworkers the bot may seal to today, in id order (I4).
 
     ``org_public`` must be the pinned key from the configuration (``organisation.
-    signing_public_key``), never one read from the database. A caseworker is returned only when
-    their row is ``verified``, their stored certificate verifies against ``org_public``, names
-    this row and exactly its stored keys, is valid on ``today``, and neither they nor their keys
-    are on the latest verified revocation list. Seal to ``Recipient.keys``.
+    signing_public_key``), never one read from the database; ``min_serial`` the revocation
+    high-water mark. A caseworker is returned only when their row is ``verified``, their stored
+    certificate verifies against ``org_public``, names this row and exactly its stored keys, is
+    valid on ``today``, and neither they nor their keys are on the latest verified revocation
+    list. Seal to ``Recipient.keys``, deliver to ``Recipient.delivery_chat_id``. Raises
+    :class:`RevocationsRolledBack` when the latest valid list is below ``min_serial``.
     """
-    return [
-        a.recipient
-        for a in await assess_caseworkers(session, org_public, today)
-        if a.recipient is not None
-    ]
+    rows = list(await session.scalars(select(Caseworker).order_by(Caseworker.id)))
+    return await _recipients(session, rows, org_public, today, min_serial)
+
+
+async def eligible_caseworkers_among(
+    session: AsyncSession,
+    caseworker_ids: set[int],
+    org_public: Ed25519PublicKey,
+    today: dt.date,
+    *,
+    min_serial: int = 0,
+) -> list[Recipient]:
+    """Those of ``caseworker_ids`` that :func:`eligible_caseworkers` would list, in id order."""
+    rows = list(
+        await session.scalars(
+            select(Caseworker).where(Caseworker.id.in_(caseworker_ids)).order_by(Caseworker.id)
+        )
+    )
+    return await _recipients(session, rows, org_public, today, min_serial)
 
 
 async def eligible_caseworkers_for_chat(
-    session: AsyncSession, chat_id: int, org_public: Ed25519PublicKey, today: dt.date
+    session: AsyncSession,
+    chat_id: int,
+    org_public: Ed25519PublicKey,
+    today: dt.date,
+    *,
+    min_serial: int = 0,
 ) -> list[Recipient]:
-    """The eligible caseworker rows delivering to ``chat_id`` (every key generation), in id order.
+    """The eligible caseworkers whose certificate names ``chat_id`` (every key generation).
 
-    How a Telegram command learns who is asking: a caseworker acts from their delivery chat, and
-    a rotation leaves several rows on one chat, each judged as :func:`eligible_caseworkers`
-    judges it (I4).
+    How a Telegram command learns who is asking: a caseworker acts from the chat their
+    certificate is bound to (I9). The ``delivery_chat_id`` column only narrows the search: a row
+    whose column was rewritten to another chat is found for that chat but dropped here, because
+    its certificate names a different one.
     """
     rows = list(
         await session.scalars(
             select(Caseworker).where(Caseworker.delivery_chat_id == chat_id).order_by(Caseworker.id)
         )
     )
-    if not rows:
-        return []
-    revocations = await latest_revocations(session, org_public)
-    verdicts = [assess(row, org_public, today, revocations) for row in rows]
-    return [v.recipient for v in verdicts if v.recipient is not None]
+    return [
+        r
+        for r in await _recipients(session, rows, org_public, today, min_serial)
+        if r.delivery_chat_id == chat_id
+    ]
 
 
 async def eligible_caseworker(
-    session: AsyncSession, caseworker_id: int, org_public: Ed25519PublicKey, today: dt.date
+    session: AsyncSession,
+    caseworker_id: int,
+    org_public: Ed25519PublicKey,
+    today: dt.date,
+    *,
+    min_serial: int = 0,
 ) -> Recipient | None:
     """This caseworker as a recipient if :func:`eligible_caseworkers` would list them, else None."""
-    row = await CaseworkerRepository(session).get(caseworker_id)
-    if row is None:
-        return None
-    return assess(row, org_public, today, await latest_revocations(session, org_public)).recipient
+    found = await eligible_caseworkers_among(
+        session, {caseworker_id}, org_public, today, min_serial=min_serial
+    )
+    return found[0] if found else None
 
 
 async def choose_caseworker(
-    session: AsyncSession, org_public: Ed25519PublicKey, today: dt.date, language: Language
+    session: AsyncSession,
+    org_public: Ed25519PublicKey,
+    today: dt.date,
+    language: Language,
+    *,
+    min_serial: int = 0,
 ) -> Recipient | None:
     """The caseworker a new report in ``language`` is sealed to, or None when nobody is eligible.
 
     Candidates are the :func:`eligible_caseworkers` (I4) who read ``language`` or set no
     languages; when none of them does, every eligible caseworker, so that a report is never left
     to the recovery key alone for want of a reader. Among the candidates, the fewest open cases
-    wins, then the lowest id.
+    wins, then the lowest id. Raises :class:`RevocationsRolledBack` below the high-water mark
+    ``min_serial``, so that nothing is sealed while revocations are missing.
     """
-    eligible = await eligible_caseworkers(session, org_public, today)
+    eligible = await eligible_caseworkers(session, org_public, today, min_serial=min_serial)
     recipients = [r for r in eligible if r.reads(language)] or eligible
     if not recipients:
         return None
@@ -485,71 +601,138 @@ def _split_label(stored: str) -> tuple[str, int]:
     return label, int(generation) if generation.isdigit() else 1
 
 
-async def enroll(db: Database, *, code: str, delivery_chat_id: int, today: dt.date) -> Enrolment:
-    """Record the caseworker in an enrolment code as pending, delivering to ``delivery_chat_id``.
+async def enroll(
+    db: Database,
+    *,
+    code: str,
+    chat_id: int,
+    bot_key: Ed25519SigningKey,
+    today: dt.date,
+) -> Enrolment:
+    """Record that ``chat_id`` sent the key in enrolment code ``code``, as a claim ``bot_key``
+    signs, and return the claim's confirmation code with the fingerprint.
 
-    The same key sent again from the same chat answers as before (``already_enrolled``). A new
-    key under a label already enrolled from this chat is a rotation of that label's latest row.
-    Raises ``crypto.EnrolmentCodeError`` / ``crypto.InvalidLabel`` for a bad code, and
-    :class:`EnrolmentRefused` when the key or label belongs to another chat or this chat has too
-    many keys waiting. Commits.
+    A new key becomes a pending row with no chat (only approval binds one, I9); a key already
+    enrolled gets one more claim, from this chat or any other, so every ``/enroll`` is answered
+    alike with a new code and an admin sees how many chats claimed the key. A new key under a
+    label already enrolled is a rotation of that label's latest row. Raises
+    ``crypto.EnrolmentCodeError`` / ``crypto.InvalidLabel`` for a bad code, and
+    :class:`EnrolmentRefused` when the key is enrolled under another label or revoked, the
+    label's latest key is bound to another chat, or this chat has too many keys waiting.
+    Commits.
     """
     label, keys = decode_enrolment_code(code)
     fingerprint = caseworker_fingerprint(keys)
+    claim = issue_enrolment_claim(bot_key, chat_id, keys)
     try:
         async with db.sessionmaker() as session, session.begin():
-            repository = CaseworkerRepository(session)
-            same_key = await repository.get_by_encryption_key_id(keys.encryption.key_id)
-            if same_key is not None:
-                if (
-                    same_key.delivery_chat_id != delivery_chat_id
-                    or same_key.signing_public_key != keys.signing.raw
-                    or _split_label(same_key.label)[0] != label
-                ):
-                    raise EnrolmentRefused("this key is already enrolled")
-                return Enrolment(
-                    same_key.id, same_key.label, fingerprint, same_key.replaces_id, True
-                )
-            pending = await session.scalar(
-                select(func.count()).where(
-                    Caseworker.delivery_chat_id == delivery_chat_id,
-                    Caseworker.status == CaseworkerStatus.PENDING,
-                )
+            row = await CaseworkerRepository(session).get_by_encryption_key_id(
+                keys.encryption.key_id
             )
-            if (pending or 0) >= MAX_PENDING_PER_CHAT:
+            if row is None:
+                row = await _add_pending(session, label, keys, fingerprint, chat_id, bot_key, today)
+            elif row.signing_public_key != keys.signing.raw or _split_label(row.label)[0] != label:
+                raise EnrolmentRefused("this key is already enrolled under another label")
+            elif row.status is CaseworkerStatus.REVOKED:
                 raise EnrolmentRefused(
-                    "too many keys from this chat are waiting for approval; ask an administrator"
+                    "this key has been revoked; make a new one with `sanad caseworker init`"
                 )
-            family = list(
-                await session.scalars(
-                    select(Caseworker)
-                    .where(
-                        (Caseworker.label == label)
-                        | Caseworker.label.startswith(label + ROTATION_SEPARATOR, autoescape=True)
-                    )
-                    .order_by(Caseworker.id)
-                )
+            session.add(EnrolmentClaimRow(caseworker_id=row.id, claim=claim, created_day=today))
+            return Enrolment(
+                row.id,
+                row.label,
+                fingerprint,
+                display_confirmation_code(confirmation_code(claim)),
+                row.replaces_id,
             )
-            if family and family[-1].delivery_chat_id != delivery_chat_id:
-                # A label belongs to one chat: a stranger cannot queue a "rotation" of someone
-                # else's key and have sealed reports sent to their own chat.
-                raise EnrolmentRefused("this label is enrolled from another chat; choose another")
-            generation = 1 + max((_split_label(row.label)[1] for row in family), default=0)
-            stored_label = f"{label}{ROTATION_SEPARATOR}{generation}" if family else label
-            row = await repository.add(
-                label=stored_label,
-                delivery_chat_id=delivery_chat_id,
-                encryption_public_key=keys.encryption.raw,
-                encryption_key_id=keys.encryption.key_id,
-                signing_public_key=keys.signing.raw,
-                fingerprint=fingerprint,
-                today=today,
-                replaces_id=family[-1].id if family else None,
-            )
-            return Enrolment(row.id, row.label, fingerprint, row.replaces_id, False)
     except IntegrityError as exc:
         # Two enrolments of the same key or label committed at once; the other one won.
         raise EnrolmentRefused("this enrolment collided with another; send it again") from exc
+
+
+async def _add_pending(
+    session: AsyncSession,
+    label: str,
+    keys: CaseworkerPublicKeys,
+    fingerprint: str,
+    chat_id: int,
+    bot_key: Ed25519SigningKey,
+    today: dt.date,
+) -> Caseworker:
+    """A new pending row for ``keys`` under ``label`` (a rotation when the label exists)."""
+    waiting = await claiming_chats(session, bot_key.public_key, pending_only=True)
+    if sum(chat_id in chats for chats in waiting.values()) >= MAX_PENDING_PER_CHAT:
+        raise EnrolmentRefused(
+            "too many keys from this chat are waiting for approval; ask an administrator"
+        )
+    family = list(
+        await session.scalars(
+            select(Caseworker)
+            .where(
+                (Caseworker.label == label)
+                | Caseworker.label.startswith(label + ROTATION_SEPARATOR, autoescape=True)
+            )
+            .order_by(Caseworker.id)
+        )
+    )
+    bound = family[-1].delivery_chat_id if family else None
+    if bound is not None and bound != chat_id:
+        # A courtesy, not the boundary: a stranger's rotation row would still need the code
+        # the bot sent to the stranger's chat, which the real caseworker never reads aloud.
+        raise EnrolmentRefused("this label is enrolled from another chat; choose another")
+    generation = 1 + max((_split_label(r.label)[1] for r in family), default=0)
+    return await CaseworkerRepository(session).add(
+        label=f"{label}{ROTATION_SEPARATOR}{generation}" if family else label,
+        encryption_public_key=keys.encryption.raw,
+        encryption_key_id=keys.encryption.key_id,
+        signing_public_key=keys.signing.raw,
+        fingerprint=fingerprint,
+        today=today,
+        replaces_id=family[-1].id if family else None,
+    )
+
+
+async def _verified_claims(
+    session: AsyncSession, bot_public: Ed25519PublicKey, caseworker_ids: list[int] | None = None
+) -> list[tuple[int, EnrolmentClaim]]:
+    """(caseworker id, claim) for every stored claim that ``bot_public`` signed.
+
+    A claim that does not verify — made under an earlier bot key, or edited in the database to
+    name another chat — is skipped: it binds nothing (I9).
+    """
+    query = select(EnrolmentClaimRow.caseworker_id, EnrolmentClaimRow.claim).order_by(
+        EnrolmentClaimRow.id
+    )
+    if caseworker_ids is not None:
+        query = query.where(EnrolmentClaimRow.caseworker_id.in_(caseworker_ids))
+    found: list[tuple[int, EnrolmentClaim]] = []
+    for caseworker_id, data in (await session.execute(query)).all():
+        try:
+            found.append((caseworker_id, verify_enrolment_claim(data, bot_public)))
+        except CryptoError:
+            continue
+    return found
+
+
+async def claiming_chats(
+    session: AsyncSession, bot_public: Ed25519PublicKey, *, pending_only: bool = False
+) -> dict[int, set[int]]:
+    """Caseworker id → the distinct chats whose verified claims await approval for that key.
+
+    More than one chat means the enrolment code was sent from several chats: at most one of
+    them is the caseworker's, and only the one whose code the admin types is ever bound.
+    """
+    ids = None
+    if pending_only:
+        ids = list(
+            await session.scalars(
+                select(Caseworker.id).where(Caseworker.status == CaseworkerStatus.PENDING)
+            )
+        )
+    chats: dict[int, set[int]] = {}
+    for caseworker_id, claim in await _verified_claims(session, bot_public, ids):
+        chats.setdefault(caseworker_id, set()).add(claim.chat_id)
+    return chats
 
 
 # ---------------------------------------------------------------------------------------------
@@ -584,13 +767,24 @@ async def approve(
     db: Database,
     *,
     who: str,
+    confirmation: str,
     signing_key: Ed25519SigningKey,
     org_public: Ed25519PublicKey,
+    bot_public: Ed25519PublicKey,
     today: dt.date,
     days: int = DEFAULT_CERTIFICATE_DAYS,
     languages: frozenset[Language] | None = None,
 ) -> Approval:
-    """Sign a certificate for caseworker ``who`` with the organisation key and mark them verified.
+    """Sign a certificate for caseworker ``who``, bound to the chat whose ``/enroll`` the
+    confirmation code ``confirmation`` confirms, and mark them verified.
+
+    ``confirmation`` is the code as :func:`crypto.parse_confirmation_code` returns it; the claim
+    it confirms must verify against ``bot_public`` (the bot key of this deployment) and name
+    exactly the row's keys. Otherwise :class:`ConfirmationRefused`, before anything is signed:
+    an enrolment code pasted into a stranger's chat yields a claim with another code, so the
+    stranger's chat is never bound (I9). The claim's chat goes into the certificate and, as an
+    index only, into the row's ``delivery_chat_id``; the caseworker's claims are then deleted
+    (a code confirms once).
 
     ``languages`` sets the report languages they are routed (empty: any); None keeps what the
     row holds, so renewing a certificate does not forget them.
@@ -598,8 +792,8 @@ async def approve(
     ``org_public`` is the pinned key from the configuration; a ``signing_key`` that is not its
     private half raises :class:`WrongOrganisationKey` before anything is signed (a certificate
     from any other key would never verify, so the caseworker would silently receive nothing).
-    The certificate is valid from ``today`` for ``days`` days and binds the row's id, label and
-    both public keys. Records an audit entry. Commits.
+    The certificate is valid from ``today`` for ``days`` days and binds the row's id, label,
+    both public keys and the chat. Records an audit entry. Commits.
     """
     if days < 1:
         raise CaseworkerError("a certificate must be valid for at least one day")
@@ -617,9 +811,12 @@ async def approve(
             raise CaseworkerError("this caseworker's stored keys are malformed")
         if row.encryption_key_id != keys.encryption.key_id:
             raise CaseworkerError("this caseworker's stored key id does not match their key")
+        claims = [c for _, c in await _verified_claims(session, bot_public, [row.id])]
+        claim = _confirmed_claim(claims, confirmation, keys)
         certificate = Certificate(
             caseworker_id=str(row.id),
             label=row.label,
+            delivery_chat_id=claim.chat_id,
             keys=keys,
             # Random rather than counted: admins may sign on different machines with no shared
             # counter, and 63 random bits do not repeat.
@@ -629,8 +826,14 @@ async def approve(
         )
         row.certificate = issue_certificate(certificate, signing_key)
         row.status = CaseworkerStatus.VERIFIED
+        row.delivery_chat_id = claim.chat_id  # an index to find the chat's rows, never trusted
         if languages is not None:
             row.languages = _column_languages(languages)
+        await session.execute(
+            delete(EnrolmentClaimRow)
+            .where(EnrolmentClaimRow.caseworker_id == row.id)
+            .execution_options(synchronize_session=False)
+        )
         counts = {"caseworkers": 1, "days": days}
         await audit.append(session, "caseworker.approved", org_public.key_id, counts, today)
         return Approval(
@@ -640,7 +843,38 @@ async def approve(
             certificate.expires,
             row.replaces_id,
             _stored_languages(row),
+            other_chats=len({c.chat_id for c in claims} - {claim.chat_id}),
         )
+
+
+_REENROL_HINT = (
+    "the caseworker sends /enroll with their enrolment code again and reads you the new "
+    "confirmation code with the fingerprint"
+)
+
+
+def _confirmed_claim(
+    claims: list[EnrolmentClaim], confirmation: str, keys: CaseworkerPublicKeys
+) -> EnrolmentClaim:
+    """The claim ``confirmation`` confirms, if it is for ``keys``; else ConfirmationRefused."""
+    if not claims:
+        raise ConfirmationRefused(
+            "no /enroll of this caseworker's key awaits approval", hint=_REENROL_HINT
+        )
+    # Every claim is compared (in constant time each), so the time taken says nothing about
+    # which claim, if any, the code was close to.
+    matching = [c for c in claims if c.confirmed_by(confirmation)]
+    if not matching:
+        raise ConfirmationRefused(
+            "this confirmation code confirms no /enroll of this caseworker",
+            hint="check the code with the caseworker; or " + _REENROL_HINT,
+        )
+    if any(c.keys != keys for c in matching):
+        raise ConfirmationRefused(
+            "this confirmation code was given for other keys than this caseworker's",
+            hint=_REENROL_HINT,
+        )
+    return matching[0]
 
 
 async def set_languages(
@@ -781,11 +1015,19 @@ async def reassign(
 
 
 async def open_cases(
-    db: Database, *, chat_id: int, org_public: Ed25519PublicKey, today: dt.date
+    db: Database,
+    *,
+    chat_id: int,
+    org_public: Ed25519PublicKey,
+    today: dt.date,
+    min_serial: int = 0,
 ) -> list[CaseLine] | None:
-    """The open cases assigned to the verified caseworker of ``chat_id``; None if there is none."""
+    """The open cases assigned to the verified caseworker whose certificate names ``chat_id``;
+    None if there is none."""
     async with db.sessionmaker() as session, session.begin():
-        recipients = await eligible_caseworkers_for_chat(session, chat_id, org_public, today)
+        recipients = await eligible_caseworkers_for_chat(
+            session, chat_id, org_public, today, min_serial=min_serial
+        )
         if not recipients:
             return None
         ids = [r.caseworker_id for r in recipients]
@@ -804,15 +1046,19 @@ async def close_case(
     case_reference: str,
     org_public: Ed25519PublicKey,
     today: dt.date,
+    min_serial: int = 0,
 ) -> str:
-    """Close a case assigned to the verified caseworker of ``chat_id``; returns its reference.
+    """Close a case assigned to the verified caseworker whose certificate names ``chat_id``;
+    returns its reference.
 
     Raises :class:`UnknownCase` alike for a case that does not exist, is someone else's or is
     already closed, so the command tells a caseworker nothing about other people's cases.
     Commits.
     """
     async with db.sessionmaker() as session, session.begin():
-        recipients = await eligible_caseworkers_for_chat(session, chat_id, org_public, today)
+        recipients = await eligible_caseworkers_for_chat(
+            session, chat_id, org_public, today, min_serial=min_serial
+        )
         report = await ReportRepository(session).get_by_case_reference(case_reference)
         if (
             report is None
@@ -828,9 +1074,11 @@ async def close_case(
 class TelegramDesk:
     """The caseworker commands' desk (``handlers.caseworker_commands.CaseworkerDesk``).
 
-    Binds the database and the pinned organisation key from the configuration, and turns every
-    refusal into a :class:`~handlers.caseworker_commands.DeskRefusal` whose text the caseworker
-    reads. Logs event names and counts only (never a label, chat id or reference).
+    Binds the database, the pinned organisation key from the configuration, the bot key that
+    signs enrolment claims and the revocation high-water mark (``floor``, read at each command),
+    and turns every refusal into a :class:`~handlers.caseworker_commands.DeskRefusal` whose text
+    the caseworker reads. Logs event names and counts only (never a label, chat id or
+    reference).
     """
 
     def __init__(
@@ -838,16 +1086,20 @@ class TelegramDesk:
         db: Database,
         org_public: Ed25519PublicKey,
         *,
+        bot_key: Ed25519SigningKey,
+        floor: Callable[[], int],
         today: Callable[[], dt.date] = today_utc,
     ) -> None:
         self._db = db
         self._org_public = org_public
+        self._bot_key = bot_key
+        self._floor = floor
         self._today = today
 
     async def enroll(self, code: str, chat_id: int) -> Enrolment:
         try:
             enrolment = await enroll(
-                self._db, code=code, delivery_chat_id=chat_id, today=self._today()
+                self._db, code=code, chat_id=chat_id, bot_key=self._bot_key, today=self._today()
             )
         except (CaseworkerError, EnrolmentCodeError, InvalidLabel) as exc:
             event(_log, "caseworker.enrol_refused")
@@ -857,7 +1109,11 @@ class TelegramDesk:
 
     async def open_cases(self, chat_id: int) -> list[CaseLine] | None:
         return await open_cases(
-            self._db, chat_id=chat_id, org_public=self._org_public, today=self._today()
+            self._db,
+            chat_id=chat_id,
+            org_public=self._org_public,
+            today=self._today(),
+            min_serial=self._floor(),
         )
 
     async def close(self, chat_id: int, case_reference: str) -> str:
@@ -868,6 +1124,7 @@ class TelegramDesk:
                 case_reference=case_reference,
                 org_public=self._org_public,
                 today=self._today(),
+                min_serial=self._floor(),
             )
         except CaseworkerError as exc:
             raise DeskRefusal(str(exc)) from exc
@@ -878,7 +1135,18 @@ class TelegramDesk:
 def register_caseworker_commands(
     application: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime
 ) -> None:
-    """Add ``/enroll``, ``/cases`` and ``/close``, served by the runtime's database and the
-    configuration's pinned organisation key (called once by ``bot.app.build_application``)."""
-    desk = TelegramDesk(runtime.database, runtime.config.organisation.signing_public_key)
+    """Add ``/enroll``, ``/cases`` and ``/close``, served by the runtime's database, the
+    configuration's pinned organisation key, the bot key and the revocation high-water mark
+    (called once by ``bot.app.build_application``)."""
+    config = runtime.config
+
+    def floor() -> int:
+        return revocation_floor(config.server.state_dir, config.organisation.min_revocation_serial)
+
+    desk = TelegramDesk(
+        runtime.database,
+        config.organisation.signing_public_key,
+        bot_key=runtime.bot.key,
+        floor=floor,
+    )
     install_caseworker_commands(application, desk)

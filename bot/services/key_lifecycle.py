@@ -23,6 +23,11 @@ brings; the bot itself never holds them (I5).
 - :func:`reissue_certificates` (``sanad admin approve --all``): after a signing key rotation, the
   certificates the old key signed are re-issued under the new one, and the revocation list too,
   but only for caseworkers the old key really vouched for (a row's status is not evidence, I4).
+  After a rotation because the old key was compromised, no certificate is re-issued (a thief
+  could have signed any of them): only the revocations move to the new key, and every
+  caseworker is approved again with fingerprint and confirmation code (I9).
+- :func:`revocations_in_force`: the check ``sanad run`` makes that the database still holds the
+  revocations the high-water mark (:mod:`bot.revocation_mark`) says it accepted.
 - :class:`PepperRing`: the receipt pepper's versions, so a mailbox keyed under an older pepper is
   still found, and re-keyed under the current one at that look-up.
 
@@ -36,7 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -59,14 +64,17 @@ from bot.services.caseworkers import (
 )
 from bot.services.limits import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
 from crypto import (
-    Certificate,
+    CertificateError,
     NotForThisKey,
     OpenFailure,
     Receipt,
     ReceiptMasterSecret,
+    RevocationList,
+    UnsupportedVersion,
     issue_certificate,
     issue_revocation_list,
     rewrap,
+    verify_revocation_list,
 )
 from crypto import Wrap as CryptoWrap
 from crypto.kdf_pool import KdfPool
@@ -158,14 +166,16 @@ async def _add_revocation_list(
     caseworker_ids: Iterable[str],
     key_ids: Iterable[bytes],
     today: dt.date,
+    min_serial: int = 0,
 ) -> int:
     """Sign a revocation list of these ids and keys and add it to the session; return its serial.
 
-    The serial is one above the highest stored row, verified or not: serials are the table's key,
-    and an unverifiable row with a high serial must not make the new list collide with it.
+    The serial is one above the highest stored row, verified or not, and above the high-water
+    mark ``min_serial``: serials are the table's key, an unverifiable row with a high serial must
+    not make the new list collide with it, and a list below the mark would never be in force.
     """
     highest = await session.scalar(select(func.max(RevocationListRow.serial)))
-    serial = int(highest or 0) + 1
+    serial = max(int(highest or 0), min_serial) + 1
     session.add(
         RevocationListRow(
             serial=serial,
@@ -252,6 +262,7 @@ async def revoke(
     signing_key: Ed25519SigningKey,
     org_public: Ed25519PublicKey,
     today: dt.date,
+    min_serial: int = 0,
 ) -> Revocation:
     """Revoke caseworker ``who`` (id or label), in one transaction.
 
@@ -264,10 +275,15 @@ async def revoke(
     deleted (their copy of each report is crypto-shredded; the recovery key's remains); pending
     deliveries to them marked failed with :data:`REVOKED_DELIVERY_ERROR`. Their open cases keep
     their assignment so ``sanad admin reassign --all-from`` finds them. Audited. Commits.
+
+    The new list's serial is above the high-water mark ``min_serial`` too; the caller raises the
+    mark to it after the commit (:func:`bot.revocation_mark.raise_mark`). Revoking works even in
+    a database whose lists were removed: that is how an admin signs the revocations again.
     """
     _check_signing_key(signing_key, org_public)
     async with db.sessionmaker() as session, session.begin():
         row = await resolve_caseworker(session, who)
+        # No floor here: the list is read to carry its names over, never to decide eligibility.
         current = await latest_revocations(session, org_public)
         if (
             row.status is CaseworkerStatus.REVOKED
@@ -285,7 +301,12 @@ async def revoke(
         listed_keys |= set(key_ids)
         listed_keys |= {public_key_id(r.signing_public_key) for r in family}
         serial = await _add_revocation_list(
-            session, signing_key, caseworker_ids=listed_ids, key_ids=listed_keys, today=today
+            session,
+            signing_key,
+            caseworker_ids=listed_ids,
+            key_ids=listed_keys,
+            today=today,
+            min_serial=min_serial,
         )
         for member in family:
             member.status = CaseworkerStatus.REVOKED
@@ -734,6 +755,7 @@ async def reissue_certificates(
     previous: Ed25519PublicKey | None,
     today: dt.date,
     days: int,
+    min_serial: int = 0,
 ) -> Reissue:
     """Re-sign, with ``signing_key`` (the pinned ``org_public``), every certificate in force.
 
@@ -741,10 +763,13 @@ async def reissue_certificates(
     ``org_public`` or ``previous`` (the key a verified rotation statement says ``org_public``
     replaces), for this row's id and keys, and neither is revoked by the latest list signed by
     that same key. Nothing else is signed: a row an intruder marked ``verified`` has no
-    certificate from either key, so it gains nothing (I4). The latest revocation list under
-    ``previous`` is re-issued under ``org_public`` with the next serial, so a revoked caseworker
-    stays revoked after the switch. Each new certificate runs ``days`` from ``today``. Audited.
-    Commits.
+    certificate from either key, so it gains nothing (I4). Each new certificate keeps the chat
+    the old one named (I9) and runs ``days`` from ``today``. The latest revocation list under
+    ``previous`` is re-issued under ``org_public`` with the next serial (above ``min_serial``),
+    so a revoked caseworker stays revoked after the switch. Audited. Commits.
+
+    Only for a scheduled rotation: after a compromise use
+    :func:`carry_revocations_after_compromise`, which signs no certificate.
     """
     _check_signing_key(signing_key, org_public)
     signers = [org_public] + ([previous] if previous is not None else [])
@@ -770,17 +795,12 @@ async def reissue_certificates(
             if verdict is None or verdict.recipient is None:
                 continue
             old = verdict.recipient.certificate
+            # replace() keeps every field the old key signed, the chat included (I9).
             row.certificate = issue_certificate(
-                Certificate(
-                    caseworker_id=old.caseworker_id,
-                    label=old.label,
-                    keys=old.keys,
-                    serial=old.serial,
-                    not_before=today,
-                    expires=today + dt.timedelta(days=days),
-                ),
+                replace(old, not_before=today, expires=today + dt.timedelta(days=days)),
                 signing_key,
             )
+            row.delivery_chat_id = old.delivery_chat_id  # the index follows the certificate
             signed.append(row.id)
         serial = None
         inherited = lists.get(previous) if previous is not None else None
@@ -793,6 +813,7 @@ async def reissue_certificates(
                 | (current.caseworker_ids if current else frozenset()),
                 key_ids=inherited.key_ids | (current.key_ids if current else frozenset()),
                 today=today,
+                min_serial=min_serial,
             )
         await audit.append(
             session,
@@ -803,6 +824,74 @@ async def reissue_certificates(
         )
     event(_log, "caseworker.certificates_reissued", caseworkers=len(signed))
     return Reissue(tuple(signed), len(rows) - len(signed), serial)
+
+
+async def carry_revocations_after_compromise(
+    db: Database,
+    *,
+    signing_key: Ed25519SigningKey,
+    org_public: Ed25519PublicKey,
+    previous: Ed25519PublicKey,
+    today: dt.date,
+    min_serial: int = 0,
+) -> int:
+    """After a rotation because ``previous`` was compromised: sign, with the new key, one
+    revocation list naming everyone any stored list names and every revoked row; return its
+    serial (above ``min_serial``).
+
+    No certificate is re-issued: whatever ``previous`` signed, a thief could have signed too,
+    so every caseworker stays ineligible until approved again with fingerprint and confirmation
+    code. Every list that verifies under either key is merged, not only the latest: a thief
+    could have signed a newer list that leaves someone out, and adding a name is never unsafe.
+    Audited. Commits.
+    """
+    _check_signing_key(signing_key, org_public)
+    async with db.sessionmaker() as session, session.begin():
+        ids: set[str] = set()
+        keys: set[bytes] = set()
+        for data in await session.scalars(select(RevocationListRow.signed)):
+            for key in (previous, org_public):
+                try:
+                    found = verify_revocation_list(data, key, min_serial=0)
+                except (CertificateError, UnsupportedVersion):
+                    continue
+                ids |= found.caseworker_ids
+                keys |= found.key_ids
+        for row in await session.scalars(
+            select(Caseworker).where(Caseworker.status == CaseworkerStatus.REVOKED)
+        ):
+            ids.add(str(row.id))
+            keys |= {row.encryption_key_id, public_key_id(row.signing_public_key)}
+        serial = await _add_revocation_list(
+            session,
+            signing_key,
+            caseworker_ids=ids,
+            key_ids=keys,
+            today=today,
+            min_serial=min_serial,
+        )
+        await audit.append(
+            session,
+            "signing_key.compromise_handled",
+            org_public.key_id,
+            {"caseworkers_revoked": len(ids)},
+            today,
+        )
+    event(_log, "signing_key.compromise_handled")
+    return serial
+
+
+async def revocations_in_force(
+    db: Database, org_public: Ed25519PublicKey, *, min_serial: int
+) -> RevocationList | None:
+    """The latest revocation list the pinned key signed, at or above the high-water mark.
+
+    ``sanad run`` calls it before the first update: raises
+    :class:`~bot.services.caseworkers.RevocationsRolledBack` (one line) when the database's
+    lists stop below ``min_serial`` — someone deleted or rolled back revocations (I9).
+    """
+    async with db.sessionmaker() as session, session.begin():
+        return await latest_revocations(session, org_public, min_serial=min_serial)
 
 
 # ---------------------------------------------------------------------------------------------

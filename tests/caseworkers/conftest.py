@@ -1,5 +1,8 @@
 """Fixtures for the caseworker tests: keys made through the library, a migrated database on
-SQLite and on PostgreSQL (the storage tests' ``db`` fixture), and small builders."""
+SQLite and on PostgreSQL (the storage tests' ``db`` fixture), and small builders.
+
+Enrolment claims are signed with :data:`BOT_KEY` unless a test passes the bot key of a
+deployment (``bot.bot_identity.certify_bot``), as the CLI tests do."""
 
 from __future__ import annotations
 
@@ -11,12 +14,15 @@ import pytest
 from bot.services import caseworkers as service
 from crypto import encode_enrolment_code, issue_certificate
 from crypto.certificates import Certificate
-from crypto.keys import CaseworkerKeys, OrganisationKeys
+from crypto.keys import CaseworkerKeys, Ed25519SigningKey, OrganisationKeys
 from storage.engine import Database
 from storage.models import Caseworker, CaseworkerStatus
 from tests.storage.conftest import TODAY, db, pg_schema, sqlite_path
 
-__all__ = ["TODAY", "db", "pg_schema", "sqlite_path"]
+__all__ = ["BOT_KEY", "TODAY", "db", "pg_schema", "sqlite_path"]
+
+# The bot key of the in-process tests: the key that signs enrolment claims.
+BOT_KEY = Ed25519SigningKey.generate()
 
 
 @pytest.fixture
@@ -29,17 +35,51 @@ def new_chat_id() -> int:
 
 
 async def enrolled(
-    db: Database, label: str, *, chat_id: int | None = None
+    db: Database,
+    label: str,
+    *,
+    chat_id: int | None = None,
+    keys: CaseworkerKeys | None = None,
+    bot_key: Ed25519SigningKey = BOT_KEY,
 ) -> tuple[service.Enrolment, CaseworkerKeys]:
-    """A caseworker enrolled through the service with fresh keys (pending)."""
-    keys = CaseworkerKeys.generate()
+    """``/enroll`` through the service from ``chat_id`` (a new chat by default) with ``keys``
+    (fresh by default): a pending row and a claim whose code the enrolment carries."""
+    keys = keys or CaseworkerKeys.generate()
     enrolment = await service.enroll(
         db,
         code=encode_enrolment_code(label, keys.public),
-        delivery_chat_id=chat_id or new_chat_id(),
+        chat_id=chat_id or new_chat_id(),
+        bot_key=bot_key,
         today=TODAY,
     )
     return enrolment, keys
+
+
+def code_of(enrolment: service.Enrolment) -> str:
+    """The confirmation code as an admin types it (the bot shows it ``1234 5678``)."""
+    return enrolment.confirmation_code.replace(" ", "")
+
+
+async def approve_enrolment(
+    db: Database,
+    org: OrganisationKeys,
+    enrolment: service.Enrolment,
+    *,
+    days: int = 30,
+    today: dt.date = TODAY,
+    bot_key: Ed25519SigningKey = BOT_KEY,
+) -> service.Approval:
+    """``sanad admin approve`` with the code this enrolment's chat received."""
+    return await service.approve(
+        db,
+        who=str(enrolment.caseworker_id),
+        confirmation=code_of(enrolment),
+        signing_key=org.signing,
+        org_public=org.signing.public_key,
+        bot_public=bot_key.public_key,
+        today=today,
+        days=days,
+    )
 
 
 async def approved(
@@ -47,14 +87,7 @@ async def approved(
 ) -> tuple[int, CaseworkerKeys]:
     """A caseworker enrolled and approved with the organisation key; returns id and keys."""
     enrolment, keys = await enrolled(db, label, chat_id=chat_id)
-    await service.approve(
-        db,
-        who=str(enrolment.caseworker_id),
-        signing_key=org.signing,
-        org_public=org.signing.public_key,
-        today=TODAY,
-        days=days,
-    )
+    await approve_enrolment(db, org, enrolment, days=days)
     return enrolment.caseworker_id, keys
 
 
@@ -93,11 +126,13 @@ def certificate_for(
     *,
     not_before: dt.date = TODAY,
     days: int = 30,
+    chat_id: int = 5_000_000_000,
 ) -> bytes:
     return issue_certificate(
         Certificate(
             caseworker_id=str(caseworker_id),
             label=label,
+            delivery_chat_id=chat_id,
             keys=keys.public,
             serial=1,
             not_before=not_before,

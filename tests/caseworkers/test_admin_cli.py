@@ -21,19 +21,28 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from bot.bot_identity import certify_bot, load_bot_identity
 from bot.cli.admin import admin_app
 from bot.services import caseworkers as service
 from crypto import EnvelopeKind, Wrap, issue_revocation_list, open_report
 from crypto.certificates import today_utc
 from crypto.keyfile import MINIMUM, save_org_recovery_key, save_org_signing_key
-from crypto.keys import ORG_SIGNING_PREFIX, OrganisationKeys
+from crypto.keys import ORG_SIGNING_PREFIX, CaseworkerKeys, Ed25519SigningKey, OrganisationKeys
 from storage.engine import Database, open_database
 from storage.migrate import upgrade_database
 from storage.models import AuditEntry, Caseworker, CaseworkerStatus, OutboxEntry, RevocationList
 from storage.repositories import ReportRepository
 from tests.config.conftest import minimal_toml
 
-from .conftest import certificate_for, enrolled, insert_by_hand, set_certificate
+from .conftest import (
+    approve_enrolment,
+    certificate_for,
+    code_of,
+    enrolled,
+    insert_by_hand,
+    new_chat_id,
+    set_certificate,
+)
 from .test_reassign import store_sealed_report
 
 PASSPHRASE = "correct horse battery staple"
@@ -47,14 +56,29 @@ class Deployment:
     signing_key: Path
     recovery_key: Path
     db: Database
+    bot_key: Ed25519SigningKey
 
-    def sanad(self, *args: str, passphrase: str = PASSPHRASE) -> subprocess.CompletedProcess[str]:
+    async def enrol(
+        self, label: str, *, chat_id: int | None = None, keys: CaseworkerKeys | None = None
+    ) -> tuple[service.Enrolment, CaseworkerKeys]:
+        """``/enroll`` to this deployment's bot, whose key signs the claim."""
+        return await enrolled(self.db, label, chat_id=chat_id, keys=keys, bot_key=self.bot_key)
+
+    async def approve(self, enrolment: service.Enrolment) -> service.Approval:
+        """What ``sanad admin approve --confirm`` does, in-process."""
+        return await approve_enrolment(
+            self.db, self.org, enrolment, today=today_utc(), bot_key=self.bot_key
+        )
+
+    def sanad(
+        self, *args: str, passphrase: str = PASSPHRASE, columns: int = 200
+    ) -> subprocess.CompletedProcess[str]:
         script = shutil.which("sanad", path=str(Path(sys.executable).parent))
         command = [script] if script else [sys.executable, "-m", "bot.cli"]
         return subprocess.run(
             [*command, *args, "--config", str(self.config)],
             cwd=self.folder,
-            env={**os.environ, "SANAD_PASSPHRASE": passphrase, "COLUMNS": "200"},
+            env={**os.environ, "SANAD_PASSPHRASE": passphrase, "COLUMNS": str(columns)},
             capture_output=True,
             text=True,
             timeout=60,
@@ -80,8 +104,10 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
     # minimal_toml's database is state/sanad.sqlite3, relative to the configuration file.
     db = open_database(f"sqlite:///{tmp_path / 'state' / 'sanad.sqlite3'}")
     await upgrade_database(db)
+    certify_bot(tmp_path / "state", org.signing)
+    bot_key = load_bot_identity(tmp_path / "state", org.signing.public_key).key
     try:
-        yield Deployment(tmp_path, config, org, signing_key, recovery_key, db)
+        yield Deployment(tmp_path, config, org, signing_key, recovery_key, db, bot_key)
     finally:
         await db.close()
 
@@ -127,11 +153,9 @@ async def test_caseworkers_lists_each_with_whether_and_why_the_bot_seals(
 ) -> None:
     db, org = deployment.db, deployment.org
     today = today_utc()
-    good, good_keys = await enrolled(db, "Good")
-    await service.approve(
-        db, who="Good", signing_key=org.signing, org_public=org.signing.public_key, today=today
-    )
-    await enrolled(db, "Pending")
+    good, good_keys = await deployment.enrol("Good")
+    await deployment.approve(good)
+    await deployment.enrol("Pending")
     await insert_by_hand(db, "Unsigned", status=CaseworkerStatus.VERIFIED)
     foreign_id, foreign_keys = await insert_by_hand(db, "Foreign")
     stranger = OrganisationKeys.generate()
@@ -146,10 +170,8 @@ async def test_caseworkers_lists_each_with_whether_and_why_the_bot_seals(
             expired_id, "Expired", expired_keys, org, not_before=today - dt.timedelta(days=40)
         ),
     )
-    revoked, _ = await enrolled(db, "Revoked")
-    await service.approve(
-        db, who="Revoked", signing_key=org.signing, org_public=org.signing.public_key, today=today
-    )
+    revoked, _ = await deployment.enrol("Revoked")
+    await deployment.approve(revoked)
     async with db.sessionmaker() as session, session.begin():
         session.add(
             RevocationList(
@@ -186,11 +208,12 @@ async def test_caseworkers_lists_each_with_whether_and_why_the_bot_seals(
 async def test_approve_by_label_signs_with_the_pinned_key_and_makes_a_recipient(
     deployment: Deployment,
 ) -> None:
-    enrolment, keys = await enrolled(deployment.db, "Salma")
+    enrolment, keys = await deployment.enrol("Salma")
 
     result = deployment.sanad(
-        "admin", "approve", "Salma", "--org-key", str(deployment.signing_key), "--days", "10"
-    )
+        "admin", "approve", "Salma", "--org-key", str(deployment.signing_key), "--days", "10",
+        "--confirm", enrolment.confirmation_code,
+    )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
     assert f"Fingerprint: {enrolment.fingerprint}" in result.stdout
@@ -210,13 +233,14 @@ async def test_approve_by_label_signs_with_the_pinned_key_and_makes_a_recipient(
 async def test_approve_refuses_a_signing_key_that_is_not_pinned(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    enrolment, _ = await enrolled(deployment.db, "Salma")
+    enrolment, _ = await deployment.enrol("Salma")
     foreign = tmp_path / "foreign-signing.key"
     save_org_signing_key(foreign, OrganisationKeys.generate().signing, "x", PASSPHRASE, kdf=MINIMUM)
 
     result = deployment.sanad(
-        "admin", "approve", str(enrolment.caseworker_id), "--org-key", str(foreign)
-    )
+        "admin", "approve", str(enrolment.caseworker_id), "--org-key", str(foreign),
+        "--confirm", code_of(enrolment),
+    )  # fmt: skip
 
     _one_line_failure(result, "not the organisation signing key pinned in the configuration")
     async with deployment.db.sessionmaker() as session:
@@ -227,17 +251,19 @@ async def test_approve_refuses_a_signing_key_that_is_not_pinned(
 
 
 async def test_approve_with_a_wrong_passphrase_is_one_line(deployment: Deployment) -> None:
-    await enrolled(deployment.db, "Salma")
+    enrolment, _ = await deployment.enrol("Salma")
     result = deployment.sanad(
-        "admin", "approve", "Salma", "--org-key", str(deployment.signing_key), passphrase="wrong"
-    )
+        "admin", "approve", "Salma", "--org-key", str(deployment.signing_key),
+        "--confirm", code_of(enrolment), passphrase="wrong",
+    )  # fmt: skip
     _one_line_failure(result, "wrong passphrase")
 
 
 async def test_approve_an_unknown_caseworker_is_one_line(deployment: Deployment) -> None:
     result = deployment.sanad(
-        "admin", "approve", "Nobody", "--org-key", str(deployment.signing_key)
-    )
+        "admin", "approve", "Nobody", "--org-key", str(deployment.signing_key),
+        "--confirm", "1234 5678",
+    )  # fmt: skip
     _one_line_failure(result, "no caseworker has the id or label")
 
 
@@ -246,14 +272,8 @@ async def test_reassign_makes_a_recovery_only_report_readable_by_the_new_casewor
 ) -> None:
     db, org = deployment.db, deployment.org
     stored = await store_sealed_report(db, b"canary report body", [org.recovery.public_key])
-    _enrolment, keys = await enrolled(db, "Salma")
-    await service.approve(
-        db,
-        who="Salma",
-        signing_key=org.signing,
-        org_public=org.signing.public_key,
-        today=today_utc(),
-    )
+    enrolment, keys = await deployment.enrol("Salma")
+    await deployment.approve(enrolment)
 
     result = deployment.sanad(
         "admin",
@@ -291,7 +311,7 @@ async def test_reassign_to_a_caseworker_the_bot_will_not_seal_to_says_why(
 ) -> None:
     db, org = deployment.db, deployment.org
     stored = await store_sealed_report(db, b"report", [org.recovery.public_key])
-    await enrolled(db, "Pending")
+    await deployment.enrol("Pending")
     result = deployment.sanad(
         "admin",
         "reassign",
@@ -309,3 +329,65 @@ def test_admin_command_has_help_with_config_option(command: str) -> None:
     result = CliRunner().invoke(admin_app, [command, "--help"])
     assert result.exit_code == 0
     assert "--config" in result.output
+
+
+async def test_approve_without_a_confirmation_code_refuses_before_the_passphrase(
+    deployment: Deployment,
+) -> None:
+    await deployment.enrol("Salma")
+    result = deployment.sanad(
+        "admin", "approve", "Salma", "--org-key", str(deployment.signing_key), passphrase="wrong"
+    )
+    _one_line_failure(result, "needs the confirmation code")
+    assert "--confirm" in result.stderr
+
+
+async def test_approve_with_a_wrong_code_refuses_and_leaves_the_caseworker_pending(
+    deployment: Deployment,
+) -> None:
+    enrolment, _ = await deployment.enrol("Salma")
+    wrong = f"{(int(code_of(enrolment)) + 1) % 10**8:08d}"
+    result = deployment.sanad(
+        "admin", "approve", "Salma", "--org-key", str(deployment.signing_key), "--confirm", wrong
+    )
+    _one_line_failure(result, "confirms no /enroll of this caseworker")
+    async with deployment.db.sessionmaker() as session:
+        row = await session.get(Caseworker, enrolment.caseworker_id)
+    assert row is not None
+    assert (row.status, row.certificate) == (CaseworkerStatus.PENDING, None)
+
+
+async def test_two_chats_claiming_one_key_show_in_caseworkers_and_only_the_confirmed_is_bound(
+    deployment: Deployment,
+) -> None:
+    keys = CaseworkerKeys.generate()
+    stranger_chat, caseworker_chat = new_chat_id(), new_chat_id()
+    # The code pasted into a stranger's chat first, then sent by the caseworker.
+    await deployment.enrol("Salma", keys=keys, chat_id=stranger_chat)
+    real, _ = await deployment.enrol("Salma", keys=keys, chat_id=caseworker_chat)
+
+    listed = deployment.sanad("admin", "caseworkers", "--plain")
+    assert listed.returncode == 0, listed.stderr
+    assert _plain_rows(listed.stdout)["Salma"]["claims"] == "2"
+    narrow = deployment.sanad("admin", "caseworkers", columns=80)
+    assert narrow.returncode == 0, narrow.stderr
+    [salma_line] = [line for line in narrow.stdout.splitlines() if "Salma" in line]
+    assert "pending" in salma_line
+    assert "2 chats!" in salma_line
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
+
+    approved = deployment.sanad(
+        "admin", "approve", "Salma", "--org-key", str(deployment.signing_key),
+        "--confirm", real.confirmation_code,
+    )  # fmt: skip
+    assert approved.returncode == 0, approved.stderr
+    assert "1 other chat(s) also sent this key" in approved.stdout
+    async with deployment.db.sessionmaker() as session:
+        row = await session.get(Caseworker, real.caseworker_id)
+        [recipient] = await service.eligible_caseworkers(
+            session, deployment.org.signing.public_key, today_utc()
+        )
+    assert row is not None
+    assert recipient.delivery_chat_id == row.delivery_chat_id == caseworker_chat
+    listed = deployment.sanad("admin", "caseworkers", "--plain")
+    assert _plain_rows(listed.stdout)["Salma"]["claims"] == "0"  # a code confirms once

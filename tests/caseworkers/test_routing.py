@@ -18,7 +18,15 @@ from storage.engine import Database
 from storage.models import Caseworker, CaseworkerStatus, Language
 from tests.storage.helpers import store_opaque_report
 
-from .conftest import TODAY, approved, enrolled, insert_by_hand
+from .conftest import (
+    TODAY,
+    approve_enrolment,
+    approved,
+    code_of,
+    enrolled,
+    insert_by_hand,
+    new_chat_id,
+)
 from .test_admin_cli import Deployment, _one_line_failure, _plain_rows, deployment
 
 __all__ = ["deployment"]
@@ -101,14 +109,18 @@ async def test_no_eligible_caseworker_chooses_nobody(db: Database, org: Organisa
 async def test_renewing_a_certificate_keeps_the_languages(
     db: Database, org: OrganisationKeys
 ) -> None:
-    caseworker_id = await _reader(db, org, "Amal", "ar,en")
-    approval = await service.approve(
-        db, who="Amal", signing_key=org.signing, org_public=org.signing.public_key, today=TODAY
+    chat_id = new_chat_id()
+    first, keys = await enrolled(db, "Amal", chat_id=chat_id)
+    await approve_enrolment(db, org, first)
+    await service.set_languages(
+        db, who="Amal", languages=service.parse_languages("ar,en"), today=TODAY
     )
+    renewal, _ = await enrolled(db, "Amal", chat_id=chat_id, keys=keys)  # a fresh code
+    approval = await approve_enrolment(db, org, renewal)
     assert approval.languages == {Language.AR, Language.EN}
     async with db.sessionmaker() as session:
         stored = await session.scalar(
-            select(Caseworker.languages).where(Caseworker.id == caseworker_id)
+            select(Caseworker.languages).where(Caseworker.id == first.caseworker_id)
         )
     assert stored == "ar,en"
 
@@ -134,11 +146,11 @@ def test_parse_languages_refuses_unknown_codes(text: str) -> None:
 
 
 async def test_cli_sets_and_shows_languages(deployment: Deployment) -> None:
-    await enrolled(deployment.db, "Salma")
+    enrolment, _ = await deployment.enrol("Salma")
 
     approved_run = deployment.sanad(
         "admin", "approve", "Salma", "--org-key", str(deployment.signing_key),
-        "--languages", "fr,ar",
+        "--confirm", enrolment.confirmation_code, "--languages", "fr,ar",
     )  # fmt: skip
     assert approved_run.returncode == 0, approved_run.stderr
     assert "languages: ar,fr" in approved_run.stdout
@@ -164,11 +176,11 @@ async def test_cli_sets_and_shows_languages(deployment: Deployment) -> None:
 async def test_cli_refuses_an_unknown_language_in_one_line_before_signing(
     deployment: Deployment,
 ) -> None:
-    await enrolled(deployment.db, "Salma")
+    enrolment, _ = await deployment.enrol("Salma")
 
     result = deployment.sanad(
         "admin", "approve", "Salma", "--org-key", str(deployment.signing_key),
-        "--languages", "ar,de",
+        "--confirm", code_of(enrolment), "--languages", "ar,de",
     )  # fmt: skip
 
     _one_line_failure(result, "unknown language 'de'")

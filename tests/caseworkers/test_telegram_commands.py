@@ -2,7 +2,8 @@
 
 The enrolment code comes from ``sanad caseworker init`` run as a subprocess, exactly as a
 caseworker makes it on their own machine; the bot's answer must carry the same fingerprint that
-command printed, and the message that carried the code must be gone from the chat.
+command printed and a confirmation code for this chat, and the message that carried the code
+must be gone from the chat.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from bot.local_api import LocalBotApi, UserChat
 from bot.local_api.ptb import application_builder, polling
 from bot.services import caseworkers as service
 from bot.services.caseworkers import TelegramDesk
-from crypto.keys import OrganisationKeys
+from crypto import verify_enrolment_claim
+from crypto.keys import ORG_SIGNING_PREFIX, OrganisationKeys
 from handlers.caseworker_commands import (
     ENROLL_PER_MINUTE,
     CaseworkerDesk,
@@ -31,10 +33,10 @@ from handlers.caseworker_commands import (
 )
 from storage.engine import Database, open_database
 from storage.migrate import upgrade_database
-from storage.models import Caseworker, CaseworkerStatus, Report, ReportStatus
+from storage.models import Caseworker, CaseworkerStatus, EnrolmentClaim, Report, ReportStatus
 from tests.storage.helpers import store_opaque_report
 
-from .conftest import TODAY
+from .conftest import BOT_KEY, TODAY
 
 PASSPHRASE = "a long caseworker passphrase"
 
@@ -51,8 +53,10 @@ def caseworker_init(tmp_path_factory: pytest.TempPathFactory) -> InitOutput:
     key = tmp_path_factory.mktemp("laptop") / "amal.key"
     script = shutil.which("sanad", path=str(Path(sys.executable).parent))
     command = [script] if script else [sys.executable, "-m", "bot.cli"]
+    # Any organisation key will do: the enrolment code does not depend on it.
+    org = OrganisationKeys.generate().signing.public_key.to_text(ORG_SIGNING_PREFIX)
     result = subprocess.run(
-        [*command, "caseworker", "init", "--key", str(key), "--name", "Amal"],
+        [*command, "caseworker", "init", "--key", str(key), "--name", "Amal", "--org", org],
         env={**os.environ, "SANAD_PASSPHRASE": PASSPHRASE},
         capture_output=True,
         text=True,
@@ -92,7 +96,13 @@ async def api() -> AsyncIterator[LocalBotApi]:
 async def bot(api: LocalBotApi, database: Database, org: OrganisationKeys) -> AsyncIterator[None]:
     """A PTB application with the caseworker commands, polling the local server."""
     application = application_builder(api, api.add_bot()).concurrent_updates(8).build()
-    desk: CaseworkerDesk = TelegramDesk(database, org.signing.public_key, today=lambda: TODAY)
+    desk: CaseworkerDesk = TelegramDesk(
+        database,
+        org.signing.public_key,
+        bot_key=BOT_KEY,
+        floor=lambda: 0,
+        today=lambda: TODAY,
+    )
     install_caseworker_commands(application, desk)
     async with polling(application):
         yield
@@ -100,6 +110,12 @@ async def bot(api: LocalBotApi, database: Database, org: OrganisationKeys) -> As
 
 def _texts(chat: UserChat) -> list[str]:
     return [m.text or "" for m in chat.messages()]
+
+
+def _confirmation_code(text: str) -> str:
+    found = re.search(r"^Confirmation code: (\d{4} \d{4})$", text, re.MULTILINE)
+    assert found is not None, text
+    return found.group(1)
 
 
 @pytest.mark.usefixtures("bot")
@@ -112,14 +128,38 @@ async def test_enroll_answers_the_init_fingerprint_deletes_the_code_and_stores_p
     answer = await chat.wait_for(lambda m: "Fingerprint:" in (m.text or ""))
 
     assert f"Fingerprint: {caseworker_init.fingerprint}" in (answer.text or "")
+    code = _confirmation_code(answer.text or "")
+    assert "read both" in (answer.text or "")
     await chat.wait_until(lambda: sent.message_id not in {m.message_id for m in chat.messages()})
     assert not any(caseworker_init.code in text for text in _texts(chat))
     async with database.sessionmaker() as session:
         [row] = (await session.scalars(select(Caseworker))).all()
+        [stored] = (await session.scalars(select(EnrolmentClaim.claim))).all()
     assert row.status is CaseworkerStatus.PENDING
-    assert row.delivery_chat_id == chat.chat_id
+    assert row.delivery_chat_id is None  # bound at approval only (I9)
     assert row.label == "Amal"
     assert row.certificate is None
+    claim = verify_enrolment_claim(stored, BOT_KEY.public_key)
+    assert claim.chat_id == chat.chat_id
+    assert claim.confirmed_by(code.replace(" ", ""))
+
+
+@pytest.mark.usefixtures("bot")
+async def test_the_same_code_from_another_chat_gets_its_own_confirmation_code(
+    api: LocalBotApi, database: Database, caseworker_init: InitOutput
+) -> None:
+    caseworker, stranger = api.open_chat(4747, "Amal"), api.open_chat(4848, "Stranger")
+    await caseworker.send_command("enroll", caseworker_init.code)
+    first = await caseworker.wait_for(lambda m: "Fingerprint:" in (m.text or ""))
+    await stranger.send_command("enroll", caseworker_init.code)
+    second = await stranger.wait_for(lambda m: "Fingerprint:" in (m.text or ""))
+
+    assert "already enrolled" not in (second.text or "")
+    assert _confirmation_code(first.text or "") != _confirmation_code(second.text or "")
+    async with database.sessionmaker() as session:
+        claims = (await session.scalars(select(EnrolmentClaim.claim))).all()
+    chats = {verify_enrolment_claim(c, BOT_KEY.public_key).chat_id for c in claims}
+    assert chats == {caseworker.chat_id, stranger.chat_id}
 
 
 @pytest.mark.usefixtures("bot")
@@ -167,7 +207,7 @@ async def test_cases_and_close_for_the_verified_caseworker_only(
 ) -> None:
     chat = api.open_chat(4545, "Amal")
     await chat.send_command("enroll", caseworker_init.code)
-    await chat.wait_for(lambda m: "Fingerprint:" in (m.text or ""))
+    enrolled = await chat.wait_for(lambda m: "Fingerprint:" in (m.text or ""))
 
     await chat.send_command("cases")
     refused = await chat.wait_for()
@@ -176,8 +216,10 @@ async def test_cases_and_close_for_the_verified_caseworker_only(
     await service.approve(
         database,
         who="Amal",
+        confirmation=_confirmation_code(enrolled.text or "").replace(" ", ""),
         signing_key=org.signing,
         org_public=org.signing.public_key,
+        bot_public=BOT_KEY.public_key,
         today=TODAY,
     )
     async with database.sessionmaker() as session:

@@ -104,6 +104,15 @@ def test_relative_paths_resolve_against_the_config_file_not_the_cwd(
     assert config.database.url.endswith(f"//{config_dir}/state/sanad.sqlite3")
 
 
+def test_the_revocation_floor_defaults_to_zero_and_is_read(
+    tmp_path: Path, org_keys: tuple[str, str]
+) -> None:
+    default = load_config(write(tmp_path, minimal_toml(org_keys)))
+    assert default.organisation.min_revocation_serial == 0
+    pinned = minimal_toml(org_keys, organisation="min_revocation_serial = 12")
+    assert load_config(write(tmp_path, pinned)).organisation.min_revocation_serial == 12
+
+
 def test_postgres_description_hides_user_and_password() -> None:
     section = DatabaseSection(url="postgresql+asyncpg://sanad:hunter2@db.internal:5433/reports")
     assert section.backend == "postgresql"
@@ -220,6 +229,13 @@ MISTAKES = [
         lambda k: minimal_toml(k, tables="[retention]\nhousekeeping_hours = 72"),
         "retention.housekeeping_hours",
         "from 1 to 48 (got 72)",
+        None,
+    ),
+    (
+        "negative_revocation_floor",
+        lambda k: minimal_toml(k, organisation="min_revocation_serial = -1"),
+        "organisation.min_revocation_serial",
+        "must be a whole number ≥ 0 (a revocation list serial) (got -1)",
         None,
     ),
     (

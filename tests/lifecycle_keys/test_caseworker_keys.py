@@ -21,6 +21,7 @@ from storage.models import (
     Report,
     ReportStatus,
 )
+from tests.caseworkers.conftest import approve_enrolment
 
 from .conftest import NOW, TODAY, approved, enrolled, new_chat_id, opens, store_case, wraps_under
 
@@ -57,13 +58,7 @@ async def _rotated_caseworker(
     old_id, old_keys = await approved(db, org, label, chat_id=chat)
     rotation, new_keys = await enrolled(db, label, chat_id=chat)
     assert rotation.replaces_id == old_id
-    await caseworkers.approve(
-        db,
-        who=str(rotation.caseworker_id),
-        signing_key=org.signing,
-        org_public=org.signing.public_key,
-        today=TODAY,
-    )
+    await approve_enrolment(db, org, rotation)
     return old_id, old_keys, rotation.caseworker_id, new_keys
 
 
@@ -237,13 +232,7 @@ async def test_revocation_takes_older_and_waiting_keys_but_not_an_approved_succe
     assert set(second.caseworker_ids) == {current_id, waiting.caseworker_id}
     assert second.serial == result.serial + 1
     with pytest.raises(caseworkers.CaseworkerError):
-        await caseworkers.approve(
-            db,
-            who=str(waiting.caseworker_id),
-            signing_key=org.signing,
-            org_public=org.signing.public_key,
-            today=TODAY,
-        )
+        await approve_enrolment(db, org, waiting)
     with pytest.raises(caseworkers.CaseworkerError, match="already revoked"):
         await _revoke(db, org, str(current_id))
 

@@ -19,16 +19,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.bot_identity import certify_bot
 from bot.local_api import LocalBotApi
+from bot.revocation_mark import read_mark
 from bot.services import caseworkers
 from crypto import EnvelopeKind, Wrap, new_report_id, open_report, seal_report
 from crypto.certificates import today_utc
-from crypto.keyfile import MINIMUM, save_org_recovery_key
+from crypto.keyfile import MINIMUM, load_org_signing_key, save_org_recovery_key
 from crypto.keys import ORG_SIGNING_PREFIX, CaseworkerKeys, Ed25519PublicKey, X25519SecretKey
 from storage.models import BodyKind, Caseworker, CaseworkerStatus, Language, Report, ReportBody
 from storage.models import Wrap as WrapRow
 from storage.repositories import new_case_reference
-from tests.caseworkers.conftest import enrolled, insert_by_hand, new_chat_id
+from tests.caseworkers.conftest import insert_by_hand, new_chat_id
 from tests.caseworkers.test_admin_cli import PASSPHRASE, Deployment, deployment
 
 from .conftest import opens, store_case, wraps_under
@@ -43,14 +45,8 @@ PARTS = 1500
 async def _approve(
     d: Deployment, label: str, *, chat_id: int | None = None
 ) -> tuple[int, CaseworkerKeys]:
-    enrolment, keys = await enrolled(d.db, label, chat_id=chat_id)
-    await caseworkers.approve(
-        d.db,
-        who=str(enrolment.caseworker_id),
-        signing_key=d.org.signing,
-        org_public=d.org.signing.public_key,
-        today=today_utc(),
-    )
+    enrolment, keys = await d.enrol(label, chat_id=chat_id)
+    await d.approve(enrolment)
     return enrolment.caseworker_id, keys
 
 
@@ -90,7 +86,9 @@ async def test_revoke_then_reassign_all_leaves_nothing_for_the_revoked_key(
     for _, parts in cases:
         assert await opens(d.db, parts[0], good_keys.encryption)
         assert not await opens(d.db, parts[0], bad_keys.encryption)
-    refused = d.sanad("admin", "approve", "Nour", "--org-key", str(d.signing_key))
+    refused = d.sanad(
+        "admin", "approve", "Nour", "--org-key", str(d.signing_key), "--confirm", "1234 5678"
+    )
     assert refused.returncode == 1
     assert "revoked" in refused.stderr
 
@@ -322,3 +320,86 @@ async def test_signing_rotation_reissues_certificates_only_for_caseworkers_the_o
     assert [r.caseworker_id for r in eligible] == [good_id]
     assert rows[revoked_id].status is CaseworkerStatus.REVOKED
     assert rows[intruder_id].certificate is None
+
+
+async def _rotate_signing(d: Deployment, out: Path, *extra: str) -> tuple[str, str]:
+    """``sanad org rotate-signing`` on an admin's machine; returns its output and new key text."""
+    printed = _ok(
+        await asyncio.to_thread(
+            subprocess.run,
+            [
+                *_sanad_command(),
+                "org",
+                "rotate-signing",
+                "--old-key",
+                str(d.signing_key),
+                "--out",
+                str(out),
+                *extra,
+            ],
+            env={**os.environ, "SANAD_PASSPHRASE": PASSPHRASE},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    )
+    line = next(x for x in printed.splitlines() if x.startswith("signing_public_key = "))
+    return printed, line.split('"')[1]
+
+
+async def test_revoke_raises_the_revocation_mark_in_the_state_directory(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    await _approve(d, "Nour")
+    out = _ok(d.sanad("admin", "revoke", "Nour", "--org-key", str(d.signing_key)))
+    assert "revocation mark raised to 1" in out
+    assert read_mark(d.folder / "state") == 1
+
+
+async def test_a_compromised_rotation_reissues_nothing_and_every_caseworker_is_reapproved(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    d = deployment
+    chat = new_chat_id()
+    salma, keys = await d.enrol("Salma", chat_id=chat)
+    await d.approve(salma)
+    await _approve(d, "Tarek")
+    _ok(d.sanad("admin", "revoke", "Tarek", "--org-key", str(d.signing_key)))
+    printed, new_public = await _rotate_signing(d, tmp_path / "new", "--compromised")
+    assert "every caseworker is ineligible until re-approved" in printed
+    assert "/enroll" in printed
+    d.config.write_text(
+        d.config.read_text().replace(
+            d.org.signing.public_key.to_text(ORG_SIGNING_PREFIX), new_public
+        )
+    )
+    new_key = tmp_path / "new" / "org-signing.key"
+    statement = tmp_path / "new" / "org-signing-rotation.sanad"
+
+    refused = d.sanad(
+        "admin", "approve", "--all", "--org-key", str(new_key), "--rotation", str(statement)
+    )
+
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("sanad: ")
+    assert "compromised key: no certificate was re-issued" in refused.stderr.splitlines()[0]
+    assert "--confirm CODE" in refused.stderr
+    pinned = Ed25519PublicKey.from_text(new_public, prefix=ORG_SIGNING_PREFIX)
+    async with d.db.sessionmaker() as session:
+        assert await caseworkers.eligible_caseworkers(session, pinned, today_utc()) == []
+    # The bot is certified by the new key; the caseworker sends /enroll again for a new code.
+    new_signing = load_org_signing_key(new_key, PASSPHRASE)[1]
+    certify_bot(d.folder / "state", new_signing)
+    renewal, _ = await d.enrol("Salma", chat_id=chat, keys=keys)
+    reapproved = d.sanad(
+        "admin", "approve", "Salma", "--org-key", str(new_key),
+        "--confirm", renewal.confirmation_code,
+    )  # fmt: skip
+    _ok(reapproved)
+    async with d.db.sessionmaker() as session:
+        [recipient] = await caseworkers.eligible_caseworkers(
+            session, pinned, today_utc(), min_serial=read_mark(d.folder / "state")
+        )
+    assert (recipient.caseworker_id, recipient.delivery_chat_id) == (salma.caseworker_id, chat)

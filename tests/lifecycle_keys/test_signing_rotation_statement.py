@@ -9,6 +9,7 @@ import pytest
 from crypto import (
     InvalidSignature,
     MalformedRotationStatement,
+    RotationReason,
     UnsupportedVersion,
     issue_signing_key_rotation,
     verify_signing_key_rotation,
@@ -25,6 +26,13 @@ def test_statement_names_old_and_new_key_and_day() -> None:
     assert len(data) == STATEMENT_BYTES
     rotation = verify_signing_key_rotation(data)
     assert (rotation.old, rotation.new, rotation.issued) == (old.public_key, new.public_key, DAY)
+
+
+@pytest.mark.parametrize("reason", list(RotationReason))
+def test_statement_carries_its_reason(reason: RotationReason) -> None:
+    old, new = Ed25519SigningKey.generate(), Ed25519SigningKey.generate()
+    data = issue_signing_key_rotation(old, new, reason=reason, issued=DAY)
+    assert verify_signing_key_rotation(data).reason is reason
 
 
 @pytest.mark.parametrize("position", [5, 40, 70, 75, 100, 180])
@@ -52,7 +60,7 @@ def test_statement_refuses_other_versions_truncation_and_a_key_replacing_itself(
     key = Ed25519SigningKey.generate()
     data = issue_signing_key_rotation(key, Ed25519SigningKey.generate())
     with pytest.raises(UnsupportedVersion):
-        verify_signing_key_rotation(data[:4] + b"\x02" + data[5:])
+        verify_signing_key_rotation(data[:4] + b"\x01" + data[5:])  # v1 is gone
     with pytest.raises(MalformedRotationStatement):
         verify_signing_key_rotation(data[:-1])
     with pytest.raises(MalformedRotationStatement):
