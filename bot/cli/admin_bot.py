@@ -58,6 +58,7 @@ def certify_bot_command(
     """
     from bot.bot_identity import DEFAULT_VALIDITY_DAYS, certify_bot
     from storage import audit
+    from storage.migrate import upgrade_database
 
     validity = days or DEFAULT_VALIDITY_DAYS
     settings = load_settings(config)
@@ -66,6 +67,9 @@ def certify_bot_command(
     today = today_utc()
 
     async def work(db: Database) -> BotCertificate:
+        # A new deployment certifies its bot before the first `sanad run`, which is what would
+        # otherwise apply the migrations: the audit entry needs the schema.
+        await upgrade_database(db)
         async with db.sessionmaker() as session, session.begin():
             # The entry is flushed first, so a database that cannot take it (not upgraded yet)
             # stops the command before a certificate is written.

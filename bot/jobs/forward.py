@@ -44,7 +44,8 @@ import secrets
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import partial
 from itertools import zip_longest
 from typing import Any
 
@@ -65,6 +66,7 @@ from bot.bot_identity import BotIdentity
 from bot.config import DeliverySection
 from bot.jobs import job_queue_of
 from bot.logs import event, get_logger
+from bot.revocation_mark import revocation_floor
 from bot.runtime import Runtime
 from bot.services.caseworkers import eligible_caseworkers_among
 from bot.services.delivery import Parcel, Recipient, build_parcels
@@ -107,6 +109,9 @@ class ForwardSettings:
     # A RetryAfter up to this long is waited out within the run; a longer one is left to the
     # next run, so a run never sits idle for long holding the job.
     longest_wait: float = 60.0
+    # The lowest revocation list serial to accept (bot.revocation_mark), read at each pass: the
+    # running bot passes the mark; without one (a test's database alone) there is no floor.
+    revocation_floor: Callable[[], int] = field(default=lambda: 0, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.batch_interval <= 0 or self.jitter < 0 or self.claim_size < 1:
@@ -301,6 +306,7 @@ class Forwarder:
                 {d.caseworker_id for d in deliveries},
                 org_key=self._org_key,
                 today=now.date(),
+                min_serial=self.settings.revocation_floor(),
             )
             parcels: list[Parcel] = []
             for item in await build_parcels(self._db, deliveries, recipients, bot=self._identity):
@@ -448,7 +454,14 @@ def register_forward_job(
     forwarder = Forwarder(
         runtime.database,
         application.bot,
-        ForwardSettings.from_config(runtime.config.delivery),
+        replace(
+            ForwardSettings.from_config(runtime.config.delivery),
+            revocation_floor=partial(
+                revocation_floor,
+                runtime.config.server.state_dir,
+                runtime.config.organisation.min_revocation_serial,
+            ),
+        ),
         org_key=runtime.config.organisation.signing_public_key,
         identity=runtime.bot,
     )

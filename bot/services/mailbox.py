@@ -41,6 +41,7 @@ import datetime as dt
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Select, delete, select, update
@@ -50,6 +51,7 @@ from telegram.ext import Application
 from bot.bot_identity import BotIdentity
 from bot.errors import SanadError
 from bot.logs import event, get_logger
+from bot.revocation_mark import revocation_floor
 from bot.runtime import Runtime
 from bot.services.caseworkers import (
     Recipient,
@@ -190,6 +192,9 @@ class MailboxSettings:
     jitter_seconds: float
     # Every accepted pepper version (bot.services.key_lifecycle); None: ``receipt_pepper`` alone.
     peppers: PepperRing | None = None
+    # The lowest revocation list serial to accept (bot.revocation_mark), read at each use: the
+    # running bot passes the mark; without one (a test's database alone) there is no floor.
+    revocation_floor: Callable[[], int] = field(default=lambda: 0, repr=False)
 
     def pepper_ring(self) -> PepperRing:
         return self.peppers or PepperRing({1: self.receipt_pepper})
@@ -235,6 +240,11 @@ class MailboxService:
                 receipt_pepper=runtime.secrets.receipt_pepper,
                 jitter_seconds=config.delivery.jitter_seconds,
                 peppers=load_pepper_ring(config.server.state_dir, runtime.secrets.receipt_pepper),
+                revocation_floor=partial(
+                    revocation_floor,
+                    config.server.state_dir,
+                    config.organisation.min_revocation_serial,
+                ),
             ),
             bot=runtime.bot,
         )
@@ -247,7 +257,11 @@ class MailboxService:
     async def _recipients_of_chat(self, session: AsyncSession, chat_id: int) -> list[Recipient]:
         """The eligible caseworker rows (every key generation) delivering to ``chat_id`` (I4)."""
         return await eligible_caseworkers_for_chat(
-            session, chat_id, self._settings.org_signing_public, self._today()
+            session,
+            chat_id,
+            self._settings.org_signing_public,
+            self._today(),
+            min_serial=self._settings.revocation_floor(),
         )
 
     async def _open_case_of(
@@ -433,7 +447,9 @@ class MailboxService:
                 .execution_options(synchronize_session=False)
             )
             # Who may vouch for a reply is read on both paths too, replies or not.
-            revocations = await latest_revocations(session, org_public)
+            revocations = await latest_revocations(
+                session, org_public, min_serial=self._settings.revocation_floor()
+            )
             signers = await reply_signers(
                 session,
                 org_public,
@@ -509,6 +525,7 @@ class MailboxService:
                     report.assigned_caseworker_id,
                     self._settings.org_signing_public,
                     self._today(),
+                    min_serial=self._settings.revocation_floor(),
                 )
             recipients = [self._settings.recovery_public]
             if recipient is not None:

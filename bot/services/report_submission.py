@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from telegram.ext import Application
@@ -35,6 +36,7 @@ from telegram.ext import Application
 from bot import metrics
 from bot.config import Config
 from bot.logs import event, get_logger
+from bot.revocation_mark import revocation_floor
 from bot.runtime import Runtime
 from bot.services.caseworkers import choose_caseworker
 from bot.services.key_lifecycle import PepperRing, load_pepper_ring
@@ -153,14 +155,19 @@ class ReportSubmissionService:
         recovery_key: X25519PublicKey,
         receipt_salt: bytes,
         peppers: PepperRing,
+        revocation_floor: Callable[[], int],
         clock: Callable[[], dt.datetime] = _now,
     ) -> None:
+        """``revocation_floor`` gives the lowest revocation list serial to accept, read at each
+        submission (the mark only grows, and an admin may raise it while the bot runs): below it,
+        nothing is sealed (:class:`bot.services.caseworkers.RevocationsRolledBack`)."""
         self._database = database
         self._kdf_pool = kdf_pool
         self._organisation = organisation_signing_key
         self._recovery = recovery_key
         self._salt = receipt_salt
         self._peppers = peppers
+        self._revocation_floor = revocation_floor
         self._clock = clock
 
     @classmethod
@@ -175,6 +182,9 @@ class ReportSubmissionService:
             recovery_key=organisation.recovery_public_key,
             receipt_salt=runtime.secrets.receipt_salt,
             peppers=load_pepper_ring(config.server.state_dir, runtime.secrets.receipt_pepper),
+            revocation_floor=partial(
+                revocation_floor, config.server.state_dir, organisation.min_revocation_serial
+            ),
         )
 
     def __repr__(self) -> str:
@@ -202,7 +212,15 @@ class ReportSubmissionService:
             now = self._clock()
             today = now.date()  # I3: the day, never the time
             async with self._database.sessionmaker() as session:
-                caseworker = await choose_caseworker(session, self._organisation, today, language)
+                # A database whose revocation lists were deleted below the mark seals nothing:
+                # the reporter is told it could not be saved (I9).
+                caseworker = await choose_caseworker(
+                    session,
+                    self._organisation,
+                    today,
+                    language,
+                    min_serial=self._revocation_floor(),
+                )
             recipients = [self._recovery]
             if caseworker is not None:
                 recipients.append(caseworker.keys.encryption)

@@ -45,6 +45,7 @@ from bot.runtime import Runtime
 from bot.services.caseworkers import approve
 from bot.try_mode.page import serving_page
 from crypto.enrolment import encode_enrolment_code
+from crypto.enrolment_claim import parse_confirmation_code
 from crypto.keyfile import MINIMUM, save_caseworker_key, save_org_recovery_key, save_org_signing_key
 from crypto.keys import ORG_SIGNING_PREFIX, CaseworkerKeys, OrganisationKeys
 
@@ -62,6 +63,8 @@ JITTER_SECONDS: Final = 2.0
 POLL_SECONDS: Final = 1
 DEMO_MESSAGES_PER_MINUTE: Final = 120
 ENROLMENT_TIMEOUT: Final = 20.0
+# The line of the bot's /enroll answer that carries the code (handlers/caseworker_commands.py).
+_CONFIRMATION_LINE: Final = "Confirmation code:"
 
 
 @dataclass(frozen=True)
@@ -242,26 +245,33 @@ async def enrol_caseworker(chat: UserChat, keys: DemoKeys, runtime: Runtime) -> 
     code = encode_enrolment_code(CASEWORKER_LABEL, keys.caseworker.public)
     await chat.send_command("enroll", code)
     try:
-        await chat.wait_for(
+        answer = await chat.wait_for(
             lambda m: (m.text or "").startswith("Enrolment received"), timeout=ENROLMENT_TIMEOUT
         )
     except TimeoutError:
         raise SanadError("the sandbox's bot did not answer /enroll in time") from None
-    await approve_demo_caseworker(keys, runtime)
+    await approve_demo_caseworker(keys, runtime, confirmation_in(answer.text or ""))
     event(_log, "caseworker.approved")
 
 
-async def approve_demo_caseworker(keys: DemoKeys, runtime: Runtime) -> None:
-    """What the admin's ``sanad admin approve`` does, with the sandbox's organisation key.
+def confirmation_in(answer: str) -> str:
+    """The confirmation code the bot's ``/enroll`` answer gives, as the admin would type it."""
+    for line in answer.splitlines():
+        if line.startswith(_CONFIRMATION_LINE):
+            return parse_confirmation_code(line.removeprefix(_CONFIRMATION_LINE))
+    raise SanadError("the sandbox's bot answered /enroll without a confirmation code")
 
-    The one place the sandbox calls the approval service: when approval needs more (such as the
-    confirmation code the bot gave the enrolling chat), it is added here.
-    """
+
+async def approve_demo_caseworker(keys: DemoKeys, runtime: Runtime, confirmation: str) -> None:
+    """What the admin's ``sanad admin approve --confirm CODE`` does, with the sandbox's
+    organisation key and the code the bot gave the enrolling chat (I9)."""
     await approve(
         runtime.database,
         who=CASEWORKER_LABEL,
+        confirmation=confirmation,
         signing_key=keys.organisation.signing,
         org_public=runtime.config.organisation.signing_public_key,
+        bot_public=runtime.bot.public_key,
         today=dt.datetime.now(dt.UTC).date(),
     )
 

@@ -5,28 +5,34 @@ through ``telegram.api_base_url``; caseworkers and admins are the ``sanad`` CLI,
 subprocesses. The organisation's key files are written through the library with Argon2id's
 smallest settings (the CLI reads the settings from each file's authenticated header and accepts
 them), so an admin command costs milliseconds, not the seconds of SENSITIVE; the caseworker's key
-file is made by the real ``sanad caseworker init``.
+file is made by the real ``sanad caseworker init``, pinning the organisation key, and the bot is
+certified by the real ``sanad admin certify-bot`` before its first start (format v2, I9).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.local_api import ChatMessage, LocalBotApi, UserChat
 from crypto import save_org_recovery_key, save_org_signing_key
 from crypto.keyfile import MINIMUM
-from crypto.keys import OrganisationKeys
+from crypto.keys import ORG_SIGNING_PREFIX, OrganisationKeys
 from storage.engine import Database, open_database
 from tests.delivery.conftest import TOKEN_ENV, config_text
+from tests.storage.conftest import POSTGRES_URL
 from tests.support.calls import CallCounter
+from tests.support.postgres import postgres_unreachable
 from tests.support.processes import CliResult, sanad, sanad_run
 
 PASSPHRASE = "e2e passphrase, long enough"
@@ -36,6 +42,7 @@ FAST_DELIVERY = {"batch_interval_seconds": 0.2, "jitter_seconds": 0.1, "backoff_
 LIMITS = {"max_messages_per_minute": 300}
 
 _RECEIPT = re.compile(r"\d{4}(?: \d{4}){6}")
+_CONFIRMATION = re.compile(r"^Confirmation code: (\d{4} \d{4})$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class CaseworkerInit:
     label: str
     code: str
     fingerprint: str
+    organisation_fingerprint: str
 
 
 class Deployment:
@@ -76,6 +84,7 @@ class Deployment:
         self.database_url = database_url or f"sqlite+aiosqlite:///{self.sqlite_path}"
         self.config = directory / "config.toml"
         self.log = directory / "bot.log"
+        self.certified = False
         limits = "\n".join(f"{key} = {value!r}" for key, value in LIMITS.items())
         self.config.write_text(
             config_text(
@@ -92,6 +101,8 @@ class Deployment:
     async def bot(self) -> AsyncIterator[asyncio.subprocess.Process]:
         """``sanad run`` for this deployment, entered once it polls for updates (its migrations
         are done by then); SIGKILLed on leaving if still alive."""
+        if not self.certified:
+            await self.certify_bot()
         polls = self.calls["getUpdates"]
         async with sanad_run(self.config, self.log, {TOKEN_ENV: self.token}) as process:
             await self.calls.wait_for("getUpdates", polls + 1, timeout=60)
@@ -110,29 +121,61 @@ class Deployment:
         """``sanad admin ARGS --config CONFIG``, the passphrase from the environment."""
         return await sanad("admin", *args, "--config", self.config, env=PASSPHRASE_ENV)
 
+    async def certify_bot(self) -> CliResult:
+        """``sanad admin certify-bot``: without its certificate the bot does not start (I9)."""
+        result = await self.admin("certify-bot", "--org-key", self.signing_key)
+        self.certified = True
+        return result
+
+    @property
+    def organisation_key_text(self) -> str:
+        """The organisation signing key as the admin reads it out (``signing_public_key``)."""
+        return self.org.signing.public_key.to_text(ORG_SIGNING_PREFIX)
+
     async def caseworker_init(self, label: str) -> CaseworkerInit:
-        """``sanad caseworker init`` with its real (MODERATE) Argon2id settings."""
-        key = self.directory / f"{label}.key"
+        """``sanad caseworker init`` with its real (MODERATE) Argon2id settings, pinning the
+        organisation key; the key goes into a folder the command creates."""
+        key = self.directory / "caseworker" / f"{label}.key"
         result = await sanad(
-            "caseworker", "init", "--key", key, "--name", label, env=PASSPHRASE_ENV
+            "caseworker",
+            "init",
+            "--key",
+            key,
+            "--name",
+            label,
+            "--org",
+            self.organisation_key_text,
+            env=PASSPHRASE_ENV,
         )
         return CaseworkerInit(
-            key, label, result.line_starting("Enrolment code:"),
+            key,
+            label,
+            result.line_starting("Enrolment code:"),
             result.line_starting("Fingerprint:"),
+            result.line_starting("Organisation fingerprint:"),
         )
 
     async def enroll(self, chat: UserChat, init: CaseworkerInit) -> ChatMessage:
-        """Send ``/enroll CODE`` from ``chat``; returns the bot's answer with the fingerprint."""
+        """Send ``/enroll CODE`` from ``chat``; returns the bot's answer with the fingerprint and
+        the confirmation code."""
         await chat.send_command("enroll", init.code)
         return await chat.wait_for(lambda m: "Fingerprint:" in (m.text or ""), timeout=15)
 
     async def enroll_and_approve(self, chat: UserChat, label: str) -> CaseworkerInit:
-        """The whole enrolment: init on the caseworker's machine, /enroll, admin approve."""
+        """The whole enrolment: init on the caseworker's machine, /enroll, admin approve with
+        the confirmation code the caseworker reads aloud."""
         init = await self.caseworker_init(label)
         answer = await self.enroll(chat, init)
         # The fingerprint read out by voice: the bot's must match the caseworker's machine's.
         assert f"Fingerprint: {init.fingerprint}" in (answer.text or "")
-        await self.admin("approve", label, "--org-key", self.signing_key)
+        await self.admin(
+            "approve",
+            label,
+            "--org-key",
+            self.signing_key,
+            "--confirm",
+            confirmation_in(answer),
+        )
         return init
 
     def download(self, chat: UserChat, message: ChatMessage) -> Path:
@@ -157,11 +200,29 @@ class Deployment:
         text_file.write_text(text, encoding="utf-8")
         out = self.directory / f"reply-{sequence}.sanad"
         await sanad(
-            "caseworker", "reply", reference, "--key", key, "--from", report_file,
-            "--text-file", text_file, "--number", str(sequence + 1), "--out", out,
+            "caseworker",
+            "reply",
+            reference,
+            "--key",
+            key,
+            "--from",
+            report_file,
+            "--text-file",
+            text_file,
+            "--number",
+            str(sequence + 1),
+            "--out",
+            out,
             env=PASSPHRASE_ENV,
         )
         return out
+
+
+def confirmation_in(message: ChatMessage) -> str:
+    """The confirmation code of the bot's answer to ``/enroll``, as the caseworker reads it."""
+    match = _CONFIRMATION.search(message.text or "")
+    assert match is not None, "the /enroll answer gives an 8-digit confirmation code"
+    return match.group(1)
 
 
 def receipt_in(message: ChatMessage) -> str:
@@ -187,3 +248,22 @@ async def api() -> AsyncIterator[LocalBotApi]:
 @pytest.fixture
 def deployment(api: LocalBotApi, tmp_path: Path) -> Deployment:
     return Deployment(api, tmp_path)
+
+
+@pytest.fixture
+async def postgres_database(tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one test (the bot's URL cannot pick a schema)."""
+    dsn = make_url(POSTGRES_URL).set(drivername="postgresql")
+    try:
+        admin = await asyncpg.connect(dsn.render_as_string(hide_password=False), timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        postgres_unreachable(f"PostgreSQL not reachable: {exc}")
+    name = f"sanad_e2e_{secrets.token_hex(5)}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield dsn.set(drivername="postgresql+asyncpg", database=name).render_as_string(
+            hide_password=False
+        )
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()

@@ -5,8 +5,16 @@ admin are the ``sanad`` CLI in subprocesses; the reporter and the caseworker are
 local server. Nothing is called inside the bot: everything goes through Telegram's API, the
 configuration file, the database file and the command line, as in a deployment.
 
-At the end the reporter's chat is empty (I7), and the SQLite file, its WAL and everything the bot
-wrote to stderr hold neither the reporter's words nor their Telegram identity (I1, I2).
+The story runs on format v2 (I9): the bot is certified with ``sanad admin certify-bot``; the
+caseworker's key file pins the organisation key, whose fingerprint is compared at enrolment;
+approval takes the confirmation code the bot gave the enrolling chat; every file the caseworker
+opens is checked against the pinned key; both replies are signed (the bot's and the
+caseworker's), and ``/status`` shows them only because their signatures verify. It runs on SQLite
+and on PostgreSQL.
+
+At the end the reporter's chat is empty (I7), and the SQLite file and its WAL (on SQLite) and
+everything the bot wrote to stderr hold neither the reporter's words nor their Telegram identity
+(I1, I2).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.local_api import LocalBotApi
 from bot.services.report_submission import (
     KEY_ADVOCACY,
     KEY_COUNTRY,
@@ -31,6 +40,7 @@ from bot.services.report_submission import (
     KEY_TYPE,
     KEY_YEAR,
 )
+from crypto import organisation_signing_fingerprint
 from handlers.choices import country_name, month_name
 from handlers.i18n import LANGUAGE_NAMES, translator
 from storage.models import OutboxEntry, Report
@@ -108,9 +118,22 @@ async def add_information(reporter: Reporter, text: str) -> None:
     await chat.wait_until(lambda: not chat.messages(), timeout=15)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def story_deployment(
+    request: pytest.FixtureRequest, api: LocalBotApi, tmp_path: Path
+) -> Deployment:
+    """The deployment on SQLite (the default) or on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return Deployment(api, tmp_path)
+    database_url = request.getfixturevalue("postgres_database")
+    return Deployment(api, tmp_path, database_url=database_url)
+
+
 async def test_report_reply_status_and_addendum_across_processes_leave_nothing_at_rest(
-    deployment: Deployment, tmp_path: Path
+    story_deployment: Deployment, tmp_path: Path
 ) -> None:
+    deployment = story_deployment
+    on_sqlite = deployment.database_url.startswith("sqlite")
     api = deployment.api
     tag = secrets.token_hex(5)
     statement = f"ابتزّوني على إنستغرام وهدّدوا بنشر صوري canary-statement-{tag}"
@@ -128,8 +151,14 @@ async def test_report_reply_status_and_addendum_across_processes_leave_nothing_a
     )
     reporter = Reporter(reporter_chat, "ar")
 
+    certified = await deployment.certify_bot()
+    assert "expires on" in certified.stdout
     async with deployment.bot() as bot:
         caseworker = await deployment.enroll_and_approve(caseworker_chat, "amina")
+        # The organisation key the caseworker pinned is the one the admin holds (read aloud).
+        assert caseworker.organisation_fingerprint == organisation_signing_fingerprint(
+            deployment.org.signing.public_key
+        )
 
         receipt = await file_report(reporter, statement, link, photo)
         await leave_after_saving(reporter)
@@ -186,17 +215,25 @@ async def test_report_reply_status_and_addendum_across_processes_leave_nothing_a
         assert f"addendum.text: {addendum}" in opened.stdout
         assert "sequence 1" in opened.stdout
 
-        while_running = sqlite_files(deployment.sqlite_path)
+        while_running = sqlite_files(deployment.sqlite_path) if on_sqlite else {}
         assert await stop(bot) == 0
-    after_stop = sqlite_files(deployment.sqlite_path)
+    after_stop = sqlite_files(deployment.sqlite_path) if on_sqlite else {}
 
-    assert any(name.endswith("-wal") for name in while_running), "the WAL was looked at"
+    if on_sqlite:
+        assert any(name.endswith("-wal") for name in while_running), "the WAL was looked at"
     needles = [
         text.encode()
         for text in (
-            f"canary-statement-{tag}", f"canary{tag}", f"canary-addendum-{tag}",
-            f"canary-reply-{tag}", f"canary-file-reply-{tag}", f"canary-artist-{tag}",
-            reporter_name, reporter_username, receipt, receipt.replace(" ", ""),
+            f"canary-statement-{tag}",
+            f"canary{tag}",
+            f"canary-addendum-{tag}",
+            f"canary-reply-{tag}",
+            f"canary-file-reply-{tag}",
+            f"canary-artist-{tag}",
+            reporter_name,
+            reporter_username,
+            receipt,
+            receipt.replace(" ", ""),
         )
     ] + identifier_forms(reporter_id)
     log = {str(deployment.log): deployment.log.read_bytes()}
@@ -231,8 +268,12 @@ async def test_report_without_a_verified_caseworker_waits_for_recovery_then_reas
         caseworker = await deployment.enroll_and_approve(caseworker_chat, "amina")
         assert all(m.document is None for m in caseworker_chat.bot_messages())
         reassigned = await deployment.admin(
-            "reassign", report.case_reference, "--to", "amina",
-            "--recovery-key", deployment.recovery_key,
+            "reassign",
+            report.case_reference,
+            "--to",
+            "amina",
+            "--recovery-key",
+            deployment.recovery_key,
         )
         assert f"case {report.case_reference} assigned" in reassigned.stdout
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -36,8 +35,6 @@ from storage.models import Mailbox, OutboxEntry, Report, ReportBody, Wrap
 from tests.delivery.conftest import enrol_caseworker
 from tests.handlers.conftest import Reporter, answer_to_narrative, begin, finish_from_links
 from tests.handlers.e2e import open_stored, stored_reports
-from tests.storage.conftest import POSTGRES_URL
-from tests.support.postgres import postgres_unreachable
 from tests.support.processes import kill, until
 
 from .conftest import Deployment, receipt_in, sealed_file
@@ -148,25 +145,6 @@ async def test_kill_inside_the_submission_on_sqlite_leaves_no_row(
     assert shows_no_receipt(reporter.chat)
     async with deployment.database() as db:
         assert set((await row_counts(db)).values()) == {0}
-
-
-@pytest.fixture
-async def postgres_database(tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for one test (the bot's URL cannot pick a schema)."""
-    dsn = make_url(POSTGRES_URL).set(drivername="postgresql")
-    try:
-        admin = await asyncpg.connect(dsn.render_as_string(hide_password=False), timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        postgres_unreachable(f"PostgreSQL not reachable: {exc}")
-    name = f"sanad_e2e_{secrets.token_hex(5)}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield dsn.set(drivername="postgresql+asyncpg", database=name).render_as_string(
-            hide_password=False
-        )
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.mark.postgres
