@@ -309,7 +309,9 @@ class ConversationChat:
 
         Refuses (with a notice to render) past ``max_files``, for a message without a file, and
         for a file Telegram says is over ``max_file_bytes`` — before downloading anything.
-        Returns the attachment added, the refusal, or None when ``still_open()`` turned false
+        What cleaning changed that the reporter should know (a PDF's text became pictures, an
+        animation kept its first frame) is said here, for every flow. Returns the attachment
+        added, the refusal, or None when ``still_open()`` turned false
         while the file was processed (the conversation was erased: nothing is added).
         """
         if len(draft.attachments) + draft.files_in_progress >= self.max_files:
@@ -341,6 +343,9 @@ class ConversationChat:
             result.kind, result.media_type, result.filename, bytearray(result.data)
         )
         draft.attachments.append(added)
+        if result.notes:  # what cleaning changed (a PDF's text became pictures), before "added"
+            _ = translator(draft.language)
+            await self.say(context, draft, "\n".join(note.render(_) for note in result.notes))
         return added
 
     async def _fetch_and_clean(self, context: Context, file_id: str) -> CleanedEvidence | Refused:
