@@ -39,13 +39,16 @@ def deflate_bomb(megabytes: int) -> bytes:
     return head + block * (megabytes - 1) + final_empty_block + struct.pack(">I", checksum)
 
 
-def pdf_content_bomb(megabytes: int = 2048) -> bytes:
-    """A one-page PDF whose content stream inflates ~1000× (2 MB on the wire, 2 GB unpacked)."""
+def pdf_content_bomb(megabytes: int = 2048, *, pages: int = 1) -> bytes:
+    """A PDF whose content stream inflates ~1000× (2 MB on the wire, 2 GB unpacked), shared by
+    ``pages`` pages (each inflates it again: CPU rather than memory)."""
     pdf = pikepdf.new()
-    pdf.add_blank_page(page_size=(200, 200))
     stream = pikepdf.Stream(pdf, deflate_bomb(megabytes))
     stream.Filter = pikepdf.Name.FlateDecode
-    pdf.pages[0].Contents = pdf.make_indirect(stream)
+    contents = pdf.make_indirect(stream)
+    for index in range(pages):
+        pdf.add_blank_page(page_size=(200, 200))
+        pdf.pages[index].Contents = contents
     out = io.BytesIO()
     pdf.save(out, compress_streams=False)
     return out.getvalue()
