@@ -105,7 +105,9 @@ class CleaningSandbox:
         limits = self.limits
         arguments = [str(max_bytes), str(limits.address_space), str(limits.cpu_seconds)]
         with subprocess.Popen(  # noqa: S603 — our interpreter, our module, integer arguments
-            [sys.executable, "-I", "-m", _WORKER_MODULE, *arguments],
+            # -I: no environment variables, user site or working directory on the path; -B: no
+            # bytecode written (the worker may write no file at all: RLIMIT_FSIZE).
+            [sys.executable, "-I", "-B", "-m", _WORKER_MODULE, *arguments],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,  # a traceback could quote the file
