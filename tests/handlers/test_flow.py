@@ -187,6 +187,25 @@ async def test_unexpected_messages_get_a_translated_answer(harness: Harness) -> 
     )
 
 
+async def test_reporter_is_told_that_a_pdf_becomes_pictures_of_its_pages(
+    harness: Harness,
+) -> None:
+    chat = harness.api.open_chat(6017, "A", language_code="fr")
+    reporter = Reporter(chat, "fr")
+    await begin(reporter)
+    await answer_to_narrative(reporter)
+    await reporter.say("Preuves", until=lambda m: bool(m.buttons))
+    await reporter.press(translator("fr")("Skip"))  # links
+    await chat.send_document(samples.pdf_with_author(), "cv.pdf", "application/pdf")
+    note = translator("fr")(
+        "Each page of the PDF is kept as a picture, so its text can no longer be searched or "
+        "copied."
+    )
+    await chat.wait_for(lambda m: m.text == note)
+    added = translator("fr")("File added. Files added so far: {count}.").format(count=1)
+    await chat.wait_for(lambda m: (m.text or "").startswith(added))
+
+
 async def test_unsupported_too_big_and_too_many_files_are_refused_and_earlier_files_kept(
     harness: Harness,
 ) -> None:
