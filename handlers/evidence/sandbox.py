@@ -101,7 +101,18 @@ class CleaningSandbox:
             self._in_flight -= 1
 
     def _run_worker(self, data: bytes, max_bytes: int) -> CleanedEvidence | Refused:
-        """Runs one file through one new worker (on a sandbox thread: blocking is fine here)."""
+        """Runs one file through one new worker (on a sandbox thread: blocking is fine here).
+
+        Whatever goes wrong — the worker cannot start, dies, runs out of memory or CPU, is
+        killed at the wall-clock limit, or answers outside the protocol — costs this file only.
+        """
+        try:
+            return self._clean_in_worker(data, max_bytes)
+        except (OSError, ValueError, ProtocolError):
+            event(_log, "cleaning_worker_failed")
+            return NOT_CLEANED
+
+    def _clean_in_worker(self, data: bytes, max_bytes: int) -> CleanedEvidence | Refused:
         limits = self.limits
         arguments = [str(max_bytes), str(limits.address_space), str(limits.cpu_seconds)]
         with subprocess.Popen(  # noqa: S603 — our interpreter, our module, integer arguments
@@ -114,7 +125,7 @@ class CleaningSandbox:
             env={},  # nothing of the bot's environment (webhook secret) reaches the worker
         ) as worker:
             # The wall-clock kill also unblocks a write or a read the worker stopped answering.
-            timer = threading.Timer(limits.wall_seconds, worker.kill)
+            timer = threading.Timer(limits.wall_seconds, _kill_overrunning, (worker,))
             timer.start()
             try:
                 stdin, stdout = cast(IO[bytes], worker.stdin), cast(IO[bytes], worker.stdout)
@@ -124,13 +135,14 @@ class CleaningSandbox:
                 if worker.wait() != 0:
                     raise ProtocolError
                 return result
-            except (OSError, ValueError, ProtocolError):  # died, out of memory, killed
-                killed = timer.finished.is_set()
-                event(_log, "cleaning_worker_killed" if killed else "cleaning_worker_failed")
-                return NOT_CLEANED
             finally:
                 timer.cancel()
                 worker.kill()  # a no-op once it has exited; never left running
+
+
+def _kill_overrunning(worker: subprocess.Popen[bytes]) -> None:
+    event(_log, "cleaning_worker_killed")
+    worker.kill()
 
 
 @cache

@@ -4,6 +4,7 @@ a full queue answers "busy" at once; mutated files never crash the parent nor le
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -30,10 +31,11 @@ def _workers() -> list[int]:
     """Pids of this process's live cleaning workers (children started by any of its threads)."""
     pids = []
     for task in Path("/proc/self/task").iterdir():
-        for pid in (task / "children").read_text().split():
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"handlers.evidence.worker" in cmdline:
-                pids.append(int(pid))
+        with contextlib.suppress(FileNotFoundError):  # a thread or a worker that just ended
+            for pid in (task / "children").read_text().split():
+                with contextlib.suppress(FileNotFoundError):
+                    if b"handlers.evidence.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        pids.append(int(pid))
     return pids
 
 
