@@ -50,6 +50,10 @@ def clean_pdf(data: bytes, *, max_bytes: int) -> CleanedEvidence | Refused:
     """
     try:
         pages = _render_pages(data)
+        if isinstance(pages, Refused):
+            return pages
+        # nodate: the cleaning time would date the report (I3); no title, author or producer.
+        rebuilt = img2pdf.convert(pages, nodate=True, engine=img2pdf.Engine.internal)
     except pypdfium2.PdfiumError as exc:
         if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
             return PASSWORD_PROTECTED
@@ -58,10 +62,6 @@ def clean_pdf(data: bytes, *, max_bytes: int) -> CleanedEvidence | Refused:
         return NOT_CLEANED
     except Exception:  # hostile bytes: parsers raise anything, and it all means "unreadable"
         return UNREADABLE
-    if isinstance(pages, Refused):
-        return pages
-    # nodate: the cleaning time would date the report (I3); no title, author or producer.
-    rebuilt = img2pdf.convert(pages, nodate=True, engine=img2pdf.Engine.internal)
     if len(rebuilt) > max_bytes:
         return too_big(max_bytes)
     return CleanedEvidence(
