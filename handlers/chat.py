@@ -14,8 +14,8 @@ chat empty when it ends (I7), so both send, remember, erase and take files throu
   ``deleteMessages``, at most 100 ids per call (Telegram's limit); ids that cannot be deleted then
   go to the :class:`~handlers.ports.HousekeepingPort`, which seals them for the erase job (I2).
 - :meth:`ConversationChat.take_evidence` checks a file against the limits, downloads it into
-  memory (I1: never a temporary file) and cleans it in a worker thread, so one reporter's PDF
-  never stalls the others (I8).
+  memory (I1: never a temporary file) and cleans it in the evidence sandbox, a limited worker
+  process, so one reporter's PDF never stalls the others (I8) nor takes the bot down.
 
 Module functions cover what needs no port: the ConversationHandler both flows are built as,
 answering a button press, answering a stale one, the reporter's language before they have chosen
@@ -25,7 +25,6 @@ or identifiers, only event names and counts.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import warnings
@@ -39,7 +38,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.logs import event, get_logger
 from handlers.draft import Draft, DraftAttachment
-from handlers.evidence import CleanedEvidence, check_size, clean_evidence
+from handlers.evidence import CleanedEvidence, check_size, shared_sandbox
 from handlers.i18n import DEFAULT_LANGUAGE, N_, Notice, Refused, translator
 from handlers.ports import HousekeepingPort
 
@@ -173,7 +172,8 @@ class ConversationChat:
     """Sending, remembering, erasing and taking files for one flow's conversations.
 
     Holds no conversation state of its own (that is the caller's :class:`Draft`), only the
-    housekeeping port and the file limits, so each flow may have its own instance.
+    housekeeping port and the file limits, so each flow may have its own instance. All flows
+    share the bot's one cleaning sandbox: its bounds hold for the whole bot.
     """
 
     def __init__(
@@ -182,6 +182,7 @@ class ConversationChat:
         self.housekeeping = housekeeping
         self.max_files = max_files
         self.max_file_bytes = max_file_bytes
+        self.sandbox = shared_sandbox()
 
     async def hand_over(
         self,
@@ -308,7 +309,9 @@ class ConversationChat:
 
         Refuses (with a notice to render) past ``max_files``, for a message without a file, and
         for a file Telegram says is over ``max_file_bytes`` — before downloading anything.
-        Returns the attachment added, the refusal, or None when ``still_open()`` turned false
+        What cleaning changed that the reporter should know (a PDF's text became pictures, an
+        animation kept its first frame) is said here, for every flow. Returns the attachment
+        added, the refusal, or None when ``still_open()`` turned false
         while the file was processed (the conversation was erased: nothing is added).
         """
         if len(draft.attachments) + draft.files_in_progress >= self.max_files:
@@ -340,15 +343,16 @@ class ConversationChat:
             result.kind, result.media_type, result.filename, bytearray(result.data)
         )
         draft.attachments.append(added)
+        if result.notes:  # what cleaning changed (a PDF's text became pictures), before "added"
+            _ = translator(draft.language)
+            await self.say(context, draft, "\n".join(note.render(_) for note in result.notes))
         return added
 
     async def _fetch_and_clean(self, context: Context, file_id: str) -> CleanedEvidence | Refused:
-        """Download into memory (I1: never a temporary file) and clean in a worker thread."""
+        """Download into memory (I1: never a temporary file) and clean in the sandbox."""
         telegram_file = await context.bot.get_file(file_id)
         downloaded = await telegram_file.download_as_bytearray()
         try:
-            return await asyncio.to_thread(
-                clean_evidence, bytes(downloaded), max_bytes=self.max_file_bytes
-            )
+            return await self.sandbox.clean(bytes(downloaded), max_bytes=self.max_file_bytes)
         finally:
             downloaded[:] = bytes(len(downloaded))

@@ -1,12 +1,14 @@
 """Evidence files made for tests: photos with GPS, a PDF with an author, a voice note.
 
 Built with Pillow's own Exif API and pikepdf, so the metadata is real metadata that a careless
-pipeline would carry through.
+pipeline would carry through; the voice note is a valid Ogg Opus stream written here page by
+page (its own CRC code, independent of the cleaner's), with its tags in the comment header.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 
 import pikepdf
 from PIL import Image, ImageCms, PngImagePlugin
@@ -81,6 +83,54 @@ def pdf_with_author(author: str = "Canary Author", body: str = "Canary PDF body"
     return out.getvalue()
 
 
+def _ogg_crc(page: bytes) -> int:
+    """CRC-32/MPEG-2 without reflection or final xor, bit by bit (slow, obviously right)."""
+    crc = 0
+    for byte in page:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) & 0xFFFFFFFF if crc & 0x80000000 else crc << 1
+    return crc
+
+
+def ogg_page(body: bytes, *, flags: int, granule: int, serial: int, sequence: int) -> bytes:
+    """One Ogg page holding ``body`` as a single packet (under 255 × 255 bytes)."""
+    lacing = bytes([255] * (len(body) // 255) + [len(body) % 255])
+    header = struct.pack("<4sBBqIIIB", b"OggS", 0, flags, granule, serial, sequence, 0, len(lacing))
+    page = header + lacing + body
+    return page[:22] + struct.pack("<I", _ogg_crc(page)) + page[26:]
+
+
+def opus_tags(comments: list[bytes], vendor: bytes = b"CanaryVendor libopus") -> bytes:
+    """An OpusTags comment header with ``vendor`` and ``comments``."""
+    out = b"OpusTags" + struct.pack("<I", len(vendor)) + vendor + struct.pack("<I", len(comments))
+    return out + b"".join(struct.pack("<I", len(c)) + c for c in comments)
+
+
+def ogg_opus(comments: list[bytes], *, audio_packets: int = 3, trailing: bytes = b"") -> bytes:
+    """A mono 48 kHz Ogg Opus stream: OpusHead, OpusTags with ``comments``, a few 20 ms silent
+    packets (TOC 0xF8: CELT fullband 20 ms, one frame), an end-of-stream page, then
+    ``trailing`` bytes glued after it."""
+    serial = 0x5A4E4144
+    head = b"OpusHead" + struct.pack("<BBHIhB", 1, 1, 312, 48000, 0, 0)
+    pages = [
+        ogg_page(head, flags=0x02, granule=0, serial=serial, sequence=0),
+        ogg_page(opus_tags(comments), flags=0, granule=0, serial=serial, sequence=1),
+    ]
+    for index in range(audio_packets):
+        last = index == audio_packets - 1
+        pages.append(
+            ogg_page(
+                b"\xf8\xff\xfe",
+                flags=0x04 if last else 0,
+                granule=312 + 960 * (index + 1),
+                serial=serial,
+                sequence=2 + index,
+            )
+        )
+    return b"".join(pages) + trailing
+
+
 def voice_note(marker: bytes = b"CanaryVoice") -> bytes:
-    """Bytes that start like an Ogg stream, as a Telegram voice note does."""
-    return b"OggS\x00\x02" + bytes(20) + marker + bytes(64)
+    """A voice note whose tags carry ``marker`` (as a title and an encoder tag)."""
+    return ogg_opus([b"TITLE=" + marker, b"ENCODER=" + marker])

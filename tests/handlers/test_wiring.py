@@ -13,7 +13,7 @@ from telegram import CallbackQuery, Chat, Message, Update, User
 from bot.config import parse_config
 from bot.services.report_submission import report_flow_settings
 from crypto.keys import ORG_SIGNING_PREFIX, Ed25519SigningKey, X25519SecretKey
-from handlers import chat, evidence
+from handlers.evidence import shared_sandbox
 from handlers.report_flow import ReportFlowSettings, build_report_handler
 from tests.handlers import samples
 from tests.handlers.conftest import (
@@ -72,17 +72,18 @@ async def test_file_cleaning_runs_off_the_event_loop_so_another_reporter_is_answ
     started = asyncio.Event()
     loop = asyncio.get_running_loop()
     threads: list[threading.Thread] = []
-    real_clean = evidence.clean_evidence
+    sandbox = shared_sandbox()  # the one every flow's chat cleans files with
+    real_run = sandbox._run_worker
 
-    def slow_clean(data: bytes, **kwargs: Any) -> Any:
+    def slow_run(data: bytes, max_bytes: int) -> Any:
         threads.append(threading.current_thread())
         loop.call_soon_threadsafe(started.set)
         # Held until the other reporter has been answered: on the event loop this would
         # deadlock the bot, and the test would time out.
         released.wait(timeout=10)
-        return real_clean(data, **kwargs)
+        return real_run(data, max_bytes)
 
-    monkeypatch.setattr(chat, "clean_evidence", slow_clean)
+    monkeypatch.setattr(sandbox, "_run_worker", slow_run)
     slow = Reporter(harness.api.open_chat(8001, "Slow"))
     await begin(slow)
     await answer_to_narrative(slow)
