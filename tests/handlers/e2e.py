@@ -34,6 +34,7 @@ from storage.models import Wrap as WrapRow
 from storage.repositories import CaseworkerRepository
 
 TODAY = dt.datetime.now(dt.UTC).date()
+CASEWORKER_CHAT = 42
 
 
 @dataclass
@@ -56,7 +57,7 @@ async def enrol_verified_caseworker(
     async with db.sessionmaker() as session, session.begin():
         row = await CaseworkerRepository(session).add(
             label=label,
-            delivery_chat_id=42,
+            delivery_chat_id=CASEWORKER_CHAT,
             encryption_public_key=keys.public.encryption.raw,
             encryption_key_id=keys.public.encryption.key_id,
             signing_public_key=keys.public.signing.raw,
@@ -68,6 +69,7 @@ async def enrol_verified_caseworker(
             Certificate(
                 caseworker_id=str(row.id),
                 label=label,
+                delivery_chat_id=CASEWORKER_CHAT,
                 keys=keys.public,
                 serial=1,
                 not_before=TODAY - dt.timedelta(days=1),
@@ -98,6 +100,7 @@ async def deployment(directory: Path, *, with_caseworker: bool = True) -> AsyncI
             recovery_key=org.recovery.public_key,
             receipt_salt=secrets.token_bytes(16),
             peppers=PepperRing({1: secrets.token_bytes(32)}),
+            revocation_floor=lambda: 0,
         )
         try:
             yield Deployment(path, database, org, caseworker, caseworker_id, service)
@@ -161,6 +164,7 @@ def image_metadata(data: bytes) -> tuple[dict[int, object], set[str]]:
 
 
 def pdf_metadata(data: bytes) -> tuple[bool, bool]:
-    """(has document info, has XMP metadata) of a PDF."""
+    """(has document info entries, has XMP metadata) of a PDF; an empty info dictionary, as
+    img2pdf writes, says nothing about anyone."""
     with pikepdf.open(io.BytesIO(data)) as pdf:
-        return "/Info" in pdf.trailer, "/Metadata" in pdf.Root
+        return len(pdf.trailer.get("/Info", {})) > 0, "/Metadata" in pdf.Root

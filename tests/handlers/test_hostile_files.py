@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import resource
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 import mutagen.oggopus
 import pikepdf
@@ -47,8 +50,41 @@ def _own_peak_rss_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
-def _workers_peak_rss_mb() -> int:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+class _MeasuredWorker(subprocess.Popen[bytes]):
+    """A worker process whose peak RSS is read when it is reaped (by ``wait`` or by ``poll``):
+    ``RUSAGE_CHILDREN`` of the test process would be the peak of every child this session ever
+    had (a CLI test's 1 GiB Argon2 derivation), not of the cleaning workers."""
+
+    peaks_mb: ClassVar[list[int]] = []
+
+    def _wait4(self, pid: int, flags: int) -> tuple[int, int]:
+        reaped, status, usage = os.wait4(pid, flags)
+        if reaped:
+            self.peaks_mb.append(usage.ru_maxrss // 1024)
+        return reaped, status
+
+    def _internal_poll(self, _deadstate: int | None = None, **kwargs: Any) -> int | None:
+        return super()._internal_poll(_deadstate, _waitpid=self._wait4, **kwargs)  # type: ignore[misc]
+
+    def _try_wait(self, wait_flags: int) -> tuple[int, int]:
+        try:
+            return self._wait4(self.pid, wait_flags)
+        except ChildProcessError:
+            return self.pid, 0
+
+
+@pytest.fixture
+def workers_peak_rss_mb(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """The highest peak RSS (MB) of the cleaning workers this test started."""
+    peaks: list[int] = []
+    monkeypatch.setattr(_MeasuredWorker, "peaks_mb", peaks)
+    monkeypatch.setattr(subprocess, "Popen", _MeasuredWorker)
+
+    def peak() -> int:
+        assert peaks, "a cleaning worker was measured"
+        return max(peaks)
+
+    return peak
 
 
 async def _answer_within(seconds: float, cleaning: asyncio.Future[object]) -> float:
@@ -63,7 +99,7 @@ async def _answer_within(seconds: float, cleaning: asyncio.Future[object]) -> fl
 
 
 async def test_pdf_content_stream_bomb_costs_the_worker_not_the_bot(
-    sandbox: CleaningSandbox,
+    sandbox: CleaningSandbox, workers_peak_rss_mb: Callable[[], int]
 ) -> None:
     bomb = hostile.pdf_content_bomb()  # 2 MB that inflates to 2 GB
     assert len(bomb) < 3_000_000
@@ -74,7 +110,7 @@ async def test_pdf_content_stream_bomb_costs_the_worker_not_the_bot(
     assert await cleaning is NOT_CLEANED
     assert time.monotonic() - started < 15
     assert _own_peak_rss_mb() - own_before < 100  # the bot never held the inflated stream
-    assert _workers_peak_rss_mb() <= sandbox.limits.address_space // 2**20
+    assert workers_peak_rss_mb() <= sandbox.limits.address_space // 2**20
 
 
 async def test_jpeg_with_thousands_of_scans_is_refused_before_decoding(
@@ -97,12 +133,12 @@ async def test_lossy_webp_stays_lossy_and_within_the_file_limit(sandbox: Cleanin
 
 
 async def test_36_megapixel_photo_is_cleaned_within_the_worker_budget(
-    sandbox: CleaningSandbox,
+    sandbox: CleaningSandbox, workers_peak_rss_mb: Callable[[], int]
 ) -> None:
     cleaned = await _clean(sandbox, hostile.jpeg_of(6000, 6000))
     with Image.open(io.BytesIO(cleaned.data)) as image:
         assert image.size == (6000, 6000)
-    assert _workers_peak_rss_mb() < sandbox.limits.address_space // 2**20
+    assert workers_peak_rss_mb() < sandbox.limits.address_space // 2**20
     over = await sandbox.clean(hostile.jpeg_of(6000, MAX_IMAGE_PIXELS // 6000 + 1), max_bytes=LIMIT)
     assert over is TOO_MANY_PIXELS
 

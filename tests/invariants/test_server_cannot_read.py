@@ -22,7 +22,14 @@ from bot.config import parse_config
 from bot.runtime import Runtime
 from bot.services.caseworkers import approve, enroll
 from bot.services.report_submission import ReportSubmissionService
-from crypto import EnvelopeKind, ReportBody, Wrap, encode_enrolment_code, open_report
+from crypto import (
+    EnvelopeKind,
+    ReportBody,
+    Wrap,
+    encode_enrolment_code,
+    open_report,
+    parse_confirmation_code,
+)
 from crypto.keys import (
     ORG_SIGNING_PREFIX,
     CaseworkerKeys,
@@ -76,14 +83,27 @@ async def test_nothing_the_server_holds_opens_a_report(tmp_path: Path) -> None:
     runtime = Runtime.open(config)
     await runtime.prepare()
     code = encode_enrolment_code("amina", caseworker.public)
-    await enroll(runtime.database, code=code, delivery_chat_id=4242, today=TODAY)
+    enrolment = await enroll(
+        runtime.database, code=code, chat_id=4242, bot_key=runtime.bot.key, today=TODAY
+    )
     await approve(
-        runtime.database, who="amina", signing_key=org.signing,
-        org_public=org.signing.public_key, today=TODAY,
+        runtime.database,
+        who="amina",
+        confirmation=parse_confirmation_code(enrolment.confirmation_code),
+        signing_key=org.signing,
+        org_public=org.signing.public_key,
+        bot_public=runtime.bot.public_key,
+        today=TODAY,
     )
     canary = f"canary-i5-{secrets.token_hex(6)}"
-    draft = Draft(language="en", incident_type="blackmail", platform="instagram",
-                  what_happened=canary, wants_reply=True, advocacy_consent=False)
+    draft = Draft(
+        language="en",
+        incident_type="blackmail",
+        platform="instagram",
+        what_happened=canary,
+        wants_reply=True,
+        advocacy_consent=False,
+    )
     await ReportSubmissionService.from_runtime(runtime).submit(draft)
     async with runtime.database.sessionmaker() as session:
         body = (await session.scalars(select(BodyRow))).one()
@@ -96,8 +116,12 @@ async def test_nothing_the_server_holds_opens_a_report(tmp_path: Path) -> None:
         if key_id not in wraps:
             return False  # no wrap names this key: it is nobody's recipient key
         plaintext = open_report(
-            body.body_sealed, Wrap(key_id, wraps[key_id]), report_id=body.report_id,
-            sequence=0, kind=EnvelopeKind.REPORT, secret_key=secret,
+            body.body_sealed,
+            Wrap(key_id, wraps[key_id]),
+            report_id=body.report_id,
+            sequence=0,
+            kind=EnvelopeKind.REPORT,
+            secret_key=secret,
             reply_to=X25519PublicKey(mailbox.public_key),
         )
         answers = ReportBody.from_bytes(plaintext).answers

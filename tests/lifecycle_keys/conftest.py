@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 
+from bot.bot_identity import BotIdentity, certify_bot, load_bot_identity
 from crypto import EnvelopeKind, Wrap, new_report_id, open_report, seal_report
-from crypto.keys import X25519PublicKey, X25519SecretKey
+from crypto.keys import OrganisationKeys, X25519PublicKey, X25519SecretKey
 from storage.engine import Database
 from storage.models import BodyKind, Language, Report, ReportBody
 from storage.models import Wrap as WrapRow
@@ -30,6 +32,14 @@ __all__ = [
     "pg_schema",
     "sqlite_path",
 ]
+
+
+def certified_bot(state_dir: Path, org: OrganisationKeys) -> BotIdentity:
+    """The bot key in ``state_dir``, certified by ``org`` as ``sanad admin certify-bot`` does:
+    the mailbox service signs what it stores with it (I9)."""
+    certify_bot(state_dir, org.signing, today=TODAY)
+    return load_bot_identity(state_dir, org.signing.public_key, today=TODAY)
+
 
 _KIND = {BodyKind.REPORT: EnvelopeKind.REPORT, BodyKind.ADDENDUM: EnvelopeKind.ADDENDUM}
 

@@ -3,6 +3,8 @@ stored with the real keys afterwards."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select, update
 
@@ -23,7 +25,17 @@ from storage.models import (
 )
 from tests.caseworkers.conftest import approve_enrolment
 
-from .conftest import NOW, TODAY, approved, enrolled, new_chat_id, opens, store_case, wraps_under
+from .conftest import (
+    NOW,
+    TODAY,
+    approved,
+    certified_bot,
+    enrolled,
+    new_chat_id,
+    opens,
+    store_case,
+    wraps_under,
+)
 
 
 async def _rewrap(db: Database, org: OrganisationKeys, who: str) -> lifecycle.Rewrapping:
@@ -189,7 +201,9 @@ async def test_revocation_list_keeps_a_revoked_caseworker_out_even_if_the_row_is
     assert verdict.reason is caseworkers.Ineligibility.REVOKED_BY_LIST
 
 
-async def test_revoked_caseworkers_reply_is_refused(db: Database, org: OrganisationKeys) -> None:
+async def test_revoked_caseworkers_reply_is_refused(
+    db: Database, org: OrganisationKeys, tmp_path: Path
+) -> None:
     chat = new_chat_id()
     bad_id, bad_keys = await approved(db, org, "Imad", chat_id=chat)
     reference, _ = await store_case(
@@ -205,6 +219,7 @@ async def test_revoked_caseworkers_reply_is_refused(db: Database, org: Organisat
             receipt_pepper=bytes(32),
             jitter_seconds=0,
         ),
+        bot=certified_bot(tmp_path / "state", org),
         clock=lambda: NOW,
     )
     await service.store_reply(chat_id=chat, case_reference=reference, text="before")

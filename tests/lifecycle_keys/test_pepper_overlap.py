@@ -21,7 +21,7 @@ from storage.engine import Database
 from storage.models import Mailbox
 from storage.repositories import MailboxRepository
 
-from .conftest import NOW, TODAY, store_case
+from .conftest import NOW, TODAY, certified_bot, store_case
 
 
 async def test_mailbox_under_the_old_pepper_is_found_and_rekeyed_after_rotation(
@@ -55,6 +55,7 @@ async def test_mailbox_under_the_old_pepper_is_found_and_rekeyed_after_rotation(
             jitter_seconds=0,
             peppers=ring,
         ),
+        bot=certified_bot(state, org),
         clock=lambda: NOW,
     )
 
@@ -90,6 +91,7 @@ async def test_new_report_after_rotation_keys_its_mailbox_under_the_current_pepp
             recovery_key=org.recovery.public_key,
             receipt_salt=server.receipt_salt,
             peppers=ring,
+            revocation_floor=lambda: 0,
         )
         submission = await service.submit(Draft(language="en", what_happened="pepper canary"))
 

@@ -14,7 +14,7 @@ from crypto import (
     issue_signing_key_rotation,
     verify_signing_key_rotation,
 )
-from crypto.key_rotation import STATEMENT_BYTES
+from crypto.key_rotation import ROTATION_MAGIC, STATEMENT_BYTES
 from crypto.keys import Ed25519SigningKey
 
 DAY = dt.date(2025, 3, 14)
@@ -49,8 +49,10 @@ def test_statement_signed_by_a_stranger_instead_of_the_old_key_is_refused() -> N
     old, new, stranger = (Ed25519SigningKey.generate() for _ in range(3))
     genuine = issue_signing_key_rotation(old, new, issued=DAY)
     forged = issue_signing_key_rotation(stranger, new, issued=DAY)
-    # The stranger's statement with the real old key's public half written in over theirs.
-    spliced = genuine[:37] + forged[37:]
+    # The stranger's statement with the real old key's public half written in over theirs
+    # (magic, version and reason come before it).
+    old_key_end = len(ROTATION_MAGIC) + 2 + len(old.public_key.raw)
+    spliced = genuine[:old_key_end] + forged[old_key_end:]
     assert verify_signing_key_rotation(forged).old == stranger.public_key
     with pytest.raises(InvalidSignature):
         verify_signing_key_rotation(spliced)

@@ -193,6 +193,8 @@ async def test_gather_status_counts_on_each_backend(db: Database, tmp_path: Path
 async def test_status_without_a_bot_certificate_still_reports_and_says_so(
     deployment: Deployment,
 ) -> None:
+    # A server where certify-bot never ran has no bot key (the fixture's audit seal made one).
+    shutil.rmtree(deployment.config.server.state_dir / "bot")
     result = deployment.sanad("admin", "status")
 
     assert result.returncode == 0, result.stderr

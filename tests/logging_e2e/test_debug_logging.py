@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.bot_identity import load_or_create_bot_key
 from bot.local_api import LocalBotApi, UserChat
 from bot.services.caseworkers import approve
-from crypto import encode_enrolment_code, read_sealed_file
+from crypto import encode_enrolment_code, parse_confirmation_code, read_sealed_file
 from crypto.keys import CaseworkerKeys, OrganisationKeys
 from storage.engine import open_database
 from tests.handlers.conftest import Reporter, answer_to_narrative, begin
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.slow
 TOKEN_ENV = "SANAD_TEST_BOT_TOKEN"
 STEP_TIMEOUT = 20.0
 _RECEIPT = re.compile(r"\d{4}(?: \d{4}){6}")
+_CONFIRMATION = re.compile(r"^Confirmation code: (\d{4} \d{4})$", re.MULTILINE)
 
 
 def long_id() -> int:
@@ -40,15 +42,27 @@ def long_id() -> int:
     return 6_000_000_000 + secrets.randbelow(10**9)
 
 
-async def enrol(chat: UserChat, org: OrganisationKeys, database_url: str, label: str) -> None:
-    """``/enroll CODE`` through the bot, then the admin's approval with the organisation key."""
+async def enrol(
+    chat: UserChat, org: OrganisationKeys, database_url: str, state_dir: Path, label: str
+) -> None:
+    """``/enroll CODE`` through the bot, then the admin's approval with the organisation key and
+    the confirmation code the bot showed in that chat (I9: only that chat is bound)."""
     keys = CaseworkerKeys.generate()
     await chat.send_command("enroll", encode_enrolment_code(label, keys.public))
-    await chat.wait_for(lambda m: "Fingerprint:" in (m.text or ""), timeout=STEP_TIMEOUT)
+    answer = await chat.wait_for(lambda m: "Fingerprint:" in (m.text or ""), timeout=STEP_TIMEOUT)
+    shown = _CONFIRMATION.search(answer.text or "")
+    assert shown is not None, "the /enroll answer shows a confirmation code"
     database = open_database(database_url)
     try:
-        await approve(database, who=label, signing_key=org.signing,
-                      org_public=org.signing.public_key, today=dt.datetime.now(dt.UTC).date())
+        await approve(
+            database,
+            who=label,
+            confirmation=parse_confirmation_code(shown.group(1)),
+            signing_key=org.signing,
+            org_public=org.signing.public_key,
+            bot_public=load_or_create_bot_key(state_dir).public_key,
+            today=dt.datetime.now(dt.UTC).date(),
+        )
     finally:
         await database.close()
 
@@ -87,35 +101,43 @@ async def test_debug_log_of_a_whole_conversation_holds_no_content_token_or_teleg
     async with LocalBotApi.running() as api:
         token = api.add_bot()
         config = tmp_path / "config.toml"
-        config.write_text(config_toml(
-            api_url=api.url, folder=tmp_path, org=org, token_env=TOKEN_ENV,
-            tables={
-                "logging": {"level": "debug"},
-                # A whole report is about twenty updates: above the default of 20 a minute.
-                "limits": {"max_messages_per_minute": 300},
-            },
-        ))
+        config.write_text(
+            config_toml(
+                api_url=api.url,
+                folder=tmp_path,
+                org=org,
+                token_env=TOKEN_ENV,
+                tables={
+                    "logging": {"level": "debug"},
+                    # A whole report is about twenty updates: above the default of 20 a minute.
+                    "limits": {"max_messages_per_minute": 300},
+                },
+            )
+        )
         async with sanad_run(config, log, {TOKEN_ENV: token}):
             desk = api.open_chat(caseworker_id, "Caseworker", language_code="en")
-            await enrol(desk, org, database_url, label)
+            await enrol(desk, org, database_url, tmp_path / "state", label)
 
             chat = api.open_chat(reporter_id, "Reporter", language_code="en")
             reporter = Reporter(chat, "en")
             receipt = await file_report(reporter, statement, link)
             await chat.wait_until(lambda: not chat.messages(), timeout=STEP_TIMEOUT)
 
-            delivered = await desk.wait_for(lambda m: m.document is not None,
-                                            timeout=STEP_TIMEOUT, since=0)
-            case = read_sealed_file(desk.download(delivered)).case_reference
+            delivered = await desk.wait_for(
+                lambda m: m.document is not None, timeout=STEP_TIMEOUT, since=0
+            )
+            case = read_sealed_file(desk.download(delivered), org.signing.public_key).case_reference
             await desk.send_command("reply", f"{case} {reply_text}")
-            await desk.wait_for(lambda m: f"to {case} is sealed and stored" in (m.text or ""),
-                                timeout=STEP_TIMEOUT)
+            await desk.wait_for(
+                lambda m: f"to {case} is sealed and stored" in (m.text or ""), timeout=STEP_TIMEOUT
+            )
 
             await chat.send_command("status")
             await chat.wait_for(lambda m: "receipt" in (m.text or ""), timeout=STEP_TIMEOUT)
             await chat.send_text(receipt)
-            shown = await chat.wait_for(lambda m: canaries["reply"] in (m.text or ""),
-                                        timeout=STEP_TIMEOUT)
+            shown = await chat.wait_for(
+                lambda m: canaries["reply"] in (m.text or ""), timeout=STEP_TIMEOUT
+            )
             await chat.press_button(shown.message_id, text="Erase this conversation")
             await chat.wait_until(lambda: not chat.messages(), timeout=STEP_TIMEOUT)
 
