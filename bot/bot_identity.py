@@ -182,10 +182,16 @@ def certify_bot(
     data = issue_bot_certificate(certificate, org_key)
     path = _directory(state_dir) / CERTIFICATE_FILENAME
     staging = path.with_name(f".{CERTIFICATE_FILENAME}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(staging, path)
+    try:
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(staging, path)
+    except OSError as exc:
+        staging.unlink(missing_ok=True)
+        raise ConfigError(
+            f"the bot certificate cannot be written in {path.parent} ({exc.strerror or 'error'})"
+        ) from None
     return certificate

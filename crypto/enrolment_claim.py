@@ -97,15 +97,20 @@ def _issue_enrolment_claim_from_parts(
 
 
 def issue_enrolment_claim(
-    bot_key: Ed25519SigningKey, chat_id: int, keys: CaseworkerPublicKeys
+    bot_key: Ed25519SigningKey,
+    chat_id: int,
+    keys: CaseworkerPublicKeys,
+    *,
+    issued: date | None = None,
 ) -> bytes:
-    """A new claim, signed by the bot, that ``chat_id`` presented ``keys`` today."""
+    """A new claim, signed by the bot, that ``chat_id`` presented ``keys`` on ``issued``
+    (default: today, UTC)."""
     return _issue_enrolment_claim_from_parts(
         bot_key,
         chat_id,
         keys,
         nonce=_sodium.random_bytes(NONCE_BYTES),
-        issued=today_utc(),
+        issued=issued or today_utc(),
     )
 
 

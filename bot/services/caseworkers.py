@@ -623,7 +623,7 @@ async def enroll(
     """
     label, keys = decode_enrolment_code(code)
     fingerprint = caseworker_fingerprint(keys)
-    claim = issue_enrolment_claim(bot_key, chat_id, keys)
+    claim = issue_enrolment_claim(bot_key, chat_id, keys, issued=today)
     try:
         async with db.sessionmaker() as session, session.begin():
             row = await CaseworkerRepository(session).get_by_encryption_key_id(
@@ -812,7 +812,7 @@ async def approve(
         if row.encryption_key_id != keys.encryption.key_id:
             raise CaseworkerError("this caseworker's stored key id does not match their key")
         claims = [c for _, c in await _verified_claims(session, bot_public, [row.id])]
-        claim = _confirmed_claim(claims, confirmation, keys)
+        claim = _confirmed_claim(claims, confirmation, keys, today)
         certificate = Certificate(
             caseworker_id=str(row.id),
             label=row.label,
@@ -853,10 +853,19 @@ _REENROL_HINT = (
 )
 
 
+# A confirmation code is read aloud at a meeting soon after /enroll. An old claim is refused: a
+# code noted down long ago, or a chat taken over since, should not bind a certificate now.
+CLAIM_VALIDITY = dt.timedelta(days=14)
+
+
 def _confirmed_claim(
-    claims: list[EnrolmentClaim], confirmation: str, keys: CaseworkerPublicKeys
+    claims: list[EnrolmentClaim],
+    confirmation: str,
+    keys: CaseworkerPublicKeys,
+    today: dt.date,
 ) -> EnrolmentClaim:
-    """The claim ``confirmation`` confirms, if it is for ``keys``; else ConfirmationRefused."""
+    """The claim ``confirmation`` confirms, if it is for ``keys`` and at most
+    :data:`CLAIM_VALIDITY` old; else ConfirmationRefused."""
     if not claims:
         raise ConfirmationRefused(
             "no /enroll of this caseworker's key awaits approval", hint=_REENROL_HINT
@@ -874,7 +883,13 @@ def _confirmed_claim(
             "this confirmation code was given for other keys than this caseworker's",
             hint=_REENROL_HINT,
         )
-    return matching[0]
+    claim = matching[0]
+    if today - claim.issued > CLAIM_VALIDITY:
+        raise ConfirmationRefused(
+            f"this confirmation code is more than {CLAIM_VALIDITY.days} days old",
+            hint=_REENROL_HINT,
+        )
+    return claim
 
 
 async def set_languages(

@@ -41,16 +41,18 @@ async def enrolled(
     chat_id: int | None = None,
     keys: CaseworkerKeys | None = None,
     bot_key: Ed25519SigningKey = BOT_KEY,
+    today: dt.date = TODAY,
 ) -> tuple[service.Enrolment, CaseworkerKeys]:
     """``/enroll`` through the service from ``chat_id`` (a new chat by default) with ``keys``
-    (fresh by default): a pending row and a claim whose code the enrolment carries."""
+    (fresh by default) on ``today``: a pending row and a claim whose code the enrolment
+    carries."""
     keys = keys or CaseworkerKeys.generate()
     enrolment = await service.enroll(
         db,
         code=encode_enrolment_code(label, keys.public),
         chat_id=chat_id or new_chat_id(),
         bot_key=bot_key,
-        today=TODAY,
+        today=today,
     )
     return enrolment, keys
 

@@ -61,8 +61,11 @@ class Deployment:
     async def enrol(
         self, label: str, *, chat_id: int | None = None, keys: CaseworkerKeys | None = None
     ) -> tuple[service.Enrolment, CaseworkerKeys]:
-        """``/enroll`` to this deployment's bot, whose key signs the claim."""
-        return await enrolled(self.db, label, chat_id=chat_id, keys=keys, bot_key=self.bot_key)
+        """``/enroll`` to this deployment's bot, whose key signs the claim, today: the CLI
+        approves on the real date, and a confirmation code is good for two weeks."""
+        return await enrolled(
+            self.db, label, chat_id=chat_id, keys=keys, bot_key=self.bot_key, today=today_utc()
+        )
 
     async def approve(self, enrolment: service.Enrolment) -> service.Approval:
         """What ``sanad admin approve --confirm`` does, in-process."""

@@ -7,6 +7,8 @@ its delivery chat, ``approve`` needed no code, and eligibility read the chat fro
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select, update
 
@@ -191,3 +193,17 @@ async def test_a_rewritten_delivery_chat_column_gives_that_chat_no_powers_nor_de
         )
     recipients = await eligible_recipients(db, {caseworker_id}, org_key=org_public, today=TODAY)
     assert recipients[caseworker_id].chat_id == caseworker_chat  # the certificate's chat
+
+
+async def test_a_confirmation_code_older_than_two_weeks_binds_nothing(
+    db: Database, org: OrganisationKeys
+) -> None:
+    # A code noted down at an old meeting, or a chat taken over since, must not bind now.
+    enrolment, _ = await enrolled(db, "Amal")
+    late = TODAY + service.CLAIM_VALIDITY + dt.timedelta(days=1)
+    with pytest.raises(service.ConfirmationRefused, match="more than 14 days old"):
+        await approve_enrolment(db, org, enrolment, today=late)
+    row = await _row(db, enrolment.caseworker_id)
+    assert (row.status, row.certificate) == (CaseworkerStatus.PENDING, None)
+    # The last day it is still good.
+    await approve_enrolment(db, org, enrolment, today=TODAY + service.CLAIM_VALIDITY)
