@@ -14,6 +14,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.config import BotToken, Config
 from bot.health import register_health
+from bot.jobs.certificate import register_certificate_job
 from bot.jobs.erase import register_erase_job
 from bot.jobs.forward import register_forward_job
 from bot.jobs.purge import register_purge_job
@@ -66,6 +67,7 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
     register_erase_job(application, housekeeping)
     register_purge_job(application, runtime, housekeeping)
     register_forward_job(application, runtime)
+    register_certificate_job(application, runtime.bot)
     register_health(application, runtime)
     register_caseworker_commands(application, runtime)
     register_replies(application, runtime)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import ConfigError
@@ -52,21 +51,71 @@ class BotNotCertified(ConfigError):
     """The bot has no valid certificate from the organisation, so it cannot sign what it sends."""
 
 
-@dataclass(frozen=True)
 class BotIdentity:
-    """The bot's signing key with its verified certificate (and the bytes to send with files)."""
+    """The bot's signing key with its verified certificate (and the bytes to send with files).
 
-    key: Ed25519SigningKey = field(repr=False)
-    certificate: bytes = field(repr=False)
-    verified: BotCertificate
+    One object is shared by everything that signs (deliveries, ``/reply``, claims, audit); a
+    certificate renewed with ``sanad admin certify-bot`` while the bot runs is taken up by
+    :meth:`refresh` (the renewal job calls it), so the running bot never keeps sending files
+    under a certificate that has expired.
+    """
+
+    def __init__(
+        self,
+        key: Ed25519SigningKey,
+        certificate: bytes,
+        verified: BotCertificate,
+        *,
+        source: tuple[Path, Ed25519PublicKey] | None = None,
+    ) -> None:
+        self._key = key
+        self._certificate = certificate
+        self._verified = verified
+        self._source = source  # (state directory, pinned organisation key) to refresh from
+
+    @property
+    def key(self) -> Ed25519SigningKey:
+        return self._key
+
+    @property
+    def certificate(self) -> bytes:
+        return self._certificate
+
+    @property
+    def verified(self) -> BotCertificate:
+        return self._verified
 
     @property
     def public_key(self) -> Ed25519PublicKey:
-        return self.key.public_key
+        return self._key.public_key
 
     def renewal_due(self, today: dt.date) -> bool:
         """True when the certificate expires within :data:`RENEWAL_WARNING_DAYS` of ``today``."""
         return self.verified.expires - today <= dt.timedelta(days=RENEWAL_WARNING_DAYS)
+
+    def refresh(self, today: dt.date) -> bool:
+        """Take up a newer certificate ``certify-bot`` wrote beside the key; True if it did.
+
+        The new one must be valid ``today`` for this very key under the pinned organisation key
+        and expire later than the one in use; anything else is ignored, so a file replaced by
+        someone else never weakens what the bot sends.
+        """
+        if self._source is None:
+            return False
+        state_dir, org_public = self._source
+        try:
+            fresh = load_bot_identity(state_dir, org_public, today=today)
+        except ConfigError:
+            return False
+        if fresh.key.public_key != self.public_key or not (
+            fresh.verified.expires > self._verified.expires
+        ):
+            return False
+        self._certificate, self._verified = fresh.certificate, fresh.verified
+        return True
+
+    def __repr__(self) -> str:
+        return f"BotIdentity(expires={self._verified.expires.isoformat()})"
 
 
 def _directory(state_dir: Path) -> Path:
@@ -147,7 +196,7 @@ def load_bot_identity(
         ) from None
     if verified.key != key.public_key:
         raise BotNotCertified("the bot certificate is for another bot key", hint=_CERTIFY_HINT)
-    return BotIdentity(key, certificate, verified)
+    return BotIdentity(key, certificate, verified, source=(state_dir, org_public))
 
 
 def certify_bot(

@@ -4,6 +4,7 @@
 
 - :mod:`bot.jobs.erase` deletes conversation messages from reporters' chats at their deadline.
 - :mod:`bot.jobs.purge` enforces retention and rotates the housekeeping keys.
+- :mod:`bot.jobs.certificate` takes up a renewed bot certificate and warns before expiry.
 
 Each job module offers one ``register_..._job(application, ...)`` that :mod:`bot.app` calls.
 """
