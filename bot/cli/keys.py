@@ -426,8 +426,24 @@ def caseworker_open(
                 f"Saved {path.parent / inert(path.name)} ({inert(attachment.media_type)}, "
                 f"{len(attachment.data)} bytes)"
             )
+    if out is not None and is_sealed_part(given[0]):
+        _save_joined_file(out, sealed, data)
     if manifest is not None:
         manifest.record(*_manifest_key(sealed))
+
+
+def _save_joined_file(out: Path, sealed: SealedFile, data: bytes) -> None:
+    """Keep the file the parts joined into beside the attachments, under the name a whole file
+    has, so ``caseworker reply --from`` can use it. Still sealed, so harmless without the key;
+    one already there (the same parts opened again) is left as it is."""
+    path = out / delivery_file_name(sealed.case_reference, sealed.sequence)
+    if path.exists():
+        return
+    out.mkdir(mode=_PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    typer.echo(f"Saved {path}: the parts joined into one file (for caseworker reply --from)")
 
 
 def _manifest_key(sealed: SealedFile) -> tuple[str, int, bytes]:

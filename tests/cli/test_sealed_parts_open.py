@@ -132,6 +132,12 @@ def test_all_parts_in_any_order_open_as_the_report(desk: Desk, tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert CANARY in result.stdout
     assert (out / "proof.bin").stat().st_size == 10_000
+    # The joined file is kept under a whole file's name, for `caseworker reply --from`.
+    joined = out / "case-K7Q4M2P-0.sanad"
+    assert joined.read_bytes().startswith(b"SANAD-REPORT\n")
+    assert joined.stat().st_mode & 0o777 == 0o600
+    again = open_parts(desk, parts, out)
+    assert "repeats K7Q-4M2P #0" in again.stdout
 
 
 def test_a_part_given_twice_counts_once(desk: Desk, tmp_path: Path) -> None:
