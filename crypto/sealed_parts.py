@@ -59,7 +59,8 @@ class PartsDoNotJoin(CryptoError):
 
 @dataclass(frozen=True)
 class SealedPart:
-    """A part whose bot signature chains to the organisation key; its chunk is still sealed."""
+    """A part whose bot signature chains to the organisation key; its chunk is still sealed
+    (a view into the part's bytes, not a copy: a report's parts can weigh hundreds of MB)."""
 
     case_reference: str
     report_id: bytes
@@ -67,7 +68,7 @@ class SealedPart:
     index: int
     count: int
     file_hash: bytes
-    chunk: bytes = field(repr=False)
+    chunk: memoryview = field(repr=False)
     bot: BotCertificate
 
     def label(self) -> str:
@@ -116,9 +117,10 @@ def split_sealed_file(
     )
     tail = len(bot_certificate).to_bytes(2, "big") + bot_certificate
     file_hash = hashlib.sha256(data).digest()
+    view = memoryview(data)  # slices of a view are not copies: one file in memory, not two
     parts = []
     for index in range(count):
-        chunk = data[index * part_size : (index + 1) * part_size]
+        chunk = view[index * part_size : (index + 1) * part_size]
         signed = b"".join(
             [
                 head,
@@ -161,7 +163,7 @@ def read_sealed_part(
     if not index < count:
         raise reader.fail()
     file_hash = reader.take(_HASH_BYTES)
-    chunk = reader.take(reader.number(4))
+    chunk = reader.view(reader.number(4))
     if not chunk:
         raise reader.fail()
     certificate = reader.take(reader.number(2))
