@@ -9,6 +9,7 @@ refused with 413 at every attempt, and marked failed.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pytest
 from telegram import InputFile
 from telegram.error import NetworkError
 
+from bot.jobs.forward import Forwarder
 from bot.local_api import Fault, LocalBotApi
 from bot.services.sealed_files import part_caption, part_file_name
 from crypto import join_sealed_parts, open_sealed_file, read_sealed_part
@@ -26,7 +28,12 @@ from crypto.keyfile import MINIMUM, save_caseworker_key
 from crypto.keys import OrganisationKeys
 from storage.models import DeliveryStatus
 
-from .conftest import caseworker_chat, enrol_caseworker, outbox_rows, queue_report
+from .conftest import (
+    caseworker_chat,
+    enrol_caseworker,
+    outbox_rows,
+    queue_report,
+)
 from .test_forward import bot_application, documents, drain, fast_forwarder
 
 UPLOAD_LIMIT = 16 * 1024
@@ -177,3 +184,48 @@ async def test_parts_from_the_chat_open_with_the_caseworker_command(
     assert result.returncode == 0, result.stderr
     assert report.canary in result.stdout
     assert (out / "evidence.bin").stat().st_size == EVIDENCE_BYTES
+
+
+async def test_a_claim_lost_between_parts_stops_the_set_and_the_next_claim_sends_it_whole(
+    api: LocalBotApi, org: OrganisationKeys, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with bot_application(api, org, tmp_path) as (application, runtime):
+        db = runtime.database
+        await caseworker_chat(api, 5105)
+        caseworker = await enrol_caseworker(db, org, chat_id=5105)
+        report = await queue_report(db, org, caseworker, evidence=os.urandom(EVIDENCE_BYTES))
+        chat = api.chat(5105)
+        settings = fast_forwarder(application, runtime, max_document_bytes=PART_BYTES).settings
+
+        def clock() -> dt.datetime:
+            # Once the first part is out, time jumps past the claim's lease, as a process that
+            # stalled would find it: the claim cannot be renewed for the next part, and the row
+            # is due to whoever claims it next (here, the same forwarder's next pass).
+            now = dt.datetime.now(dt.UTC)
+            return now + settings.lease + dt.timedelta(seconds=1) if documents(chat) else now
+
+        forwarder = Forwarder(
+            db,
+            application.bot,
+            settings,
+            org_key=runtime.config.organisation.signing_public_key,
+            identity=runtime.bot,
+            clock=clock,
+        )
+        counts = await forwarder.run()
+
+        assert counts.sent == 1
+        assert "forward.claim_lost" in caplog.text
+        messages = documents(chat)
+        count = len(messages) - 1
+        # Part 1 alone, then the whole set again under the new claim (I8: recognisable).
+        assert [m.caption for m in messages] == [
+            part_caption(report.case_reference, 0, 0, count),
+            *(part_caption(report.case_reference, 0, i, count) for i in range(count)),
+        ]
+        parts = [chat.download(m) for m in messages]
+        joined = join_sealed_parts(parts, org.signing.public_key)
+        opened = open_sealed_file(joined, caseworker.keys.encryption, org.signing.public_key)
+        assert opened.body.answer("incident.description") == report.canary
+        [row] = await outbox_rows(db)
+        assert (row.status, row.attempts) == (DeliveryStatus.SENT, 0)
