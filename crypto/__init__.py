@@ -127,6 +127,14 @@ from crypto.sealed_file import (
     read_sealed_file,
     write_sealed_file,
 )
+from crypto.sealed_parts import (
+    PartsDoNotJoin,
+    SealedPart,
+    is_sealed_part,
+    join_sealed_parts,
+    read_sealed_part,
+    split_sealed_file,
+)
 from crypto.wraps import Wrap, rewrap
 
 __all__ = [
@@ -167,6 +175,7 @@ __all__ = [
     "NotForThisKey",
     "OpenFailure",
     "OpenedFile",
+    "PartsDoNotJoin",
     "Receipt",
     "ReceiptError",
     "ReceiptMasterSecret",
@@ -179,6 +188,7 @@ __all__ = [
     "RevocationListRollback",
     "RotationReason",
     "SealedFile",
+    "SealedPart",
     "SealedReport",
     "SignedByAnotherKey",
     "SigningKeyRotation",
@@ -198,11 +208,13 @@ __all__ = [
     "display_confirmation_code",
     "encode_enrolment_code",
     "generate_receipt",
+    "is_sealed_part",
     "issue_bot_certificate",
     "issue_certificate",
     "issue_enrolment_claim",
     "issue_revocation_list",
     "issue_signing_key_rotation",
+    "join_sealed_parts",
     "load_caseworker_identity",
     "load_caseworker_key",
     "load_org_recovery_key",
@@ -220,6 +232,7 @@ __all__ = [
     "read_reply_file",
     "read_reply_statement",
     "read_sealed_file",
+    "read_sealed_part",
     "rewrap",
     "safe_file_name",
     "save_caseworker_key",
@@ -229,6 +242,7 @@ __all__ = [
     "seal_reply",
     "seal_report",
     "sign_audit_entry",
+    "split_sealed_file",
     "unsupported_version",
     "validate_label",
     "verify_bot_certificate",

@@ -43,6 +43,14 @@ class Reader:
         self._pos += size
         return chunk
 
+    def view(self, size: int) -> memoryview:
+        """The next ``size`` bytes without copying them (for chunks of tens of megabytes)."""
+        if size > len(self._data) - self._pos:
+            raise self.fail()
+        chunk = memoryview(self._data)[self._pos : self._pos + size]
+        self._pos += size
+        return chunk
+
     def number(self, size: int) -> int:
         """A big-endian unsigned integer of ``size`` bytes."""
         return int.from_bytes(self.take(size), "big")

@@ -177,16 +177,17 @@ def read_sealed_file(
     signed_length = reader.position
     signature = reader.take(_sodium.ED25519_SIGNATURE_BYTES)
     reader.end()
-    bot = _trusted_bot(certificate, org_public, today)
+    bot = trusted_bot(certificate, org_public, today)
     if not bot.key.verify(data[:signed_length], signature):
         raise UntrustedFile("this file's signature does not match: it was altered or forged")
     return SealedFile(kind, case_reference, report_id, sequence, reply_to, wrap, body_sealed, bot)
 
 
-def _trusted_bot(
+def trusted_bot(
     certificate: bytes, org_public: Ed25519PublicKey, today: date | None
 ) -> BotCertificate:
-    """The bot certificate a file carries, if the pinned organisation key vouches for it today."""
+    """The bot certificate a file or part carries, if the pinned organisation key vouches for
+    it today; UntrustedFile otherwise (also for :mod:`crypto.sealed_parts`)."""
     try:
         return verify_bot_certificate(certificate, org_public, today=today)
     except CertificateExpired as exc:

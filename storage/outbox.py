@@ -264,3 +264,31 @@ async def pending_count(session: AsyncSession) -> int:
         select(func.count()).where(OutboxEntry.status == DeliveryStatus.PENDING)
     )
     return int(count or 0)
+
+
+async def renew_claim(
+    db: Database, delivery_id: int, *, worker: str, now: dt.datetime, lease: dt.timedelta
+) -> bool:
+    """Hold ``worker``'s claim on a row until ``now + lease``; commits. False if the claim ran
+    out or another worker holds the row.
+
+    For a delivery sent as several uploads (a report over Telegram's upload limit, in parts):
+    each upload starts with a whole lease ahead of it, as a single file does, so no other
+    instance takes the row back while one of its parts is on its way.
+    """
+    if lease <= dt.timedelta(0):
+        raise ValueError("a claim needs a positive lease")
+    statement = (
+        update(OutboxEntry)
+        .where(
+            OutboxEntry.id == delivery_id,
+            OutboxEntry.claimed_by == worker,
+            OutboxEntry.status == DeliveryStatus.PENDING,
+            OutboxEntry.claimed_until > now,
+        )
+        .values(claimed_until=now + lease)
+        .returning(OutboxEntry.id)
+        .execution_options(synchronize_session=False)
+    )
+    async with db.sessionmaker() as session, session.begin():
+        return (await session.scalar(statement)) is not None

@@ -61,6 +61,7 @@ from crypto.sealed_file import (
     open_sealed_file,
     read_sealed_file,
 )
+from crypto.sealed_parts import PartsDoNotJoin, is_sealed_part, join_sealed_parts
 
 org_app = typer.Typer(
     help="Organisation keys (run on an admin's offline machine).", no_args_is_help=True
@@ -234,6 +235,24 @@ def _opening_key(key_file: Path, org: str | None, *, caseworker_only: bool) -> _
     return _OpeningKey(key_file, header, organisation)
 
 
+def _whole_file(given: list[bytes], key: _OpeningKey) -> bytes:
+    """The sealed report file given as itself, or put back together from its parts.
+
+    Every part must be signed by the organisation's bot, and the parts must make exactly one
+    file (docs/crypto.md, "Parts of a sealed report file"); the file is then checked as a whole
+    file is. A part given twice byte for byte (I8's repeat) counts once.
+    """
+    parts = [data for data in given if is_sealed_part(data)]
+    if not parts and len(given) == 1:
+        return given[0]
+    if len(parts) != len(given):
+        raise SanadError(
+            "give one sealed report file, or the parts of one",
+            hint="a file sent in parts is named case-...-N.partKofM.sanad; pass every part",
+        )
+    return join_sealed_parts(parts, key.organisation)
+
+
 def _trusted_file(data: bytes, key: _OpeningKey) -> SealedFile:
     """The sealed file, once its bot signature chains to the organisation key (I9) and it is
     sealed to ``key``; checked before any passphrase is asked or anything decrypted."""
@@ -279,6 +298,11 @@ def _refusals(what: str) -> Iterator[None]:
         ) from exc
     except UnsupportedVersion as exc:
         raise SanadError(str(exc), hint="update sanad, or ask for the file again") from exc
+    except PartsDoNotJoin as exc:
+        raise SanadError(
+            f"refused: {exc}",
+            hint="pass every part of one file (case-...-N.partKofM.sanad), as the bot sent them",
+        ) from exc
     except WrongPassphrase:
         raise  # its own message, "wrong passphrase or damaged key file", is the right one
     except OpenFailure as exc:
@@ -336,9 +360,14 @@ def _print_report(opened: OpenedFile) -> None:
 
 @caseworker_app.command("open")
 def caseworker_open(
-    file: Annotated[
-        Path,
-        typer.Argument(help="The sealed report or addendum file.", dir_okay=False, exists=True),
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="The sealed report or addendum file, or all its parts "
+            "(case-...-N.part1of3.sanad ...), in any order.",
+            dir_okay=False,
+            exists=True,
+        ),
     ],
     key: Annotated[
         Path,
@@ -368,10 +397,13 @@ def caseworker_open(
 
     The file must be signed by your organisation's bot, whose certificate must chain to the
     organisation key your key file pins; otherwise it is refused before anything is decrypted.
+    A report too large for one Telegram upload arrives as numbered parts: give them all, and
+    each must be signed by the bot too.
     """
-    data = file.read_bytes()
+    given = [file.read_bytes() for file in files]
     with _refusals("this file"):
         opening = _opening_key(key, org, caseworker_only=False)
+        data = _whole_file(given, opening)
         sealed = _trusted_file(data, opening)
         opened = open_sealed_file(
             data, _decryption_key(opening, passphrase_file), opening.organisation
@@ -394,8 +426,24 @@ def caseworker_open(
                 f"Saved {path.parent / inert(path.name)} ({inert(attachment.media_type)}, "
                 f"{len(attachment.data)} bytes)"
             )
+    if out is not None and is_sealed_part(given[0]):
+        _save_joined_file(out, sealed, data)
     if manifest is not None:
         manifest.record(*_manifest_key(sealed))
+
+
+def _save_joined_file(out: Path, sealed: SealedFile, data: bytes) -> None:
+    """Keep the file the parts joined into beside the attachments, under the name a whole file
+    has, so ``caseworker reply --from`` can use it. Still sealed, so harmless without the key;
+    one already there (the same parts opened again) is left as it is."""
+    path = out / delivery_file_name(sealed.case_reference, sealed.sequence)
+    if path.exists():
+        return
+    out.mkdir(mode=_PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    typer.echo(f"Saved {path}: the parts joined into one file (for caseworker reply --from)")
 
 
 def _manifest_key(sealed: SealedFile) -> tuple[str, int, bytes]:

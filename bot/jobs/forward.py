@@ -8,11 +8,16 @@ A run drains what is due, one claimed batch at a time (``storage.outbox``):
    each caseworker's sealed report file, signed with the bot key (I9,
    :func:`bot.services.delivery.build_parcels`);
 3. send each file as a document, outside any transaction, one at a time, interleaving chats;
-4. record each outcome in its own commit right after Telegram answers.
+   a file over Telegram's upload limit goes as its signed parts, one after another, the claim
+   renewed before each (:data:`bot.services.delivery.MAX_DOCUMENT_BYTES`);
+4. record each outcome in its own commit right after Telegram answers (for parts: the last).
 
 Only a process that dies between Telegram's acknowledgement and step 4's commit can make a file
 arrive twice; the repeat carries the same case reference and sequence number in its name, caption
-and content (I8). With one send in flight at a time, a crash repeats at most that one file.
+and content (I8). With one send in flight at a time, a crash repeats at most that one file. A
+delivery in parts is made once all its parts are acknowledged: a failure or a crash between two
+parts sends every part again later, byte for byte the same parts (recognisable, and
+``sanad caseworker open`` counts a part given twice once).
 
 Runs are spaced ``delivery.batch_interval_seconds`` plus a uniformly random delay of up to
 ``delivery.jitter_seconds`` (drawn from the OS's generator), each gap drawn afresh, so when a file
@@ -69,7 +74,13 @@ from bot.logs import event, get_logger
 from bot.revocation_mark import revocation_floor
 from bot.runtime import Runtime
 from bot.services.caseworkers import eligible_caseworkers_among
-from bot.services.delivery import Parcel, Recipient, build_parcels
+from bot.services.delivery import (
+    MAX_DOCUMENT_BYTES,
+    Document,
+    Parcel,
+    Recipient,
+    build_parcels,
+)
 from crypto.keys import Ed25519PublicKey
 from storage import outbox
 from storage.engine import Database
@@ -112,10 +123,14 @@ class ForwardSettings:
     # The lowest revocation list serial to accept (bot.revocation_mark), read at each pass: the
     # running bot passes the mark; without one (a test's database alone) there is no floor.
     revocation_floor: Callable[[], int] = field(default=lambda: 0, repr=False, compare=False)
+    # A sealed file larger than this is sent in parts (a seam: tests lower it).
+    max_document_bytes: int = MAX_DOCUMENT_BYTES
 
     def __post_init__(self) -> None:
         if self.batch_interval <= 0 or self.jitter < 0 or self.claim_size < 1:
             raise ValueError("forward settings need interval > 0, jitter >= 0, claim_size >= 1")
+        if self.max_document_bytes < 1:
+            raise ValueError("a document holds at least one byte")
         if self.lease <= dt.timedelta(seconds=_TIMEOUTS_PER_SEND * self.send_timeout):
             raise ValueError("the claim lease must outlast one send with all its timeouts")
 
@@ -309,7 +324,14 @@ class Forwarder:
                 min_serial=self.settings.revocation_floor(),
             )
             parcels: list[Parcel] = []
-            for item in await build_parcels(self._db, deliveries, recipients, bot=self._identity):
+            built = await build_parcels(
+                self._db,
+                deliveries,
+                recipients,
+                bot=self._identity,
+                max_document_bytes=self.settings.max_document_bytes,
+            )
+            for item in built:
                 if isinstance(item, Parcel):
                     parcels.append(item)
                     batch.chat_of[item.delivery.id] = item.chat_id
@@ -329,20 +351,23 @@ class Forwarder:
         return True
 
     async def _deliver(self, batch: _Pass, parcel: Parcel, counts: RunCounts) -> None:
-        """Send one file and record what Telegram said, in its own commit."""
+        """Send one file (or all its parts, in order) and record what Telegram said, in its own
+        commit."""
         delivery = parcel.delivery
         try:
-            await self._bot.send_document(
-                chat_id=parcel.chat_id,
-                document=InputFile(parcel.content, filename=parcel.file_name),
-                caption=parcel.caption,
-                # A sealed file is opaque bytes: Telegram must not try to treat it as media.
-                disable_content_type_detection=True,
-                connect_timeout=self.settings.send_timeout,
-                write_timeout=self.settings.send_timeout,
-                read_timeout=self.settings.send_timeout,
-                pool_timeout=self.settings.send_timeout,
-            )
+            for number, document in enumerate(parcel.documents):
+                if number and not await outbox.renew_claim(
+                    self._db,
+                    delivery.id,
+                    worker=self.worker,
+                    now=self._clock(),
+                    lease=self.settings.lease,
+                ):
+                    # Another worker may hold the row now and sends every part again (I8).
+                    batch.settle(delivery)
+                    event(_log, "forward.claim_lost", logging.WARNING)
+                    return
+                await self._send(parcel.chat_id, document)
         except RetryAfter as error:
             until = self._clock() + _retry_after(error)
             if batch.last_refused_chat not in (None, parcel.chat_id):
@@ -376,6 +401,20 @@ class Forwarder:
         else:
             # The lease ran out mid-send and another worker may send it again (I8's repeat).
             event(_log, "forward.claim_lost", logging.WARNING)
+
+    async def _send(self, chat_id: int, document: Document) -> None:
+        """Upload one document; raises what Telegram answers."""
+        await self._bot.send_document(
+            chat_id=chat_id,
+            document=InputFile(document.content, filename=document.file_name),
+            caption=document.caption,
+            # A sealed file is opaque bytes: Telegram must not try to treat it as media.
+            disable_content_type_detection=True,
+            connect_timeout=self.settings.send_timeout,
+            write_timeout=self.settings.send_timeout,
+            read_timeout=self.settings.send_timeout,
+            pool_timeout=self.settings.send_timeout,
+        )
 
     async def _record_failure(
         self,

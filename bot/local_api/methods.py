@@ -35,7 +35,9 @@ MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_ANSWER_TEXT_LENGTH = 200
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # bots may upload up to 50 MB
+# "Bots can currently send files of any type of up to 50 MB in size" (Bot API, Sending files);
+# an upload over it is answered 413 "Request Entity Too Large", as Telegram answers.
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # and download up to 20 MB with getFile
 # "A message can only be deleted if it was sent less than 48 hours ago" (deleteMessage)
 DELETE_WINDOW_SECONDS = 48 * 3600
@@ -235,7 +237,7 @@ def _stored_file(call: Call, source: Upload | str) -> StoredFile:
         return known
     if not source.content:
         raise bad_request("file must be non-empty")
-    if len(source.content) > MAX_UPLOAD_BYTES:
+    if len(source.content) > call.world.max_upload_bytes:
         raise ApiError(413, "Request Entity Too Large")
     name = source.filename or "document"
     mime = source.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"

@@ -45,7 +45,7 @@ from bot.local_api.errors import (
 )
 from bot.local_api.limits import FaultInjector, FaultKind, RateLimiter, RateLimits
 from bot.local_api.local_routes import local_routes
-from bot.local_api.methods import METHODS, SENDING_METHODS, Call
+from bot.local_api.methods import MAX_UPLOAD_BYTES, METHODS, SENDING_METHODS, Call
 from bot.local_api.params import Params
 from bot.local_api.state import BotState, Chat, UserProfile, World
 from bot.local_api.user import UserChat
@@ -65,6 +65,8 @@ class LocalBotApi:
     PTB at :attr:`bot_base_url` and :attr:`file_base_url`, and act as users through
     :meth:`open_chat`. ``faults`` and ``rate_limits`` shape how the server refuses calls;
     ``clock`` is the seam for time (e.g. an :class:`~bot.local_api.clock.AdjustableClock`).
+    ``max_upload_bytes`` is Telegram's 50 MB upload limit unless a test lowers it, so files
+    over it can be made small.
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class LocalBotApi:
         rate_limits: RateLimits | None = None,
         webhook_retry_delay: float = 0.05,
         webhook_max_retry_delay: float = 1.0,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
     ) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             # Reports pass through this server in tests and demos: never expose it.
@@ -84,7 +87,9 @@ class LocalBotApi:
         self._host = host
         self._requested_port = port
         self.clock: Clock = clock or SystemClock()
-        self.world = World(self.clock, seed)
+        if not 0 < max_upload_bytes <= MAX_UPLOAD_BYTES:
+            raise ValueError("the upload limit is positive and at most Telegram's")
+        self.world = World(self.clock, seed, max_upload_bytes=max_upload_bytes)
         self.faults = FaultInjector(seed)
         self._limiter = RateLimiter(rate_limits or RateLimits(), self.clock)
         self._webhooks = WebhookDelivery(

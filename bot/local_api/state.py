@@ -286,8 +286,10 @@ class BotState:
 class World:
     """All bots and files of one server; ids are drawn from a seeded generator."""
 
-    def __init__(self, clock: Clock, seed: int) -> None:
+    def __init__(self, clock: Clock, seed: int, *, max_upload_bytes: int) -> None:
         self.clock = clock
+        # The largest file a bot may upload: a sendDocument over it is refused with 413.
+        self.max_upload_bytes = max_upload_bytes
         self.bots: dict[str, BotState] = {}
         self.files: dict[str, StoredFile] = {}
         self._random = random.Random(seed)  # noqa: S311 - ids of a test double, reproducible

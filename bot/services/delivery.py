@@ -8,6 +8,9 @@ rows and the bytes:
   caption, or raises an :class:`Undeliverable` whose class name is recorded as the error. Every
   file is signed with the bot key and carries the bot certificate (I9): the caseworker's
   ``sanad caseworker open`` refuses any file that does not chain to the organisation key.
+- A file over :data:`MAX_DOCUMENT_BYTES` would be refused by Telegram (50 MB per upload), so it
+  becomes numbered parts, each signed by the bot (``crypto.split_sealed_file``, docs/crypto.md
+  "Parts of a sealed report file"), which ``sanad caseworker open`` puts back together.
 
 A file's name and caption, and the caseworker's record of files already opened, are
 :mod:`bot.services.sealed_files`: the caseworker's machine needs them without a database.
@@ -22,8 +25,13 @@ from sqlalchemy import select
 
 from bot.bot_identity import BotIdentity
 from bot.errors import SanadError
-from bot.services.sealed_files import delivery_caption, delivery_file_name
-from crypto import EnvelopeKind, Wrap, write_sealed_file
+from bot.services.sealed_files import (
+    delivery_caption,
+    delivery_file_name,
+    part_caption,
+    part_file_name,
+)
+from crypto import EnvelopeKind, Wrap, split_sealed_file, write_sealed_file
 from crypto.keys import X25519PublicKey
 from storage.engine import Database
 from storage.models import (
@@ -34,6 +42,12 @@ from storage.models import (
 )
 from storage.models import Wrap as StoredWrap
 from storage.outbox import Delivery
+
+#: Telegram refuses a bot's upload over 50 MB (Bot API, "Sending files": "up to 50 MB"). A
+#: sealed report file larger than this is sent as parts whose chunks hold at most this many bytes:
+#: 45 MiB (47,185,920 bytes) leaves room under 50,000,000 for a part's header, the bot
+#: certificate and the upload's multipart encoding, whichever megabyte Telegram means.
+MAX_DOCUMENT_BYTES = 45 * 1024 * 1024
 
 _FILE_KINDS = {
     DeliveryKind.REPORT: EnvelopeKind.REPORT,
@@ -80,14 +94,64 @@ class Recipient:
 
 
 @dataclass(frozen=True)
-class Parcel:
-    """One sealed report file ready to send: to whom, under which neutral name and caption."""
+class Document:
+    """One upload: a whole sealed report file or one part of it, with its neutral name and
+    caption."""
 
-    delivery: Delivery
-    chat_id: int
     file_name: str
     caption: str
     content: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """What one delivery sends to whom: one sealed report file, or its parts in order.
+
+    The delivery is made once every document is acknowledged; until then it is owed whole, so a
+    retry sends every part again (the same bytes under the same names: I8's repeat).
+    """
+
+    delivery: Delivery
+    chat_id: int
+    documents: tuple[Document, ...]
+
+
+def documents_for(
+    content: bytes,
+    *,
+    case_reference: str,
+    report_id: bytes,
+    sequence: int,
+    bot: BotIdentity,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
+) -> tuple[Document, ...]:
+    """The sealed report file ``content`` as one document, or as signed parts when it is
+    larger than ``max_bytes`` (a seam: tests lower it to keep files small)."""
+    if len(content) <= max_bytes:
+        return (
+            Document(
+                delivery_file_name(case_reference, sequence),
+                delivery_caption(case_reference, sequence),
+                content,
+            ),
+        )
+    parts = split_sealed_file(
+        content,
+        case_reference=case_reference,
+        report_id=report_id,
+        sequence=sequence,
+        part_size=max_bytes,
+        bot_key=bot.key,
+        bot_certificate=bot.certificate,
+    )
+    return tuple(
+        Document(
+            part_file_name(case_reference, sequence, index, len(parts)),
+            part_caption(case_reference, sequence, index, len(parts)),
+            part,
+        )
+        for index, part in enumerate(parts)
+    )
 
 
 async def build_parcels(
@@ -96,12 +160,14 @@ async def build_parcels(
     recipients: Mapping[int, Recipient],
     *,
     bot: BotIdentity,
+    max_document_bytes: int = MAX_DOCUMENT_BYTES,
 ) -> list[Parcel | tuple[Delivery, Undeliverable]]:
     """The sealed report file for each delivery, in order, or why it cannot be made.
 
     Each file is signed by ``bot`` (the runtime's certified bot key) and carries its
-    certificate. Reads in one short transaction; nothing is written. A delivery whose caseworker
-    is not in ``recipients`` is :class:`CaseworkerNotEligible`; one whose report, body or wrap
+    certificate; one larger than ``max_document_bytes`` comes as parts (:func:`documents_for`).
+    Reads in one short transaction; nothing is written. A delivery whose caseworker is not in
+    ``recipients`` is :class:`CaseworkerNotEligible`; one whose report, body or wrap
     for that caseworker's key is gone is :class:`SealedPartsMissing`; a notice is
     :class:`UnsupportedDelivery`.
     """
@@ -152,13 +218,13 @@ async def build_parcels(
                 bot_key=bot.key,
                 bot_certificate=bot.certificate,
             )
-            results.append(
-                Parcel(
-                    delivery=delivery,
-                    chat_id=recipient.chat_id,
-                    file_name=delivery_file_name(case_reference, delivery.sequence),
-                    caption=delivery_caption(case_reference, delivery.sequence),
-                    content=content,
-                )
+            documents = documents_for(
+                content,
+                case_reference=case_reference,
+                report_id=delivery.report_id,
+                sequence=delivery.sequence,
+                bot=bot,
+                max_bytes=max_document_bytes,
             )
+            results.append(Parcel(delivery, recipient.chat_id, documents))
     return results

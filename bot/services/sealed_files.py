@@ -20,6 +20,8 @@ from pathlib import Path
 # Telegram's own view of the chat, learns a case reference and a number and nothing else.
 _FILE_NAME = "case-{reference}-{sequence}.sanad"
 _CAPTION = "{reference} #{sequence}"
+_PART_FILE_NAME = "case-{reference}-{sequence}.part{number}of{count}.sanad"
+_PART_CAPTION = "{reference} #{sequence} (part {number}/{count})"
 
 
 def delivery_file_name(case_reference: str, sequence: int) -> str:
@@ -30,6 +32,24 @@ def delivery_file_name(case_reference: str, sequence: int) -> str:
 def delivery_caption(case_reference: str, sequence: int) -> str:
     """``K7Q-4M2P #0``: a repeat (I8) shows the same caption as the file it repeats."""
     return _CAPTION.format(reference=case_reference, sequence=sequence)
+
+
+def part_file_name(case_reference: str, sequence: int, index: int, count: int) -> str:
+    """``case-K7Q4M2P-0.part1of3.sanad`` for the first of three parts (docs/crypto.md, "Parts
+    of a sealed report file"): parts are counted from 1, as people count them."""
+    return _PART_FILE_NAME.format(
+        reference=case_reference.replace("-", ""),
+        sequence=sequence,
+        number=index + 1,
+        count=count,
+    )
+
+
+def part_caption(case_reference: str, sequence: int, index: int, count: int) -> str:
+    """``K7Q-4M2P #0 (part 1/3)``: as neutral as a whole file's caption, plus which part."""
+    return _PART_CAPTION.format(
+        reference=case_reference, sequence=sequence, number=index + 1, count=count
+    )
 
 
 #: The manifest's file name inside the folder ``sanad caseworker open --out`` writes to.

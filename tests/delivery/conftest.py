@@ -22,6 +22,8 @@ from bot.bot_identity import certify_bot
 from bot.local_api import LocalBotApi
 from crypto import (
     Answer,
+    Attachment,
+    AttachmentKind,
     Certificate,
     EnvelopeKind,
     ReportBody,
@@ -98,14 +100,24 @@ async def enrol_caseworker(
 
 
 async def queue_report(
-    db: Database, org: OrganisationKeys, caseworker: EnrolledCaseworker
+    db: Database,
+    org: OrganisationKeys,
+    caseworker: EnrolledCaseworker,
+    *,
+    evidence: bytes = b"",
 ) -> QueuedReport:
-    """Seal a report to the caseworker and the recovery key and commit it with its delivery."""
+    """Seal a report to the caseworker and the recovery key and commit it with its delivery;
+    non-empty ``evidence`` is attached as a file (to make a large report)."""
     canary = f"canary-{secrets.token_hex(8)}"
     mailbox = X25519SecretKey.generate().public_key
     report_id = new_report_id()
+    attachments = (
+        [Attachment("evidence.bin", "application/octet-stream", AttachmentKind.DOCUMENT, evidence)]
+        if evidence
+        else []
+    )
     sealed = seal_report(
-        ReportBody([Answer("incident.description", canary)]).to_bytes(),
+        ReportBody([Answer("incident.description", canary)], attachments).to_bytes(),
         report_id=report_id,
         sequence=0,
         kind=EnvelopeKind.REPORT,

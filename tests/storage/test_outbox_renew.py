@@ -1,0 +1,31 @@
+"""Renewing a claim: a delivery sent in parts keeps its row for as long as its parts take, and
+only while its worker still holds it (storage.outbox.renew_claim)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from storage.engine import Database
+from storage.outbox import claim_batch, mark_sent, renew_claim
+
+from .conftest import NOW
+from .test_outbox import LEASE, _fill
+
+
+async def test_a_renewed_claim_is_not_taken_by_another_worker(db: Database) -> None:
+    [delivery_id] = await _fill(db, 1)
+    await claim_batch(db, worker="a", now=NOW, limit=1, lease=LEASE)
+    later = NOW + LEASE - dt.timedelta(seconds=1)
+    assert await renew_claim(db, delivery_id, worker="a", now=later, lease=LEASE)
+    # Past the first lease, within the renewed one: still a's.
+    assert await claim_batch(db, worker="b", now=NOW + LEASE, limit=1, lease=LEASE) == []
+    assert await mark_sent(db, delivery_id, worker="a", now=NOW + LEASE)
+
+
+async def test_a_claim_that_ran_out_or_is_held_by_another_is_not_renewed(db: Database) -> None:
+    [delivery_id] = await _fill(db, 1)
+    await claim_batch(db, worker="a", now=NOW, limit=1, lease=LEASE)
+    assert not await renew_claim(db, delivery_id, worker="b", now=NOW, lease=LEASE)
+    assert not await renew_claim(db, delivery_id, worker="a", now=NOW + LEASE, lease=LEASE)
+    await claim_batch(db, worker="b", now=NOW + LEASE, limit=1, lease=LEASE)
+    assert not await renew_claim(db, delivery_id, worker="a", now=NOW + LEASE, lease=LEASE)
