@@ -3,7 +3,9 @@
 Sub-commands live in their own modules (``keys``, ``config_cmd``, ``db``, ...); this module only
 assembles them and owns the single place where an error becomes a message and an exit code,
 following one rule: ``sanad: <what went wrong>`` in lower case without a final period, then an
-optional ``hint: ...`` line, on stderr, exit status 1, never a traceback.
+optional ``hint: ...`` line, on stderr, exit status 1, never a traceback. Ctrl-C is
+``sanad: interrupted`` and exit status 130 (the shell's convention for SIGINT), so that
+``sanad ... && next-step`` stops there.
 """
 
 from __future__ import annotations
@@ -52,22 +54,27 @@ def _fail(message: str, hint: str | None = None) -> None:
         print(f"hint: {hint}", file=sys.stderr)
 
 
+# What Typer returns, outside standalone mode, when the command was interrupted by Ctrl-C: it
+# turns KeyboardInterrupt into ``Exit(130)`` and returns the code instead of raising.
+INTERRUPTED = 130
+
+
 def main() -> None:
     """Entry point of the ``sanad`` script."""
     try:
-        app(standalone_mode=False)
+        returned = app(standalone_mode=False)
     except SanadError as exc:
         _fail(str(exc), exc.hint)
         sys.exit(1)
     except StorageError as exc:
-        _fail(str(exc))
+        _fail(str(exc), exc.hint)
         sys.exit(1)
     except CryptoError as exc:
         _fail(str(exc) or (exc.__doc__ or "cryptographic failure").splitlines()[0].rstrip("."))
         sys.exit(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # outside the command (while Typer parses), as inside
         _fail("interrupted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -82,3 +89,8 @@ def main() -> None:
     except Exception as exc:  # anything unexpected: one line, no traceback, no content
         _fail(f"unexpected error ({type(exc).__name__})", "please report the command you ran")
         sys.exit(1)
+    if returned == INTERRUPTED:
+        _fail("interrupted")
+        sys.exit(INTERRUPTED)
+    if isinstance(returned, int) and returned:  # a command's own ``typer.Exit(code)``
+        sys.exit(returned)
