@@ -17,7 +17,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from bot.bot_identity import certify_bot
 from bot.local_api.server import LocalBotApi
 from crypto.keys import OrganisationKeys
 from tests.delivery.conftest import TOKEN_ENV, config_text
+from tests.support.mounts import fill, remount_read_only
 
 pytestmark = pytest.mark.slow
 
@@ -95,39 +95,6 @@ def assert_one_line(result: subprocess.CompletedProcess[str], message: str, hint
     assert result.stderr.endswith(f"sanad: {message}\nhint: {hint}\n"), result.stderr
     assert "Traceback" not in result.stderr
     assert "unexpected error" not in result.stderr
-
-
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs (mode 0700, as a state folder must be), unmounted afterwards."""
-    mount_point = tmp_path / "mnt"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mount_point)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip("mounting a tmpfs needs root (CAP_SYS_ADMIN)")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
-def remount_read_only(mount_point: Path) -> None:
-    subprocess.run(["mount", "-o", "remount,ro", str(mount_point)], check=True)
-
-
-def fill(mount_point: Path) -> None:
-    """Write until the file system refuses with ENOSPC."""
-    with (mount_point / "filler").open("wb") as filler:
-        try:
-            while True:
-                filler.write(b"\0" * 65536)
-                filler.flush()
-        except OSError:
-            pass
 
 
 # -- the Bot API ---------------------------------------------------------------------------------
