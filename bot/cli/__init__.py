@@ -10,6 +10,7 @@ optional ``hint: ...`` line, on stderr, exit status 1, never a traceback. Ctrl-C
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import typer
@@ -25,6 +26,7 @@ from bot.cli import (
     run_cmd,
     try_cmd,
 )
+from bot.cli.inert import inert
 from bot.errors import SanadError
 from crypto.errors import CryptoError
 from storage.errors import StorageError
@@ -46,6 +48,23 @@ admin_keys.register(admin.admin_app, keys.org_app)
 config_cmd.register(app)
 run_cmd.register(app)
 try_cmd.register(app)
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "free space on that disk, then run the command again",
+    errno.EROFS: "that file system is mounted read-only: choose another folder",
+    errno.EACCES: "check the permissions of that folder, or choose another",
+}
+
+
+def _os_failure(exc: OSError) -> str:
+    """The operating system's reason and the path it names.
+
+    The path is one the command was given or made; it is printed inert, as a folder chosen by
+    a caseworker may hold a name that came out of a sealed file (DESIGN.md §4, inert output).
+    """
+    reason = (exc.strerror or "input/output error").lower()
+    return f"{reason}: {inert(str(exc.filename))}" if exc.filename else reason
 
 
 def _fail(message: str, hint: str | None = None) -> None:
@@ -79,6 +98,9 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         _fail("aborted")
+        sys.exit(1)
+    except OSError as exc:  # a file or folder the command was told to use: the OS says why
+        _fail(_os_failure(exc), _OS_HINTS.get(exc.errno or 0))
         sys.exit(1)
     except typer.TyperException as exc:  # usage errors: Typer's own one-line message
         format_message = getattr(exc, "format_message", None)

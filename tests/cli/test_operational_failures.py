@@ -212,3 +212,20 @@ def test_postgres_refusing_the_database_is_said(tmp_path: Path) -> None:
         "check the user, password and database name in database.url",
     )
     assert PASSWORD not in result.stdout + result.stderr
+
+
+# -- any other file a command is told to write ---------------------------------------------------
+
+
+def test_a_key_folder_on_a_read_only_mount_is_one_line_naming_it(
+    tmp_path: Path, tmpfs: Path
+) -> None:
+    remount_read_only(tmpfs)
+    result = sanad(
+        "org", "new-recovery", "--out", tmpfs / "keys", env={"SANAD_PASSPHRASE": "x" * 16}
+    )
+    assert_one_line(
+        result,
+        f"read-only file system: {tmpfs / 'keys'}",
+        "that file system is mounted read-only: choose another folder",
+    )
