@@ -68,9 +68,12 @@ def keys(tmp_path: Path) -> Keys:
     return Keys(tmp_path, config, org, signing, recovery, new_recovery)
 
 
-def interrupt_at_prompt(args: list[str], cwd: Path) -> tuple[int, bytes]:
-    """Run ``sanad ARGS`` on a pseudo-terminal, type Ctrl-C at its first prompt; return the exit
-    status and everything the terminal showed."""
+def interrupt_at_prompt(
+    args: list[str], cwd: Path, answers: tuple[str, ...] = ()
+) -> tuple[int, bytes]:
+    """Run ``sanad ARGS`` on a pseudo-terminal, type ``answers`` at its first prompts and Ctrl-C
+    at the next; return the exit status and everything the terminal showed."""
+    to_type = [answer.encode() + b"\r" for answer in answers]
     env = {k: v for k, v in os.environ.items() if k != "SANAD_PASSPHRASE"}
     env[TOKEN_ENV] = "123456:" + "A" * 35
     pid, terminal = pty.fork()
@@ -80,6 +83,7 @@ def interrupt_at_prompt(args: list[str], cwd: Path) -> tuple[int, bytes]:
     shown = b""
     deadline = time.monotonic() + 60
     interrupted = False
+    prompts_seen = 0
     while True:
         ready, _, _ = select.select([terminal], [], [], max(0.0, deadline - time.monotonic()))
         if not ready:
@@ -92,9 +96,14 @@ def interrupt_at_prompt(args: list[str], cwd: Path) -> tuple[int, bytes]:
         if not chunk:
             break
         shown += chunk
-        if not interrupted and re.search(rb"Passphrase[^\r\n]*: $", shown):
-            os.write(terminal, b"\x03")  # Ctrl-C: the terminal sends SIGINT
-            interrupted = True
+        prompts = len(re.findall(rb"Passphrase[^\r\n]*: ", shown))
+        if not interrupted and prompts > prompts_seen and shown.endswith(b": "):
+            prompts_seen = prompts
+            if to_type:
+                os.write(terminal, to_type.pop(0))
+            else:
+                os.write(terminal, b"\x03")  # Ctrl-C: the terminal sends SIGINT
+                interrupted = True
     _, status = os.waitpid(pid, 0)
     os.close(terminal)
     return os.waitstatus_to_exitcode(status), shown
@@ -157,5 +166,9 @@ def test_ctrl_c_at_the_prompt_exits_130_saying_interrupted(keys: Keys, command: 
 
 
 def test_rotate_recovery_asks_each_passphrase_by_name(keys: Keys) -> None:
-    _, shown = interrupt_at_prompt(commands(keys)["admin rotate-recovery"], keys.folder)
-    assert b"Passphrase for org-recovery.key (old): \r\n" in shown
+    status, shown = interrupt_at_prompt(
+        commands(keys)["admin rotate-recovery"], keys.folder, answers=(PASSPHRASE,)
+    )
+    assert status == 130, shown
+    assert shown.startswith(b"Passphrase for org-recovery.key (old): \r\n"), shown
+    assert shown.endswith(b"Passphrase for org-recovery.key (new): \r\nsanad: interrupted\r\n")
