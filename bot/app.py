@@ -23,6 +23,7 @@ from bot.services.caseworkers import register_caseworker_commands
 from bot.services.housekeeping import Housekeeping
 from bot.services.mailbox import register_replies, register_status
 from bot.services.report_submission import register_report_flow
+from bot.update_conflict import register_conflict_notice
 from bot.update_order import PerChatUpdateProcessor
 
 # How many updates run at once across chats; slow work inside a handler runs off the event loop.
@@ -60,6 +61,8 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
         .post_shutdown(post_shutdown)
         .build()
     )
+    # First of the error handlers: a polling Conflict is said once and reaches no other.
+    register_conflict_notice(application)
     housekeeping = Housekeeping.from_runtime(runtime)
     # /status first: while it is open, its /forget must reach it (handlers.status_flow).
     status_flow = register_status(application, runtime, housekeeping)

@@ -12,19 +12,25 @@ closes the runtime.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.audit_head import install_audit_seal
 from bot.bot_identity import BotIdentity, load_bot_identity
-from bot.config import Config, load_bot_token, load_config, load_webhook_secret
+from bot.config import Config, load_bot_token, load_config, load_webhook_secret, token_source
+from bot.failures import bot_api_failures, folder_failure
+from bot.instance_lock import hold_instance_lock
 from bot.logs import configure_logging, event, get_logger
 from bot.server_secrets import ServerSecrets, load_or_create_server_secrets
 from crypto.kdf_pool import KdfPool
-from storage.engine import Database, open_database
+from storage.engine import Database, explain_failure, open_database
+from storage.errors import DatabaseUnavailable
 from storage.migrate import upgrade_database
 
 _log = get_logger("runtime")
@@ -48,12 +54,19 @@ class Runtime:
         the pinned organisation key valid today: the bot would send files nobody can trust (I9).
         Logs ``bot.certificate_renewal_due`` (with the days left, nothing else) when the
         certificate runs out within :data:`bot.bot_identity.RENEWAL_WARNING_DAYS`: once it
-        expires, caseworkers refuse every file and the bot no longer starts.
+        expires, caseworkers refuse every file and the bot no longer starts. Raises
+        :class:`bot.failures.OperationalFailure` naming the state folder when it cannot be
+        written, and :class:`storage.errors.DatabaseUnavailable` naming the database folder.
         """
         state_dir = config.server.state_dir
-        secrets = load_or_create_server_secrets(state_dir)
         today = dt.datetime.now(dt.UTC).date()
-        bot = load_bot_identity(state_dir, config.organisation.signing_public_key, today=today)
+        try:
+            secrets = load_or_create_server_secrets(state_dir)
+            bot = load_bot_identity(state_dir, config.organisation.signing_public_key, today=today)
+        except OSError as exc:
+            raise folder_failure(
+                "state folder", state_dir, exc, setting="server.state_dir"
+            ) from exc
         if bot.renewal_due(today):
             days_left = (bot.verified.expires - today).days
             event(_log, "bot.certificate_renewal_due", logging.WARNING, days_left=days_left)
@@ -86,12 +99,17 @@ class Runtime:
         organisation = self.config.organisation
         state_dir = self.config.server.state_dir
         await upgrade_database(self.database)
-        await check_recovery_wraps(self.database, organisation.recovery_public_key)
-        revocations = await revocations_in_force(
-            self.database,
-            organisation.signing_public_key,
-            min_serial=revocation_floor(state_dir, organisation.min_revocation_serial),
-        )
+        try:
+            await check_recovery_wraps(self.database, organisation.recovery_public_key)
+            revocations = await revocations_in_force(
+                self.database,
+                organisation.signing_public_key,
+                min_serial=revocation_floor(state_dir, organisation.min_revocation_serial),
+            )
+        except (OSError, SQLAlchemyError) as exc:
+            # The driver's text may quote SQL and values: it stays in __cause__, unprinted.
+            explained = explain_failure(self.config.database.url, exc)
+            raise explained or DatabaseUnavailable("the database could not be read") from exc
         if revocations is not None:
             # I9: a bot whose own key the organisation revoked must not sign anything more.
             load_bot_identity(state_dir, organisation.signing_public_key, revocations=revocations)
@@ -104,7 +122,14 @@ class Runtime:
 
 
 def run(config_path: Path) -> None:
-    """``sanad run``: load the configuration, then poll or serve the webhook until stopped."""
+    """``sanad run``: load the configuration, then poll or serve the webhook until stopped.
+
+    Refuses to start, with one line, when another ``sanad run`` holds the same SQLite database
+    (:mod:`bot.instance_lock`; the lock is held until the process ends). The failures of
+    start-up a person can fix — the Bot API unreachable or refusing the token, a folder not
+    writable, a full disk — are raised as :class:`bot.failures.OperationalFailure` or
+    :class:`storage.errors.DatabaseUnavailable`.
+    """
     # Imported here so that commands which never run the bot do not import PTB's application.
     from bot.app import build_application
 
@@ -112,22 +137,30 @@ def run(config_path: Path) -> None:
     configure_logging(config.logging.level, json_lines=config.logging.json_lines)
     token = load_bot_token(config)
     runtime = Runtime.open(config)
+    if runtime.database.sqlite_path is not None:
+        try:
+            # Kept open, unused, until the process ends: the kernel then releases the lock.
+            hold_instance_lock(runtime.database.sqlite_path)
+        except BaseException:
+            asyncio.run(runtime.close())
+            raise
     application = build_application(config, token, runtime)
     event(_log, "bot.starting")
     telegram = config.telegram
-    if telegram.mode == "webhook":
-        if telegram.webhook_url is None:  # the configuration model already refuses this
-            raise ValueError("webhook mode without webhook_url")
-        application.run_webhook(
-            listen=telegram.webhook_listen,
-            port=telegram.webhook_port,
-            # The whole path of webhook_url, as a reverse proxy passes it on (not only its
-            # last segment, and "/" for a URL without a path).
-            url_path=urlsplit(telegram.webhook_url).path.strip("/"),
-            webhook_url=telegram.webhook_url,
-            secret_token=load_webhook_secret(config).reveal(),
-            drop_pending_updates=telegram.drop_pending_updates,
-        )
-    else:
-        application.run_polling(drop_pending_updates=telegram.drop_pending_updates)
+    with bot_api_failures(telegram.api_base_url, token_source(config)):
+        if telegram.mode == "webhook":
+            if telegram.webhook_url is None:  # the configuration model already refuses this
+                raise ValueError("webhook mode without webhook_url")
+            application.run_webhook(
+                listen=telegram.webhook_listen,
+                port=telegram.webhook_port,
+                # The whole path of webhook_url, as a reverse proxy passes it on (not only its
+                # last segment, and "/" for a URL without a path).
+                url_path=urlsplit(telegram.webhook_url).path.strip("/"),
+                webhook_url=telegram.webhook_url,
+                secret_token=load_webhook_secret(config).reveal(),
+                drop_pending_updates=telegram.drop_pending_updates,
+            )
+        else:
+            application.run_polling(drop_pending_updates=telegram.drop_pending_updates)
     event(_log, "bot.stopped")

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import ConfigError
+from bot.failures import folder_failure
 from crypto.receipts import PEPPER_BYTES, SALT_BYTES
 
 SECRETS_DIRNAME = "secrets"
@@ -108,9 +109,7 @@ def _create(state_dir: Path) -> None:
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = state_dir.stat()
     except OSError as exc:
-        raise ConfigError(
-            f"the state directory {state_dir} cannot be created ({exc.strerror or 'error'})"
-        ) from None
+        raise folder_failure("state folder", state_dir, exc, setting="server.state_dir") from None
     # Whoever can write here can swap the secrets directory for their own.
     if info.st_mode & 0o022:
         raise ConfigError(
@@ -118,7 +117,10 @@ def _create(state_dir: Path) -> None:
             f"(mode {stat.S_IMODE(info.st_mode):04o})",
             hint=f"chmod 700 {state_dir}",
         )
-    staging = Path(tempfile.mkdtemp(prefix=".secrets-", dir=state_dir))  # mode 0700
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".secrets-", dir=state_dir))  # mode 0700
+    except OSError as exc:
+        raise folder_failure("state folder", state_dir, exc, setting="server.state_dir") from None
     try:
         for name, size in _FILES.items():
             _write_new(staging / name, secrets.token_bytes(size))
@@ -132,9 +134,7 @@ def _create(state_dir: Path) -> None:
             # Another process created the set first; the caller loads that one.
         _fsync_directory(state_dir)
     except OSError as exc:
-        raise ConfigError(
-            f"the server secrets cannot be written in {state_dir} ({exc.strerror or 'error'})"
-        ) from None
+        raise folder_failure("state folder", state_dir, exc, setting="server.state_dir") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -30,9 +30,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+import errno
 import os
 import sqlite3
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -50,7 +51,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from storage.audit import SEAL_INFO_KEY
-from storage.errors import StorageError, UnsupportedDatabase
+from storage.errors import DatabaseUnavailable, StorageError, UnsupportedDatabase
 
 if TYPE_CHECKING:
     from storage.audit import AuditSeal
@@ -286,7 +287,7 @@ def _run_in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
         return work(connection)
 
 
-def _normalise(url: str) -> tuple[URL, Backend]:
+def _normalise(url: str | URL) -> tuple[URL, Backend]:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -334,20 +335,129 @@ def _begin_immediate(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# -- failures, as a person can act on them ---------------------------------------------------------
+# The driver's own text quotes SQL, values and (for PostgreSQL) possibly the password in a DSN:
+# these messages are fixed and name only the folder, or the host, port and database name.
+
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_UNWRITABLE_ERRNOS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.ENOENT}
+)
+_UNWRITABLE_SQLITE_CODES = frozenset(
+    {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM}
+)
+# SQLSTATE classes: 28 invalid authorisation, 3D no such database, 42501 insufficient privilege,
+# 57P03 the server is starting or shutting down.
+_REFUSING_SQLSTATES = ("28", "3D", "42501", "57P03")
+_DISK_FULL_SQLSTATE = "53100"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: ``raise ... from``, SQLAlchemy's ``orig``, implicit context."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        current = (
+            current.__cause__
+            or (orig if isinstance(orig, BaseException) else None)
+            or current.__context__
+        )
+
+
+def _is_disk_full(cause: BaseException) -> bool:
+    if isinstance(cause, OSError):
+        return cause.errno in _DISK_FULL_ERRNOS
+    if isinstance(cause, sqlite3.Error):
+        return getattr(cause, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL
+    return getattr(cause, "sqlstate", None) == _DISK_FULL_SQLSTATE
+
+
+def _sqlite_failure(path: Path, causes: list[BaseException]) -> DatabaseUnavailable | None:
+    folder = path.parent
+    if any(_is_disk_full(cause) for cause in causes):
+        return DatabaseUnavailable(
+            f"the disk holding the database folder {folder} is full",
+            hint="free space on that disk, then run the command again",
+        )
+    for cause in causes:
+        unwritable = (isinstance(cause, OSError) and cause.errno in _UNWRITABLE_ERRNOS) or (
+            isinstance(cause, sqlite3.Error)
+            and getattr(cause, "sqlite_errorcode", 0) & 0xFF in _UNWRITABLE_SQLITE_CODES
+        )
+        if unwritable:
+            return DatabaseUnavailable(
+                f"the database folder {folder} is not writable",
+                hint="make it a folder the user running sanad can write to, "
+                "or point database.url at one",
+            )
+    return None
+
+
+def _postgres_failure(url: URL, causes: list[BaseException]) -> DatabaseUnavailable | None:
+    where = f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432}"
+    database = url.database or "(the user's default)"
+    if any(_is_disk_full(cause) for cause in causes):
+        return DatabaseUnavailable(
+            f"{where} has no disk space left for database {database}",
+            hint="free space on the database server, then run the command again",
+        )
+    for cause in causes:
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_REFUSING_SQLSTATES):
+            return DatabaseUnavailable(
+                f"{where} refused the connection to database {database}",
+                hint="check the user, password and database name in database.url",
+            )
+    if any(isinstance(cause, OSError) for cause in causes):  # refused, unknown host, timeout
+        return DatabaseUnavailable(
+            f"{where} cannot be reached (database {database})",
+            hint="check that PostgreSQL is running and that database.url names its host and port",
+        )
+    return None
+
+
+def explain_failure(url: str | URL, exc: BaseException) -> DatabaseUnavailable | None:
+    """A one-line :class:`DatabaseUnavailable` saying why the database at ``url`` failed, or None.
+
+    Recognised, from ``exc`` and the exceptions it wraps: a full disk; for SQLite, a database
+    folder that cannot be written (read-only, missing, a file where a folder should be); for
+    PostgreSQL, a server that cannot be reached or that refuses the user, password or database.
+    The message names the SQLite folder, or PostgreSQL's host, port and database: never the
+    password or the driver's text. None when the failure is none of these, for the caller's own
+    wording.
+    """
+    parsed, backend = _normalise(url)
+    causes = list(_causes(exc))
+    if backend is Backend.SQLITE:
+        return _sqlite_failure(Path(parsed.database or "").absolute(), causes)
+    return _postgres_failure(parsed, causes)
+
+
 def open_database(url: str, *, connect_args: Mapping[str, Any] | None = None) -> Database:
     """Open the database named by ``url`` (``sqlite:///path`` or ``postgresql://...``).
 
     The plain scheme is enough: the async driver (aiosqlite, asyncpg) is chosen here. For SQLite
     the file and its directory are created owner-only if missing. ``connect_args`` go to the
     driver unchanged (tests use it to give each PostgreSQL run its own ``search_path``). Nothing
-    connects until first use; raises :class:`UnsupportedDatabase` for any other URL.
+    connects until first use; raises :class:`UnsupportedDatabase` for any other URL, and
+    :class:`DatabaseUnavailable` (see :func:`explain_failure`) when the SQLite file cannot be
+    made.
     """
     parsed, backend = _normalise(url)
     kwargs: dict[str, Any] = {"connect_args": dict(connect_args or {})}
     sqlite_path: Path | None = None
     if backend is Backend.SQLITE:
         sqlite_path = Path(parsed.database or "").absolute()  # never empty: see _normalise
-        _prepare_sqlite_file(sqlite_path)
+        try:
+            _prepare_sqlite_file(sqlite_path)
+        except OSError as exc:
+            raise (
+                explain_failure(parsed, exc)
+                or DatabaseUnavailable(f"the database file {sqlite_path} cannot be created")
+            ) from exc
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(parsed, **kwargs)

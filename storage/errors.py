@@ -7,7 +7,13 @@ boundary with ``raise ... from exc`` because their text carries statements and b
 
 
 class StorageError(Exception):
-    """The database could not be used as asked."""
+    """The database could not be used as asked; ``hint`` is an optional next step for a person."""
+
+    hint: str | None = None
+
+    def __init__(self, *args: object, hint: str | None = None) -> None:
+        super().__init__(*args)
+        self.hint = hint
 
 
 class UnsupportedDatabase(StorageError):

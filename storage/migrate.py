@@ -13,7 +13,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.engine import Database, open_database
+from storage.engine import Database, explain_failure, open_database
 from storage.errors import DatabaseUnavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
@@ -35,14 +35,18 @@ def _upgrade_on(connection: Connection, revision: str) -> None:
 async def upgrade_database(db: Database, revision: str = "head") -> None:
     """Apply pending migrations up to ``revision`` in one transaction; a no-op when up to date.
 
-    Raises :class:`DatabaseUnavailable` if the database cannot be reached or the migration fails
-    (the driver's message, which may quote SQL, stays in ``__cause__``).
+    Raises :class:`DatabaseUnavailable` if the database cannot be reached or the migration fails,
+    saying why when :func:`storage.engine.explain_failure` recognises it (the driver's message,
+    which may quote SQL, stays in ``__cause__``).
     """
     try:
         async with db.engine.begin() as connection:
             await connection.run_sync(_upgrade_on, revision)
     except (OSError, SQLAlchemyError) as exc:
-        raise DatabaseUnavailable("the database could not be opened or migrated") from exc
+        explained = explain_failure(db.engine.url, exc)
+        raise explained or DatabaseUnavailable(
+            "the database could not be opened or migrated"
+        ) from exc
 
 
 async def upgrade(url: str, revision: str = "head") -> None:

@@ -3,11 +3,14 @@
 Sub-commands live in their own modules (``keys``, ``config_cmd``, ``db``, ...); this module only
 assembles them and owns the single place where an error becomes a message and an exit code,
 following one rule: ``sanad: <what went wrong>`` in lower case without a final period, then an
-optional ``hint: ...`` line, on stderr, exit status 1, never a traceback.
+optional ``hint: ...`` line, on stderr, exit status 1, never a traceback. Ctrl-C is
+``sanad: interrupted`` and exit status 130 (the shell's convention for SIGINT), so that
+``sanad ... && next-step`` stops there.
 """
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import typer
@@ -23,6 +26,7 @@ from bot.cli import (
     run_cmd,
     try_cmd,
 )
+from bot.cli.inert import inert
 from bot.errors import SanadError
 from crypto.errors import CryptoError
 from storage.errors import StorageError
@@ -46,32 +50,57 @@ run_cmd.register(app)
 try_cmd.register(app)
 
 
+_OS_HINTS = {
+    errno.ENOSPC: "free space on that disk, then run the command again",
+    errno.EROFS: "that file system is mounted read-only: choose another folder",
+    errno.EACCES: "check the permissions of that folder, or choose another",
+}
+
+
+def _os_failure(exc: OSError) -> str:
+    """The operating system's reason and the path it names.
+
+    The path is one the command was given or made; it is printed inert, as a folder chosen by
+    a caseworker may hold a name that came out of a sealed file (DESIGN.md §4, inert output).
+    """
+    reason = (exc.strerror or "input/output error").lower()
+    return f"{reason}: {inert(str(exc.filename))}" if exc.filename else reason
+
+
 def _fail(message: str, hint: str | None = None) -> None:
     print(f"sanad: {message}", file=sys.stderr)
     if hint:
         print(f"hint: {hint}", file=sys.stderr)
 
 
+# What Typer returns, outside standalone mode, when the command was interrupted by Ctrl-C: it
+# turns KeyboardInterrupt into ``Exit(130)`` and returns the code instead of raising.
+INTERRUPTED = 130
+
+
 def main() -> None:
     """Entry point of the ``sanad`` script."""
     try:
-        app(standalone_mode=False)
+        returned = app(standalone_mode=False)
     except SanadError as exc:
         _fail(str(exc), exc.hint)
         sys.exit(1)
     except StorageError as exc:
-        _fail(str(exc))
+        _fail(str(exc), exc.hint)
         sys.exit(1)
     except CryptoError as exc:
         _fail(str(exc) or (exc.__doc__ or "cryptographic failure").splitlines()[0].rstrip("."))
         sys.exit(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # outside the command (while Typer parses), as inside
         _fail("interrupted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
         _fail("aborted")
+        sys.exit(1)
+    except OSError as exc:  # a file or folder the command was told to use: the OS says why
+        _fail(_os_failure(exc), _OS_HINTS.get(exc.errno or 0))
         sys.exit(1)
     except typer.TyperException as exc:  # usage errors: Typer's own one-line message
         format_message = getattr(exc, "format_message", None)
@@ -82,3 +111,8 @@ def main() -> None:
     except Exception as exc:  # anything unexpected: one line, no traceback, no content
         _fail(f"unexpected error ({type(exc).__name__})", "please report the command you ran")
         sys.exit(1)
+    if returned == INTERRUPTED:
+        _fail("interrupted")
+        sys.exit(INTERRUPTED)
+    if isinstance(returned, int) and returned:  # a command's own ``typer.Exit(code)``
+        sys.exit(returned)

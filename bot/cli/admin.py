@@ -23,6 +23,7 @@ from bot.cli.deployment import (
     open_recovery_key,
     open_signing_key,
 )
+from bot.cli.layout import echo_json, stacked
 from bot.cli.passphrase import PassphraseFileOption
 from bot.errors import SanadError
 from bot.services.limits import DEFAULT_CERTIFICATE_DAYS
@@ -49,8 +50,6 @@ _PLAIN_COLUMNS = (
     "languages",
     "claims",
 )
-# The table for people: fewer, merged columns, so label and status stay readable at 80 columns.
-_TABLE_COLUMNS = ("id", "label", "status", "seals", "claims", "languages", "fingerprint")
 
 
 @admin_app.command("caseworkers")
@@ -60,8 +59,14 @@ def caseworkers(
         bool,
         typer.Option("--plain", help="Tab-separated lines for scripts, with a header line."),
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON list for scripts, a record per caseworker.")
+    ] = False,
 ) -> None:
     """List caseworkers with status and fingerprint, and whether the bot will seal to them.
+
+    Each caseworker is a block of "name  value" lines that fits the terminal: label, status
+    and fingerprint are never cut short, only wrapped.
 
     The fingerprint is computed from the stored keys; compare it with the one the caseworker's
     `sanad caseworker init` printed before approving. When the bot will not seal to someone the
@@ -72,9 +77,6 @@ def caseworkers(
     approving with the confirmation code the caseworker reads you binds only their chat ("?"
     until the bot key is certified, as the claims cannot be checked).
     """
-    from rich.console import Console
-    from rich.table import Table
-
     from bot.bot_identity import BotNotCertified, load_bot_identity
     from bot.revocation_mark import revocation_floor
     from bot.services.caseworkers import assess_caseworkers
@@ -95,6 +97,9 @@ def caseworkers(
             )
 
     assessments = on_database(settings, work)
+    if as_json:
+        echo_json([_json_record(a) for a in assessments])
+        return
     if plain:
         for line in [_PLAIN_COLUMNS, *(_plain_row(a) for a in assessments)]:
             typer.echo("\t".join(line))
@@ -102,14 +107,8 @@ def caseworkers(
     if not assessments:
         typer.echo("no caseworkers yet: they enrol with /enroll in Telegram")
         return
-    table = Table(title="Caseworkers")
-    for column in _TABLE_COLUMNS:
-        # Minimum widths keep short values whole when the terminal is narrow; the fingerprint
-        # and the reasons wrap at their spaces instead.
-        table.add_column(column, min_width=len(column) if column != "fingerprint" else 11)
-    for assessment in assessments:
-        table.add_row(*_table_row(assessment))
-    Console().print(table)
+    blocks = [stacked(f"caseworker {a.caseworker_id}", _fields(a)) for a in assessments]
+    typer.echo("\n\n".join("\n".join(block) for block in blocks))
 
 
 def _claims(assessment: Assessment) -> str:
@@ -138,7 +137,7 @@ def _plain_row(assessment: Assessment) -> tuple[str, ...]:
     )
 
 
-def _table_row(assessment: Assessment) -> tuple[str, ...]:
+def _fields(assessment: Assessment) -> list[tuple[str, str]]:
     from bot.services.caseworkers import format_languages
 
     label = assessment.label
@@ -148,15 +147,29 @@ def _table_row(assessment: Assessment) -> tuple[str, ...]:
         seals = f"yes, until {assessment.expires.isoformat()}"
     else:
         seals = f"no: {assessment.reason.value}" if assessment.reason else "no"
-    return (
-        str(assessment.caseworker_id),
-        label,
-        assessment.status.value,
-        seals,
-        _claims(assessment),
-        format_languages(assessment.languages),
-        assessment.fingerprint or "-",
-    )
+    return [
+        ("label", label),
+        ("status", assessment.status.value),
+        ("fingerprint", assessment.fingerprint or "-"),
+        ("seals", seals),
+        ("claims", _claims(assessment)),
+        ("languages", format_languages(assessment.languages)),
+    ]
+
+
+def _json_record(assessment: Assessment) -> dict[str, object]:
+    return {
+        "id": assessment.caseworker_id,
+        "label": assessment.label,
+        "status": assessment.status.value,
+        "fingerprint": assessment.fingerprint,
+        "replaces": assessment.replaces_id,
+        "seals": assessment.eligible,
+        "reason": assessment.reason.value if assessment.reason else None,
+        "expires": assessment.expires.isoformat() if assessment.expires else None,
+        "languages": sorted(str(language) for language in assessment.languages),
+        "claiming_chats": assessment.claiming_chats,
+    }
 
 
 @admin_app.command("approve")

@@ -34,13 +34,14 @@ from crypto import RotationReason, issue_signing_key_rotation, verify_signing_ke
 from crypto.certificates import today_utc
 from crypto.keyfile import (
     KeyKind,
+    WrongPassphrase,
     load_org_recovery_key,
     load_org_signing_key,
     read_key_file_header,
     save_org_recovery_key,
     save_org_signing_key,
 )
-from crypto.keys import ORG_SIGNING_PREFIX, Ed25519SigningKey, X25519PublicKey, X25519SecretKey
+from crypto.keys import ORG_SIGNING_PREFIX, Ed25519SigningKey, X25519SecretKey
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -167,7 +168,8 @@ def rotate_recovery(
         Path | None,
         typer.Option(
             "--new-passphrase-file",
-            help="The new key file's passphrase, if it differs from the old one's.",
+            help="The new key file's passphrase file, if it differs from the old one's "
+            "(--passphrase-file).",
             exists=True,
             dir_okay=False,
         ),
@@ -200,14 +202,16 @@ def rotate_recovery(
         )
     if old_header.public_keys == new_header.public_keys:
         raise SanadError("--old-key and --new-key are the same key")
-    passphrase = read_passphrase(passphrase_file, creating=False)
-    old_secret: X25519SecretKey = load_org_recovery_key(old_key, passphrase)[1]
-    new_passphrase = (
-        read_passphrase(new_passphrase_file, creating=False)
-        if new_passphrase_file is not None
-        else passphrase
+    # Two key files, two passphrases: each asked for by name, and a wrong one named (the same
+    # --passphrase-file or SANAD_PASSPHRASE serves both unless --new-passphrase-file is given).
+    old_passphrase = read_passphrase(
+        passphrase_file, creating=False, key_file=f"{old_key.name} (old)"
     )
-    new_public: X25519PublicKey = load_org_recovery_key(new_key, new_passphrase)[1].public_key
+    old_secret = _open_recovery_file(old_key, old_passphrase)
+    new_passphrase = read_passphrase(
+        new_passphrase_file or passphrase_file, creating=False, key_file=f"{new_key.name} (new)"
+    )
+    new_public = _open_recovery_file(new_key, new_passphrase).public_key
     moved = 0
 
     def progress(batch: RecoveryRotation) -> None:
@@ -235,8 +239,22 @@ def rotate_recovery(
             f"{result.without_recovery_wrap} part(s) with no recovery wrap were left as they are",
             hint="the bot will not start with the new key until these are resolved",
         )
-    typer.echo("Put this line into the [organisation] table of config.toml, then start the bot:")
+    typer.echo(
+        "One step left: paste this line into the [organisation] table of the configuration "
+        "(replacing recovery_public_key), then start the bot:"
+    )
     typer.echo(f'recovery_public_key = "{new_public.to_text()}"')
+
+
+def _open_recovery_file(path: Path, passphrase: str) -> X25519SecretKey:
+    """The recovery key in ``path``; a wrong passphrase names the file, as two are opened."""
+    try:
+        return load_org_recovery_key(path, passphrase)[1]
+    except WrongPassphrase:
+        raise SanadError(
+            f"wrong passphrase for {path}, or the file is damaged",
+            hint="run the command again; each key file's passphrase is asked for by name",
+        ) from None
 
 
 def rotate_pepper(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:

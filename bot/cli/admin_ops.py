@@ -19,6 +19,7 @@ import typer
 
 from bot.cli.config_cmd import DEFAULT_CONFIG_PATH, ConfigOption, load_settings
 from bot.cli.deployment import on_database
+from bot.cli.layout import echo_json, echo_wrapped, terminal_width, wrapped
 from bot.errors import SanadError
 
 if TYPE_CHECKING:
@@ -117,7 +118,37 @@ def _status_lines(status: Status, config: Config, now: dt.datetime) -> list[str]
     ]
 
 
-def status(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
+def _status_json(status: Status) -> dict[str, object]:
+    deadlines, certificate = status.deadlines, status.bot_certificate
+    return {
+        "reports": dict(status.reports),
+        "unassigned_overdue": status.unassigned_overdue,
+        "deliveries": {
+            "pending": status.pending,
+            "retrying": dict(status.retrying),
+            "failed": dict(status.failed),
+        },
+        "caseworkers": dict(status.caseworkers),
+        "replies_unverified": status.replies_unverified,
+        "bot_certificate": {
+            "expires": certificate.expires.isoformat() if certificate.expires else None,
+            "renewal_due": certificate.renewal_due,
+            "problem": str(certificate.problem) if certificate.problem else None,
+        },
+        "next_deadlines": {
+            "housekeeping": deadlines.housekeeping.isoformat() if deadlines.housekeeping else None,
+            "closed_report": deadlines.closed_report.isoformat()
+            if deadlines.closed_report
+            else None,
+            "mailbox": deadlines.mailbox.isoformat() if deadlines.mailbox else None,
+        },
+    }
+
+
+def status(
+    config: ConfigOption = DEFAULT_CONFIG_PATH,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document for scripts.")] = False,
+) -> None:
     """Counts, pending deliveries, job intervals and the next retention deadlines.
 
     Shows how many reports are in each state (and how many have waited for a caseworker longer
@@ -132,18 +163,41 @@ def status(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
     settings = load_settings(config)
     now = dt.datetime.now(dt.UTC)
     found = on_database(settings, lambda db: gather_status(db, settings, now))
-    for line in _status_lines(found, settings, now):
-        typer.echo(line)
+    if as_json:
+        echo_json(_status_json(found))
+        return
+    echo_wrapped(_status_lines(found, settings, now))
 
 
 # -- audit ---------------------------------------------------------------------------------------
 
 
-def _audit_line(entry: AuditEntry) -> str:
-    actor = entry.actor_key_id.hex()[: 2 * _SHORT_KEY_ID_BYTES] if entry.actor_key_id else "-"
-    counts = entry.counts if isinstance(entry.counts, dict) else {}
-    shown = " ".join(f"{name}={value}" for name, value in sorted(counts.items()))
-    return f"#{entry.id}\t{entry.day.isoformat()}\t{entry.event}\t{actor}\t{shown}"
+def _actor(entry: AuditEntry) -> str:
+    return entry.actor_key_id.hex()[: 2 * _SHORT_KEY_ID_BYTES] if entry.actor_key_id else "-"
+
+
+def _counts(entry: AuditEntry) -> dict[str, int]:
+    return entry.counts if isinstance(entry.counts, dict) else {}
+
+
+def _audit_lines(entry: AuditEntry, width: int) -> list[str]:
+    """``#id  day  event  actor`` then the counts, on the same line while it fits the terminal,
+    else wrapped beneath: no part is ever cut short."""
+    shown = " ".join(f"{name}={value}" for name, value in sorted(_counts(entry).items()))
+    line = f"#{entry.id}  {entry.day.isoformat()}  {entry.event}  {_actor(entry)}"
+    if shown and len(line) + 2 + len(shown) <= width:
+        return [f"{line}  {shown}"]
+    return [line, *wrapped(f"    {shown}", width, hang=4)] if shown else [line]
+
+
+def _audit_record(entry: AuditEntry) -> dict[str, object]:
+    return {
+        "entry": entry.id,
+        "day": entry.day.isoformat(),
+        "event": entry.event,
+        "actor": _actor(entry),
+        "counts": _counts(entry),
+    }
 
 
 def audit_command(
@@ -154,6 +208,10 @@ def audit_command(
             "--verify",
             help="Check links, signatures and the recorded head; exit 1 if the log was tampered.",
         ),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="One JSON document for scripts: entries, head, verdict."),
     ] = False,
 ) -> None:
     """Print the audit log: entry, day, event, acting key id (short) and counts.
@@ -167,24 +225,40 @@ def audit_command(
 
     settings = load_settings(config)
 
-    async def work(db: Database) -> tuple[list[str], audit.ChainVerdict, bool]:
+    async def work(db: Database) -> tuple[list[AuditEntry], audit.ChainVerdict, bool]:
         async with db.sessionmaker() as session, session.begin():
-            lines = [_audit_line(entry) for entry in await audit.entries(session)]
-            return lines, await audit.verify_chain(session), audit.seal_of(session) is not None
+            found = list(await audit.entries(session))
+            return found, await audit.verify_chain(session), audit.seal_of(session) is not None
 
-    lines, verdict, sealed = on_database(settings, work)
+    entries, verdict, sealed = on_database(settings, work)
     if verify and not sealed:
         # Links alone can be recomputed by whoever rewrote the log: no key, no verdict.
         raise SanadError(
             f"there is no bot key in {settings.server.state_dir} to check the signatures with",
             hint="run `sanad admin audit --verify` on the server, with its configuration",
         )
-    typer.echo("entry\tday\tevent\tactor\tcounts")
-    for line in lines:
-        typer.echo(line)
     head = verdict.head.hex() if verdict.head else "-"
+    if as_json:
+        echo_json(
+            {
+                "entries": [_audit_record(entry) for entry in entries],
+                "head": verdict.head.hex() if verdict.head else None,
+                "verified": verdict.intact if verify else None,
+                "problems": [problem.line for problem in verdict.problems] if verify else [],
+            }
+        )
+        if verify and not verdict.intact:
+            raise typer.Exit(1)
+        return
+    width = terminal_width()
+    typer.echo("entry  day  event  actor  counts")
+    for entry in entries:
+        for line in _audit_lines(entry, width):
+            typer.echo(line)
+    # The head hash on a line of its own: it is copied and written down, never wrapped.
     if not verify:
-        typer.echo(f"head {head} ({verdict.entries} entries)")
+        typer.echo(f"head after {verdict.entries} entries:")
+        typer.echo(f"  {head}")
         return
     if not verdict.intact:
         *earlier, last = verdict.problems
@@ -195,7 +269,8 @@ def audit_command(
             hint="entries from the one named on cannot be trusted; "
             "compare with a head hash written down elsewhere",
         )
-    typer.echo(f"chain intact: {verdict.entries} entries, head {head}")
+    typer.echo(f"chain intact: {verdict.entries} entries, head:")
+    typer.echo(f"  {head}")
 
 
 def register(admin_app: typer.Typer) -> None:

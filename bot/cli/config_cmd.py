@@ -47,23 +47,46 @@ def register(app: typer.Typer) -> None:
     app.command("check-config")(check_config)
 
 
-def check_config(config: ConfigOption = DEFAULT_CONFIG_PATH) -> None:
-    """Validate the configuration and say exactly what is wrong.
+def check_config(
+    config: ConfigOption = DEFAULT_CONFIG_PATH,
+    online: Annotated[
+        bool,
+        typer.Option("--online", help="Also ask the Bot API whether it accepts the token (getMe)."),
+    ] = False,
+) -> None:
+    """Validate the configuration and the deployment around it; say exactly what is wrong.
 
-    Valid: a short summary, exit 0. Invalid: one line per mistake, exit 1.
-    Never prints the token or a database password.
+    Checks the file, then what `sanad run` would meet: that the database and state folders can
+    be written, that the bot certificate is valid, and that the recovery key matches the stored
+    reports (when there is a database). With --online, that the Bot API answers getMe for the
+    token. All well: a short summary, exit 0. Otherwise one `sanad:` line (and a hint) per
+    problem, exit 1. Creates nothing; never prints the token or a database password.
     """
+    from bot.cli.config_checks import check_deployment
     from bot.config import config_warnings
 
     settings = load_settings(config)
-    for line in summary(settings):
+    findings = check_deployment(settings, online=online)
+    problems = [finding.problem for finding in findings if finding.problem is not None]
+    lines = summary(settings, [(finding.name, finding.found) for finding in findings])
+    if problems:
+        lines[0] = f"configuration file is valid; the deployment has {len(problems)} problem(s)"
+    for line in lines:
         typer.echo(line)
     for warning in config_warnings(settings):
         typer.echo(f"sanad: warning: {warning}", err=True)
+    for problem in problems:
+        typer.echo(f"sanad: {problem}", err=True)
+        if problem.hint:
+            typer.echo(f"hint: {problem.hint}", err=True)
+    if problems:
+        raise typer.Exit(1)
 
 
-def summary(config: Config) -> list[str]:
+def summary(config: Config, checked: list[tuple[str, str]] | None = None) -> list[str]:
     """The lines ``check-config`` prints for a valid configuration: no secret, no full URL.
+
+    ``checked`` adds rows (name, what was found) after the configuration's own.
 
     Raises :class:`ConfigError` if server secrets exist but are damaged or open to others.
     """
@@ -107,6 +130,7 @@ def summary(config: Config) -> list[str]:
         ),
         ("languages", ", ".join(org.languages)),
         ("health", f"on {health.listen}:{health.port}" if health.enabled else "off"),
+        *(checked or []),
     ]
     width = max(len(name) for name, _ in rows)
     return ["configuration is valid"] + [f"  {name:<{width}}  {value}" for name, value in rows]

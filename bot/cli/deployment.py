@@ -42,13 +42,14 @@ def on_database(config: Config, work: Callable[[Database], Awaitable[_T]]) -> _T
 
     The audit log entries ``work`` appends are sealed with the bot key from the state directory,
     as the bot's own are (``bot.audit_head``); where there is no bot key (an admin's machine)
-    none is made and they stay unsigned. A driver or file system failure becomes one
-    :class:`SanadError` line with a hint.
+    none is made and they stay unsigned. A driver or file system failure becomes one line with
+    a hint: :func:`storage.engine.explain_failure`'s when it knows the cause (a full disk, a
+    folder not writable, PostgreSQL down or refusing), else a :class:`SanadError`.
     """
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.audit_head import install_existing_audit_seal
-    from storage.engine import open_database
+    from storage.engine import explain_failure, open_database
 
     async def run() -> _T:
         db = open_database(config.database.url)
@@ -57,7 +58,7 @@ def on_database(config: Config, work: Callable[[Database], Awaitable[_T]]) -> _T
             return await work(db)
         except (OSError, SQLAlchemyError) as exc:
             # The driver's text may quote SQL and values; it stays in __cause__, unprinted.
-            raise SanadError(
+            raise explain_failure(config.database.url, exc) or SanadError(
                 "the database could not be read",
                 hint="check database.url, and run `sanad db upgrade` on a new deployment",
             ) from exc

@@ -32,13 +32,27 @@ PassphraseFileOption = Annotated[
 ]
 
 
-def read_passphrase(passphrase_file: Path | None, *, creating: bool) -> str:
+def _ask(prompt: str) -> str:
+    try:
+        return getpass.getpass(prompt)
+    except KeyboardInterrupt:
+        # Ctrl-C leaves the cursor after the prompt: the CLI's "sanad: interrupted" goes below.
+        print(file=sys.stderr)
+        raise
+
+
+def read_passphrase(
+    passphrase_file: Path | None, *, creating: bool, key_file: str | None = None
+) -> str:
     """The passphrase from the file, the environment or a prompt.
 
-    With ``creating`` (a new key file) the prompt asks twice and a passphrase shorter than
-    :data:`MIN_NEW_PASSPHRASE_CHARS` is refused. Raises :class:`SanadError` when the passphrase is
-    empty, or when there is neither a file, the variable nor a terminal to ask on.
+    ``key_file`` names the file in the prompt (``Passphrase for org-recovery.key (new): ``), for
+    commands that open two. With ``creating`` (a new key file) the prompt asks twice and a
+    passphrase shorter than :data:`MIN_NEW_PASSPHRASE_CHARS` is refused. Raises
+    :class:`SanadError` when the passphrase is empty, or when there is neither a file, the
+    variable nor a terminal to ask on.
     """
+    for_what = f" for {key_file}" if key_file else ""
     if passphrase_file is not None:
         passphrase = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
     elif PASSPHRASE_ENV in os.environ:
@@ -49,8 +63,8 @@ def read_passphrase(passphrase_file: Path | None, *, creating: bool) -> str:
             hint=f"set {PASSPHRASE_ENV} or pass --passphrase-file",
         )
     else:
-        passphrase = getpass.getpass("Passphrase: ")
-        if creating and getpass.getpass("Same passphrase again: ") != passphrase:
+        passphrase = _ask(f"Passphrase{for_what}: ")
+        if creating and _ask(f"Same passphrase again{for_what}: ") != passphrase:
             raise SanadError("the two passphrases differ", hint="run the command again")
     if not passphrase:
         raise SanadError("the passphrase is empty")

@@ -84,6 +84,7 @@ from crypto.receipts import MailboxSecrets, derive_master_secret
 from storage import audit, outbox
 from storage.engine import Database
 from storage.models import (
+    AuditEntry,
     BodyKind,
     Caseworker,
     CaseworkerStatus,
@@ -106,6 +107,14 @@ RECOVERY_COMMAND = "sanad admin rotate-recovery --old-key FILE --new-key FILE"
 
 class RecoveryRotationUnfinished(CaseworkerError):
     """Some report parts have no wrap for the configured recovery key; the bot will not start."""
+
+
+class RecoveryKeyNotPasted(RecoveryRotationUnfinished):
+    """A recovery key rotation finished, but the configuration still names the old key: the one
+    step left is pasting the line ``rotate-recovery`` printed."""
+
+
+RECOVERY_ROTATED_EVENT = "recovery_key.rotated"
 
 
 @dataclass(frozen=True)
@@ -608,7 +617,7 @@ async def rotate_recovery(
     async with db.sessionmaker() as session, session.begin():
         await audit.append(
             session,
-            "recovery_key.rotated",
+            RECOVERY_ROTATED_EVENT,
             old_id,
             {
                 "rewrapped": total.rewrapped,
@@ -714,24 +723,67 @@ async def unwrapped_for_recovery(session: AsyncSession, recovery_public: X25519P
     return int(count or 0)
 
 
+async def _rotated_away_from(session: AsyncSession, recovery_public: X25519PublicKey) -> bool:
+    """True when the audit log records a rotation away from ``recovery_public`` that moved every
+    part (only the configuration line is then left to change).
+
+    The audit log only chooses the words here, never whether the bot starts: a database writer
+    who forged an entry gets a different refusal, not a start.
+    """
+    rows = await session.scalars(
+        select(AuditEntry.counts).where(
+            AuditEntry.event == RECOVERY_ROTATED_EVENT,
+            AuditEntry.actor_key_id == recovery_public.key_id,
+        )
+    )
+    return any(
+        isinstance(counts, dict)
+        and counts.get("unopened") == 0
+        and counts.get("without_recovery_wrap") == 0
+        for counts in rows
+    )
+
+
+async def recovery_wraps_problem(
+    session: AsyncSession, recovery_public: X25519PublicKey
+) -> RecoveryRotationUnfinished | None:
+    """Why the configured recovery key and the stored wraps disagree, or None when they agree.
+
+    :class:`RecoveryKeyNotPasted` when a finished rotation moved every part away from the
+    configured key (paste the new key's line); otherwise :class:`RecoveryRotationUnfinished`,
+    naming the command that finishes the rotation. ``sanad check-config`` shows the same.
+    """
+    missing = await unwrapped_for_recovery(session, recovery_public)
+    if not missing:
+        return None
+    if await _rotated_away_from(session, recovery_public):
+        return RecoveryKeyNotPasted(
+            "the recovery key was rotated, and the configuration still names the old one",
+            hint="paste the new recovery key line (recovery_public_key = ...) that "
+            "`sanad admin rotate-recovery` printed into the [organisation] table, "
+            "then start the bot again",
+        )
+    return RecoveryRotationUnfinished(
+        f"{missing} report part(s) have no wrap for the configured recovery key: "
+        "a recovery key rotation is unfinished",
+        hint=f"finish it with `{RECOVERY_COMMAND}`, then start the bot again; "
+        "if no rotation was started, check organisation.recovery_public_key",
+    )
+
+
 async def check_recovery_wraps(db: Database, recovery_public: X25519PublicKey) -> None:
     """Refuse to run while the configured recovery key and the stored wraps disagree.
 
-    Raises :class:`RecoveryRotationUnfinished`, naming the command that finishes the rotation.
-    ``sanad run`` calls it after migrating and before handling the first update: a bot that
-    sealed new reports to one recovery key while older ones wait for the other would leave the
-    organisation needing two keys to read its cases.
+    Raises what :func:`recovery_wraps_problem` finds. ``sanad run`` calls it after migrating and
+    before handling the first update: a bot that sealed new reports to one recovery key while
+    older ones wait for the other would leave the organisation needing two keys to read its
+    cases.
     """
     async with db.sessionmaker() as session, session.begin():
-        missing = await unwrapped_for_recovery(session, recovery_public)
-    if missing:
-        event(_log, "recovery_key.mismatch", parts=missing)
-        raise RecoveryRotationUnfinished(
-            f"{missing} report part(s) have no wrap for the configured recovery key: "
-            "a recovery key rotation is unfinished",
-            hint=f"finish it with `{RECOVERY_COMMAND}`, then start the bot again; "
-            "if no rotation was started, check organisation.recovery_public_key",
-        )
+        problem = await recovery_wraps_problem(session, recovery_public)
+    if problem is not None:
+        event(_log, "recovery_key.mismatch")
+        raise problem
 
 
 # ---------------------------------------------------------------------------------------------

@@ -162,9 +162,8 @@ async def test_cli_sets_and_shows_languages(deployment: Deployment) -> None:
     assert changed.returncode == 0, changed.stderr
     table = deployment.sanad("admin", "caseworkers")
     assert table.returncode == 0, table.stderr
-    assert "languages" in table.stdout
-    [salma_line] = [line for line in table.stdout.splitlines() if "Salma" in line]
-    assert " en " in salma_line
+    [salma] = [block for block in table.stdout.split("\n\n") if "  label        Salma" in block]
+    assert "  languages    en\n" in salma + "\n"
     assert "ar,fr" not in table.stdout
 
     reset = deployment.sanad("admin", "languages", "Salma", "any")

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from crypto.keys import ORG_SIGNING_PREFIX, X25519_PREFIX, Ed25519SigningKey, X25519SecretKey
+from crypto.keys import (
+    ORG_SIGNING_PREFIX,
+    X25519_PREFIX,
+    Ed25519SigningKey,
+    OrganisationKeys,
+    X25519SecretKey,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 # The example's placeholder organisation keys: all zero, refused until replaced.
@@ -20,6 +26,14 @@ def org_keys() -> tuple[str, str]:
     signing = Ed25519SigningKey.generate().public_key.to_text(ORG_SIGNING_PREFIX)
     recovery = X25519SecretKey.generate().public_key.to_text()
     return signing, recovery
+
+
+def text_forms(org: OrganisationKeys) -> tuple[str, str]:
+    """What ``sanad org init`` prints for ``org``: the two public keys' text forms."""
+    return (
+        org.signing.public_key.to_text(ORG_SIGNING_PREFIX),
+        org.recovery.public_key.to_text(),
+    )
 
 
 def example_toml(org_keys: tuple[str, str]) -> str:

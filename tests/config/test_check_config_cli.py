@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.config.conftest import minimal_toml
+from bot.bot_identity import certify_bot
+from crypto.keys import OrganisationKeys
+from tests.config.conftest import minimal_toml, text_forms
 
 TOKEN = "987654321:AAH-canaryTOKENvalue_9"
 PASSWORD = "canaryPASSWORD42"
@@ -30,14 +32,30 @@ def sanad(
     )
 
 
-def test_valid_file_prints_a_summary_and_exits_0(tmp_path: Path, org_keys: tuple[str, str]) -> None:
-    (tmp_path / "config.toml").write_text(minimal_toml(org_keys))
+def summary_rows(stdout: str) -> dict[str, str]:
+    """check-config's indented "name  value" rows (names are words with single spaces)."""
+    rows = {}
+    for line in stdout.splitlines()[1:]:
+        name, _, value = line.strip().partition("  ")
+        rows[name] = value.strip()
+    return rows
+
+
+def test_valid_file_prints_a_summary_and_exits_0(tmp_path: Path) -> None:
+    org = OrganisationKeys.generate()
+    (tmp_path / "config.toml").write_text(minimal_toml(text_forms(org)))
+    certify_bot(tmp_path / "state", org.signing)  # made by `sanad admin certify-bot`
     result = sanad("check-config", cwd=tmp_path, env={"SANAD_TEST_TOKEN": TOKEN})
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("configuration is valid\n")
     assert f"SQLite file {tmp_path}/state/sanad.sqlite3" in result.stdout
     assert "found (environment variable SANAD_TEST_TOKEN)" in result.stdout
     assert "not created yet" in result.stdout
+    rows = summary_rows(result.stdout)
+    assert rows["database folder"] == f"writable: {tmp_path}/state"
+    assert rows["state folder"] == f"writable: {tmp_path}/state"
+    assert rows["bot certificate"].startswith("valid until ")
+    assert rows["recovery wraps"] == "no database yet: nothing sealed to check against"
     assert TOKEN not in result.stdout + result.stderr
     assert result.stderr == ""
 
@@ -52,7 +70,7 @@ def test_postgres_summary_shows_no_password_and_missing_token_is_reported(
     (tmp_path / "other.toml").write_text(text)
     env = {"SANAD_TEST_TOKEN": ""}
     result = sanad("check-config", "--config", "other.toml", cwd=tmp_path, env=env)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1  # no bot certificate, and PostgreSQL refuses user "sanad"
     assert "PostgreSQL database test on 127.0.0.1:5432" in result.stdout
     assert "NOT FOUND: the environment variable SANAD_TEST_TOKEN" in result.stdout
     assert PASSWORD not in result.stdout + result.stderr

@@ -124,3 +124,20 @@ async def test_rotation_refuses_the_same_key_as_old_and_new(
         await lifecycle.rotate_recovery(
             db, old_key=org.recovery, new_public=org.recovery.public_key, today=TODAY
         )
+
+
+async def test_after_a_finished_rotation_the_old_configuration_is_told_to_paste_the_new_line(
+    db: Database, org: OrganisationKeys
+) -> None:
+    await _cases(db, org, 2)
+    new = X25519SecretKey.generate()
+    await lifecycle.rotate_recovery(
+        db, old_key=org.recovery, new_public=new.public_key, today=TODAY
+    )
+
+    with pytest.raises(lifecycle.RecoveryKeyNotPasted) as err:
+        await lifecycle.check_recovery_wraps(db, org.recovery.public_key)
+    assert "unfinished" not in str(err.value)
+    assert err.value.hint is not None
+    assert "paste the new recovery key line" in err.value.hint
+    await lifecycle.check_recovery_wraps(db, new.public_key)  # pasted: the bot starts

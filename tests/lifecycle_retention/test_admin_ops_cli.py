@@ -8,6 +8,7 @@ services the bot uses, with the bot's audit seal installed as ``sanad run`` inst
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import secrets
 import shutil
@@ -58,13 +59,13 @@ class Deployment:
     db: Database
     seal: BotAuditSeal
 
-    def sanad(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def sanad(self, *args: str, columns: int = 200) -> subprocess.CompletedProcess[str]:
         script = shutil.which("sanad", path=str(Path(sys.executable).parent))
         command = [script] if script else [sys.executable, "-m", "bot.cli"]
         return subprocess.run(
             [*command, *args, "--config", str(self.config_path)],
             cwd=self.folder,
-            env={**os.environ, "COLUMNS": "200"},
+            env={**os.environ, "COLUMNS": str(columns)},
             capture_output=True,
             text=True,
             timeout=60,
@@ -253,18 +254,21 @@ async def test_audit_subprocess_prints_the_log_and_verifies_it(deployment: Deplo
     await append_entries(deployment.db, 3)
 
     listed = deployment.sanad("admin", "audit")
+    as_json = deployment.sanad("admin", "audit", "--json")
     verified = deployment.sanad("admin", "audit", "--verify")
 
     assert listed.returncode == 0, listed.stderr
-    header, *entries, head = listed.stdout.splitlines()
-    assert header == "entry\tday\tevent\tactor\tcounts"
-    assert [line.split("\t")[2] for line in entries] == ["case.reassigned"] * 3
-    assert [line.split("\t")[4] for line in entries] == ["bodies=1", "bodies=2", "bodies=3"]
-    assert all(len(line.split("\t")[3]) == 16 for line in entries)  # short hex key id
-    assert head.startswith("head ")
-    assert head.endswith("(3 entries)")
+    header, *entries, head_line, head = listed.stdout.splitlines()
+    assert header == "entry  day  event  actor  counts"
+    assert [line.split("  ")[2] for line in entries] == ["case.reassigned"] * 3
+    assert [line.split("  ")[4] for line in entries] == ["bodies=1", "bodies=2", "bodies=3"]
+    assert head_line == "head after 3 entries:"
+    document = json.loads(as_json.stdout)
+    assert [entry["counts"] for entry in document["entries"]] == [{"bodies": n} for n in (1, 2, 3)]
+    assert all(len(entry["actor"]) == 16 for entry in document["entries"])  # short hex key id
+    assert head == f"  {document['head']}"
     assert verified.returncode == 0, verified.stderr
-    assert verified.stdout.splitlines()[-1].startswith("chain intact: 3 entries, head ")
+    assert verified.stdout.splitlines()[-2:] == ["chain intact: 3 entries, head:", head]
 
 
 async def test_audit_verify_subprocess_names_an_edited_entry(deployment: Deployment) -> None:
@@ -326,15 +330,47 @@ async def test_admin_commands_seal_their_audit_entries(deployment: Deployment) -
     await insert_by_hand(deployment.db, "amal", status=CaseworkerStatus.PENDING)
 
     changed = deployment.sanad("admin", "languages", "amal", "ar")
-    verified = deployment.sanad("admin", "audit", "--verify")
+    verified = deployment.sanad("admin", "audit", "--verify", "--json")
 
     assert changed.returncode == 0, changed.stderr
     assert verified.returncode == 0, verified.stderr
-    entries = verified.stdout.splitlines()[1:-1]
-    assert [line.split("\t")[2] for line in entries] == [
+    document = json.loads(verified.stdout)
+    assert document["verified"] is True
+    assert [entry["event"] for entry in document["entries"]] == [
         "case.reassigned",
         "caseworker.languages_set",
     ]
     recorded = deployment.seal.recorded_head()
     assert recorded is not None
     assert recorded[0] == 2
+
+
+async def test_admin_listings_fit_80_columns_and_never_cut_label_status_or_fingerprint(
+    deployment: Deployment,
+) -> None:
+    await populate(deployment.db, deployment.org, deployment.config.server.state_dir)
+    await append_entries(deployment.db, 2)
+    label = "Amal-Beirut-legal-aid-evening-02"  # the longest a label may be: 32 bytes
+    await insert_by_hand(deployment.db, label, status=CaseworkerStatus.PENDING)
+
+    listed = deployment.sanad("admin", "caseworkers", columns=80)
+    as_json = deployment.sanad("admin", "caseworkers", "--json", columns=80)
+    status = deployment.sanad("admin", "status", columns=80)
+    audit_log = deployment.sanad("admin", "audit", columns=80)
+
+    for result in (listed, as_json, status, audit_log):
+        assert result.returncode == 0, result.stderr
+        assert max(len(line) for line in result.stdout.splitlines()) <= 80, result.stdout
+    [record] = [r for r in json.loads(as_json.stdout) if r["label"] == label]
+    lines = listed.stdout.splitlines()
+    # Each value whole, on its own line: what the verification procedure asks to compare.
+    assert f"  label        {label}" in lines
+    assert "  status       pending" in lines
+    assert f"  fingerprint  {record['fingerprint']}" in lines
+    # Status lines longer than the terminal are wrapped, not cut: every word is still there.
+    assert "<- renew it with `sanad admin certify-bot --org-key FILE`" in " ".join(
+        line.strip() for line in status.stdout.splitlines()
+    )
+    document = json.loads(deployment.sanad("admin", "status", "--json").stdout)
+    assert document["reports"] == {"received": 2, "assigned": 0, "in_progress": 0, "closed": 1}
+    assert document["deliveries"]["failed"] == {"Forbidden": 1}

@@ -59,5 +59,8 @@ def test_db_upgrade_failure_is_one_line_without_the_password(tmp_path: Path) -> 
     config.write_text(text)
     result = _sanad("db", "upgrade", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr == "sanad: the database could not be opened or migrated\n"
+    assert result.stderr == (
+        "sanad: PostgreSQL at 127.0.0.1:1 cannot be reached (database sanad)\n"
+        "hint: check that PostgreSQL is running and that database.url names its host and port\n"
+    )
     assert PASSWORD not in result.stdout + result.stderr
