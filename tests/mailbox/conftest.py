@@ -229,9 +229,19 @@ class RefusingSubmitter:
 @dataclass
 class Kept:
     ids: list[tuple[int, list[int]]] = field(default_factory=list)
+    later: list[tuple[int, list[int]]] = field(default_factory=list)
 
     async def keep_for_erasure(self, chat_id: int, message_ids: Sequence[int]) -> None:
         self.ids.append((chat_id, list(message_ids)))
+
+    def journal(self, chat_id: int, message_id: int) -> None:
+        """Journalling is the bot's (bot.services.erase_journal); these tests erase in-flow."""
+
+    async def settle(self, chat_id: int) -> None:
+        """As :meth:`journal`."""
+
+    def erase_later(self, chat_id: int, message_ids: Sequence[int]) -> None:
+        self.later.append((chat_id, list(message_ids)))
 
 
 @dataclass
