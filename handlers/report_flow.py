@@ -11,10 +11,14 @@ are shown only after it returns, that is after the commit (I8).
 
 Leave with "I have saved it" after the receipt, the Erase button or ``/forget`` at any step, or
 by staying idle for the configured timeout: each of them wipes the draft (I1) and deletes every
-message of the conversation, the reporter's and the bot's, with ``deleteMessages`` (I7). Message
-ids that cannot be deleted then (or when the process stops) go to a
-:class:`~handlers.ports.HousekeepingPort`. Sending, remembering, erasing and taking files are
-:mod:`handlers.chat`'s, shared with ``/status``.
+message of the conversation, the reporter's and the bot's, with ``deleteMessages`` (I7). Every
+message id is also journalled through a :class:`~handlers.ports.HousekeepingPort` as the
+conversation goes (erased after a restart if the bot is killed outright), and ids that cannot be
+deleted at the end (or when the process stops) go to it too. Sending, remembering, erasing and
+taking files are :mod:`handlers.chat`'s, shared with ``/status``.
+
+Outside a conversation, ``/help`` and text are answered, and a press on a button no flow owns
+gets an alert; these messages are erased a short while later through the same port.
 
 Buttons: every ``callback_data`` of this flow starts with a step's prefix or is Erase
 (:data:`OWN_BUTTONS`); a press on one that is not live is answered as stale, and other flows'
