@@ -334,14 +334,11 @@ class ConversationChat:
         chat = update.effective_chat
         if chat is None:
             return
-        ids = []
-        if update.effective_message is not None and update.callback_query is None:
-            ids.append(update.effective_message.message_id)
         try:
             sent = await context.bot.send_message(chat.id, text)
-            ids.append(sent.message_id)
+            self.housekeeping.erase_later(chat.id, [sent.message_id])
         finally:
-            self.housekeeping.erase_later(chat.id, ids)
+            erase_message_later(self.housekeeping, update)
 
     async def take_evidence(
         self,
