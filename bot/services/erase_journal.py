@@ -78,10 +78,9 @@ class _Planned:
 
 @dataclass
 class FlushCounts:
-    """What stored rows cost, for the bench and the log (counts only)."""
+    """Flushes that wrote rows, and ids refused past :data:`MAX_WAITING` (counts only)."""
 
     flushes: int = 0
-    rows_written: int = 0
     dropped: int = 0
 
 
@@ -208,10 +207,8 @@ class EraseJournal:
                 self._restore(outside)
                 raise
             self._waiting -= sum(len(ids) for ids in outside.values())
-            written = len(stored) + len(outside_targets)
             self.counts.flushes += 1
-            self.counts.rows_written += written
-            return written
+            return len(stored) + len(outside_targets)
 
     def _restore(self, outside: dict[int, list[int]]) -> None:
         """Put outside ids taken for a failed flush back in front of any recorded since."""
