@@ -7,6 +7,7 @@ nothing, as a process started after a SIGKILL holds nothing.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -135,3 +136,28 @@ async def test_a_full_journal_wakes_a_flush_once(housekeeping: Housekeeping, clo
     for message_id in range(6, 9):
         journal.journal(chat, message_id)
     assert woken == [True, True]
+
+
+async def test_ids_recorded_while_a_flush_writes_are_stored_by_the_next(
+    db: Database, keyring: HousekeepingKeyring, clock: Clock
+) -> None:
+    chat = new_chat_id()
+
+    class RecordingDuringStore(Housekeeping):
+        """A message arrives while the flush's transaction is in flight."""
+
+        async def store(self, *args: Any, **kwargs: Any) -> list[int]:
+            if not arrived:
+                arrived.append(True)
+                journal.journal(chat, 2)
+                journal.erase_later(chat, [90])
+            return await super().store(*args, **kwargs)
+
+    arrived: list[bool] = []
+    housekeeping = RecordingDuringStore(db, keyring, retention=RETENTION, clock=clock)
+    journal = EraseJournal(housekeeping, clock=clock)
+    journal.journal(chat, 1)
+    await journal.flush()
+    await journal.flush()
+
+    assert sorted((await stored_ids(restarted(db, keyring, clock)))[chat]) == [1, 2, 90]
