@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python -m bench.conversation [--reporters 1 10 50] [--drafts 1000]
-                                 [--messages-per-second 1000]
+                                 [--messages-per-second 1000] [--think-seconds 0.2]
 
 The bot is ``sanad run`` in a subprocess, as deployed, polling the local Bot API server that runs
 in this process (so the server's work is not counted against the bot's memory). Simulated
@@ -17,7 +17,10 @@ concurrency, one answer per update) over the same server: that is the baseline.
 Sanad's outgoing calls go through PTB's rate limiter at ``delivery.messages_per_second`` (30 in a
 deployment, Telegram's own limit); the bench lifts it (``--messages-per-second``) to measure the
 bot's own cost, and says which limit it used. The server counts ``deleteMessages`` calls: each
-finished conversation should be erased with one.
+finished conversation should be erased with one. Triggers in the bench's database count the
+housekeeping rows the erase journal writes while conversations run (I7 after a hard stop): a
+conversation's row is rewritten at most once per flush, every few seconds while it is active,
+and deleted when the conversation erases its own chat.
 
 Memory: a fresh bot, one warm-up report, then ``--drafts`` reporters (``--wave`` at a time) each
 stop part-way — at the danger question by default (three updates each, so a thousand drafts open
@@ -30,8 +33,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -54,10 +60,11 @@ from telegram.ext import (
 from bot.app import CONCURRENT_UPDATES
 from bot.local_api import ChatMessage, LocalBotApi, UserChat
 from bot.local_api.ptb import polling
+from bot.services.erase_journal import FLUSH_SECONDS
 from crypto.keys import OrganisationKeys
 from handlers.choices import country_name, month_name
 from handlers.i18n import LANGUAGE_NAMES, translator
-from tests.delivery.conftest import TOKEN_ENV, config_text
+from tests.delivery.conftest import TOKEN_ENV, certified_state_dir, config_text
 from tests.support.calls import CallCounter
 from tests.support.processes import sanad_run, stop
 
@@ -68,7 +75,7 @@ WAIT = 120.0  # seconds a simulated person waits for the receipt before the run 
 # Seconds a person waits for the answer to one step before starting again (see ``Lost``).
 STEP_WAIT = 10.0
 # A person reads before acting; far quicker than anyone types, it keeps presses from racing
-# the handler that sent their buttons (see ``Lost``).
+# the handler that sent their buttons (see ``Lost``). ``--think-seconds`` sets a human pace.
 THINK_SECONDS = 0.2
 BOT_PROCESS_START = 60.0
 
@@ -113,19 +120,20 @@ class Lost(Exception):
 class Person:
     """One simulated user: acts, then waits for the bot's answer; counts the updates sent."""
 
-    def __init__(self, chat: UserChat) -> None:
+    def __init__(self, chat: UserChat, think: float = THINK_SECONDS) -> None:
         self.chat = chat
+        self.think = think
         self.updates = 0
         self.restarts = 0
 
     async def command(self, name: str) -> ChatMessage:
-        await asyncio.sleep(THINK_SECONDS)
+        await asyncio.sleep(self.think)
         self.updates += 1
         await self.chat.send_command(name)
         return await self._answer(lambda m: bool(m.buttons))
 
     async def say(self, text: str) -> ChatMessage:
-        await asyncio.sleep(THINK_SECONDS)
+        await asyncio.sleep(self.think)
         self.updates += 1
         await self.chat.send_text(text)
         return await self._answer(lambda m: bool(m.buttons))
@@ -138,7 +146,7 @@ class Person:
 
     async def press(self, label: str | None = None, *, wait: float = STEP_WAIT) -> ChatMessage:
         """Press ``label`` (or the first button) on the latest keyboard; wait for the next."""
-        await asyncio.sleep(THINK_SECONDS)
+        await asyncio.sleep(self.think)
         question = _latest_with_buttons(self.chat)
         button = next(b for row in question.buttons for b in row
                       if label is None or b.text == label)
@@ -246,7 +254,7 @@ async def run_people(
     """``count`` people running ``script`` at once."""
     people = [
         Person(running.api.open_chat(first_id + i, f"Reporter {i}", language_code="en",
-                                     bot=running.username))
+                                     bot=running.username), running.think)
         for i in range(count)
     ]
     started = time.perf_counter()
@@ -282,6 +290,43 @@ class Running:
     process: asyncio.subprocess.Process
     username: str
     calls: CallCounter
+    think: float = THINK_SECONDS
+    database: Path | None = None
+
+
+# What the bot writes to the housekeeping table, counted by triggers in the bench's own copy
+# of the database (a deployment has none): each insert or update is one row write, and the
+# erase journal writes a conversation's row at most once per flush (one transaction for all
+# chats), so row writes per report are also the commits that carried that report's ids.
+_COUNT_WRITES = """
+CREATE TABLE IF NOT EXISTS bench_housekeeping_writes (kind TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS bench_hk_insert AFTER INSERT ON housekeeping
+BEGIN INSERT INTO bench_housekeeping_writes VALUES ('insert'); END;
+CREATE TRIGGER IF NOT EXISTS bench_hk_update AFTER UPDATE ON housekeeping
+BEGIN INSERT INTO bench_housekeeping_writes VALUES ('update'); END;
+CREATE TRIGGER IF NOT EXISTS bench_hk_delete AFTER DELETE ON housekeeping
+BEGIN INSERT INTO bench_housekeeping_writes VALUES ('delete'); END;
+"""
+
+
+def count_housekeeping_writes(database: Path) -> None:
+    """Install the counting triggers (once the bot has migrated the database)."""
+    with contextlib.closing(sqlite3.connect(database, timeout=30)) as connection:
+        connection.executescript(_COUNT_WRITES)
+
+
+def housekeeping_writes(database: Path) -> dict[str, int]:
+    """Rows inserted, updated and deleted since the triggers were installed, and rows left."""
+    with contextlib.closing(sqlite3.connect(database, timeout=30)) as connection:
+        counts = dict(
+            connection.execute(
+                "SELECT kind, count(*) FROM bench_housekeeping_writes GROUP BY kind"
+            ).fetchall()
+        )
+        (left,) = connection.execute("SELECT count(*) FROM housekeeping").fetchone()
+    return {kind: int(counts.get(kind, 0)) for kind in ("insert", "update", "delete")} | {
+        "left": int(left)
+    }
 
 
 @dataclass
@@ -289,6 +334,7 @@ class Bench:
     api: LocalBotApi
     folder: Path
     messages_per_second: float
+    think_seconds: float = THINK_SECONDS
 
     @asynccontextmanager
     async def sanad(self) -> AsyncIterator[Running]:
@@ -297,12 +343,14 @@ class Bench:
         token = self.api.add_bot(username=username)
         folder = Path(tempfile.mkdtemp(dir=self.folder))
         config = folder / "config.toml"
+        org = OrganisationKeys.generate()
         config.write_text(
             config_text(
                 api_url=self.api.url,
                 database_url=f"sqlite+aiosqlite:///{folder / 'sanad.sqlite3'}",
-                org=OrganisationKeys.generate(),
-                state_dir=folder / "state",
+                org=org,
+                # Certified as `sanad admin certify-bot` leaves it: uncertified, it does not start.
+                state_dir=certified_state_dir(folder / "state", org),
                 delivery={
                     "batch_interval_seconds": 600.0, "jitter_seconds": 0.0,
                     "messages_per_second": self.messages_per_second,
@@ -313,7 +361,9 @@ class Bench:
         )
         bot = sanad_run(config, folder / "bot.log", {TOKEN_ENV: token})
         async with self._polling(username, bot) as running:
-            yield running
+            database = folder / "sanad.sqlite3"
+            count_housekeeping_writes(database)
+            yield dataclasses.replace(running, database=database)
 
     @asynccontextmanager
     async def echo(self) -> AsyncIterator[Running]:
@@ -347,7 +397,7 @@ class Bench:
         calls = CallCounter(self.api)
         async with starting as child:
             await calls.wait_for("getUpdates", 1, timeout=BOT_PROCESS_START)
-            yield Running(self.api, child, username, calls)
+            yield Running(self.api, child, username, calls, self.think_seconds)
 
 
 async def throughput(bench: Bench, reporters: list[int]) -> list[dict[str, Any]]:
@@ -360,6 +410,8 @@ async def throughput(bench: Bench, reporters: list[int]) -> list[dict[str, Any]]
             cpu = _cpu_seconds(sanad.process.pid) - cpu
             deletes = sanad.calls["deleteMessages"]
             await stop(sanad.process)
+            assert sanad.database is not None
+            writes = housekeeping_writes(sanad.database)
         first_id += count
         async with bench.echo() as echo:
             echo_cpu = _cpu_seconds(echo.process.pid)
@@ -377,6 +429,14 @@ async def throughput(bench: Bench, reporters: list[int]) -> list[dict[str, Any]]
             "restarts_after_lost_step": run.restarts,
             "abandoned": run.abandoned,
             "delete_messages_calls_per_report": round(deletes / (count - run.abandoned), 2),
+            # The erase journal (I7 after a hard stop): sealed rows written while the
+            # conversations ran, and deleted again when each one erased its own chat.
+            "housekeeping_row_writes_per_report": round(
+                (writes["insert"] + writes["update"]) / count, 2
+            ),
+            "housekeeping_rows_inserted_per_report": round(writes["insert"] / count, 2),
+            "housekeeping_rows_deleted_per_report": round(writes["delete"] / count, 2),
+            "housekeeping_rows_left": writes["left"],
             # CPU of the bot process alone (the server and the simulated people are not in it).
             "bot_cpu_ms_per_update": round(cpu / run.updates * 1000, 2),
             "echo_cpu_ms_per_update": round(echo_cpu / baseline.updates * 1000, 2),
@@ -406,6 +466,9 @@ async def draft_memory(bench: Bench, drafts: int, wave: int, depth: str) -> dict
             seconds += run.seconds
         after = _proc_status_kib(pid, "VmRSS")
         peak = _proc_status_kib(pid, "VmHWM")
+        await asyncio.sleep(FLUSH_SECONDS * 2)  # the last journal flush
+        assert sanad.database is not None
+        held = housekeeping_writes(sanad.database)
         await stop(sanad.process)
     return {
         "open_drafts": drafts,
@@ -414,6 +477,8 @@ async def draft_memory(bench: Bench, drafts: int, wave: int, depth: str) -> dict
         "rss_after_mib": round(after / 1024, 1),
         "rss_peak_mib": round(peak / 1024, 1),
         "bytes_per_draft": round((after - before) * 1024 / drafts),
+        # One sealed row per open conversation while it is open (the erase journal's).
+        "housekeeping_rows_while_open": held["left"],
         "restarts_after_lost_step": restarts,
         "abandoned_with_draft_open": abandoned,
         "seconds_to_open": round(seconds, 1),
@@ -424,7 +489,7 @@ async def draft_memory(bench: Bench, drafts: int, wave: int, depth: str) -> dict
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         async with LocalBotApi.running() as api:
-            bench = Bench(api, Path(folder), args.messages_per_second)
+            bench = Bench(api, Path(folder), args.messages_per_second, args.think_seconds)
             rows = await throughput(bench, args.reporters)
             memory = (
                 await draft_memory(bench, args.drafts, args.wave, args.draft_depth)
@@ -433,6 +498,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "benchmark": "conversation",
         "messages_per_second_limit": args.messages_per_second,
+        "think_seconds": args.think_seconds,
         "throughput": rows,
         "memory": memory,
     }
@@ -486,6 +552,8 @@ def main() -> None:
                         help="where each draft stops: at the danger question (3 updates) or "
                         "after the typed statement (10 updates)")
     parser.add_argument("--messages-per-second", type=float, default=1000.0)
+    parser.add_argument("--think-seconds", type=float, default=THINK_SECONDS,
+                        help="a simulated person's pause before each update")
     print(json.dumps(asyncio.run(measure(parser.parse_args()))))
 
 

@@ -10,6 +10,8 @@ one line each.
 
 from __future__ import annotations
 
+from functools import partial
+
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.config import BotToken, Config
@@ -17,14 +19,17 @@ from bot.health import register_health
 from bot.jobs.certificate import register_certificate_job
 from bot.jobs.erase import register_erase_job
 from bot.jobs.forward import register_forward_job
+from bot.jobs.journal import register_journal_job
 from bot.jobs.purge import register_purge_job
 from bot.runtime import Runtime
 from bot.services.caseworkers import register_caseworker_commands
+from bot.services.erase_journal import EraseJournal
 from bot.services.housekeeping import Housekeeping
 from bot.services.mailbox import register_replies, register_status
 from bot.services.report_submission import register_report_flow
 from bot.update_conflict import register_conflict_notice
 from bot.update_order import PerChatUpdateProcessor
+from handlers.chat import erase_message_later
 
 # How many updates run at once across chats; slow work inside a handler runs off the event loop.
 CONCURRENT_UPDATES = 64
@@ -38,13 +43,19 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
         await runtime.prepare()
 
     async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
-        # I7 after a stop (SIGTERM): open conversations' message ids are sealed for the erase job.
+        # I7 after a stop (SIGTERM): open conversations' message ids are sealed for the erase job,
+        # and what the journal still buffers (outside messages) is stored.
         await status_flow.hand_over(application)
         await report_flow.hand_over(application)
+        await journal.flush()
 
     async def post_shutdown(_application: Application) -> None:  # type: ignore[type-arg]
         await runtime.close()
 
+    housekeeping = Housekeeping.from_runtime(runtime)
+    # Every message id the flows record is journalled as it goes (I7 after a hard stop).
+    journal = EraseJournal(housekeeping)
+    dropped = partial(erase_message_later, journal)
     application = (
         ApplicationBuilder()
         .token(token.reveal())
@@ -55,7 +66,7 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
             AIORateLimiter(overall_max_rate=config.delivery.messages_per_second, max_retries=0)
         )
         # Concurrent across chats, in order within a chat (bot/update_order.py).
-        .concurrent_updates(PerChatUpdateProcessor(CONCURRENT_UPDATES))
+        .concurrent_updates(PerChatUpdateProcessor(CONCURRENT_UPDATES, on_dropped=dropped))
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
@@ -63,10 +74,10 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
     )
     # First of the error handlers: a polling Conflict is said once and reaches no other.
     register_conflict_notice(application)
-    housekeeping = Housekeeping.from_runtime(runtime)
     # /status first: while it is open, its /forget must reach it (handlers.status_flow).
-    status_flow = register_status(application, runtime, housekeeping)
-    report_flow = register_report_flow(application, runtime, housekeeping)
+    status_flow = register_status(application, runtime, journal)
+    report_flow = register_report_flow(application, runtime, journal)
+    register_journal_job(application, journal)
     register_erase_job(application, housekeeping)
     register_purge_job(application, runtime, housekeeping)
     register_forward_job(application, runtime)

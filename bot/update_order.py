@@ -12,9 +12,10 @@ Two bounds keep a flood harmless:
 
 - at most ``max_running`` updates run at once across all chats;
 - at most ``max_waiting_per_chat`` updates of one chat wait behind the one running; past that the
-  update is dropped (counted, never logged with an identifier). A person cannot legitimately have
-  that many updates outstanding, and without this bound one flooding chat could take every
-  admission slot of PTB's own semaphore and stall everyone else.
+  update is dropped (counted, never logged with an identifier), after ``on_dropped`` has
+  recorded its message for erasure (I7: a flood leaves nothing on the phone either). A person
+  cannot legitimately have that many updates outstanding, and without this bound one flooding
+  chat could take every admission slot of PTB's own semaphore and stall everyone else.
 
 The chat id is a key of an in-memory dictionary only while that chat has updates in flight, as
 PTB's own conversation state is; it is never written anywhere.
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +58,13 @@ def _chat_key(update: object) -> int | None:
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """Concurrent across chats, sequential within a chat, with bounded waiting."""
 
-    def __init__(self, max_running: int, *, max_waiting_per_chat: int = 16) -> None:
+    def __init__(
+        self,
+        max_running: int,
+        *,
+        max_waiting_per_chat: int = 16,
+        on_dropped: Callable[[object], None] = lambda _update: None,
+    ) -> None:
         if max_running < 1 or max_waiting_per_chat < 1:
             raise ValueError("max_running and max_waiting_per_chat must be at least 1")
         # PTB's semaphore bounds admitted updates; waiting ones must not use up running slots.
@@ -66,6 +73,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._max_waiting_per_chat = max_waiting_per_chat
         self._running: asyncio.Semaphore | None = None
         self._turns: dict[int, _ChatTurn] = {}
+        self._on_dropped = on_dropped
 
     def _running_slots(self) -> asyncio.Semaphore:
         # Created on first use, inside the event loop that runs the application.
@@ -82,6 +90,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             return
         turn = self._turns.setdefault(key, _ChatTurn())
         if turn.in_flight > self._max_waiting_per_chat:
+            self._on_dropped(update)  # I7: recorded for erasure before it is dropped
             if inspect.iscoroutine(coroutine):
                 coroutine.close()  # never started: close it so it is not reported as un-awaited
             event(_log, "update.dropped_flood")

@@ -13,6 +13,11 @@ chat empty when it ends (I7), so both send, remember, erase and take files throu
 - :meth:`ConversationChat.close` wipes the draft (I1) and deletes what it recorded with
   ``deleteMessages``, at most 100 ids per call (Telegram's limit); ids that cannot be deleted then
   go to the :class:`~handlers.ports.HousekeepingPort`, which seals them for the erase job (I2).
+  Every id recorded is also journalled through that port as the conversation goes, so a hard
+  stop (SIGKILL, out of memory) leaves the erase job of the next start all but the last few
+  seconds' messages; :meth:`~ConversationChat.close` then drops the journal's copy.
+- :meth:`ConversationChat.answer_outside` answers a message outside any conversation; both are
+  erased a short while later through the same port.
 - :meth:`ConversationChat.take_evidence` checks a file against the limits, downloads it into
   memory (I1: never a temporary file) and cleans it in the evidence sandbox, a limited worker
   process, so one reporter's PDF never stalls the others (I8) nor takes the bot down.
@@ -141,6 +146,17 @@ async def delete_in_clear(message: Message) -> bool:
         return False
 
 
+def erase_message_later(housekeeping: HousekeepingPort, update: object) -> None:
+    """Have the message of ``update`` erased a short while later, if it carries one (a button
+    press does not): for updates no conversation records, refused or dropped under a flood
+    (I7)."""
+    if not isinstance(update, Update) or update.callback_query is not None:
+        return
+    message, chat = update.effective_message, update.effective_chat
+    if message is not None and chat is not None:
+        housekeeping.erase_later(chat.id, [message.message_id])
+
+
 def open_draft(context: Context) -> Draft | None:
     """The draft of whichever conversation is open in this user's data (a flow keeps its
     :class:`Draft` directly or as the ``draft`` of its session), so that any message the bot
@@ -205,6 +221,7 @@ class ConversationChat:
             ids = draft.take_messages()
             if draft.chat_id is not None and ids:
                 await self.housekeeping.keep_for_erasure(draft.chat_id, ids)
+                await self.housekeeping.settle(draft.chat_id)  # kept whole: the journal goes
                 handed += 1
             draft.wipe()
         return handed
@@ -252,7 +269,13 @@ class ConversationChat:
         return message
 
     async def remember(self, context: Context, draft: Draft, message_id: int) -> None:
-        """Record a message id; when the record is full, erase what it holds now (I7)."""
+        """Record a message id, and journal it; when the record is full, erase what it holds now.
+
+        I7 across a hard stop: the journal stores the id, sealed, within seconds, so a bot
+        killed before the conversation ends still has it erased at its next start.
+        """
+        if draft.chat_id is not None:
+            self.housekeeping.journal(draft.chat_id, message_id)
         if draft.remember(message_id):
             ids = draft.take_messages()
             draft.remember(ids[-1])  # keep the latest: it may carry the buttons in use
@@ -295,7 +318,27 @@ class ConversationChat:
         if draft is not None:
             draft.wipe()
         await self.erase(context, chat_id, ids)
+        if chat_id is not None:
+            # Erased or kept for the erase job: the journal's copy would only be erased twice.
+            # Not reached when erasing raised: the journal then still has them after a restart.
+            await self.housekeeping.settle(chat_id)
         return len(ids)
+
+    async def answer_outside(self, update: Update, context: Context, text: str) -> None:
+        """Answer a message that no conversation holds; both are erased a short while later.
+
+        I7 outside conversations too: ``/help`` names the organisation and what the bot is for,
+        and a refusal shows that someone wrote to it. The reporter's message (not a button
+        press, which sends none) and the answer go to :meth:`HousekeepingPort.erase_later`.
+        """
+        chat = update.effective_chat
+        if chat is None:
+            return
+        try:
+            sent = await context.bot.send_message(chat.id, text)
+            self.housekeeping.erase_later(chat.id, [sent.message_id])
+        finally:
+            erase_message_later(self.housekeeping, update)
 
     async def take_evidence(
         self,

@@ -2,7 +2,8 @@
 
 ``handlers/`` never sees keys, ciphertext or SQL (STYLE.md, "Module boundaries"): it hands a
 finished :class:`~handlers.draft.Draft` to a :class:`ReportSubmitter` and gets back a case
-reference and a receipt; it hands message ids it could not erase to a :class:`HousekeepingPort`.
+reference and a receipt; it hands every message id it may have to erase to a
+:class:`HousekeepingPort`.
 ``bot/services`` implements both; tests may pass their own.
 """
 
@@ -57,8 +58,28 @@ class ReportSubmitter(Protocol):
 
 
 class HousekeepingPort(Protocol):
-    """Keeps message ids for later erasure when the flow cannot erase them itself."""
+    """Keeps message ids for erasure: as a conversation goes, and when the flow cannot erase.
+
+    I7 across a hard stop: every message a conversation records is also journalled, so that a
+    bot killed outright still has it erased at its next start; messages outside a conversation
+    are erased a short while after they are sent.
+    """
 
     async def keep_for_erasure(self, chat_id: int, message_ids: Sequence[int]) -> None:
         """Store ``message_ids`` of ``chat_id`` for the erase job (I2: sealed, with a deadline)."""
+        ...
+
+    def journal(self, chat_id: int, message_id: int) -> None:
+        """Record a message of the conversation open in ``chat_id``: stored (sealed) within
+        seconds, and left alone while this process runs until :meth:`settle`."""
+        ...
+
+    async def settle(self, chat_id: int) -> None:
+        """The conversation in ``chat_id`` ended and its messages were erased or kept: drop its
+        journal, so nothing is erased twice."""
+        ...
+
+    def erase_later(self, chat_id: int, message_ids: Sequence[int]) -> None:
+        """Record messages outside any conversation (help, answers, refusals, dropped updates):
+        erased a short while later, or at the next start."""
         ...

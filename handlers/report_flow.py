@@ -11,10 +11,14 @@ are shown only after it returns, that is after the commit (I8).
 
 Leave with "I have saved it" after the receipt, the Erase button or ``/forget`` at any step, or
 by staying idle for the configured timeout: each of them wipes the draft (I1) and deletes every
-message of the conversation, the reporter's and the bot's, with ``deleteMessages`` (I7). Message
-ids that cannot be deleted then (or when the process stops) go to a
-:class:`~handlers.ports.HousekeepingPort`. Sending, remembering, erasing and taking files are
-:mod:`handlers.chat`'s, shared with ``/status``.
+message of the conversation, the reporter's and the bot's, with ``deleteMessages`` (I7). Every
+message id is also journalled through a :class:`~handlers.ports.HousekeepingPort` as the
+conversation goes (erased after a restart if the bot is killed outright), and ids that cannot be
+deleted at the end (or when the process stops) go to it too. Sending, remembering, erasing and
+taking files are :mod:`handlers.chat`'s, shared with ``/status``.
+
+Outside a conversation, ``/help`` and text are answered, and a press on a button no flow owns
+gets an alert; these messages are erased a short while later through the same port.
 
 Buttons: every ``callback_data`` of this flow starts with a step's prefix or is Erase
 (:data:`OWN_BUTTONS`); a press on one that is not live is answered as stale, and other flows'
@@ -40,6 +44,7 @@ from enum import Enum
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -60,6 +65,7 @@ from handlers.chat import (
     acknowledge,
     answer_stale,
     chat_conversation,
+    erase_message_later,
     keyboard,
     open_draft,
     take_from_user_data,
@@ -227,6 +233,7 @@ class ReportFlow:
             max_file_bytes=settings.max_file_bytes,
         )
         self.flood = FloodLimiter(settings.max_messages_per_minute)
+        self.unowned_buttons = 0
         self._today = clock
         self._ask: Mapping[Step, Callable[[Context, Draft, Message | None], Awaitable[None]]] = {
             Step.INCIDENT: self._ask_incident,
@@ -907,12 +914,34 @@ class ReportFlow:
         return ConversationHandler.END
 
     async def _reply(self, update: Update, context: Context, text: str) -> None:
-        """Answer in the chat; remembered for erasure when a report or /status is open."""
+        """Answer in the chat: erased with the report or /status that is open, or on its own a
+        short while later together with the message it answers (I7)."""
         draft = open_draft(context)
         if draft is not None:
             await self.chat.say(context, draft, text)
-        elif update.effective_chat is not None:
-            await context.bot.send_message(update.effective_chat.id, text)
+        else:
+            await self.chat.answer_outside(update, context, text)
+
+    async def outside_text(self, update: Update, context: Context) -> None:
+        """Answers text sent outside any conversation with what to send; both are erased."""
+        _ = translator(self._language_of(update, context))
+        await self._reply(
+            update, context, _("To report something, send /start. To check a report, send /status.")
+        )
+
+    async def unowned_button(self, update: Update, context: Context) -> None:
+        """Answers a press on a button no flow owns (forged, or from an old version), as an
+        alert, so the spinner stops; counted, never with what it carried."""
+        self.unowned_buttons += 1
+        event(_log, "button_unowned", count=self.unowned_buttons)
+        query = update.callback_query
+        if query is None:
+            return
+        _ = translator(self._language_of(update, context))
+        try:
+            await query.answer(_("This button does nothing here. Send /help."), show_alert=True)
+        except TelegramError:
+            event(_log, "unowned_answer_failed", logging.DEBUG)
 
     async def already_started(self, update: Update, context: Context) -> None:
         """Says a report is already open; the state does not change."""
@@ -972,7 +1001,8 @@ class ReportFlow:
         """Runs before every handler: remembers the message for erasure, then limits floods."""
         if not isinstance(update, Update):
             return
-        draft = _draft(context)
+        # I7: whichever conversation is open (a report or /status) erases this message with it.
+        draft = open_draft(context)
         if draft is not None:
             await self.chat.remember_incoming(update, context, draft)
         user = update.effective_user
@@ -982,6 +1012,8 @@ class ReportFlow:
         if verdict.allowed:
             return
         event(_log, "flood_refused")
+        if draft is None:  # I7: refused outside a conversation, erased like answers there
+            erase_message_later(self.housekeeping, update)
         if verdict.first_refusal:
             _ = translator(self._language_of(update, context))
             text = _(
@@ -1155,5 +1187,13 @@ def install_report_flow(
     flow = ReportFlow(settings, submitter, housekeeping)
     application.add_handler(TypeHandler(Update, flow.guard), group=-1)
     application.add_handler(flow.conversation())
+    # After both conversations, in the same group, so only what neither holds comes here.
+    # Commands and files are left to handlers registered later (caseworker commands, reply
+    # files); plain text and button presses are nobody else's.
+    private_text = (
+        filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+    )
+    application.add_handler(MessageHandler(private_text, flow.outside_text))
+    application.add_handler(CallbackQueryHandler(flow.unowned_button))
     application.add_error_handler(flow.on_error)
     return flow

@@ -276,8 +276,9 @@ class HousekeepingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, *, target_sealed: bytes, key_version: int, deadline: dt.datetime) -> None:
-        self._session.add(
-            Housekeeping(target_sealed=target_sealed, key_version=key_version, deadline=deadline)
-        )
+    async def add(self, *, target_sealed: bytes, key_version: int, deadline: dt.datetime) -> int:
+        """Add a sealed target; returns its row id (the erase journal rewrites it in place)."""
+        row = Housekeeping(target_sealed=target_sealed, key_version=key_version, deadline=deadline)
+        self._session.add(row)
         await self._session.flush()
+        return row.id

@@ -1,7 +1,8 @@
 """The erase job: delete the conversation messages the report flow had to leave behind (I7).
 
-Every :data:`ERASE_INTERVAL_SECONDS` (and right after start, to finish what a stopping process
-handed over) a run opens the stored erase targets (:meth:`Housekeeping.due`) and calls
+Every :data:`ERASE_INTERVAL_SECONDS`, and one second after start — to finish what a stopping
+process handed over, and what the erase journal of a process killed outright had stored (I7) —
+a run opens the stored erase targets not held by this process (:meth:`Housekeeping.due`) and calls
 ``deleteMessages`` once per target (at most 100 ids, Telegram's limit). What Telegram answers
 decides what happens to the row:
 

@@ -1,8 +1,11 @@
 """Chat erasure the conversation could not finish itself: sealed, kept briefly, erased (I2, I7).
 
 The report flow deletes a conversation's messages when it ends. When Telegram refuses or the
-process is stopping, it hands the chat id and message ids to :class:`Housekeeping` (the
-:class:`handlers.ports.HousekeepingPort` of the running bot). They are the only reporter
+process is stopping, it hands the chat id and message ids to :class:`Housekeeping`; while a
+conversation runs, the erase journal (:mod:`bot.services.erase_journal`, the
+:class:`handlers.ports.HousekeepingPort` of the running bot) stores them here as it goes, held
+from this process's erase job (:meth:`Housekeeping.hold`) so that only a process started after
+a hard stop erases them under a live conversation's feet. They are the only reporter
 identifiers Sanad ever writes down, so they are written only as erase targets sealed with a
 rotating server key (``crypto.seal_erase_target``, docs/crypto.md "Housekeeping"), in rows of the
 ``housekeeping`` table that link to no report and carry a deadline ``retention.housekeeping_hours``
@@ -48,8 +51,10 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Result
 
 from bot.config import ConfigError
 from bot.logs import event, get_logger
@@ -247,6 +252,27 @@ def _fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
+#: A hold with no end: the rows wait for :meth:`Housekeeping.release` (or this process's end).
+HELD = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class StoredTarget:
+    """Message ids of one chat to seal into one row (at most 100); ``row_id`` to rewrite one."""
+
+    chat_id: int
+    message_ids: Sequence[int]
+    row_id: int | None = None
+
+    def __repr__(self) -> str:
+        # I2: never the chat id, only the shape.
+        return f"StoredTarget(<redacted>, {len(self.message_ids)} messages)"
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 @dataclass(frozen=True)
 class DueErasure:
     """A stored erase target, opened: the row to delete once Telegram has erased the messages."""
@@ -273,6 +299,9 @@ class Housekeeping:
         self.keyring = keyring
         self._retention = retention
         self._clock = clock
+        # Rows this process stored and its erase job must leave alone until the time given
+        # (see hold); memory only, so a restart forgets every hold.
+        self._held: dict[int, dt.datetime] = {}
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> Housekeeping:
@@ -290,62 +319,130 @@ class Housekeeping:
         """
         if not message_ids:
             return
-        now = self._clock()
-        dated = self.keyring.current(now)
-        sealed = [
-            seal_erase_target(dated.key, chat_id, message_ids[start : start + MAX_MESSAGES])
+        chunks = [
+            StoredTarget(chat_id, message_ids[start : start + MAX_MESSAGES])
             for start in range(0, len(message_ids), MAX_MESSAGES)
         ]
+        await self.store(chunks)
+        event(_log, "housekeeping.kept", rows=len(chunks), messages=len(message_ids))
+
+    async def store(
+        self, targets: Sequence[StoredTarget], *, hold_until: dt.datetime | None = None
+    ) -> list[int]:
+        """Seal and store ``targets`` in one transaction (commits); return their row ids in order.
+
+        A target with a ``row_id`` rewrites that row in place (the same conversation's ids, now
+        more of them; a fresh nonce, today's key and a new deadline), or makes a new row if that
+        one is gone. With ``hold_until`` (:data:`HELD` for "until released") the rows are held:
+        this process's erase job leaves them alone until then (see :meth:`hold`).
+        """
+        if not targets:
+            return []
+        now = self._clock()
+        dated = self.keyring.current(now)
+        values = [
+            (target, seal_erase_target(dated.key, target.chat_id, target.message_ids))
+            for target in targets
+        ]
+        deadline = now + self._retention
+        stored: list[int] = []
         async with self._db.sessionmaker() as session, session.begin():
             rows = HousekeepingRepository(session)
-            for target_sealed in sealed:
-                await rows.add(
-                    target_sealed=target_sealed,
-                    key_version=dated.version,
-                    deadline=now + self._retention,
+            for target, target_sealed in values:
+                if target.row_id is not None:
+                    rewritten = await session.execute(
+                        update(HousekeepingRow)
+                        .where(HousekeepingRow.id == target.row_id)
+                        .values(
+                            target_sealed=target_sealed,
+                            key_version=dated.version,
+                            deadline=deadline,
+                        )
+                        .execution_options(synchronize_session=False)
+                    )
+                    if _rowcount(rewritten) == 1:
+                        stored.append(target.row_id)
+                        continue
+                stored.append(
+                    await rows.add(
+                        target_sealed=target_sealed, key_version=dated.version, deadline=deadline
+                    )
                 )
-        event(_log, "housekeeping.kept", rows=len(sealed), messages=len(message_ids))
+        # No await between the commit and the hold: an erase run of this process cannot see
+        # these rows unheld (it filters what it read after its own await returns).
+        if hold_until is not None:
+            self.hold(stored, hold_until)
+        return stored
+
+    def hold(self, row_ids: Sequence[int], until: dt.datetime) -> None:
+        """Keep this process's erase job off these rows until ``until`` (:data:`HELD`: until
+        :meth:`release`).
+
+        I7 across a hard stop: a live conversation's ids are stored as it goes, but must not be
+        erased under the reporter while it runs. The hold lives in this process only, so a
+        restarted process erases every row a dead one left, at its first erase run.
+        """
+        for row_id in row_ids:
+            self._held[row_id] = until
+
+    def release(self, row_ids: Sequence[int]) -> None:
+        """End the hold on these rows: the next erase run erases them."""
+        for row_id in row_ids:
+            self._held.pop(row_id, None)
 
     async def due(self, limit: int, *, after: int = 0) -> tuple[list[DueErasure], int]:
-        """Up to ``limit`` targets to erase now, oldest first, and how many rows could not open.
+        """Up to ``limit`` targets to erase now, in row id order, and how many rows could not open.
 
         Only rows after row id ``after`` (so a run moves past rows it leaves for later), sealed
-        with a key of this keyring and not past their deadline are considered.
-        A row that does not open under its own key is damaged for good: it is deleted here and
-        counted, rather than retried until its deadline.
+        with a key of this keyring, not past their deadline and not held (:meth:`hold`) are
+        considered. A row that does not open under its own key is damaged for good: it is
+        deleted here and counted, rather than retried until its deadline.
         """
         keys = {dated.version: dated.key for dated in self.keyring.present()}
         if not keys:
             return [], 0
         now = self._clock()
-        async with self._db.sessionmaker() as session, session.begin():
-            rows = (
-                await session.execute(
-                    select(HousekeepingRow.id, HousekeepingRow.key_version,
-                           HousekeepingRow.target_sealed)
-                    .where(
-                        HousekeepingRow.id > after,
-                        HousekeepingRow.key_version.in_(keys),
-                        HousekeepingRow.deadline > now,
-                    )
-                    .order_by(HousekeepingRow.id)
-                    .limit(limit)
-                )
-            ).all()
         due: list[DueErasure] = []
         damaged: list[int] = []
-        for row_id, version, target_sealed in rows:
-            try:
-                due.append(DueErasure(row_id, open_erase_target(keys[version], target_sealed)))
-            except CryptoError:
-                damaged.append(row_id)
+        while len(due) < limit:
+            async with self._db.sessionmaker() as session, session.begin():
+                rows = (
+                    await session.execute(
+                        select(
+                            HousekeepingRow.id,
+                            HousekeepingRow.key_version,
+                            HousekeepingRow.target_sealed,
+                        )
+                        .where(
+                            HousekeepingRow.id > after,
+                            HousekeepingRow.key_version.in_(keys),
+                            HousekeepingRow.deadline > now,
+                        )
+                        .order_by(HousekeepingRow.id)
+                        .limit(limit)
+                    )
+                ).all()
+            for row_id, version, target_sealed in rows:
+                after = row_id
+                if self._held.get(row_id, now) > now:
+                    continue  # a live conversation's, or not yet meant to go (see hold)
+                self._held.pop(row_id, None)
+                try:
+                    due.append(DueErasure(row_id, open_erase_target(keys[version], target_sealed)))
+                except CryptoError:
+                    damaged.append(row_id)
+                if len(due) == limit:
+                    break
+            if len(rows) < limit:
+                break
         await self.forget(damaged)
         return due, len(damaged)
 
     async def forget(self, row_ids: Sequence[int]) -> None:
-        """Delete these rows (erased, or beyond help); commits."""
+        """Delete these rows (erased, or beyond help, or no longer needed); commits."""
         if not row_ids:
             return
+        self.release(row_ids)
         async with self._db.sessionmaker() as session, session.begin():
             await session.execute(
                 delete(HousekeepingRow)

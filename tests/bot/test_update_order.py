@@ -81,3 +81,24 @@ async def test_chat_entries_are_forgotten_when_idle() -> None:
     processor = PerChatUpdateProcessor(2)
     await processor.process_update(_update(1, 3), asyncio.sleep(0))
     assert processor._turns == {}
+
+
+async def test_a_dropped_update_is_handed_over_for_erasure_before_it_is_dropped() -> None:
+    dropped: list[int] = []
+
+    def record(update: object) -> None:
+        assert isinstance(update, Update)
+        assert update.effective_message is not None
+        dropped.append(update.effective_message.message_id)
+
+    processor = PerChatUpdateProcessor(2, max_waiting_per_chat=3, on_dropped=record)
+    release = asyncio.Event()
+    flood = [
+        asyncio.create_task(processor.process_update(_update(n, 5), release.wait()))
+        for n in range(10)
+    ]
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.gather(*flood)
+    # I7: the six dropped messages are erased although no handler ever saw them.
+    assert dropped == [4, 5, 6, 7, 8, 9]

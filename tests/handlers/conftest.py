@@ -74,14 +74,33 @@ class RecordingSubmitter:
 
 @dataclass
 class RecordingHousekeeping:
-    """Keeps what the flow hands over; ``handed`` is set at the first hand-over."""
+    """Keeps what the flow hands over; ``handed`` is set at the first hand-over.
+
+    ``journalled`` is what an open conversation recorded and has not settled yet; ``later`` is
+    what was sent or received outside any conversation.
+    """
 
     kept: list[tuple[int, list[int]]] = field(default_factory=list)
     handed: asyncio.Event = field(default_factory=asyncio.Event)
+    journalled: dict[int, list[int]] = field(default_factory=dict)
+    later: list[tuple[int, list[int]]] = field(default_factory=list)
 
     async def keep_for_erasure(self, chat_id: int, message_ids: Sequence[int]) -> None:
         self.kept.append((chat_id, list(message_ids)))
         self.handed.set()
+
+    def journal(self, chat_id: int, message_id: int) -> None:
+        self.journalled.setdefault(chat_id, []).append(message_id)
+
+    async def settle(self, chat_id: int) -> None:
+        self.journalled.pop(chat_id, None)
+
+    def erase_later(self, chat_id: int, message_ids: Sequence[int]) -> None:
+        self.later.append((chat_id, list(message_ids)))
+
+    def later_ids(self, chat_id: int) -> set[int]:
+        """Every message id of ``chat_id`` recorded to be erased outside a conversation."""
+        return {m for chat, ids in self.later if chat == chat_id for m in ids}
 
 
 @dataclass

@@ -42,7 +42,7 @@ from crypto.receipts import PEPPER_BYTES, SALT_BYTES
 from handlers.draft import Draft
 from handlers.ports import Submission
 from handlers.reply_commands import install_reply_commands
-from handlers.report_flow import ReportFlowSettings, install_report_flow
+from handlers.report_flow import ReportFlow, ReportFlowSettings, install_report_flow
 from handlers.status_flow import StatusFlow, install_status_flow
 from storage.engine import Database, open_database
 from storage.migrate import upgrade_database
@@ -229,9 +229,19 @@ class RefusingSubmitter:
 @dataclass
 class Kept:
     ids: list[tuple[int, list[int]]] = field(default_factory=list)
+    later: list[tuple[int, list[int]]] = field(default_factory=list)
 
     async def keep_for_erasure(self, chat_id: int, message_ids: Sequence[int]) -> None:
         self.ids.append((chat_id, list(message_ids)))
+
+    def journal(self, chat_id: int, message_id: int) -> None:
+        """Journalling is the bot's (bot.services.erase_journal); these tests erase in-flow."""
+
+    async def settle(self, chat_id: int) -> None:
+        """As :meth:`journal`."""
+
+    def erase_later(self, chat_id: int, message_ids: Sequence[int]) -> None:
+        self.later.append((chat_id, list(message_ids)))
 
 
 @dataclass
@@ -239,6 +249,7 @@ class Bot:
     api: LocalBotApi
     app: Application  # type: ignore[type-arg]
     status: StatusFlow
+    report: ReportFlow
     caseworker_chat: UserChat
     reporter_chat: UserChat
 
@@ -267,7 +278,7 @@ async def running_bot(
             kept,
             receipt_attempts_per_minute=receipt_attempts_per_minute,
         )
-        install_report_flow(app, FLOW_SETTINGS, RefusingSubmitter(), kept)
+        report = install_report_flow(app, FLOW_SETTINGS, RefusingSubmitter(), kept)
         install_reply_commands(app, service, ReplyRefused)
         caseworker_chat = api.open_chat(CASEWORKER_CHAT, "Amina", language_code="en")
         reporter_chat = api.open_chat(REPORTER_CHAT, "Salma", language_code="ar")
@@ -276,7 +287,7 @@ async def running_bot(
             assert app.updater is not None
             await app.updater.start_polling(poll_interval=0.0, timeout=1)
             try:
-                yield Bot(api, app, status, caseworker_chat, reporter_chat)
+                yield Bot(api, app, status, report, caseworker_chat, reporter_chat)
             finally:
                 await app.updater.stop()
                 await app.stop()

@@ -22,6 +22,7 @@ from crypto import (
     seal_reply,
 )
 from crypto.keys import X25519PublicKey
+from handlers.flood import FloodLimiter
 from handlers.i18n import translator
 from handlers.report_flow import install_report_flow
 from handlers.status_flow import STATE_NAMES, InstallOrderError, install_status_flow
@@ -371,3 +372,28 @@ def test_status_flow_installed_after_the_report_flow_is_refused() -> None:
     install_report_flow(app, FLOW_SETTINGS, RefusingSubmitter(), Kept())
     with pytest.raises(InstallOrderError):
         install_status_flow(app, object(), FLOW_SETTINGS, Kept())  # type: ignore[arg-type]
+
+
+async def test_messages_refused_under_a_flood_during_status_are_erased_with_it(
+    deployment: Deployment,
+) -> None:
+    async with running_bot(deployment.service()) as bot:
+        now = [1_000_000.0]
+        bot.report.flood = FloodLimiter(3, clock=lambda: now[0])
+        reporter = bot.reporter_chat
+        await reporter.send_command("status")
+        await reporter.wait_for(lambda m: bool(m.buttons))
+        await reporter.send_text("12")
+        await reporter.wait_for()
+        for index in range(4):  # past the limit: refused, the first one answered
+            await reporter.send_text(f"flood {index}")
+        too_fast = ar(
+            "You are sending messages too fast. Please wait a minute; nothing you have written "
+            "so far is lost."
+        )
+        await reporter.wait_for(lambda m: m.text == too_fast)
+        await asyncio.sleep(0.3)
+        now[0] += 61
+        await reporter.send_command("forget")
+        # I7: the refused messages and the refusal go with the conversation.
+        await reporter.wait_until(lambda: not reporter.messages(), timeout=10)

@@ -1,0 +1,245 @@
+"""The erase journal: message ids stored, sealed, as a conversation goes, so a hard stop erases too.
+
+I7 says the phone keeps nothing, and a bot killed outright (SIGKILL, out of memory, power loss)
+runs no clean-stop hand-over: before this journal, every open conversation stayed on the
+reporters' phones. So every message id the flows record is also handed here
+(:meth:`EraseJournal.journal`), buffered per chat in memory and stored by :meth:`flush` — every
+:data:`FLUSH_SECONDS`, or at once when :data:`FLUSH_IDS` ids wait — as the existing sealed erase
+targets (``crypto.seal_erase_target``, one row per 100 ids of one chat, the usual deadline).
+
+- **Batched.** A flush is one transaction for every chat with new ids. A conversation's ids go
+  into one row, rewritten in place with a fresh seal as it grows (a second row only past 100
+  ids), so a conversation costs one small write every few seconds while it is active and one
+  row (one ``deleteMessages`` call after a crash) in all; ``bench/conversation.py`` measures it.
+- **Held while the conversation lives.** Its rows are held (:meth:`Housekeeping.hold`): this
+  process's erase job leaves them alone. When the conversation ends the flow erases the chat
+  itself and calls :meth:`settle`, which deletes the rows: the erase job does not redo them.
+  The hold is memory only: after a hard stop the next process's first erase run, one second
+  after start, erases every row the dead one left. What stays: the ids of the last
+  :data:`FLUSH_SECONDS` before the stop, not yet stored.
+- **Messages outside a conversation** (``/help`` and its answer, answers to free text, refusals,
+  updates dropped under a flood) go through :meth:`erase_later`: stored by the same flush,
+  held for :data:`OUTSIDE_HOLD` so they can be read, then erased by the erase job.
+
+Memory is bounded: at most :data:`MAX_WAITING` ids wait for a flush across all chats; past that
+an id is counted and dropped (a flood of accounts must not grow the bot without end). A chat id
+is a key here only while its conversation is open or its ids wait, as in PTB's own state (I2).
+Several bot instances sharing one state directory would erase each other's live rows: each
+holds only its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from bot.logs import event, get_logger
+from bot.services.housekeeping import HELD, Housekeeping, StoredTarget
+from crypto.housekeeping import MAX_MESSAGES
+
+#: How often waiting ids are stored; the ids of this last stretch are what a hard stop leaves.
+FLUSH_SECONDS = 3.0
+#: A chat with this many ids waiting is stored at once rather than at the next tick.
+FLUSH_IDS = 50
+#: How long a message outside any conversation stays readable before the erase job takes it.
+OUTSIDE_HOLD = dt.timedelta(minutes=2)
+#: Ids waiting across all chats, at most (see the module docstring).
+MAX_WAITING = 20_000
+
+_log = get_logger("erase_journal")
+
+Clock = Callable[[], dt.datetime]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class _Conversation:
+    """One open conversation's journal: its stored rows, the ids of the last, what waits."""
+
+    rows: list[int] = field(default_factory=list)
+    last_row_ids: list[int] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A row a flush writes for an open conversation; ``taken``: waiting ids it stores first."""
+
+    chat_id: int
+    target: StoredTarget
+    taken: int
+
+
+@dataclass
+class FlushCounts:
+    """Flushes that wrote rows, and ids refused past :data:`MAX_WAITING` (counts only)."""
+
+    flushes: int = 0
+    dropped: int = 0
+
+
+class EraseJournal:
+    """The bot's :class:`handlers.ports.HousekeepingPort`: stored erasure, as it goes and after.
+
+    Not thread-safe: call it from the event loop (handlers and jobs do).
+    """
+
+    def __init__(
+        self,
+        housekeeping: Housekeeping,
+        *,
+        flush_ids: int = FLUSH_IDS,
+        outside_hold: dt.timedelta = OUTSIDE_HOLD,
+        clock: Clock = _utc_now,
+    ) -> None:
+        self.housekeeping = housekeeping
+        self._flush_ids = flush_ids
+        self._outside_hold = outside_hold
+        self._clock = clock
+        self._open: dict[int, _Conversation] = {}
+        self._outside: dict[int, list[int]] = {}
+        self._waiting = 0
+        self._lock = asyncio.Lock()
+        self._wake: Callable[[], object] = lambda: None
+        self.counts = FlushCounts()
+        self._dropped_logged = 0
+        self._woken = False
+
+    def on_full(self, wake: Callable[[], object]) -> None:
+        """Call ``wake`` when a chat has :data:`FLUSH_IDS` ids waiting (it schedules a flush)."""
+        self._wake = wake
+
+    # -- the port ---------------------------------------------------------------------------
+
+    async def keep_for_erasure(self, chat_id: int, message_ids: Sequence[int]) -> None:
+        """Store ids the flow could not delete, due at the next erase run (see Housekeeping)."""
+        await self.housekeeping.keep_for_erasure(chat_id, message_ids)
+
+    def journal(self, chat_id: int, message_id: int) -> None:
+        """Record a message of the conversation open in ``chat_id``; stored within seconds."""
+        conversation = self._open.setdefault(chat_id, _Conversation())
+        if message_id in conversation.waiting or message_id in conversation.last_row_ids:
+            return  # an edited message, recorded again: already there
+        if self._admit():
+            conversation.waiting.append(message_id)
+            if len(conversation.waiting) >= self._flush_ids:
+                self._wake_once()
+
+    def erase_later(self, chat_id: int, message_ids: Sequence[int]) -> None:
+        """Record messages outside any conversation: erased after :data:`OUTSIDE_HOLD`."""
+        waiting = self._outside.setdefault(chat_id, [])
+        for message_id in message_ids:
+            if message_id not in waiting and self._admit():
+                waiting.append(message_id)
+        if not waiting:
+            del self._outside[chat_id]
+        elif len(waiting) >= self._flush_ids:
+            self._wake_once()
+
+    async def settle(self, chat_id: int) -> None:
+        """The conversation of ``chat_id`` has ended and its messages were erased (or handed to
+        :meth:`keep_for_erasure`): its journal rows go, so the erase job does not redo them."""
+        async with self._lock:  # not while a flush is rewriting these rows
+            conversation = self._open.pop(chat_id, None)
+            if conversation is None:
+                return
+            self._waiting -= len(conversation.waiting)
+            await self.housekeeping.forget(conversation.rows)
+
+    # -- storing ----------------------------------------------------------------------------
+
+    def _wake_once(self) -> None:
+        # One early flush per fill, not one per id past the mark.
+        if not self._woken:
+            self._woken = True
+            self._wake()
+
+    def _admit(self) -> bool:
+        if self._waiting >= MAX_WAITING:
+            self.counts.dropped += 1  # logged by the next flush, not once per id
+            return False
+        self._waiting += 1
+        return True
+
+    async def flush(self) -> int:
+        """Store every waiting id in one transaction (commits); returns how many rows it wrote.
+
+        Each open conversation's new ids are sealed together with the ids of its last row into
+        that row (rewritten in place), overflowing into new rows by 100; outside messages go
+        into new rows held for :data:`OUTSIDE_HOLD`. Ids recorded while it runs wait for the
+        next flush; on failure every id stays waiting.
+        """
+        async with self._lock:
+            self._woken = False
+            if self.counts.dropped > self._dropped_logged:
+                event(_log, "erase_journal.full", logging.WARNING, dropped=self.counts.dropped)
+                self._dropped_logged = self.counts.dropped
+            held = self._held_targets()
+            outside, self._outside = self._outside, {}
+            outside_targets = [
+                StoredTarget(chat_id, ids[start : start + MAX_MESSAGES])
+                for chat_id, ids in outside.items()
+                for start in range(0, len(ids), MAX_MESSAGES)
+            ]
+            if not held and not outside_targets:
+                return 0
+            try:
+                stored = await self.housekeeping.store(
+                    [planned.target for planned in held], hold_until=HELD
+                )
+            except BaseException:
+                self._restore(outside)
+                raise
+            self._record_stored(held, stored)
+            # Outside rows are held for a while, then go with an erase run; their own
+            # transaction, so the conversations' rows are stored whatever happens to these.
+            try:
+                await self.housekeeping.store(
+                    outside_targets, hold_until=self._clock() + self._outside_hold
+                )
+            except BaseException:
+                self._restore(outside)
+                raise
+            self._waiting -= sum(len(ids) for ids in outside.values())
+            self.counts.flushes += 1
+            return len(stored) + len(outside_targets)
+
+    def _restore(self, outside: dict[int, list[int]]) -> None:
+        """Put outside ids taken for a failed flush back in front of any recorded since."""
+        for chat_id, ids in outside.items():
+            self._outside[chat_id] = ids + self._outside.get(chat_id, [])
+
+    def _held_targets(self) -> list[_Planned]:
+        """The rows to write for the open conversations with ids waiting."""
+        planned: list[_Planned] = []
+        for chat_id, conversation in self._open.items():
+            if not conversation.waiting:
+                continue
+            taken = len(conversation.waiting)
+            ids = conversation.last_row_ids + conversation.waiting
+            row_id = conversation.rows[-1] if conversation.last_row_ids else None
+            for start in range(0, len(ids), MAX_MESSAGES):
+                chunk = ids[start : start + MAX_MESSAGES]
+                planned.append(_Planned(chat_id, StoredTarget(chat_id, chunk, row_id), taken))
+                row_id, taken = None, 0
+        return planned
+
+    def _record_stored(self, planned: list[_Planned], stored: list[int]) -> None:
+        """After the commit: each conversation's rows, the ids of its last row, what still waits."""
+        for plan, row_id in zip(planned, stored, strict=True):
+            conversation = self._open.get(plan.chat_id)
+            if conversation is None:
+                continue
+            if row_id not in conversation.rows:
+                conversation.rows.append(row_id)
+            # A full row stays as it is; the next ids start a new one.
+            ids = list(plan.target.message_ids)
+            conversation.last_row_ids = [] if len(ids) == MAX_MESSAGES else ids
+            del conversation.waiting[: plan.taken]
+            self._waiting -= plan.taken
