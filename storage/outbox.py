@@ -23,9 +23,11 @@ grid, the forward job's batch interval (10 minutes by default): rows scheduled w
 share a value, and a first delivery is also pushed by a random jitter before rounding, so the
 stored time neither reveals the submission instant nor orders submissions within a step. Rounding
 is always up, so nothing goes earlier than asked, a claim never lapses before its lease, and the
-claim query (``not_before <= now``) is unchanged. A settled row keeps only its day. Ids are random
-(``storage.models.new_row_id``), so rows are claimed by due time, then by report and sequence
-(a report before its addenda), never by id.
+claim query (``not_before <= now``) is unchanged. A new row's time is also floored onto the
+default 10-minute marks (:func:`stored_not_before`), so a caller that passes its own instant
+(a reassignment, a key rotation) stores no finer time either. A settled row keeps only its day.
+Ids are random (``storage.models.new_row_id``), so rows are claimed by due time, then by report
+and sequence (a report before its addenda), never by id.
 
 The clock always comes in as ``now`` so tests and the scheduler decide what time it is. Only
 worker tokens, ids and error class names are stored: never a message text (it may quote content).
@@ -42,7 +44,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.coarse_time import round_up
+from storage.coarse_time import round_down, round_up
 from storage.engine import Database
 from storage.models import DeliveryKind, DeliveryStatus, OutboxEntry
 
@@ -124,6 +126,18 @@ class DeliverySchedule:
 COARSE = DeliverySchedule()
 
 
+def stored_not_before(not_before: dt.datetime) -> dt.datetime:
+    """What a new delivery stores of the ``not_before`` its caller passed: at most the default
+    grid's mark at or before it (I3).
+
+    A floor under every caller, whatever schedule it used or forgot: a time from
+    :meth:`DeliverySchedule.first_attempt` on the default grid comes through unchanged, and an
+    instant passed as "due now" (a reassignment, a key rotation) is stored as the last
+    10-minute mark, still due now. Down, never up, so no caller's delivery is held back.
+    """
+    return round_down(not_before, DEFAULT_GRID)
+
+
 def new_worker_token() -> str:
     """A random token naming one worker's claims; it identifies a process, never a person."""
     return secrets.token_hex(8)
@@ -141,14 +155,15 @@ async def enqueue(
     """Add a pending delivery in the caller's transaction and return its (random) id; flushes.
 
     ``not_before`` should come from :meth:`DeliverySchedule.first_attempt` (I3): jittered and on
-    the grid, so the stored time does not reveal the submission time.
+    the grid, so the stored time does not reveal the submission time. Whatever it is, what is
+    stored is :func:`stored_not_before` of it.
     """
     entry = OutboxEntry(
         kind=kind,
         caseworker_id=caseworker_id,
         report_id=report_id,
         sequence=sequence,
-        not_before=not_before,
+        not_before=stored_not_before(not_before),
         attempts=0,
         status=DeliveryStatus.PENDING,
     )

@@ -53,6 +53,7 @@ from storage.models import (
     ReportStatus,
     Wrap,
 )
+from storage.outbox import stored_not_before
 from storage.repositories import draw_case_references
 
 REPORT_SEQUENCE = 0  # the report's own body; addenda are 1, 2, ...
@@ -207,12 +208,13 @@ def _write_reports(connection: Connection, reports: Sequence[_NewReport]) -> lis
             "caseworker_id": r.assigned_caseworker_id,
             "report_id": r.report_id,
             "sequence": REPORT_SEQUENCE,
-            "not_before": r.deliver_not_before,
+            "not_before": stored_not_before(r.deliver_not_before),
             "attempts": 0,
             "status": DeliveryStatus.PENDING,
         }
         for r in reports
-        if r.assigned_caseworker_id is not None
+        # Both or neither (checked by store_report); the second names the time for the checker.
+        if r.assigned_caseworker_id is not None and r.deliver_not_before is not None
     ]
     if deliveries:
         connection.execute(insert(OutboxEntry), deliveries)

@@ -1,8 +1,9 @@
 """I3 at rest: after a whole flow, no stored time is finer than the day, and no id is a counter.
 
-A report is submitted through the bot's own submission service, delivered by the forward job to
-a caseworker's chat on the local Bot API server, answered with a reply, added to by its reporter,
-and a few conversations leave erase targets for housekeeping. At each step every column of every
+Reports are submitted through the bot's own submission service and delivered by the forward job
+to a caseworker's chat on the local Bot API server; one is added to by its reporter, another
+moved to a second caseworker by an admin, and a few conversations leave erase targets for
+housekeeping. At each step every column of every
 table of the database (SQLite and PostgreSQL) is read back through the database's own reflected
 schema, so a column added later is scanned too:
 
@@ -27,6 +28,7 @@ from telegram import Bot
 from bot.bot_identity import certify_bot, load_bot_identity
 from bot.jobs.forward import Forwarder, ForwardSettings
 from bot.local_api import LocalBotApi
+from bot.services import caseworkers
 from bot.services.housekeeping import Housekeeping, HousekeepingKeyring
 from bot.services.key_lifecycle import PepperRing
 from bot.services.mailbox import MailboxService, MailboxSettings
@@ -134,8 +136,8 @@ async def test_a_whole_flow_stores_no_time_finer_than_allowed_and_no_counting_id
             clock=lambda: start,
             delivery_schedule=settings.schedule,
         )
-        receipts = [
-            (await submitter.submit(Draft(language="en", what_happened=f"report {n}"))).receipt
+        submissions = [
+            await submitter.submit(Draft(language="en", what_happened=f"report {n}"))
             for n in range(REPORTS)
         ]
         # Pending deliveries: jittered, on the forward job's grid.
@@ -184,12 +186,23 @@ async def test_a_whole_flow_stores_no_time_finer_than_allowed_and_no_counting_id
             bot=identity,
             clock=lambda: later + dt.timedelta(hours=2, minutes=3, seconds=9),
         )
-        view = await mailbox.look_up(receipts[0])
+        view = await mailbox.look_up(submissions[0].receipt)
         assert view is not None
-        async with db.sessionmaker() as session:
-            references = (await session.scalars(select(OutboxEntry.report_id))).all()
-        assert references
         await mailbox.add_information(view.access, Draft(what_happened="one more thing"))
+
+    # An admin moves another case to a second caseworker, passing the instant it happens.
+    await approved(db, org, "badr", days=30, chat_id=CASEWORKER_CHAT + 1)
+    moved_at = later + dt.timedelta(hours=3, minutes=1, seconds=2, microseconds=3)
+    await caseworkers.reassign(
+        db,
+        case_reference=submissions[1].case_reference,
+        to="badr",
+        recovery_key=org.recovery,
+        recovery_public=org.recovery.public_key,
+        org_public=org.signing.public_key,
+        today=moved_at.date(),
+        now=moved_at,
+    )
 
     # Conversations end one after another, each leaving erase targets.
     (state_dir / "secrets").mkdir(mode=0o700, exist_ok=True)
@@ -208,7 +221,9 @@ async def test_a_whole_flow_stores_no_time_finer_than_allowed_and_no_counting_id
 
     async with db.sessionmaker() as session:
         statuses = (await session.scalars(select(OutboxEntry.status))).all()
-    assert sorted(statuses) == sorted([DeliveryStatus.SENT] * REPORTS + [DeliveryStatus.PENDING])
+    # Every report went out once; the addendum and the moved case's new delivery wait.
+    expected = [DeliveryStatus.SENT] * REPORTS + [DeliveryStatus.PENDING] * 2
+    assert sorted(statuses) == sorted(expected)
     await assert_coarse_at_rest(db)
     # Written in order, read back in any order but that one (1 in 9! by chance).
     assert inserted != sorted(inserted)

@@ -319,3 +319,25 @@ async def test_a_report_is_claimed_before_its_addenda_whatever_their_ids(db: Dat
         )
     claimed = await claim_batch(db, worker="w", now=NOW, limit=10, lease=LEASE)
     assert [d.sequence for d in claimed] == [0, 1, 2, 3]
+
+
+async def test_an_instant_passed_as_due_now_is_stored_on_a_mark_and_stays_due(
+    db: Database,
+) -> None:
+    """Callers that enqueue with their own clock (a reassignment, a key rotation) still store no
+    finer time than the 10-minute mark, and their delivery is not held back."""
+    caseworker_id = await add_caseworker(db, "cw-now")
+    stored = await store_opaque_report(db)
+    instant = NOW + dt.timedelta(minutes=4, seconds=59, microseconds=999_999)
+    async with db.sessionmaker() as session, session.begin():
+        delivery_id = await enqueue(
+            session,
+            kind=DeliveryKind.REPORT,
+            caseworker_id=caseworker_id,
+            report_id=stored.report_id,
+            sequence=0,
+            not_before=instant,
+        )
+    assert (await _entry(db, delivery_id)).not_before == NOW
+    [claimed] = await claim_batch(db, worker="w", now=instant, limit=1, lease=LEASE)
+    assert claimed.id == delivery_id
