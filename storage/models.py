@@ -11,18 +11,27 @@ What this schema can and cannot hold is the point of it:
   erase from a reporter's chat live in ``housekeeping.target_sealed``, sealed by the caller with a
   rotating server key, and carry no reference to any report.
 - **Coarse time (I3).** Every time tied to a report, a body or a reply is a ``Date``. The only
-  finer times are operational deadlines (outbox scheduling and claims, housekeeping erase
-  deadlines), and a delivered outbox row keeps only its day (see ``storage.outbox``).
+  finer times are scheduling columns, each on a coarse grid (``storage.coarse_time``): a pending
+  delivery's earliest time and claim lapse on the forward job's interval (``storage.outbox``),
+  a housekeeping deadline on the hour; a delivered or failed outbox row keeps only its day.
 
 Identifiers of reports are 16 random bytes, so they reveal neither order nor count; people see a
-short case reference instead. Enumerations are stored as short strings with a CHECK constraint
-rather than native PostgreSQL enums, so that both backends share one migration path.
+short case reference instead. Integer ids of rows that belong to a report or a reporter's chat
+(mailboxes, deliveries, housekeeping) are random 63-bit numbers drawn at insert
+(:func:`new_row_id`), not a sequence: a counter would rank every report against the others and
+date it against any row whose time is known. Caseworkers and enrolment claims keep counters
+(they describe the organisation's own staff, not reporters), and so does the audit log, whose
+order is its point and whose rows carry days only.
+
+Enumerations are stored as short strings with a CHECK constraint rather than native PostgreSQL
+enums, so that both backends share one migration path.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import secrets
 from typing import Any
 
 from sqlalchemy import (
@@ -55,6 +64,22 @@ NAMING_CONVENTION = {
 
 REPORT_ID_BYTES = 16
 KEY_ID_BYTES = 16  # crypto.keys.KEY_ID_BYTES; storage does not import crypto at run time
+
+
+# A row id of 63 random bits (I3). BIGINT on PostgreSQL; on SQLite an INTEGER PRIMARY KEY, which
+# is the table's rowid itself (already 64-bit), so no hidden counter sits beside the random id.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+_ROW_ID_LIMIT = 2**63 - 1  # BIGINT's largest value
+
+
+def new_row_id() -> int:
+    """A fresh random row id in [1, 2**63 - 1], from the OS's generator (I3).
+
+    Drawn in Python at insert time, so both backends get the same rule. Two draws collide with
+    probability about n**2 / 2**64 for n rows (under one in ten million at a million rows); a
+    collision fails that one transaction at the primary key, never overwrites a row.
+    """
+    return secrets.randbelow(_ROW_ID_LIMIT) + 1
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -264,7 +289,9 @@ class Mailbox(Base):
 
     __tablename__ = "mailboxes"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(
+        RowId, primary_key=True, autoincrement=False, default=new_row_id
+    )
     report_id: Mapped[bytes] = mapped_column(
         ForeignKey("reports.id", ondelete="CASCADE"), unique=True
     )
@@ -282,7 +309,7 @@ class MailboxMessage(Base):
     __tablename__ = "mailbox_messages"
 
     mailbox_id: Mapped[int] = mapped_column(
-        ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True
+        RowId, ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True
     )
     sequence: Mapped[int] = mapped_column(Integer, primary_key=True)
     direction: Mapped[Direction] = mapped_column(_enum(Direction))
@@ -302,7 +329,9 @@ class OutboxEntry(Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_claimable", "status", "not_before"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(
+        RowId, primary_key=True, autoincrement=False, default=new_row_id
+    )
     kind: Mapped[DeliveryKind] = mapped_column(_enum(DeliveryKind))
     caseworker_id: Mapped[int] = mapped_column(
         ForeignKey("caseworkers.id", ondelete="CASCADE"), index=True
@@ -312,9 +341,11 @@ class OutboxEntry(Base):
         ForeignKey("reports.id", ondelete="CASCADE"), index=True
     )
     sequence: Mapped[int] = mapped_column(Integer)
+    # I3: while pending, on the forward job's grid (storage.outbox.DeliverySchedule); once sent
+    # or failed, the start of its day.
     not_before: Mapped[dt.datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    claimed_until: Mapped[dt.datetime | None]
+    claimed_until: Mapped[dt.datetime | None]  # I3: on the same grid; NULL once settled
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     # An error class name such as "RetryAfter"; never a message text, which may quote content.
     last_error: Mapped[str | None] = mapped_column(String(64))
@@ -331,10 +362,12 @@ class Housekeeping(Base):
 
     __tablename__ = "housekeeping"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(
+        RowId, primary_key=True, autoincrement=False, default=new_row_id
+    )
     target_sealed: Mapped[bytes]
     key_version: Mapped[int] = mapped_column(Integer)
-    deadline: Mapped[dt.datetime] = mapped_column(index=True)
+    deadline: Mapped[dt.datetime] = mapped_column(index=True)  # I3: on the hour
 
 
 class AuditEntry(Base):

@@ -17,6 +17,18 @@ Life of a row (DESIGN.md §6 "forward", I8):
    file can be sent twice, which I8 accepts and the caseworker recognises by case reference and
    sequence.
 
+Coarse times (I3). Every time stored on a pending row — its earliest delivery (``not_before``)
+and the lapse of a claim (``claimed_until``) — is rounded up onto a :class:`DeliverySchedule`'s
+grid, the forward job's batch interval (10 minutes by default): rows scheduled within one step
+share a value, and a first delivery is also pushed by a random jitter before rounding, so the
+stored time neither reveals the submission instant nor orders submissions within a step. Rounding
+is always up, so nothing goes earlier than asked, a claim never lapses before its lease, and the
+claim query (``not_before <= now``) is unchanged. A new row's time is also floored onto the
+default 10-minute marks (:func:`stored_not_before`), so a caller that passes its own instant
+(a reassignment, a key rotation) stores no finer time either. A settled row keeps only its day.
+Ids are random (``storage.models.new_row_id``), so rows are claimed by due time, then by report
+and sequence (a report before its addenda), never by id.
+
 The clock always comes in as ``now`` so tests and the scheduler decide what time it is. Only
 worker tokens, ids and error class names are stored: never a message text (it may quote content).
 """
@@ -32,6 +44,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.coarse_time import round_down, round_up
 from storage.engine import Database
 from storage.models import DeliveryKind, DeliveryStatus, OutboxEntry
 
@@ -70,6 +83,61 @@ class RetryPolicy:
         return min(self.cap, self.base * factor)
 
 
+# The default grid: the forward job's default batch interval ([delivery] batch_interval_seconds).
+DEFAULT_GRID = dt.timedelta(minutes=10)
+# Jitter must be unpredictable to whoever reads the stored times (I3): the OS's generator.
+_random = secrets.SystemRandom()
+
+
+@dataclass(frozen=True)
+class DeliverySchedule:
+    """When a delivery may go, as coarse as the forward job allows (I3).
+
+    ``grid`` is the step every stored time is rounded up to. It is the forward job's batch
+    interval: the job looks at the outbox only once per interval (plus its own jitter), so a due
+    time rounded up to the next step holds a delivery back by at most one more interval, and
+    with the default 600 s the stored times fall on the clock's 10-minute marks. ``jitter`` is
+    the largest random delay added to a first delivery before rounding. A delivery submitted at
+    ``t`` is due by ``t + jitter + grid`` and sent by the first run after that.
+    """
+
+    grid: dt.timedelta = DEFAULT_GRID
+    jitter: dt.timedelta = dt.timedelta(0)
+
+    def __post_init__(self) -> None:
+        if self.grid <= dt.timedelta(0) or self.jitter < dt.timedelta(0):
+            raise ValueError("a delivery schedule needs grid > 0 and jitter >= 0")
+
+    @classmethod
+    def from_seconds(cls, interval: float, jitter: float) -> DeliverySchedule:
+        """The schedule of a forward job run every ``interval`` s with up to ``jitter`` s more."""
+        return cls(grid=dt.timedelta(seconds=interval), jitter=dt.timedelta(seconds=jitter))
+
+    def coarse(self, instant: dt.datetime) -> dt.datetime:
+        """``instant`` rounded up onto the grid: what the outbox stores instead of it."""
+        return round_up(instant, self.grid)
+
+    def first_attempt(self, now: dt.datetime) -> dt.datetime:
+        """A new delivery's ``not_before``: ``now`` plus a uniform random jitter, rounded up."""
+        delay = _random.uniform(0.0, self.jitter.total_seconds())
+        return self.coarse(now + dt.timedelta(seconds=delay))
+
+
+COARSE = DeliverySchedule()
+
+
+def stored_not_before(not_before: dt.datetime) -> dt.datetime:
+    """What a new delivery stores of the ``not_before`` its caller passed: at most the default
+    grid's mark at or before it (I3).
+
+    A floor under every caller, whatever schedule it used or forgot: a time from
+    :meth:`DeliverySchedule.first_attempt` on the default grid comes through unchanged, and an
+    instant passed as "due now" (a reassignment, a key rotation) is stored as the last
+    10-minute mark, still due now. Down, never up, so no caller's delivery is held back.
+    """
+    return round_down(not_before, DEFAULT_GRID)
+
+
 def new_worker_token() -> str:
     """A random token naming one worker's claims; it identifies a process, never a person."""
     return secrets.token_hex(8)
@@ -84,17 +152,18 @@ async def enqueue(
     sequence: int,
     not_before: dt.datetime,
 ) -> int:
-    """Add a pending delivery in the caller's transaction and return its id (flushes).
+    """Add a pending delivery in the caller's transaction and return its (random) id; flushes.
 
-    ``not_before`` should already carry the random batching delay (I3): the delivery time must
-    not reveal the submission time.
+    ``not_before`` should come from :meth:`DeliverySchedule.first_attempt` (I3): jittered and on
+    the grid, so the stored time does not reveal the submission time. Whatever it is, what is
+    stored is :func:`stored_not_before` of it.
     """
     entry = OutboxEntry(
         kind=kind,
         caseworker_id=caseworker_id,
         report_id=report_id,
         sequence=sequence,
-        not_before=not_before,
+        not_before=stored_not_before(not_before),
         attempts=0,
         status=DeliveryStatus.PENDING,
     )
@@ -104,13 +173,22 @@ async def enqueue(
 
 
 async def claim_batch(
-    db: Database, *, worker: str, now: dt.datetime, limit: int, lease: dt.timedelta
+    db: Database,
+    *,
+    worker: str,
+    now: dt.datetime,
+    limit: int,
+    lease: dt.timedelta,
+    schedule: DeliverySchedule = COARSE,
 ) -> list[Delivery]:
     """Claim up to ``limit`` due deliveries for ``worker`` until ``now + lease``; commits.
 
     Due means pending, ``not_before <= now``, and not claimed or claimed by a lease that has run
     out (a dead worker's rows come back here). No row is ever returned to two workers whose
-    leases overlap. The caller sends after this returns, outside any transaction.
+    leases overlap. The stored lapse is ``now + lease`` rounded up onto ``schedule``'s grid (I3):
+    the claim lasts at least ``lease``, and a dead worker's rows come back at most one step
+    later. Deliveries come back in report and sequence order, so a report's file goes before its
+    addenda's. The caller sends after this returns, outside any transaction.
     """
     if limit < 1 or lease <= dt.timedelta(0):
         raise ValueError("claim needs limit >= 1 and a positive lease")
@@ -121,7 +199,8 @@ async def claim_batch(
             OutboxEntry.not_before <= now,
             or_(OutboxEntry.claimed_until.is_(None), OutboxEntry.claimed_until <= now),
         )
-        .order_by(OutboxEntry.not_before, OutboxEntry.id)
+        # Ids are random (I3): due time first, then a report's bodies in sequence order.
+        .order_by(OutboxEntry.not_before, OutboxEntry.report_id, OutboxEntry.sequence)
         .limit(limit)
         # PostgreSQL: lock the chosen rows and skip rows another claim holds. SQLite has no row
         # locks and renders nothing here; its BEGIN IMMEDIATE already serialises the statement.
@@ -130,7 +209,7 @@ async def claim_batch(
     claim = (
         update(OutboxEntry)
         .where(OutboxEntry.id.in_(due.scalar_subquery()))
-        .values(claimed_until=now + lease, claimed_by=worker)
+        .values(claimed_until=schedule.coarse(now + lease), claimed_by=worker)
         .returning(
             OutboxEntry.id,
             OutboxEntry.kind,
@@ -144,7 +223,7 @@ async def claim_batch(
     async with db.sessionmaker() as session, session.begin():
         rows = (await session.execute(claim)).all()
     deliveries = [Delivery(*row) for row in rows]
-    deliveries.sort(key=lambda d: d.id)
+    deliveries.sort(key=lambda d: (d.report_id, d.sequence))
     return deliveries
 
 
@@ -188,11 +267,13 @@ async def release(
     now: dt.datetime,
     error_class: str,
     policy: RetryPolicy,
+    schedule: DeliverySchedule = COARSE,
 ) -> DeliveryStatus | None:
     """Record a failed send and give the row up; commits.
 
-    The attempt count goes up by one; the row is retried after ``policy.delay(attempts)`` or, once
-    ``policy.max_attempts`` is reached, marked ``failed``. ``error_class`` must be a class name,
+    The attempt count goes up by one; the row is retried after ``policy.delay(attempts)``
+    (rounded up onto ``schedule``'s grid, I3) or, once ``policy.max_attempts`` is reached, marked
+    ``failed``. ``error_class`` must be a class name,
     refused otherwise so no message text reaches the database. Returns the new status, or None
     if ``worker`` no longer holds the claim.
     """
@@ -215,7 +296,7 @@ async def release(
         failed = attempts >= policy.max_attempts
         status = DeliveryStatus.FAILED if failed else DeliveryStatus.PENDING
         # I3: a row that will never be retried keeps only its day, as a delivered one does.
-        not_before = _start_of_day(now) if failed else now + policy.delay(attempts)
+        not_before = _start_of_day(now) if failed else schedule.coarse(now + policy.delay(attempts))
         await session.execute(
             update(OutboxEntry)
             .where(OutboxEntry.id == delivery_id, OutboxEntry.claimed_by == worker)
@@ -233,9 +314,15 @@ async def release(
 
 
 async def give_back(
-    db: Database, delivery_ids: Sequence[int], *, worker: str, not_before: dt.datetime
+    db: Database,
+    delivery_ids: Sequence[int],
+    *,
+    worker: str,
+    not_before: dt.datetime,
+    schedule: DeliverySchedule = COARSE,
 ) -> int:
-    """Return claimed, untried rows to the outbox, due again at ``not_before``; commits.
+    """Return claimed, untried rows to the outbox, due again at ``not_before`` rounded up onto
+    ``schedule``'s grid (I3); commits.
 
     Unlike :func:`release` this counts no attempt: Telegram's ``RetryAfter`` and a stopping bot
     are not failures of the delivery, so they must never push it towards ``failed``. Only rows
@@ -250,7 +337,7 @@ async def give_back(
             OutboxEntry.claimed_by == worker,
             OutboxEntry.status == DeliveryStatus.PENDING,
         )
-        .values(claimed_until=None, claimed_by=None, not_before=not_before)
+        .values(claimed_until=None, claimed_by=None, not_before=schedule.coarse(not_before))
         .returning(OutboxEntry.id)
         .execution_options(synchronize_session=False)
     )
@@ -267,10 +354,17 @@ async def pending_count(session: AsyncSession) -> int:
 
 
 async def renew_claim(
-    db: Database, delivery_id: int, *, worker: str, now: dt.datetime, lease: dt.timedelta
+    db: Database,
+    delivery_id: int,
+    *,
+    worker: str,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    schedule: DeliverySchedule = COARSE,
 ) -> bool:
-    """Hold ``worker``'s claim on a row until ``now + lease``; commits. False if the claim ran
-    out or another worker holds the row.
+    """Hold ``worker``'s claim on a row until ``now + lease``, rounded up onto ``schedule``'s
+    grid (I3, as :func:`claim` stores it); commits. False if the claim ran out or another worker
+    holds the row.
 
     For a delivery sent as several uploads (a report over Telegram's upload limit, in parts):
     each upload starts with a whole lease ahead of it, as a single file does, so no other
@@ -286,7 +380,7 @@ async def renew_claim(
             OutboxEntry.status == DeliveryStatus.PENDING,
             OutboxEntry.claimed_until > now,
         )
-        .values(claimed_until=now + lease)
+        .values(claimed_until=schedule.coarse(now + lease))
         .returning(OutboxEntry.id)
         .execution_options(synchronize_session=False)
     )

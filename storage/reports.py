@@ -53,6 +53,7 @@ from storage.models import (
     ReportStatus,
     Wrap,
 )
+from storage.outbox import stored_not_before
 from storage.repositories import draw_case_references
 
 REPORT_SEQUENCE = 0  # the report's own body; addenda are 1, 2, ...
@@ -106,11 +107,12 @@ async def store_report(
     ``report_id`` is the id the body was sealed under (``crypto.new_report_id``); ``wraps`` maps
     each recipient key id to the wrap of this body's data key, and must hold at least one, or no
     one could ever open the report. With ``assigned_caseworker_id`` the report is ``assigned``
-    and an outbox row delivers it to that caseworker from ``deliver_not_before`` (which carries
-    the batching delay, I3). Returns after the commit that holds this report, which may also
-    hold other callers' reports (see the module docstring); raises on any failure of this report
-    with nothing of it written. Must not be called while the task holds an open SQLite
-    transaction: the writer would wait for its lock.
+    and an outbox row delivers it to that caseworker from ``deliver_not_before``, which should
+    come from ``storage.outbox.DeliverySchedule.first_attempt`` (jittered and on the grid, I3).
+    Returns after the commit that holds this report, which may also hold other callers' reports
+    (see the module docstring); raises on any failure of this report with nothing of it written.
+    Must not be called while the task holds an open SQLite transaction: the writer would wait
+    for its lock.
     """
     if len(report_id) != REPORT_ID_BYTES:
         raise ValueError("report_id must be 16 bytes")
@@ -198,19 +200,21 @@ def _write_reports(connection: Connection, reports: Sequence[_NewReport]) -> lis
             for r in reports
         ],
     )
-    # A pending delivery as storage.outbox.enqueue makes one, for the whole batch at once.
+    # A pending delivery as storage.outbox.enqueue makes one, for the whole batch at once; its
+    # random id (like the mailbox's) is drawn by the column's Python default, row by row (I3).
     deliveries = [
         {
             "kind": DeliveryKind.REPORT,
             "caseworker_id": r.assigned_caseworker_id,
             "report_id": r.report_id,
             "sequence": REPORT_SEQUENCE,
-            "not_before": r.deliver_not_before,
+            "not_before": stored_not_before(r.deliver_not_before),
             "attempts": 0,
             "status": DeliveryStatus.PENDING,
         }
         for r in reports
-        if r.assigned_caseworker_id is not None
+        # Both or neither (checked by store_report); the second names the time for the checker.
+        if r.assigned_caseworker_id is not None and r.deliver_not_before is not None
     ]
     if deliveries:
         connection.execute(insert(OutboxEntry), deliveries)

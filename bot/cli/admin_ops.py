@@ -11,7 +11,6 @@ Text here is for admins and is English only; every message sits in this module.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated
 
@@ -86,10 +85,12 @@ def _status_lines(status: Status, config: Config, now: dt.datetime) -> list[str]
     retention = config.retention
     today = now.astimezone(dt.UTC).date()
     deadlines = status.deadlines
+    # Whole days ahead, at least 1 while still ahead: a deadline sits on the hour after its
+    # retention (I3), so a 24 h retention reads "in 1 day", not "in 2 days".
     housekeeping_days = (
         None
         if deadlines.housekeeping is None
-        else math.ceil((deadlines.housekeeping - now) / dt.timedelta(days=1))
+        else (deadlines.housekeeping - now).days or int(deadlines.housekeeping > now)
     )
     forward_low = delivery.batch_interval_seconds
     forward_high = forward_low + delivery.jitter_seconds

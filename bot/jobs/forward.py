@@ -85,7 +85,7 @@ from crypto.keys import Ed25519PublicKey
 from storage import outbox
 from storage.engine import Database
 from storage.models import DeliveryStatus
-from storage.outbox import Delivery, RetryPolicy
+from storage.outbox import Delivery, DeliverySchedule, RetryPolicy
 
 JOB_NAME = "forward"
 _log = get_logger("forward")
@@ -147,6 +147,11 @@ class ForwardSettings:
                 max_attempts=delivery.max_attempts,
             ),
         )
+
+    @property
+    def schedule(self) -> DeliverySchedule:
+        """The grid stored times are rounded onto: this job's interval and jitter (I3)."""
+        return DeliverySchedule.from_seconds(self.batch_interval, self.jitter)
 
     def next_delay(self) -> float:
         """Seconds until the next run: the interval plus a fresh uniform jitter (I3)."""
@@ -304,6 +309,7 @@ class Forwarder:
             now=now,
             limit=self.settings.claim_size,
             lease=self.settings.lease,
+            schedule=self.settings.schedule,
         )
         if not deliveries:
             return False
@@ -362,6 +368,7 @@ class Forwarder:
                     worker=self.worker,
                     now=self._clock(),
                     lease=self.settings.lease,
+                    schedule=self.settings.schedule,
                 ):
                     # Another worker may hold the row now and sends every part again (I8).
                     batch.settle(delivery)
@@ -435,6 +442,7 @@ class Forwarder:
             now=self._clock(),
             error_class=type(error).__name__,
             policy=policy,
+            schedule=self.settings.schedule,
         )
         metrics.delivery_failed()
         if status is DeliveryStatus.FAILED:
@@ -443,17 +451,23 @@ class Forwarder:
             counts.retrying += 1
 
     async def _give_back_unsettled(self, batch: _Pass, counts: RunCounts) -> None:
-        """Return every row of the batch not sent nor recorded, each due when it may go again."""
+        """Return every row of the batch not sent nor recorded, each due when it may go again.
+
+        I3: due times are stored on the schedule's grid, and the run waits for the same rounded
+        time, so the rows it waits for are due when it claims again.
+        """
+        schedule = self.settings.schedule
         groups: dict[dt.datetime, list[int]] = defaultdict(list)
         for delivery_id in batch.unsettled:
             groups[batch.not_before_of(delivery_id)].append(delivery_id)
         for not_before, ids in groups.items():
             returned = await outbox.give_back(
-                self._db, ids, worker=self.worker, not_before=not_before
+                self._db, ids, worker=self.worker, not_before=not_before, schedule=schedule
             )
             if not_before > batch.now:
                 counts.deferred += returned
-        pause = batch.earliest_pause()
+        earliest = batch.earliest_pause()
+        pause = None if earliest is None else schedule.coarse(earliest)
         if pause is not None and (self._pending_pause is None or pause < self._pending_pause):
             self._pending_pause = pause
 

@@ -68,6 +68,7 @@ from crypto.housekeeping import (
     open_erase_target,
     seal_erase_target,
 )
+from storage.coarse_time import round_down, round_up
 from storage.engine import Database
 from storage.models import Housekeeping as HousekeepingRow
 from storage.repositories import HousekeepingRepository
@@ -281,6 +282,25 @@ class DueErasure:
     target: EraseTarget
 
 
+# Telegram deletes a bot's or a user's message only while it is under 48 hours old.
+TELEGRAM_DELETE_WINDOW = dt.timedelta(hours=48)
+# I3: deadlines are stored on the hour, so a row does not say to the second when its
+# conversation ended, and every conversation ending within one hour carries the same deadline.
+DEADLINE_GRID = dt.timedelta(hours=1)
+
+
+def erase_deadline(now: dt.datetime, retention: dt.timedelta) -> dt.datetime:
+    """When a target kept at ``now`` is dropped: ``now + retention`` rounded up to the hour (I3).
+
+    Rounded up, so no target is dropped before its promised retention, and kept at most an hour
+    longer; but never rounded past Telegram's deletion window: with ``retention`` near 48 h the
+    deadline is the last whole hour before ``now + 48 h``, so the erase job never holds ids it
+    can no longer use (I2). Always strictly after ``now``, on the hour.
+    """
+    latest = round_down(now + TELEGRAM_DELETE_WINDOW - dt.timedelta(microseconds=1), DEADLINE_GRID)
+    return min(round_up(now + retention, DEADLINE_GRID), latest)
+
+
 class Housekeeping:
     """Sealed erase targets in the database: the bot's :class:`handlers.ports.HousekeepingPort`."""
 
@@ -344,7 +364,7 @@ class Housekeeping:
             (target, seal_erase_target(dated.key, target.chat_id, target.message_ids))
             for target in targets
         ]
-        deadline = now + self._retention
+        deadline = erase_deadline(now, self._retention)
         stored: list[int] = []
         async with self._db.sessionmaker() as session, session.begin():
             rows = HousekeepingRepository(session)

@@ -107,6 +107,7 @@ from storage.models import (
     Report,
     ReportStatus,
 )
+from storage.outbox import DEFAULT_GRID, DeliverySchedule
 from storage.repositories import MailboxRepository, ReportRepository
 
 _log = get_logger("mailbox")
@@ -190,6 +191,8 @@ class MailboxSettings:
     receipt_salt: bytes = field(repr=False)
     receipt_pepper: bytes = field(repr=False)
     jitter_seconds: float
+    # The forward job's batch interval: an addendum's delivery time is rounded up onto it (I3).
+    delivery_interval_seconds: float = DEFAULT_GRID.total_seconds()
     # Every accepted pepper version (bot.services.key_lifecycle); None: ``receipt_pepper`` alone.
     peppers: PepperRing | None = None
     # The lowest revocation list serial to accept (bot.revocation_mark), read at each use: the
@@ -239,6 +242,7 @@ class MailboxService:
                 receipt_salt=runtime.secrets.receipt_salt,
                 receipt_pepper=runtime.secrets.receipt_pepper,
                 jitter_seconds=config.delivery.jitter_seconds,
+                delivery_interval_seconds=config.delivery.batch_interval_seconds,
                 peppers=load_pepper_ring(config.server.state_dir, runtime.secrets.receipt_pepper),
                 revocation_floor=partial(
                     revocation_floor,
@@ -553,7 +557,7 @@ class MailboxService:
                     caseworker_id=recipient.caseworker_id,
                     report_id=report.id,
                     sequence=sequence,
-                    not_before=self._clock() + self._delivery_delay(),
+                    not_before=self._delivery_schedule().first_attempt(self._clock()),
                 )
         event(
             _log,
@@ -612,10 +616,12 @@ class MailboxService:
                 .execution_options(synchronize_session=False)
             )
 
-    def _delivery_delay(self) -> dt.timedelta:
+    def _delivery_schedule(self) -> DeliverySchedule:
         # I3: delivery time must not reveal when the reporter wrote.
-        jitter = self._settings.jitter_seconds
-        return dt.timedelta(seconds=secrets.SystemRandom().uniform(0, jitter) if jitter else 0)
+        settings = self._settings
+        return DeliverySchedule.from_seconds(
+            settings.delivery_interval_seconds, settings.jitter_seconds
+        )
 
 
 def _case_for_addition(lookup_tag: bytes) -> Select[Mailbox, Report]:

@@ -59,6 +59,7 @@ from handlers.ports import HousekeepingPort, Submission, SubmissionBusy, Submiss
 from handlers.report_flow import ReportFlow, ReportFlowSettings, install_report_flow
 from storage.engine import Database
 from storage.models import Language
+from storage.outbox import COARSE, DeliverySchedule
 from storage.reports import REPORT_SEQUENCE, NewMailbox, store_report
 
 _log = get_logger("report_submission")
@@ -157,10 +158,12 @@ class ReportSubmissionService:
         peppers: PepperRing,
         revocation_floor: Callable[[], int],
         clock: Callable[[], dt.datetime] = _now,
+        delivery_schedule: DeliverySchedule = COARSE,
     ) -> None:
         """``revocation_floor`` gives the lowest revocation list serial to accept, read at each
         submission (the mark only grows, and an admin may raise it while the bot runs): below it,
-        nothing is sealed (:class:`bot.services.caseworkers.RevocationsRolledBack`)."""
+        nothing is sealed (:class:`bot.services.caseworkers.RevocationsRolledBack`).
+        ``delivery_schedule`` jitters and rounds when a report may first go (I3)."""
         self._database = database
         self._kdf_pool = kdf_pool
         self._organisation = organisation_signing_key
@@ -169,6 +172,7 @@ class ReportSubmissionService:
         self._peppers = peppers
         self._revocation_floor = revocation_floor
         self._clock = clock
+        self._delivery_schedule = delivery_schedule
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> ReportSubmissionService:
@@ -184,6 +188,9 @@ class ReportSubmissionService:
             peppers=load_pepper_ring(config.server.state_dir, runtime.secrets.receipt_pepper),
             revocation_floor=partial(
                 revocation_floor, config.server.state_dir, organisation.min_revocation_serial
+            ),
+            delivery_schedule=DeliverySchedule.from_seconds(
+                config.delivery.batch_interval_seconds, config.delivery.jitter_seconds
             ),
         )
 
@@ -248,7 +255,10 @@ class ReportSubmissionService:
                 ),
                 today=today,
                 assigned_caseworker_id=caseworker.caseworker_id if caseworker else None,
-                deliver_not_before=now if caseworker else None,
+                # I3: jittered and on the forward job's grid, never the submission instant.
+                deliver_not_before=(
+                    self._delivery_schedule.first_attempt(now) if caseworker else None
+                ),
             )
         except Exception as exc:
             # Driver and crypto errors may carry values; the flow needs only "not saved".

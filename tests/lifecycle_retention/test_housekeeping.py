@@ -75,7 +75,8 @@ async def test_kept_ids_are_sealed_and_chunked_by_hundred(
     assert {row.key_version for row in stored} == {housekeeping.keyring.current(clock.now).version}
     due, damaged = await housekeeping.due(10)
     assert damaged == 0
-    assert [len(d.target.message_ids) for d in due] == [100, 50]
+    # Row ids are random (I3), so the chunks come back in no particular order.
+    assert sorted(len(d.target.message_ids) for d in due) == [50, 100]
     assert {d.target.chat_id for d in due} == {chat_id}
 
 

@@ -66,6 +66,7 @@ async def test_stopping_the_bot_hands_open_conversations_to_housekeeping(
                 counts = await Eraser(housekeeping, application.bot).run()
             assert counts.erased == 1
             assert chat.messages() == []
-            assert stored[0].deadline <= dt.datetime.now(dt.UTC) + dt.timedelta(hours=24)
+            # The retention, rounded up to the hour (I3).
+            assert stored[0].deadline <= dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)
         finally:
             await runtime.close()

@@ -1,4 +1,5 @@
-"""Outbox: claims never overlap, dead workers' claims come back, retries back off, then fail."""
+"""Outbox: claims never overlap, dead workers' claims come back, retries back off, then fail;
+every time it stores sits on the schedule's grid and its ids are random (I3)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from sqlalchemy import insert, select
 from storage.engine import Backend, Database, open_database
 from storage.models import DeliveryKind, DeliveryStatus, OutboxEntry
 from storage.outbox import (
+    COARSE,
+    DeliverySchedule,
     RetryPolicy,
     claim_batch,
     enqueue,
+    give_back,
     mark_sent,
     new_worker_token,
     pending_count,
@@ -88,8 +92,8 @@ async def test_claimed_rows_are_not_claimed_again_while_the_lease_runs(db: Datab
     ids = await _fill(db, 10)
     first = await claim_batch(db, worker="a", now=NOW, limit=4, lease=LEASE)
     second = await claim_batch(db, worker="b", now=NOW + LEASE / 2, limit=100, lease=LEASE)
-    assert [d.id for d in first] == ids[:4]
-    assert [d.id for d in second] == ids[4:]
+    assert len(first) == 4
+    assert sorted(d.id for d in first + second) == ids
     assert await claim_batch(db, worker="c", now=NOW + LEASE / 2, limit=100, lease=LEASE) == []
 
 
@@ -97,13 +101,17 @@ async def test_dead_workers_claims_are_reclaimed_after_the_lease(db: Database) -
     ids = await _fill(db, 20)
     dead = await claim_batch(db, worker="dead", now=NOW, limit=20, lease=LEASE)
     assert len(dead) == 20
-    just_before = NOW + LEASE - dt.timedelta(seconds=1)
+    # I3: the stored lapse is the lease's end rounded up onto the grid, so at least the lease.
+    lapse = COARSE.coarse(NOW + LEASE)
+    assert lapse >= NOW + LEASE
+    assert (await _entry(db, ids[0])).claimed_until == lapse
+    just_before = lapse - dt.timedelta(seconds=1)
     assert await claim_batch(db, worker="alive", now=just_before, limit=50, lease=LEASE) == []
-    reclaimed = await claim_batch(db, worker="alive", now=NOW + LEASE, limit=50, lease=LEASE)
-    assert [d.id for d in reclaimed] == ids
+    reclaimed = await claim_batch(db, worker="alive", now=lapse, limit=50, lease=LEASE)
+    assert sorted(d.id for d in reclaimed) == ids
     # The dead worker, should it wake up, no longer holds them.
-    assert not await mark_sent(db, ids[0], worker="dead", now=NOW + LEASE)
-    assert await mark_sent(db, ids[0], worker="alive", now=NOW + LEASE)
+    assert not await mark_sent(db, ids[0], worker="dead", now=lapse)
+    assert await mark_sent(db, ids[0], worker="alive", now=lapse)
 
 
 async def test_mark_sent_keeps_only_the_day(db: Database) -> None:
@@ -125,12 +133,20 @@ async def test_release_backs_off_exponentially_then_fails(db: Database) -> None:
     policy = RetryPolicy(
         base=dt.timedelta(seconds=10), cap=dt.timedelta(seconds=60), max_attempts=5
     )
+    # A grid that divides every wait, so the backoff itself shows through the rounding.
+    schedule = DeliverySchedule(grid=dt.timedelta(seconds=10))
     now = NOW
     waits = []
     for _ in range(4):
         [claimed] = await claim_batch(db, worker="w", now=now, limit=1, lease=LEASE)
         status = await release(
-            db, claimed.id, worker="w", now=now, error_class="NetworkError", policy=policy
+            db,
+            claimed.id,
+            worker="w",
+            now=now,
+            error_class="NetworkError",
+            policy=policy,
+            schedule=schedule,
         )
         assert status is DeliveryStatus.PENDING
         entry = await _entry(db, delivery_id)
@@ -215,3 +231,113 @@ async def test_concurrent_workers_claim_every_row_exactly_once(db: Database) -> 
     assert sorted(counts) == ids
     # Every worker took part: the rows were really shared out, not drained by one.
     assert all(per_worker.values())
+
+
+def _on_grid(instant: dt.datetime, grid: dt.timedelta) -> bool:
+    return (instant - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) % grid == dt.timedelta(0)
+
+
+def test_a_first_delivery_is_jittered_then_rounded_up_and_due_within_a_bound() -> None:
+    schedule = DeliverySchedule(grid=dt.timedelta(minutes=10), jitter=dt.timedelta(minutes=5))
+    submitted = dt.datetime(2025, 3, 14, 12, 7, 27, 412_345, tzinfo=dt.UTC)
+    drawn = {schedule.first_attempt(submitted) for _ in range(400)}
+    # Never before the submission, never later than jitter plus one step, always on a mark.
+    assert all(submitted < t <= submitted + schedule.jitter + schedule.grid for t in drawn)
+    assert all(_on_grid(t, schedule.grid) for t in drawn)
+    # The jitter really moves it: 12:07 + [0, 5 min] straddles the 12:10 mark.
+    assert drawn == {
+        dt.datetime(2025, 3, 14, 12, 10, tzinfo=dt.UTC),
+        dt.datetime(2025, 3, 14, 12, 20, tzinfo=dt.UTC),
+    }
+
+
+def test_a_schedule_refuses_an_empty_grid_or_negative_jitter() -> None:
+    with pytest.raises(ValueError, match="grid"):
+        DeliverySchedule(grid=dt.timedelta(0))
+    with pytest.raises(ValueError, match="jitter"):
+        DeliverySchedule(jitter=dt.timedelta(seconds=-1))
+
+
+async def test_every_time_a_pending_delivery_stores_is_on_the_grid(db: Database) -> None:
+    [delivery_id] = await _fill(db, 1)
+    odd = NOW + dt.timedelta(minutes=3, seconds=7, microseconds=123)
+    await claim_batch(db, worker="w", now=odd, limit=1, lease=LEASE)
+    claimed = await _entry(db, delivery_id)
+    assert claimed.claimed_until is not None
+    assert _on_grid(claimed.claimed_until, COARSE.grid)
+    await release(
+        db, delivery_id, worker="w", now=odd, error_class="TimedOut", policy=RetryPolicy()
+    )
+    retried = await _entry(db, delivery_id)
+    assert _on_grid(retried.not_before, COARSE.grid)
+    assert retried.not_before >= odd
+    later = retried.not_before
+    await claim_batch(db, worker="w", now=later, limit=1, lease=LEASE)
+    assert await give_back(
+        db, [delivery_id], worker="w", not_before=later + dt.timedelta(seconds=41)
+    )
+    given_back = await _entry(db, delivery_id)
+    assert given_back.not_before == later + COARSE.grid
+
+
+async def test_outbox_ids_are_random_not_a_sequence(db: Database) -> None:
+    caseworker_id = await add_caseworker(db, "cw-ids")
+    ids = []
+    for _ in range(12):
+        stored = await store_opaque_report(db, caseworker_id=caseworker_id)
+        async with db.sessionmaker() as session:
+            ids.append(
+                await session.scalar(
+                    select(OutboxEntry.id).where(OutboxEntry.report_id == stored.report_id)
+                )
+            )
+    # Twelve random 63-bit ids: in insertion order with probability 1/12!, dense never.
+    assert ids != sorted(ids)
+    assert max(ids) - min(ids) > 2**40
+
+
+async def test_a_report_is_claimed_before_its_addenda_whatever_their_ids(db: Database) -> None:
+    caseworker_id = await add_caseworker(db, "cw-order")
+    stored = await store_opaque_report(db)
+    async with db.sessionmaker() as session, session.begin():
+        for sequence in (3, 1, 2):
+            await enqueue(
+                session,
+                kind=DeliveryKind.ADDENDUM,
+                caseworker_id=caseworker_id,
+                report_id=stored.report_id,
+                sequence=sequence,
+                not_before=NOW,
+            )
+        await enqueue(
+            session,
+            kind=DeliveryKind.REPORT,
+            caseworker_id=caseworker_id,
+            report_id=stored.report_id,
+            sequence=0,
+            not_before=NOW,
+        )
+    claimed = await claim_batch(db, worker="w", now=NOW, limit=10, lease=LEASE)
+    assert [d.sequence for d in claimed] == [0, 1, 2, 3]
+
+
+async def test_an_instant_passed_as_due_now_is_stored_on_a_mark_and_stays_due(
+    db: Database,
+) -> None:
+    """Callers that enqueue with their own clock (a reassignment, a key rotation) still store no
+    finer time than the 10-minute mark, and their delivery is not held back."""
+    caseworker_id = await add_caseworker(db, "cw-now")
+    stored = await store_opaque_report(db)
+    instant = NOW + dt.timedelta(minutes=4, seconds=59, microseconds=999_999)
+    async with db.sessionmaker() as session, session.begin():
+        delivery_id = await enqueue(
+            session,
+            kind=DeliveryKind.REPORT,
+            caseworker_id=caseworker_id,
+            report_id=stored.report_id,
+            sequence=0,
+            not_before=instant,
+        )
+    assert (await _entry(db, delivery_id)).not_before == NOW
+    [claimed] = await claim_batch(db, worker="w", now=instant, limit=1, lease=LEASE)
+    assert claimed.id == delivery_id
