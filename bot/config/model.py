@@ -439,8 +439,22 @@ class LimitsSection(_Table):
     max_file_bytes: Count = TELEGRAM_CLOUD_FILE_LIMIT
     max_files: Count = 10
     max_messages_per_minute: Count = 20
+    flood_burst: Count = 60
     conversation_timeout_minutes: Minutes = 30
     argon2_queue_size: Count = 8
+    argon2_workers: Count = 2
+    submission_queue_size: Count = 256
+    receipt_lookups_per_minute: Count = 60
+    draft_memory_bytes: Count = 256 * 1024 * 1024
+    reports_per_day: Count = 10
+    min_free_disk_bytes: Count = 512 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _burst_covers_a_minute(self) -> LimitsSection:
+        """A burst below the per-minute rate would refuse what the rate allows."""
+        if self.flood_burst < self.max_messages_per_minute:
+            raise ValueError("flood_burst must be at least max_messages_per_minute")
+        return self
 
 
 class ServerSection(_Table):
