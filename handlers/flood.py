@@ -45,6 +45,8 @@ MESSAGE_COST = 1
 FILE_COST = 2
 # Past this many pseudonyms, idle ones are swept before a new one is added (bounds memory).
 _SWEEP_AT = 4096
+# Refills add up in floating point: a minute's refill in many small steps may fall a hair short.
+_EPSILON = 1e-9
 
 
 def update_cost(update: Update) -> int:
@@ -127,8 +129,8 @@ class FloodLimiter:
         if now < bucket.quiet_until:
             return FloodVerdict(allowed=False)
         needed = min(float(cost), self._burst)
-        if bucket.tokens >= needed:
-            bucket.tokens -= needed
+        if bucket.tokens + _EPSILON >= needed:
+            bucket.tokens = max(0.0, bucket.tokens - needed)
             return FloodVerdict(allowed=True)
         bucket.quiet_until = now + QUIET_SECONDS
         return FloodVerdict(allowed=False, first_refusal=True)
@@ -145,7 +147,7 @@ class FloodLimiter:
         stale = []
         for pseudonym, bucket in self._buckets.items():
             self._refill(bucket, now)
-            if bucket.tokens >= self._burst and now >= bucket.quiet_until:
+            if bucket.tokens + _EPSILON >= self._burst and now >= bucket.quiet_until:
                 stale.append(pseudonym)
         for pseudonym in stale:
             del self._buckets[pseudonym]
