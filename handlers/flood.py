@@ -82,8 +82,9 @@ class _Bucket:
 class FloodLimiter:
     """A token bucket per daily pseudonym: ``burst`` units, ``max_per_minute`` refilled a minute.
 
-    ``burst`` defaults to ``max_per_minute`` (no extra allowance). Not thread-safe: call it from
-    the event loop only (handlers do).
+    ``burst`` below ``max_per_minute`` (or None) counts as ``max_per_minute``: a bucket smaller
+    than a minute's refill would refuse what the rate allows. Not thread-safe: call it from the
+    event loop only (handlers do).
     """
 
     def __init__(
@@ -95,9 +96,7 @@ class FloodLimiter:
     ) -> None:
         if max_per_minute < 1:
             raise ValueError("max_per_minute must be at least 1")
-        burst = max_per_minute if burst is None else burst
-        if burst < 1:
-            raise ValueError("burst must be at least 1")
+        burst = max(max_per_minute, burst or 0)
         self._rate = max_per_minute / 60.0
         self._per_minute = max_per_minute
         self._burst = float(burst)

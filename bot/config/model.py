@@ -449,13 +449,6 @@ class LimitsSection(_Table):
     reports_per_day: Count = 10
     min_free_disk_bytes: Count = 512 * 1024 * 1024
 
-    @model_validator(mode="after")
-    def _burst_covers_a_minute(self) -> LimitsSection:
-        """A burst below the per-minute rate would refuse what the rate allows."""
-        if self.flood_burst < self.max_messages_per_minute:
-            raise ValueError("flood_burst must be at least max_messages_per_minute")
-        return self
-
 
 class ServerSection(_Table):
     """``[server]``: the state directory, for the server secrets and the SQLite file."""
