@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python -m bench.conversation [--reporters 1 10 50] [--drafts 1000]
-                                 [--messages-per-second 1000]
+                                 [--messages-per-second 1000] [--burst 30]
 
 The bot is ``sanad run`` in a subprocess, as deployed, polling the local Bot API server that runs
 in this process (so the server's work is not counted against the bot's memory). Simulated
@@ -23,7 +23,12 @@ Memory: a fresh bot, one warm-up report, then ``--drafts`` reporters (``--wave``
 stop part-way — at the danger question by default (three updates each, so a thousand drafts open
 in about two minutes), or after typing their statement (``--draft-depth statement``) — so that
 many drafts are open at once; the bot's resident set (``VmRSS``) before and after, and its peak
-(``VmHWM``), from ``/proc``. Prints one JSON object.
+(``VmHWM``), from ``/proc``.
+
+Burst: ``--burst`` reporters (30 by default) each fill in a whole report up to the review, then
+all press Submit at the same moment; the run counts the receipts and the "busy" answers (the
+sealing line should hold every one of them: 0 busy), the seconds from the presses to the first
+and the last receipt, and the bot's peak resident memory. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ from bot.local_api.ptb import polling
 from crypto.keys import OrganisationKeys
 from handlers.choices import country_name, month_name
 from handlers.i18n import LANGUAGE_NAMES, translator
-from tests.delivery.conftest import TOKEN_ENV, config_text
+from tests.delivery.conftest import TOKEN_ENV, certified_state_dir, config_text
 from tests.support.calls import CallCounter
 from tests.support.processes import sanad_run, stop
 
@@ -297,12 +302,14 @@ class Bench:
         token = self.api.add_bot(username=username)
         folder = Path(tempfile.mkdtemp(dir=self.folder))
         config = folder / "config.toml"
+        org = OrganisationKeys.generate()
         config.write_text(
             config_text(
                 api_url=self.api.url,
                 database_url=f"sqlite+aiosqlite:///{folder / 'sanad.sqlite3'}",
-                org=OrganisationKeys.generate(),
-                state_dir=folder / "state",
+                org=org,
+                # Format v2: without a certified bot key, ``sanad run`` does not start.
+                state_dir=certified_state_dir(folder / "state", org),
                 delivery={
                     "batch_interval_seconds": 600.0, "jitter_seconds": 0.0,
                     "messages_per_second": self.messages_per_second,
@@ -386,6 +393,60 @@ async def throughput(bench: Bench, reporters: list[int]) -> list[dict[str, Any]]
     return rows
 
 
+async def up_to_review(person: Person) -> None:
+    """A whole draft, looking at the review and its Submit button."""
+    await draft_up_to_statement(person)
+    for label in AFTER_STATEMENT:
+        await person.press(label)
+
+
+BUSY = _("Many reports are being saved right now. Please press Submit again in a minute.")
+
+
+async def submit_burst(bench: Bench, count: int) -> dict[str, Any]:
+    """``count`` reporters at the review press Submit at once; receipts, "busy", seconds."""
+    async with bench.sanad() as sanad:
+        people = [
+            Person(sanad.api.open_chat(9_900_000 + i, f"Reporter {i}", language_code="en",
+                                       bot=sanad.username))
+            for i in range(count)
+        ]
+        await asyncio.gather(*(from_the_start(person, up_to_review) for person in people))
+        reviews = [_latest_with_buttons(person.chat) for person in people]
+        started = time.perf_counter()
+        # Every press reaches the server before any answer is awaited: the same moment.
+        for person, review in zip(people, reviews, strict=True):
+            await person.chat.press_button(review.message_id, text=_("Submit"))
+
+        async def outcome(person: Person) -> tuple[str, float]:
+            def answered() -> bool:
+                return any(
+                    m.text == BUSY or any(b.text == _("I have saved it")
+                                          for row in m.buttons for b in row)
+                    for m in person.chat.bot_messages()
+                )
+
+            await person.chat.wait_until(answered, timeout=WAIT)
+            seconds = time.perf_counter() - started
+            busy = any(m.text == BUSY for m in person.chat.bot_messages())
+            return ("busy" if busy else "receipt"), seconds
+
+        results = await asyncio.gather(*(outcome(person) for person in people))
+        # Two Argon2id workers (64 MiB each) at most, on top of the bot's own memory.
+        peak = _proc_status_kib(sanad.process.pid, "VmHWM")
+        await stop(sanad.process)
+    receipts = sorted(seconds for kind, seconds in results if kind == "receipt")
+    return {
+        "simultaneous_submissions": count,
+        "receipts": len(receipts),
+        "busy": sum(kind == "busy" for kind, _seconds in results),
+        "seconds_to_first_receipt": round(receipts[0], 2) if receipts else None,
+        "seconds_to_last_receipt": round(receipts[-1], 2) if receipts else None,
+        "bot_peak_rss_mib": round(peak / 1024, 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
 DRAFT_DEPTHS = {"danger": draft_to_danger_question, "statement": draft_up_to_statement}
 
 
@@ -425,16 +486,18 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         async with LocalBotApi.running() as api:
             bench = Bench(api, Path(folder), args.messages_per_second)
-            rows = await throughput(bench, args.reporters)
+            rows = await throughput(bench, args.reporters) if args.reporters else []
             memory = (
                 await draft_memory(bench, args.drafts, args.wave, args.draft_depth)
                 if args.drafts else None
             )
+            burst = await submit_burst(bench, args.burst) if args.burst else None
     return {
         "benchmark": "conversation",
         "messages_per_second_limit": args.messages_per_second,
         "throughput": rows,
         "memory": memory,
+        "submit_burst": burst,
     }
 
 
@@ -478,7 +541,7 @@ def main() -> None:
         echo_bot(parser.parse_args(sys.argv[2:]).api)
         return
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--reporters", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--reporters", type=int, nargs="*", default=[1, 10, 50])
     parser.add_argument("--drafts", type=int, default=1000)
     parser.add_argument("--wave", type=int, default=100,
                         help="reporters opening drafts at once (all stay open)")
@@ -486,6 +549,8 @@ def main() -> None:
                         help="where each draft stops: at the danger question (3 updates) or "
                         "after the typed statement (10 updates)")
     parser.add_argument("--messages-per-second", type=float, default=1000.0)
+    parser.add_argument("--burst", type=int, default=30,
+                        help="reporters pressing Submit at the same moment (0: skip)")
     print(json.dumps(asyncio.run(measure(parser.parse_args()))))
 
 
