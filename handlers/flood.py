@@ -24,7 +24,8 @@ minute the reporter was told to wait; each filled the window again, so the repor
 was refused again after the minute. Now a refusal opens a quiet minute (:data:`QUIET_SECONDS`):
 everything of that pseudonym is refused, silently, until it ends, and refused updates never take
 tokens, so when it ends the bucket holds at least ``max_per_minute`` units and the reporter
-continues where they were.
+continues where they were. Only ``/forget`` and the Erase buttons are not held by the quiet
+minute, just by the bucket: emptying the chat (I7) must never wait a minute.
 """
 
 from __future__ import annotations
@@ -110,10 +111,15 @@ class FloodLimiter:
             f"tracked={len(self._buckets)})"
         )
 
-    def check(self, user_id: int, cost: int = MESSAGE_COST) -> FloodVerdict:
+    def check(
+        self, user_id: int, cost: int = MESSAGE_COST, *, erasing: bool = False
+    ) -> FloodVerdict:
         """Take ``cost`` units from ``user_id``'s bucket if it holds them, and say whether it did.
 
         A cost above ``burst`` is taken as ``burst`` (such an update passes on a full bucket).
+        ``erasing`` (``/forget``, an Erase button) is not held by the quiet minute, only by the
+        bucket: a reporter who must empty the chat now (I7) waits seconds at most, while a flood
+        of them is still held to the rate.
         """
         now = self._clock()
         pseudonym, new_day = self._pseudonyms.of(user_id, now)
@@ -125,12 +131,14 @@ class FloodLimiter:
                 self.sweep()
             bucket = self._buckets[pseudonym] = _Bucket(self._burst, now)
         self._refill(bucket, now)
-        if now < bucket.quiet_until:
+        if now < bucket.quiet_until and not erasing:
             return FloodVerdict(allowed=False)
         needed = min(float(cost), self._burst)
         if bucket.tokens + _EPSILON >= needed:
             bucket.tokens = max(0.0, bucket.tokens - needed)
             return FloodVerdict(allowed=True)
+        if now < bucket.quiet_until:
+            return FloodVerdict(allowed=False)  # already told
         bucket.quiet_until = now + QUIET_SECONDS
         return FloodVerdict(allowed=False, first_refusal=True)
 

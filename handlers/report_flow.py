@@ -193,6 +193,22 @@ def _data(step: Step, value: str) -> str:
     return f"{step.value}:{value}"
 
 
+# What empties the chat at once, in either reporter flow: /forget, this flow's Erase and the
+# status flow's (``handlers.status_flow.ERASE``, which imports this module). The flood limit's
+# quiet minute never holds these up (I7).
+ERASING_BUTTONS = re.compile(rf"^(?:{re.escape(ERASE)}|status:erase)\Z")
+ERASING_COMMAND = re.compile(r"^/forget(?:@\w+)?(?:\s|\Z)")
+
+
+def asks_to_erase(update: Update) -> bool:
+    """Whether ``update`` is /forget or an Erase button of a reporter flow."""
+    query = update.callback_query
+    if query is not None:
+        return ERASING_BUTTONS.match(query.data or "") is not None
+    message = update.message
+    return message is not None and ERASING_COMMAND.match(message.text or "") is not None
+
+
 # Every button this flow ever sends, live or not: a step's prefix, or Erase. Other flows' buttons
 # (``status:...``) do not match, so each flow answers its own, stale ones included, whatever order
 # the flows are installed in.
@@ -1018,7 +1034,7 @@ class ReportFlow:
         user = update.effective_user
         if user is None:
             return
-        verdict = self.flood.check(user.id, update_cost(update))
+        verdict = self.flood.check(user.id, update_cost(update), erasing=asks_to_erase(update))
         if verdict.allowed:
             return
         event(_log, "flood_refused")

@@ -1,12 +1,15 @@
-"""Flood limit: a weighted token bucket with a burst per daily pseudonym, and an honest minute."""
+"""Flood limit: a weighted token bucket per daily pseudonym, a burst, and an honest minute."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from telegram import Chat, Message, PhotoSize, Update, User
+from telegram import CallbackQuery, Chat, Message, PhotoSize, Update, User
 
 from handlers.flood import FILE_COST, MESSAGE_COST, QUIET_SECONDS, FloodLimiter, update_cost
+from handlers.report_flow import ERASE as REPORT_ERASE
+from handlers.report_flow import asks_to_erase
+from handlers.status_flow import ERASE as STATUS_ERASE
 
 
 class FakeClock:
@@ -149,3 +152,32 @@ def test_idle_pseudonyms_are_swept() -> None:
     limiter.check(99)
     assert limiter.sweep() == 10
     assert limiter.tracked == 1
+
+
+def test_erasing_is_not_held_by_the_quiet_minute_but_a_flood_of_it_is_held_to_the_rate() -> None:
+    clock = FakeClock()
+    limiter = FloodLimiter(20, clock=clock)
+    while limiter.check(4).allowed:
+        pass
+    clock.now += 3  # one unit refilled; still inside the quiet minute
+    assert not limiter.check(4).allowed
+    assert limiter.check(4, erasing=True).allowed  # /forget goes through within seconds (I7)
+    assert not limiter.check(4, erasing=True).allowed  # ...but only as the bucket refills
+    assert not limiter.check(4, erasing=True).first_refusal  # and it is not answered again
+
+
+def _press(data: str) -> Update:
+    chat = Chat(1, Chat.PRIVATE)
+    user = User(1, "x", False)
+    message = Message(2, dt.datetime.now(dt.UTC), chat, from_user=user, text="question")
+    return Update(1, callback_query=CallbackQuery("q", user, "chat", message=message, data=data))
+
+
+def test_forget_and_both_flows_erase_buttons_count_as_erasing() -> None:
+    assert asks_to_erase(_message_update(text="/forget"))
+    assert asks_to_erase(_message_update(text="/forget@sanad_bot"))
+    assert asks_to_erase(_press(REPORT_ERASE))
+    assert asks_to_erase(_press(STATUS_ERASE))
+    assert not asks_to_erase(_message_update(text="/forgetful"))
+    assert not asks_to_erase(_message_update(text="please /forget"))
+    assert not asks_to_erase(_press("incident:doxxing"))
