@@ -4,6 +4,7 @@ Run from the repository root::
 
     python -m bench.conversation [--reporters 1 10 50] [--drafts 1000]
                                  [--messages-per-second 1000] [--think-seconds 0.2]
+                                 [--burst 30]
 
 The bot is ``sanad run`` in a subprocess, as deployed, polling the local Bot API server that runs
 in this process (so the server's work is not counted against the bot's memory). Simulated
@@ -26,7 +27,15 @@ Memory: a fresh bot, one warm-up report, then ``--drafts`` reporters (``--wave``
 stop part-way — at the danger question by default (three updates each, so a thousand drafts open
 in about two minutes), or after typing their statement (``--draft-depth statement``) — so that
 many drafts are open at once; the bot's resident set (``VmRSS``) before and after, and its peak
-(``VmHWM``), from ``/proc``. Prints one JSON object.
+(``VmHWM``), from ``/proc``.
+
+Burst: ``--burst`` reporters (30 by default) each fill in a whole report up to the review, then
+all press Submit at the same moment; the run counts the receipts and the "busy" answers (the
+sealing line should hold every one of them: 0 busy), the seconds from the presses to the first
+and the last receipt, and the bot's peak resident memory. With ``--guessers N``, N other accounts
+guess receipts through ``/status`` (a fresh well-formed receipt every ``--guess-interval``
+seconds each, on average) from five seconds before the presses until the last answer; a
+reporter with no answer after two minutes is counted as unanswered. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import random
 import sqlite3
 import sys
 import tempfile
@@ -62,11 +72,12 @@ from bot.local_api import ChatMessage, LocalBotApi, UserChat
 from bot.local_api.ptb import polling
 from bot.services.erase_journal import FLUSH_SECONDS
 from crypto.keys import OrganisationKeys
+from crypto.receipts import generate_receipt
 from handlers.choices import country_name, month_name
 from handlers.i18n import LANGUAGE_NAMES, translator
 from tests.delivery.conftest import TOKEN_ENV, certified_state_dir, config_text
 from tests.support.calls import CallCounter
-from tests.support.processes import sanad_run, stop
+from tests.support.processes import kill, sanad_run, stop
 
 _ = translator("en")
 # A statement of a realistic length for the draft to hold (about 600 characters).
@@ -446,6 +457,99 @@ async def throughput(bench: Bench, reporters: list[int]) -> list[dict[str, Any]]
     return rows
 
 
+async def up_to_review(person: Person) -> None:
+    """A whole draft, looking at the review and its Submit button."""
+    await draft_up_to_statement(person)
+    for label in AFTER_STATEMENT:
+        await person.press(label)
+
+
+BUSY = _("Many reports are being saved right now. Please press Submit again in a minute.")
+
+
+async def guess_receipts(person: Person, stop_guessing: asyncio.Event, interval: float) -> int:
+    """/status, then a fresh well-formed receipt every ``interval`` seconds until told to stop;
+    returns how many guesses were sent (each one Argon2id look-up, unless a limit refused it)."""
+    await person.chat.send_command("status")
+    guesses = 0
+    while not stop_guessing.is_set():
+        await asyncio.sleep(interval * random.random())  # the accounts are not in step
+        await person.chat.send_text(generate_receipt().to_display())
+        guesses += 1
+        await asyncio.sleep(interval * random.random())
+    return guesses
+
+
+async def submit_burst(
+    bench: Bench, count: int, guessers: int = 0, guess_interval: float = 3.0
+) -> dict[str, Any]:
+    """``count`` reporters at the review press Submit at once, while ``guessers`` accounts guess
+    receipts through /status; receipts, "busy", seconds."""
+    async with bench.sanad() as sanad:
+        flood = [
+            Person(sanad.api.open_chat(9_800_000 + i, f"Guesser {i}", language_code="en",
+                                       bot=sanad.username))
+            for i in range(guessers)
+        ]
+        stop_guessing = asyncio.Event()
+        people = [
+            Person(sanad.api.open_chat(9_900_000 + i, f"Reporter {i}", language_code="en",
+                                       bot=sanad.username))
+            for i in range(count)
+        ]
+        await asyncio.gather(*(from_the_start(person, up_to_review) for person in people))
+        reviews = [_latest_with_buttons(person.chat) for person in people]
+        guessing = [
+            asyncio.ensure_future(guess_receipts(g, stop_guessing, guess_interval)) for g in flood
+        ]
+        if flood:
+            await asyncio.sleep(5.0)  # the look-up lane is full before anyone presses Submit
+        started = time.perf_counter()
+        # Every press reaches the server before any answer is awaited: the same moment.
+        for person, review in zip(people, reviews, strict=True):
+            await person.chat.press_button(review.message_id, text=_("Submit"))
+
+        async def outcome(person: Person) -> tuple[str, float]:
+            def answered() -> bool:
+                return any(
+                    m.text == BUSY or any(b.text == _("I have saved it")
+                                          for row in m.buttons for b in row)
+                    for m in person.chat.bot_messages()
+                )
+
+            try:
+                await person.chat.wait_until(answered, timeout=WAIT)
+            except TimeoutError:
+                return "unanswered", WAIT
+            seconds = time.perf_counter() - started
+            busy = any(m.text == BUSY for m in person.chat.bot_messages())
+            return ("busy" if busy else "receipt"), seconds
+
+        results = await asyncio.gather(*(outcome(person) for person in people))
+        stop_guessing.set()
+        guesses = sum(await asyncio.gather(*guessing))
+        # Two Argon2id workers (64 MiB each) at most, on top of the bot's own memory.
+        peak = _proc_status_kib(sanad.process.pid, "VmHWM")
+        try:
+            await stop(sanad.process)
+        except TimeoutError:  # a flood's backlog still being worked through: not measured here
+            await kill(sanad.process)
+    receipts = sorted(seconds for kind, seconds in results if kind == "receipt")
+    return {
+        "simultaneous_submissions": count,
+        "receipt_guessers": guessers,
+        "seconds_between_guesses": guess_interval if guessers else None,
+        "guesses_sent": guesses,
+        "receipts": len(receipts),
+        "busy": sum(kind == "busy" for kind, _seconds in results),
+        "unanswered": sum(kind == "unanswered" for kind, _seconds in results),
+        "seconds_to_first_receipt": round(receipts[0], 2) if receipts else None,
+        "seconds_to_last_receipt": round(receipts[-1], 2) if receipts else None,
+        "bot_peak_rss_mib": round(peak / 1024, 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
 DRAFT_DEPTHS = {"danger": draft_to_danger_question, "statement": draft_up_to_statement}
 
 
@@ -490,10 +594,14 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         async with LocalBotApi.running() as api:
             bench = Bench(api, Path(folder), args.messages_per_second, args.think_seconds)
-            rows = await throughput(bench, args.reporters)
+            rows = await throughput(bench, args.reporters) if args.reporters else []
             memory = (
                 await draft_memory(bench, args.drafts, args.wave, args.draft_depth)
                 if args.drafts else None
+            )
+            burst = (
+                await submit_burst(bench, args.burst, args.guessers, args.guess_interval)
+                if args.burst else None
             )
     return {
         "benchmark": "conversation",
@@ -501,6 +609,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "think_seconds": args.think_seconds,
         "throughput": rows,
         "memory": memory,
+        "submit_burst": burst,
     }
 
 
@@ -544,7 +653,7 @@ def main() -> None:
         echo_bot(parser.parse_args(sys.argv[2:]).api)
         return
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--reporters", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--reporters", type=int, nargs="*", default=[1, 10, 50])
     parser.add_argument("--drafts", type=int, default=1000)
     parser.add_argument("--wave", type=int, default=100,
                         help="reporters opening drafts at once (all stay open)")
@@ -554,6 +663,12 @@ def main() -> None:
     parser.add_argument("--messages-per-second", type=float, default=1000.0)
     parser.add_argument("--think-seconds", type=float, default=THINK_SECONDS,
                         help="a simulated person's pause before each update")
+    parser.add_argument("--burst", type=int, default=30,
+                        help="reporters pressing Submit at the same moment (0: skip)")
+    parser.add_argument("--guessers", type=int, default=0,
+                        help="accounts guessing receipts through /status during the burst")
+    parser.add_argument("--guess-interval", type=float, default=3.0,
+                        help="seconds between one account's guesses, on average")
     print(json.dumps(asyncio.run(measure(parser.parse_args()))))
 
 

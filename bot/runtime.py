@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import resource
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -78,7 +79,12 @@ class Runtime:
             config=config,
             database=database,
             secrets=secrets,
-            kdf_pool=KdfPool(config.limits.argon2_queue_size),
+            kdf_pool=KdfPool(
+                config.limits.argon2_queue_size,
+                workers=config.limits.argon2_workers,
+                max_waiting_submissions=config.limits.submission_queue_size,
+                lookups_per_minute=config.limits.receipt_lookups_per_minute,
+            ),
             bot=bot,
         )
 
@@ -121,6 +127,17 @@ class Runtime:
         await self.database.close()
 
 
+def disable_core_dumps() -> None:
+    """Make this process (and the cleaning workers it starts) unable to write a core dump.
+
+    I1: drafts, files being cleaned and receipts being shown live only in this process's memory;
+    a crash that dumped core would put them on disk. The unit file sets ``LimitCORE=0`` too, but
+    the bot may be started without it (a container, a shell); the hard limit is lowered as well,
+    so nothing in the process can raise it again.
+    """
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def run(config_path: Path) -> None:
     """``sanad run``: load the configuration, then poll or serve the webhook until stopped.
 
@@ -133,6 +150,8 @@ def run(config_path: Path) -> None:
     # Imported here so that commands which never run the bot do not import PTB's application.
     from bot.app import build_application
 
+    # First, before anything reporters send can be in memory.
+    disable_core_dumps()
     config = load_config(config_path)
     configure_logging(config.logging.level, json_lines=config.logging.json_lines)
     token = load_bot_token(config)

@@ -67,7 +67,7 @@ from crypto.housekeeping import (
     open_erase_target,
     seal_erase_target,
 )
-from crypto.kdf_pool import Busy, KdfPool
+from crypto.kdf_pool import Busy, KdfPool, Lane
 from crypto.key_rotation import (
     MalformedRotationStatement,
     RotationReason,
@@ -163,6 +163,7 @@ __all__ = [
     "KeyFileError",
     "KeyFileExists",
     "KeyKind",
+    "Lane",
     "MailboxSecrets",
     "MalformedBody",
     "MalformedCertificate",

@@ -42,6 +42,7 @@ from telegram.ext import Application, BaseHandler, ContextTypes, ConversationHan
 from telegram.warnings import PTBUserWarning
 
 from bot.logs import event, get_logger
+from handlers.budget import FreeDisk, MemoryBudget
 from handlers.draft import Draft, DraftAttachment
 from handlers.evidence import CleanedEvidence, check_size, shared_sandbox
 from handlers.i18n import DEFAULT_LANGUAGE, N_, Notice, Refused, translator
@@ -57,6 +58,20 @@ DELETE_CHUNK = 100
 
 STALE_BUTTON = N_("This button is no longer active. Please use the latest message.")
 NOT_A_FILE = Refused(Notice(N_("This kind of message cannot be added here.")))
+# The bot-wide budget of files held by open drafts is full (handlers/budget.py).
+FILES_BUDGET_FULL = Refused(
+    Notice(
+        N_(
+            "Many files are being held for reports right now. Please send this file again in a "
+            "few minutes; everything you have sent so far is kept."
+        )
+    )
+)
+# The disk is (nearly) full: nothing can be committed, so nothing is taken in.
+NO_ROOM = N_(
+    "This could not be saved right now, and nothing of it was kept. Please try again later; "
+    "what you have written so far is still here."
+)
 
 
 def chat_conversation(
@@ -189,15 +204,24 @@ class ConversationChat:
 
     Holds no conversation state of its own (that is the caller's :class:`Draft`), only the
     housekeeping port and the file limits, so each flow may have its own instance. All flows
-    share the bot's one cleaning sandbox: its bounds hold for the whole bot.
+    share the bot's one cleaning sandbox, and should share one ``memory_budget``: their bounds
+    hold for the whole bot. ``free_disk`` is checked before a file is taken in.
     """
 
     def __init__(
-        self, housekeeping: HousekeepingPort, *, max_files: int, max_file_bytes: int
+        self,
+        housekeeping: HousekeepingPort,
+        *,
+        max_files: int,
+        max_file_bytes: int,
+        memory_budget: MemoryBudget | None = None,
+        free_disk: FreeDisk | None = None,
     ) -> None:
         self.housekeeping = housekeeping
         self.max_files = max_files
         self.max_file_bytes = max_file_bytes
+        self.memory_budget = memory_budget
+        self.free_disk = free_disk or FreeDisk()
         self.sandbox = shared_sandbox()
 
     async def hand_over(
@@ -370,21 +394,41 @@ class ConversationChat:
         file_id = getattr(attachment, "file_id", None)
         if not isinstance(file_id, str):
             return NOT_A_FILE
-        refusal = check_size(getattr(attachment, "file_size", None), self.max_file_bytes)
+        size = getattr(attachment, "file_size", None)
+        refusal = check_size(size, self.max_file_bytes)
         if refusal is not None:
             return refusal
-        draft.files_in_progress += 1
+        # Bounds across all reporters (handlers/budget.py), before anything is downloaded: an
+        # unknown size holds the per-file limit until the cleaned size is known.
+        expected = size if isinstance(size, int) else self.max_file_bytes
+        if not self.free_disk.has_room(expected):
+            event(_log, "evidence_refused.no_disk_room", logging.WARNING)
+            return Refused(Notice(NO_ROOM))
+        reservation = self.memory_budget.reserve(expected) if self.memory_budget else None
+        if self.memory_budget is not None and reservation is None:
+            event(_log, "evidence_refused.memory_budget", logging.WARNING)
+            return FILES_BUDGET_FULL
+        kept = False
         try:
-            result = await self._fetch_and_clean(context, file_id)
+            draft.files_in_progress += 1
+            try:
+                result = await self._fetch_and_clean(context, file_id)
+            finally:
+                draft.files_in_progress -= 1
+            if not still_open():
+                return None
+            if isinstance(result, Refused):
+                return result
+            if reservation is not None and not reservation.resize(len(result.data)):
+                event(_log, "evidence_refused.memory_budget", logging.WARNING)
+                return FILES_BUDGET_FULL
+            added = DraftAttachment(
+                result.kind, result.media_type, result.filename, bytearray(result.data), reservation
+            )
+            kept = True
         finally:
-            draft.files_in_progress -= 1
-        if not still_open():
-            return None
-        if isinstance(result, Refused):
-            return result
-        added = DraftAttachment(
-            result.kind, result.media_type, result.filename, bytearray(result.data)
-        )
+            if reservation is not None and not kept:
+                reservation.release()
         draft.attachments.append(added)
         if result.notes:  # what cleaning changed (a PDF's text became pictures), before "added"
             _ = translator(draft.language)

@@ -20,6 +20,7 @@ from array import array
 from dataclasses import dataclass, field
 from enum import Enum
 
+from handlers.budget import Reservation
 from handlers.i18n import DEFAULT_LANGUAGE
 
 # Message ids kept for erasure before the flow erases what it has so far (see Draft.remember).
@@ -36,19 +37,32 @@ class AttachmentKind(Enum):
 
 @dataclass(eq=False)
 class DraftAttachment:
-    """One cleaned evidence file. ``data`` is a bytearray so :meth:`wipe` can zero it."""
+    """One cleaned evidence file. ``data`` is a bytearray so :meth:`wipe` can zero it.
+
+    ``reservation`` is the file's place in the bot-wide memory budget of open drafts
+    (:class:`handlers.budget.MemoryBudget`), given back by :meth:`wipe`.
+    """
 
     kind: AttachmentKind
     media_type: str
     filename: str
     data: bytearray = field(repr=False)
+    reservation: Reservation | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.reservation is not None:
+            # Should a draft ever be dropped without being wiped, its place still comes back.
+            self.reservation.tie_to(self)
 
     def wipe(self) -> None:
-        """Overwrite the bytes with zeros, then release them unless a view still holds them."""
+        """Overwrite the bytes with zeros, release them unless a view still holds them, and give
+        their place in the memory budget back."""
         self.data[:] = bytes(len(self.data))
         # A live memoryview (an upload in flight) pins the buffer; it is zeroed either way.
         with contextlib.suppress(BufferError):
             self.data.clear()
+        if self.reservation is not None:
+            self.reservation.release()
 
 
 @dataclass(eq=False)

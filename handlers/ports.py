@@ -44,13 +44,18 @@ class SubmissionBusy(SubmissionError):
     """Too many reports are being saved right now; trying again in a moment will work."""
 
 
+class SubmissionNoRoom(SubmissionError):
+    """The server's disk is too full to commit a report; trying again later may work."""
+
+
 class ReportSubmitter(Protocol):
     """Seals and stores a finished draft."""
 
     async def submit(self, draft: Draft) -> Submission:
         """Seal ``draft`` and commit it; return only after the commit (I8).
 
-        Raises :class:`SubmissionBusy` when the bounded key-derivation queue is full and
+        Raises :class:`SubmissionBusy` when the bounded key-derivation queue is full,
+        :class:`SubmissionNoRoom` when the disk is too full to commit, and
         :class:`SubmissionError` for any other failure; either way nothing was committed. Must
         not keep a reference to ``draft``: the flow wipes it after this returns.
         """

@@ -58,7 +58,9 @@ from telegram.ext import (
 
 from bot.logs import event, get_logger
 from handlers import choices
+from handlers.budget import FreeDisk, ReportQuota, shared_memory_budget
 from handlers.chat import (
+    NO_ROOM,
     Context,
     ConversationChat,
     Handler,
@@ -72,9 +74,9 @@ from handlers.chat import (
     user_language,
 )
 from handlers.draft import Draft
-from handlers.flood import FloodLimiter
+from handlers.flood import FloodLimiter, update_cost
 from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Refused, Translate, isolate, translator
-from handlers.ports import HousekeepingPort, ReportSubmitter, SubmissionBusy
+from handlers.ports import HousekeepingPort, ReportSubmitter, SubmissionBusy, SubmissionNoRoom
 from handlers.text_input import MAX_LINKS, CleanText, clean_text, extract_links
 
 _log = get_logger("report_flow")
@@ -151,6 +153,11 @@ UNKNOWN = "unknown"
 # Shown in all three languages at once, before the reporter has chosen one.
 CHOOSE_LANGUAGE = N_("Choose your language.")
 SOMETHING_WENT_WRONG = N_("Something went wrong. Nothing you sent was kept.")
+# Shown while the report waits for and goes through sealing; the receipt replaces it.
+SEALING = N_(
+    "Sealing your report, one moment… When many people report at the same time this can take a "
+    "little longer. You do not need to press anything."
+)
 
 
 @dataclass(frozen=True)
@@ -169,11 +176,43 @@ class ReportFlowSettings:
     max_file_bytes: int = 20 * 1024 * 1024
     max_files: int = 10
     max_messages_per_minute: int = 20
+    # Units a reporter may spend at once before the per-minute rate applies (handlers/flood.py).
+    flood_burst: int = 60
     conversation_timeout: dt.timedelta = field(default=dt.timedelta(minutes=30))
+    # Bounds across all reporters (handlers/budget.py).
+    draft_memory_bytes: int = 256 * 1024 * 1024
+    reports_per_day: int = 10
+    free_disk: FreeDisk = field(default_factory=FreeDisk)
+
+    def conversation_chat(self, housekeeping: HousekeepingPort) -> ConversationChat:
+        """The chat helper both reporter flows use, with these limits and the bot-wide budget."""
+        return ConversationChat(
+            housekeeping,
+            max_files=self.max_files,
+            max_file_bytes=self.max_file_bytes,
+            memory_budget=shared_memory_budget(self.draft_memory_bytes),
+            free_disk=self.free_disk,
+        )
 
 
 def _data(step: Step, value: str) -> str:
     return f"{step.value}:{value}"
+
+
+# What empties the chat at once, in either reporter flow: /forget, this flow's Erase and the
+# status flow's (``handlers.status_flow.ERASE``, which imports this module). The flood limit's
+# quiet minute never holds these up (I7).
+ERASING_BUTTONS = re.compile(rf"^(?:{re.escape(ERASE)}|status:erase)\Z")
+ERASING_COMMAND = re.compile(r"^/forget(?:@\w+)?(?:\s|\Z)")
+
+
+def asks_to_erase(update: Update) -> bool:
+    """Whether ``update`` is /forget or an Erase button of a reporter flow."""
+    query = update.callback_query
+    if query is not None:
+        return ERASING_BUTTONS.match(query.data or "") is not None
+    message = update.message
+    return message is not None and ERASING_COMMAND.match(message.text or "") is not None
 
 
 # Every button this flow ever sends, live or not: a step's prefix, or Erase. Other flows' buttons
@@ -227,12 +266,9 @@ class ReportFlow:
         self.settings = settings
         self.submitter = submitter
         self.housekeeping = housekeeping
-        self.chat = ConversationChat(
-            housekeeping,
-            max_files=settings.max_files,
-            max_file_bytes=settings.max_file_bytes,
-        )
-        self.flood = FloodLimiter(settings.max_messages_per_minute)
+        self.chat = settings.conversation_chat(housekeeping)
+        self.flood = FloodLimiter(settings.max_messages_per_minute, burst=settings.flood_burst)
+        self.quota = ReportQuota(settings.reports_per_day)
         self.unowned_buttons = 0
         self._today = clock
         self._ask: Mapping[Step, Callable[[Context, Draft, Message | None], Awaitable[None]]] = {
@@ -818,8 +854,18 @@ class ReportFlow:
         draft = self._require(context)
         pressed = await acknowledge(update.callback_query)
         _ = self._t(draft)
-        # Replacing the review takes Submit off the screen while the report is saved.
-        saving = await self.chat.say(context, draft, _("Saving your report…"), replacing=pressed)
+        user = update.effective_user
+        if user is not None and not self.quota.allows(user.id):
+            event(_log, "report_quota_reached")
+            text = _(
+                "You have already sent {limit} reports today, the most one person can send in a "
+                "day. Please submit this one tomorrow, or erase it."
+            ).format(limit=self.quota.per_day)
+            return await self._not_submitted(context, draft, text, pressed)
+        # Replacing the review takes Submit off the screen while the report is sealed. When many
+        # reporters press Submit at once they wait in the sealing line (crypto/kdf_pool.py)
+        # behind this message, which the receipt then replaces; it is erased with the rest (I7).
+        sealing = await self.chat.say(context, draft, _(SEALING), replacing=pressed)
         try:
             submission = await self.submitter.submit(draft)
         except SubmissionBusy:
@@ -827,18 +873,19 @@ class ReportFlow:
             text = _(
                 "Many reports are being saved right now. Please press Submit again in a minute."
             )
-            await self.chat.say(context, draft, text, replacing=saving)
-            await self._show_review(context, draft, None)
-            return Step.REVIEW
+            return await self._not_submitted(context, draft, text, sealing)
+        except SubmissionNoRoom:
+            event(_log, "report_submit_no_room", logging.WARNING)
+            return await self._not_submitted(context, draft, _(NO_ROOM), sealing)
         except Exception as exc:  # the draft must survive whatever the service raised (I8)
             event(_log, f"report_submit_failed.{type(exc).__name__}", logging.WARNING)
             text = _(
                 "Your report could not be saved. Your answers are still here: please press "
                 "Submit again in a moment."
             )
-            await self.chat.say(context, draft, text, replacing=saving)
-            await self._show_review(context, draft, None)
-            return Step.REVIEW
+            return await self._not_submitted(context, draft, text, sealing)
+        if user is not None:
+            self.quota.record(user.id)
         event(_log, "report_submitted", links=len(draft.links), attachments=len(draft.attachments))
         draft.clear_answers()  # I1: committed and sealed; the plaintext goes now
         minutes = int(self.settings.conversation_timeout.total_seconds() // 60)
@@ -858,8 +905,17 @@ class ReportFlow:
             minutes=minutes,
         )
         markup = keyboard([[(_("I have saved it"), _data(Step.RECEIPT, SAVED))]])
-        await self.chat.say(context, draft, text, markup)
+        await self.chat.say(context, draft, text, markup, replacing=sealing)
         return Step.RECEIPT
+
+    async def _not_submitted(
+        self, context: Context, draft: Draft, text: str, replacing: Message | None
+    ) -> Step:
+        """Says why nothing was submitted, in place of ``replacing``, then shows the review again
+        below it: the draft is kept (I8)."""
+        await self.chat.say(context, draft, text, replacing=replacing)
+        await self._show_review(context, draft, None)
+        return Step.REVIEW
 
     # -- leaving: saved, erase, forget, timeout ----------------------------------------------
 
@@ -1008,7 +1064,7 @@ class ReportFlow:
         user = update.effective_user
         if user is None:
             return
-        verdict = self.flood.check(user.id)
+        verdict = self.flood.check(user.id, update_cost(update), erasing=asks_to_erase(update))
         if verdict.allowed:
             return
         event(_log, "flood_refused")

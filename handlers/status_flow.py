@@ -53,7 +53,6 @@ from bot.logs import event, get_logger
 from crypto import Busy, MalformedReceipt, Receipt, ReceiptTypo, parse_receipt
 from handlers.chat import (
     Context,
-    ConversationChat,
     Handler,
     acknowledge,
     answer_stale,
@@ -168,9 +167,7 @@ class StatusFlow:
     ) -> None:
         self.mailbox = mailbox
         self.settings = settings
-        self.chat = ConversationChat(
-            housekeeping, max_files=settings.max_files, max_file_bytes=settings.max_file_bytes
-        )
+        self.chat = settings.conversation_chat(housekeeping)
         self.receipt_attempts = FloodLimiter(receipt_attempts_per_minute)
 
     async def hand_over(self, application: Application[Any, Context, Any, Any, Any, Any]) -> int:

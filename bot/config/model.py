@@ -439,8 +439,15 @@ class LimitsSection(_Table):
     max_file_bytes: Count = TELEGRAM_CLOUD_FILE_LIMIT
     max_files: Count = 10
     max_messages_per_minute: Count = 20
+    flood_burst: Count = 60
     conversation_timeout_minutes: Minutes = 30
     argon2_queue_size: Count = 8
+    argon2_workers: Count = 2
+    submission_queue_size: Count = 256
+    receipt_lookups_per_minute: Count = 60
+    draft_memory_bytes: Count = 256 * 1024 * 1024
+    reports_per_day: Count = 10
+    min_free_disk_bytes: Count = 512 * 1024 * 1024
 
 
 class ServerSection(_Table):

@@ -5,7 +5,11 @@ This is the :class:`handlers.ports.ReportSubmitter` the reporter flow calls. In 
 1. the draft becomes a ``crypto`` :class:`~crypto.ReportBody` — answers under stable keys with the
    flow's codes as values (never translated labels), then the cleaned attachments;
 2. a fresh receipt is generated and turned into the mailbox lookup tag and key pair through the
-   bounded Argon2id pool (:class:`~crypto.KdfPool`; a full queue is :class:`SubmissionBusy`);
+   bounded Argon2id pool, in its submission lane (:class:`~crypto.KdfPool`): submissions go
+   before receipt look-ups and have a worker of their own, so a flood of guesses never makes a
+   report wait, and a burst of reporters pressing Submit together waits in line rather than
+   being refused (only a line longer than ``limits.submission_queue_size`` is
+   :class:`SubmissionBusy`);
 3. recipients are the organisation recovery key from the configuration plus the eligible
    caseworker the routing rule picks — one who reads the report's language, then the fewest open
    cases (:func:`bot.services.caseworkers.choose_caseworker`, whose certificate is verified
@@ -13,7 +17,9 @@ This is the :class:`handlers.ports.ReportSubmitter` the reporter flow calls. In 
    eligible (the report waits for an admin to assign it);
 4. the body is sealed under a fresh report id, bound to the mailbox key so a reply can only go to
    this reporter's mailbox;
-5. report, body, wraps, mailbox and (when assigned) the outbox row are committed together by
+5. unless the disk keeps ``limits.min_free_disk_bytes`` free after the sealed report
+   (:class:`SubmissionNoRoom`, nothing written), report, body, wraps, mailbox and (when
+   assigned) the outbox row are committed together by
    :func:`storage.reports.store_report`, which returns after the commit — so the receipt reaches
    the flow only once the report is durable (I8). Only the day is stored (I3); the forward job
    adds the batching delay. Then, and only then, the report is counted
@@ -29,8 +35,10 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
 from telegram.ext import Application
 
 from bot import metrics
@@ -47,15 +55,23 @@ from crypto import (
     Busy,
     EnvelopeKind,
     KdfPool,
+    Lane,
     ReportBody,
     generate_receipt,
     new_report_id,
     seal_report,
 )
 from crypto.keys import Ed25519PublicKey, X25519PublicKey
+from handlers.budget import FreeDisk
 from handlers.draft import AttachmentKind as DraftKind
 from handlers.draft import Draft, DraftAttachment
-from handlers.ports import HousekeepingPort, Submission, SubmissionBusy, SubmissionError
+from handlers.ports import (
+    HousekeepingPort,
+    Submission,
+    SubmissionBusy,
+    SubmissionError,
+    SubmissionNoRoom,
+)
 from handlers.report_flow import ReportFlow, ReportFlowSettings, install_report_flow
 from storage.engine import Database
 from storage.models import Language
@@ -157,6 +173,7 @@ class ReportSubmissionService:
         receipt_salt: bytes,
         peppers: PepperRing,
         revocation_floor: Callable[[], int],
+        free_disk: FreeDisk | None = None,
         clock: Callable[[], dt.datetime] = _now,
         delivery_schedule: DeliverySchedule = COARSE,
     ) -> None:
@@ -171,6 +188,7 @@ class ReportSubmissionService:
         self._salt = receipt_salt
         self._peppers = peppers
         self._revocation_floor = revocation_floor
+        self._free_disk = free_disk or FreeDisk()
         self._clock = clock
         self._delivery_schedule = delivery_schedule
 
@@ -192,6 +210,7 @@ class ReportSubmissionService:
             delivery_schedule=DeliverySchedule.from_seconds(
                 config.delivery.batch_interval_seconds, config.delivery.jitter_seconds
             ),
+            free_disk=free_disk(config),
         )
 
     def __repr__(self) -> str:
@@ -200,9 +219,9 @@ class ReportSubmissionService:
     async def submit(self, draft: Draft) -> Submission:
         """Seal and commit ``draft``; return the case reference and receipt after the commit.
 
-        Raises :class:`SubmissionBusy` when the Argon2id queue is full and
-        :class:`SubmissionError` for any other failure; in both cases nothing was committed.
-        Keeps no reference to ``draft``.
+        Raises :class:`SubmissionBusy` when the sealing line is full, :class:`SubmissionNoRoom`
+        when the disk is too full, and :class:`SubmissionError` for any other failure; in each
+        case nothing was committed. Keeps no reference to ``draft``.
         """
         # Built before any await: the flow's draft must not change under us mid-way.
         body = report_body(draft)
@@ -210,7 +229,7 @@ class ReportSubmissionService:
         receipt = generate_receipt()
         try:
             mailbox = await self._kdf_pool.derive_mailbox(
-                receipt, salt=self._salt, pepper=self._peppers.current
+                receipt, salt=self._salt, pepper=self._peppers.current, lane=Lane.SUBMISSION
             )
         except Busy as exc:
             event(_log, "submission_busy")
@@ -244,6 +263,11 @@ class ReportSubmissionService:
                     reply_to=mailbox_public,
                 )
             )
+            if not self._free_disk.has_room(len(sealed.body_sealed)):
+                # Checked right before the write: a full disk is a clear answer, not a commit
+                # that fails half-way (and SQLite's journal needs room too).
+                event(_log, "submission_no_disk_room")
+                raise SubmissionNoRoom
             stored = await store_report(
                 self._database,
                 report_id=report_id,
@@ -260,6 +284,8 @@ class ReportSubmissionService:
                     self._delivery_schedule.first_attempt(now) if caseworker else None
                 ),
             )
+        except SubmissionNoRoom:
+            raise
         except Exception as exc:
             # Driver and crypto errors may carry values; the flow needs only "not saved".
             event(_log, f"submission_failed.{type(exc).__name__}")
@@ -274,6 +300,16 @@ class ReportSubmissionService:
         return Submission(stored.case_reference, receipt)
 
 
+def free_disk(config: Config) -> FreeDisk:
+    """Where the bot writes — the state directory and, on SQLite, the database's directory —
+    with the room ``limits.min_free_disk_bytes`` it must keep free there."""
+    paths = [config.server.state_dir]
+    url = make_url(config.database.url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        paths.append(Path(url.database).parent)
+    return FreeDisk(tuple(paths), config.limits.min_free_disk_bytes)
+
+
 def report_flow_settings(config: Config) -> ReportFlowSettings:
     """The reporter flow's settings from ``[organisation]`` and ``[limits]``."""
     organisation, limits = config.organisation, config.limits
@@ -286,7 +322,11 @@ def report_flow_settings(config: Config) -> ReportFlowSettings:
         max_file_bytes=limits.max_file_bytes,
         max_files=limits.max_files,
         max_messages_per_minute=limits.max_messages_per_minute,
+        flood_burst=limits.flood_burst,
         conversation_timeout=dt.timedelta(minutes=limits.conversation_timeout_minutes),
+        draft_memory_bytes=limits.draft_memory_bytes,
+        reports_per_day=limits.reports_per_day,
+        free_disk=free_disk(config),
     )
 
 

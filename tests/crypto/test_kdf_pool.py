@@ -1,4 +1,4 @@
-"""The bounded Argon2id pool: one at a time, Busy past the bound, the event loop left free."""
+"""The bounded Argon2id pool: two lanes, bounded memory, Busy past a bound, the loop left free."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from functools import partial
 
 import pytest
 
-from crypto.kdf_pool import Busy, KdfPool
+from crypto.kdf_pool import Busy, KdfPool, Lane
 from crypto.receipts import derive_mailbox, generate_receipt
 
 SALT = bytes(16)
@@ -126,3 +126,97 @@ async def test_concurrent_mailbox_derivations_give_the_direct_results() -> None:
 def test_negative_bound_is_refused() -> None:
     with pytest.raises(ValueError, match="max_waiting"):
         KdfPool(max_waiting=-1)
+
+
+# -- two lanes: submissions never wait for a flood of look-ups ------------------------------------
+
+
+async def test_a_submission_runs_while_a_flood_of_lookups_fills_their_lane() -> None:
+    gate = threading.Event()
+    async with KdfPool(max_waiting=3, workers=2) as pool:
+        lookups = [asyncio.ensure_future(pool.run(gate.wait)) for _ in range(4)]
+        await _until(lambda: pool.lane_depth(Lane.LOOKUP) == 4)
+        with pytest.raises(Busy):  # look-ups keep their bound
+            await pool.run(lambda: 0)
+        # The look-up running and those waiting do not hold the submission up.
+        assert await asyncio.wait_for(pool.run(lambda: "sealed", lane=Lane.SUBMISSION), 2) == (
+            "sealed"
+        )
+        gate.set()
+        assert await asyncio.gather(*lookups) == [True] * 4
+
+
+async def test_a_burst_of_thirty_submissions_waits_in_line_and_none_is_busy() -> None:
+    probe = Instrumented()
+    async with KdfPool(max_waiting=0, workers=2) as pool:
+        results = await asyncio.gather(
+            *(pool.run(partial(probe.work, v), lane=Lane.SUBMISSION) for v in range(30)),
+            return_exceptions=True,
+        )
+    assert results == [v * v for v in range(30)]
+    assert probe.max_running <= 2  # the memory bound: two Argon2id instances at most
+
+
+async def test_lookups_never_take_the_worker_kept_for_submissions() -> None:
+    probe = Instrumented()
+    async with KdfPool(max_waiting=20, workers=2) as pool:
+        await asyncio.gather(*(pool.run(partial(probe.work, v)) for v in range(12)))
+    assert probe.max_running == 1
+
+
+async def test_with_one_worker_a_submission_goes_before_waiting_lookups() -> None:
+    gate = threading.Event()
+    order: list[str] = []
+    async with KdfPool(max_waiting=5, workers=1) as pool:
+        running = asyncio.ensure_future(pool.run(gate.wait))
+        await _until(lambda: pool.queue_depth == 1)
+        waiting = [
+            asyncio.ensure_future(pool.run(lambda: order.append("lookup"))) for _ in range(3)
+        ]
+        submission = asyncio.ensure_future(
+            pool.run(lambda: order.append("submission"), lane=Lane.SUBMISSION)
+        )
+        await _until(lambda: pool.queue_depth == 5)
+        gate.set()
+        await asyncio.gather(running, submission, *waiting)
+    assert order == ["submission", "lookup", "lookup", "lookup"]
+
+
+async def test_lookups_are_rate_limited_across_all_callers_and_submissions_are_not() -> None:
+    now = [100.0]
+    async with KdfPool(max_waiting=50, lookups_per_minute=3, clock=lambda: now[0]) as pool:
+        assert [await pool.run(lambda: 1) for _ in range(3)] == [1, 1, 1]
+        with pytest.raises(Busy):
+            await pool.run(lambda: 1)
+        assert await pool.run(lambda: 2, lane=Lane.SUBMISSION) == 2
+        now[0] += 20  # a minute holds three: one more after a third of it
+        assert await pool.run(lambda: 3) == 3
+        with pytest.raises(Busy):
+            await pool.run(lambda: 1)
+
+
+async def test_the_submission_line_has_its_own_bound() -> None:
+    gate = threading.Event()
+    async with KdfPool(max_waiting=0, workers=1, max_waiting_submissions=1) as pool:
+        running = asyncio.ensure_future(pool.run(gate.wait, lane=Lane.SUBMISSION))
+        waiting = asyncio.ensure_future(pool.run(lambda: 1, lane=Lane.SUBMISSION))
+        await _until(lambda: pool.lane_depth(Lane.SUBMISSION) == 2)
+        with pytest.raises(Busy):
+            await pool.run(lambda: 0, lane=Lane.SUBMISSION)
+        gate.set()
+        assert await asyncio.gather(running, waiting) == [True, 1]
+
+
+async def test_close_drops_waiting_work() -> None:
+    gate = threading.Event()
+    pool = KdfPool(max_waiting=2, workers=1)
+    running = asyncio.ensure_future(pool.run(gate.wait))
+    waiter = asyncio.ensure_future(pool.run(lambda: "never"))
+    await _until(lambda: pool.queue_depth == 2)
+    pool.close()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    gate.set()
+    assert await running is True
+    with pytest.raises(Busy):
+        await pool.run(lambda: 0)

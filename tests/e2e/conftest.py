@@ -66,6 +66,7 @@ class Deployment:
         *,
         database_url: str | None = None,
         delivery: dict[str, Any] | None = None,
+        limits: dict[str, Any] | None = None,
     ) -> None:
         self.api = api
         self.directory = directory
@@ -85,7 +86,8 @@ class Deployment:
         self.config = directory / "config.toml"
         self.log = directory / "bot.log"
         self.certified = False
-        limits = "\n".join(f"{key} = {value!r}" for key, value in LIMITS.items())
+        chosen = LIMITS if limits is None else limits
+        limits_text = "\n".join(f"{key} = {value!r}" for key, value in chosen.items())
         self.config.write_text(
             config_text(
                 api_url=api.url,
@@ -94,7 +96,7 @@ class Deployment:
                 state_dir=directory / "state",
                 delivery=delivery or FAST_DELIVERY,
             )
-            + f"\n[limits]\n{limits}\n"
+            + f"\n[limits]\n{limits_text}\n"
         )
 
     @asynccontextmanager

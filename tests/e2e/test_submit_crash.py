@@ -1,10 +1,11 @@
 """Submit with ``sanad run`` SIGKILLed around the commit (I8): nothing lost, nothing half-written.
 
-After Submit the flow answers the press, sends "Saving your report…", seals and commits the report
-with its wraps, mailbox and outbox row in one transaction, and only then sends the receipt. The
-tests stop the bot at two points without touching its code:
+After Submit the flow answers the press, shows "Sealing your report, one moment…" in place of the
+review, seals and commits the report with its wraps, mailbox and outbox row in one transaction,
+and only then shows the receipt in place of that message. The tests stop the bot at two points
+without touching its code:
 
-- after the commit: the local Bot API server never answers the receipt's ``sendMessage`` (a
+- after the commit: the local Bot API server never answers the receipt's ``editMessageText`` (a
   hang), and the bot is killed while it waits — the report must be whole, open with the recovery
   key and still reach its caseworker after a restart;
 - inside the transaction: the test holds a lock the bot's writes need, so the bot sits mid-way
@@ -98,12 +99,12 @@ async def test_kill_after_the_commit_before_the_receipt_loses_no_report(
 
     async with deployment.bot() as bot:
         reporter = await up_to_review(deployment, statement)
-        sent = deployment.calls["sendMessage"]
-        # "Saving your report…" replaces the review in place (an edit, not a send); the receipt,
-        # a new message sent after the commit, never returns.
-        deployment.api.faults.inject("sendMessage", sequence=[Fault.hang()])
+        edited = deployment.calls["editMessageText"]
+        # "Sealing your report, one moment…" replaces the review in place; the receipt, which
+        # replaces that message after the commit, never returns.
+        deployment.api.faults.inject("editMessageText", sequence=[None, Fault.hang()])
         await press_submit(reporter)
-        await deployment.calls.wait_for("sendMessage", sent + 1)
+        await deployment.calls.wait_for("editMessageText", edited + 2)
         await kill(bot)
     assert shows_no_receipt(reporter.chat)
 
@@ -133,7 +134,7 @@ async def test_kill_inside_the_submission_on_sqlite_leaves_no_row(
         try:
             holder.execute("BEGIN IMMEDIATE")
             await press_submit(reporter)
-            # "Saving your report…", edited into the review's place.
+            # "Sealing your report, one moment…", edited into the review's place.
             await deployment.calls.wait_for("editMessageText", edited + 1)
             # Time for the Argon2id derivation and sealing, so the bot waits on the lock; the
             # assertions below hold however far it got, as nothing can commit meanwhile.

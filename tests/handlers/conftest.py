@@ -27,6 +27,7 @@ SETTINGS = ReportFlowSettings(
     max_file_bytes=2_000_000,
     max_files=5,
     max_messages_per_minute=200,
+    flood_burst=200,
     conversation_timeout=dt.timedelta(minutes=30),
 )
 

@@ -47,7 +47,10 @@ def test_settings_take_organisation_and_limits_from_the_configuration() -> None:
                 "max_file_bytes": 5_000_000,
                 "max_files": 4,
                 "max_messages_per_minute": 12,
+                "flood_burst": 40,
                 "conversation_timeout_minutes": 20,
+                "draft_memory_bytes": 99_000_000,
+                "reports_per_day": 3,
             },
         }
     )
@@ -62,7 +65,9 @@ def test_settings_take_organisation_and_limits_from_the_configuration() -> None:
         4,
     )
     assert settings.max_messages_per_minute == 12
+    assert settings.flood_burst == 40
     assert settings.conversation_timeout == dt.timedelta(minutes=20)
+    assert (settings.draft_memory_bytes, settings.reports_per_day) == (99_000_000, 3)
 
 
 async def test_file_cleaning_runs_off_the_event_loop_so_another_reporter_is_answered(

@@ -11,7 +11,6 @@ from storage.outbox import COARSE, claim_batch, mark_sent, renew_claim
 from .conftest import NOW
 from .test_outbox import LEASE, _fill
 
-
 # A claim lapses at ``now + lease`` rounded up onto the delivery grid (I3).
 LAPSE = COARSE.coarse(NOW + LEASE)
 
