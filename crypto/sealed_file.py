@@ -159,11 +159,7 @@ def read_sealed_file(
     kind = next((k for k in _FILE_KINDS if k.value == code), None)
     if kind is None:
         raise reader.fail()
-    try:
-        case_reference = reader.take(reader.number(1)).decode("ascii")
-    except UnicodeDecodeError as exc:
-        raise reader.fail() from exc
-    check_case_reference(case_reference)
+    case_reference = read_case_reference(reader)
     report_id = reader.take(REPORT_ID_BYTES)
     sequence = reader.number(4)
     flag = reader.number(1)
@@ -173,14 +169,37 @@ def read_sealed_file(
     key_id = reader.take(KEY_ID_BYTES)
     wrap = Wrap(key_id, reader.take(reader.number(2)))
     body_sealed = reader.take(reader.number(4))
+    bot = check_bot_signature(data, reader, org_public, today, what="file")
+    return SealedFile(kind, case_reference, report_id, sequence, reply_to, wrap, body_sealed, bot)
+
+
+def read_case_reference(reader: Reader) -> str:
+    """A ``u8 length || ASCII`` case reference, checked (the reader's error otherwise)."""
+    try:
+        case_reference = reader.take(reader.number(1)).decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise reader.fail() from exc
+    check_case_reference(case_reference)
+    return case_reference
+
+
+def check_bot_signature(
+    data: bytes, reader: Reader, org_public: Ed25519PublicKey, today: date | None, *, what: str
+) -> BotCertificate:
+    """Read the ``u16 length || bot certificate || signature`` that end a bot-signed object (a
+    file or a part), then check signature → bot certificate → ``org_public`` (I9).
+
+    The layout is checked first (the reader's error), then :func:`trusted_bot`; a signature
+    that does not cover ``data`` up to itself is UntrustedFile naming ``what``.
+    """
     certificate = reader.take(reader.number(2))
     signed_length = reader.position
     signature = reader.take(_sodium.ED25519_SIGNATURE_BYTES)
     reader.end()
     bot = trusted_bot(certificate, org_public, today)
     if not bot.key.verify(data[:signed_length], signature):
-        raise UntrustedFile("this file's signature does not match: it was altered or forged")
-    return SealedFile(kind, case_reference, report_id, sequence, reply_to, wrap, body_sealed, bot)
+        raise UntrustedFile(f"this {what}'s signature does not match: it was altered or forged")
+    return bot
 
 
 def trusted_bot(

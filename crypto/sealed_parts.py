@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from crypto import _sodium
 from crypto._reader import Reader
 from crypto.bot_certificate import BotCertificate
 from crypto.errors import CryptoError, unsupported_version
@@ -39,10 +38,10 @@ from crypto.header import REPORT_ID_BYTES, check_binding
 from crypto.keys import Ed25519PublicKey, Ed25519SigningKey
 from crypto.sealed_file import (
     MalformedSealedFile,
-    UntrustedFile,
+    check_bot_signature,
     check_case_reference,
+    read_case_reference,
     read_sealed_file,
-    trusted_bot,
 )
 
 MAGIC = b"SANAD-PART\n"
@@ -152,11 +151,7 @@ def read_sealed_part(
     found = reader.number(1)
     if found != VERSION:
         raise unsupported_version("sealed report part", found, VERSION)
-    try:
-        case_reference = reader.take(reader.number(1)).decode("ascii")
-    except UnicodeDecodeError as exc:
-        raise reader.fail() from exc
-    check_case_reference(case_reference)
+    case_reference = read_case_reference(reader)
     report_id = reader.take(REPORT_ID_BYTES)
     sequence = reader.number(4)
     index, count = reader.number(2), reader.number(2)
@@ -166,13 +161,7 @@ def read_sealed_part(
     chunk = reader.view(reader.number(4))
     if not chunk:
         raise reader.fail()
-    certificate = reader.take(reader.number(2))
-    signed_length = reader.position
-    signature = reader.take(_sodium.ED25519_SIGNATURE_BYTES)
-    reader.end()
-    bot = trusted_bot(certificate, org_public, today)
-    if not bot.key.verify(data[:signed_length], signature):
-        raise UntrustedFile("this part's signature does not match: it was altered or forged")
+    bot = check_bot_signature(data, reader, org_public, today, what="part")
     return SealedPart(case_reference, report_id, sequence, index, count, file_hash, chunk, bot)
 
 
