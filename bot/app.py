@@ -30,6 +30,7 @@ from bot.services.report_submission import register_report_flow
 from bot.update_conflict import register_conflict_notice
 from bot.update_order import PerChatUpdateProcessor
 from handlers.chat import erase_message_later
+from handlers.report_flow import install_outside_catch_all
 
 # How many updates run at once across chats; slow work inside a handler runs off the event loop.
 CONCURRENT_UPDATES = 64
@@ -85,4 +86,6 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
     register_health(application, runtime)
     register_caseworker_commands(application, runtime)
     register_replies(application, runtime)
+    # Last: what no handler above took, outside a conversation, is answered and erased (I7).
+    install_outside_catch_all(application, report_flow)
     return application

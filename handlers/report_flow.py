@@ -979,7 +979,9 @@ class ReportFlow:
             await self.chat.answer_outside(update, context, text)
 
     async def outside_text(self, update: Update, context: Context) -> None:
-        """Answers text sent outside any conversation with what to send; both are erased."""
+        """Answers a message sent outside any conversation (text, or anything no other handler
+        took: a photo, a file, a voice note, an unknown command) with what to send; both are
+        erased (I7)."""
         _ = translator(self._language_of(update, context))
         await self._reply(
             update, context, _("To report something, send /start. To check a report, send /status.")
@@ -1253,3 +1255,16 @@ def install_report_flow(
     application.add_handler(CallbackQueryHandler(flow.unowned_button))
     application.add_error_handler(flow.on_error)
     return flow
+
+
+def install_outside_catch_all(
+    application: Application[Any, Context, Any, Any, Any, Any], flow: ReportFlow
+) -> None:
+    """Answer, and erase, whatever private message no handler registered before this one took.
+
+    Register it last (after the caseworker commands and reply files, which take some commands
+    and documents): a photo, a file, a voice note or an unknown command sent outside any
+    conversation would otherwise get no answer and stay in the chat (I7).
+    """
+    anything_private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    application.add_handler(MessageHandler(anything_private, flow.outside_text))

@@ -17,7 +17,12 @@ from handlers.choices import country_name, month_name
 from handlers.draft import Draft
 from handlers.i18n import LANGUAGE_NAMES, translator
 from handlers.ports import ReportSubmitter, Submission
-from handlers.report_flow import ReportFlow, ReportFlowSettings, install_report_flow
+from handlers.report_flow import (
+    ReportFlow,
+    ReportFlowSettings,
+    install_outside_catch_all,
+    install_report_flow,
+)
 
 SETTINGS = ReportFlowSettings(
     organisation_name="Sanad Test",
@@ -133,6 +138,7 @@ async def running_bot(
         housekeeping = RecordingHousekeeping()
         submitter = submitter if submitter is not None else RecordingSubmitter()
         flow = install_report_flow(app, settings, submitter, housekeeping)
+        install_outside_catch_all(app, flow)  # last, as bot.app registers it
         async with app:
             await app.start()
             assert app.updater is not None

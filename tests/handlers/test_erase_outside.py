@@ -15,6 +15,7 @@ import pytest
 
 from handlers.flood import FloodLimiter
 from handlers.i18n import translator
+from tests.handlers import samples
 from tests.handlers.conftest import Harness, Reporter, answer_query, begin
 
 fr = translator("fr")
@@ -88,3 +89,22 @@ async def test_a_conversation_is_journalled_as_it_goes_and_settled_when_erased(
     await chat.wait_until(lambda: not chat.messages())
     await chat.wait_until(lambda: 6105 not in harness.housekeeping.journalled)
     assert harness.housekeeping.later == []
+
+
+@pytest.mark.parametrize("send", ["photo", "document", "unknown command"])
+async def test_anything_else_outside_a_report_is_answered_and_both_are_handed_for_erasure(
+    harness: Harness, send: str
+) -> None:
+    # A photo, a file or a mistyped command sent outside a report used to get no answer and
+    # stay in the chat, beside nothing that would ever erase it.
+    chat = harness.api.open_chat(6105, "A", language_code="fr")
+    if send == "photo":
+        await chat.send_photo(samples.jpeg_with_gps())
+    elif send == "document":
+        await chat.send_document(b"%PDF-1.4\n", "notes.pdf", "application/pdf")
+    else:
+        await chat.send_command("statsu")
+    answer = await chat.wait_for()
+    assert answer.text == fr("To report something, send /start. To check a report, send /status.")
+    await chat.wait_until(lambda: len(harness.housekeeping.later_ids(6105)) == 2)
+    assert harness.housekeeping.later_ids(6105) == ids_in(harness, 6105)
