@@ -12,6 +12,7 @@ import os
 import pty
 import re
 import select
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -79,6 +80,9 @@ def interrupt_at_prompt(
     pid, terminal = pty.fork()
     if pid == 0:  # the child: a new session whose controlling terminal is the pty
         os.chdir(cwd)
+        # As in a person's shell: a test runner started in the background (``cmd &`` without job
+        # control, as CI may be) ignores SIGINT, and an ignored signal stays ignored across exec.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execve(sys.executable, [sys.executable, "-m", "bot.cli", *args], env)
     shown = b""
     deadline = time.monotonic() + 60
