@@ -48,7 +48,7 @@ import logging
 import secrets
 import warnings
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import zip_longest
@@ -176,17 +176,17 @@ def _retry_after(error: RetryAfter) -> dt.timedelta:
     return value if isinstance(value, dt.timedelta) else dt.timedelta(seconds=value)
 
 
-def _interleave(parcels: list[Parcel]) -> list[Parcel]:
-    """Round-robin over chats, each chat's files in claim order.
+def _interleave(deliveries: list[Delivery], chat_of: Callable[[Delivery], int]) -> list[Delivery]:
+    """Round-robin over chats, each chat's deliveries in claim order.
 
     Telegram allows a chat about one message a second; alternating chats spends the bot's
     overall rate on those not yet throttled.
     """
-    by_chat: dict[int, list[Parcel]] = defaultdict(list)
-    for parcel in parcels:
-        by_chat[parcel.chat_id].append(parcel)
+    by_chat: dict[int, list[Delivery]] = defaultdict(list)
+    for delivery in deliveries:
+        by_chat[chat_of(delivery)].append(delivery)
     rounds = zip_longest(*by_chat.values())
-    return [parcel for round_ in rounds for parcel in round_ if parcel is not None]
+    return [delivery for round_ in rounds for delivery in round_ if delivery is not None]
 
 
 async def eligible_recipients(
@@ -329,32 +329,53 @@ class Forwarder:
                 today=now.date(),
                 min_serial=self.settings.revocation_floor(),
             )
-            parcels: list[Parcel] = []
-            built = await build_parcels(
-                self._db,
-                deliveries,
-                recipients,
-                bot=self._identity,
-                max_document_bytes=self.settings.max_document_bytes,
+            # A delivery is to the chat its recipient's certificate names; one without an
+            # eligible recipient is settled first (building it reads no body).
+            sendable = [d for d in deliveries if d.caseworker_id in recipients]
+            for delivery in sendable:
+                batch.chat_of[delivery.id] = recipients[delivery.caseworker_id].chat_id
+            await self._settle_unbuildable(
+                batch, [d for d in deliveries if d not in sendable], recipients, counts
             )
-            for item in built:
-                if isinstance(item, Parcel):
-                    parcels.append(item)
-                    batch.chat_of[item.delivery.id] = item.chat_id
-                else:
-                    delivery, problem = item
-                    await self._record_failure(batch, delivery, problem, _FAIL_NOW, counts)
-            for parcel in _interleave(parcels):
+            for delivery in _interleave(sendable, lambda d: batch.chat_of[d.id]):
                 if not keep_going() or self._clock() >= send_until:
                     break
                 if batch.everything_paused is not None:
                     break
-                if parcel.chat_id in batch.paused:
+                if batch.chat_of[delivery.id] in batch.paused:
                     continue
-                await self._deliver(batch, parcel, counts)
+                # Built just before it is sent: a batch of large reports is never all in memory
+                # at once (only one file, or its parts, is).
+                [item] = await build_parcels(
+                    self._db,
+                    [delivery],
+                    recipients,
+                    bot=self._identity,
+                    max_document_bytes=self.settings.max_document_bytes,
+                )
+                if isinstance(item, Parcel):
+                    await self._deliver(batch, item, counts)
+                else:
+                    await self._record_failure(batch, delivery, item[1], _FAIL_NOW, counts)
         finally:
             await self._give_back_unsettled(batch, counts)
         return True
+
+    async def _settle_unbuildable(
+        self,
+        batch: _Pass,
+        deliveries: list[Delivery],
+        recipients: Mapping[int, Recipient],
+        counts: RunCounts,
+    ) -> None:
+        """Record why each of ``deliveries`` (no eligible recipient) cannot be made."""
+        if not deliveries:
+            return
+        built = await build_parcels(self._db, deliveries, recipients, bot=self._identity)
+        for item in built:
+            if not isinstance(item, Parcel):
+                delivery, problem = item
+                await self._record_failure(batch, delivery, problem, _FAIL_NOW, counts)
 
     async def _deliver(self, batch: _Pass, parcel: Parcel, counts: RunCounts) -> None:
         """Send one file (or all its parts, in order) and record what Telegram said, in its own

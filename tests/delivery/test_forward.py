@@ -20,9 +20,11 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.config import BotToken, Config, parse_config
+from bot.jobs import forward as forward_module
 from bot.jobs.forward import JOB_NAME, Forwarder, ForwardSettings
 from bot.local_api import ChatMessage, Fault, LocalBotApi, UserChat
 from bot.runtime import Runtime
+from bot.services.delivery import Parcel
 from bot.services.sealed_files import delivery_caption, delivery_file_name
 from bot.services.status import gather_status
 from crypto import NotForThisKey, open_sealed_file, read_sealed_file
@@ -413,3 +415,44 @@ async def test_two_instances_on_postgresql_never_send_one_row_twice(
     captions = Counter(m.caption for chat in chats for m in documents(chat))
     assert len(captions) == 40
     assert set(captions.values()) == {1}
+
+
+async def test_a_batch_is_built_one_file_at_a_time_just_before_it_is_sent(
+    api: LocalBotApi,
+    org: OrganisationKeys,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Before, every file of a claimed batch (up to 30 reports, each up to the per-report limit)
+    # was built before the first was sent: several GB for large reports, against MemoryMax.
+    async with bot_application(api, org, tmp_path) as (application, runtime):
+        db = runtime.database
+        await caseworker_chat(api, 5011)
+        caseworker = await enrol_caseworker(db, org, chat_id=5011)
+        for _ in range(4):
+            await queue_report(db, org, caseworker)
+        built_unsent: list[int] = []
+        outstanding = 0
+        real_build = forward_module.build_parcels
+
+        async def counting_build(*args: Any, **kwargs: Any) -> Any:
+            nonlocal outstanding
+            items = await real_build(*args, **kwargs)
+            outstanding += sum(isinstance(item, Parcel) for item in items)
+            return items
+
+        forwarder = fast_forwarder(application, runtime)
+        real_send = forwarder._send
+
+        async def counting_send(chat_id: int, document: Any) -> None:
+            nonlocal outstanding
+            built_unsent.append(outstanding)
+            await real_send(chat_id, document)
+            outstanding -= 1
+
+        monkeypatch.setattr(forward_module, "build_parcels", counting_build)
+        monkeypatch.setattr(forwarder, "_send", counting_send)
+        await drain(forwarder, db)
+
+        assert len(documents(api.chat(5011))) == 4
+        assert built_unsent == [1, 1, 1, 1]
