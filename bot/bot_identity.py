@@ -17,11 +17,13 @@ without a certificate that is valid today (:func:`load_bot_identity`).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import secrets
 from pathlib import Path
 
 from bot.config import ConfigError
+from bot.logs import event, get_logger
 from bot.server_secrets import read_server_secret
 from crypto import (
     BotCertificate,
@@ -44,6 +46,7 @@ SEED_BYTES = 32
 DEFAULT_VALIDITY_DAYS = 90
 RENEWAL_WARNING_DAYS = 14
 _MAX_CERTIFICATE_BYTES = 4096
+_log = get_logger("bot_identity")
 _CERTIFY_HINT = "run: sanad admin certify-bot --org-key FILE (on the server, with the admin's key)"
 
 
@@ -92,6 +95,13 @@ class BotIdentity:
     def renewal_due(self, today: dt.date) -> bool:
         """True when the certificate expires within :data:`RENEWAL_WARNING_DAYS` of ``today``."""
         return self.verified.expires - today <= dt.timedelta(days=RENEWAL_WARNING_DAYS)
+
+    def warn_if_renewal_due(self, today: dt.date) -> None:
+        """Log ``bot.certificate_renewal_due`` (the days left, nothing else) while renewal is
+        due: once the certificate expires, caseworkers refuse every file the bot sends."""
+        if self.renewal_due(today):
+            days_left = (self.verified.expires - today).days
+            event(_log, "bot.certificate_renewal_due", logging.WARNING, days_left=days_left)
 
     def refresh(self, today: dt.date) -> bool:
         """Take up a newer certificate ``certify-bot`` wrote beside the key; True if it did.

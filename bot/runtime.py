@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 import resource
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,9 +67,7 @@ class Runtime:
             raise folder_failure(
                 "state folder", state_dir, exc, setting="server.state_dir"
             ) from exc
-        if bot.renewal_due(today):
-            days_left = (bot.verified.expires - today).days
-            event(_log, "bot.certificate_renewal_due", logging.WARNING, days_left=days_left)
+        bot.warn_if_renewal_due(today)
         database = open_database(config.database.url)
         # The bot's own jobs (purge) sign their audit entries too (docs/crypto.md, "Audit log
         # signatures").

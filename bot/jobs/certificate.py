@@ -10,7 +10,6 @@ every caseworker would refuse its files once it expired.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
 
 from telegram.ext import Application, CallbackContext
@@ -29,9 +28,7 @@ def check_certificate(bot: BotIdentity, today: dt.date) -> None:
     """One run: refresh, then warn while renewal is due."""
     if bot.refresh(today):
         event(_log, "bot.certificate_renewed", days_left=(bot.verified.expires - today).days)
-    if bot.renewal_due(today):
-        days_left = (bot.verified.expires - today).days
-        event(_log, "bot.certificate_renewal_due", logging.WARNING, days_left=days_left)
+    bot.warn_if_renewal_due(today)
 
 
 def register_certificate_job(

@@ -8,15 +8,28 @@ directory, and the clock is a value the test moves.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from telegram.ext import Application
 
+from bot.app import build_application
+from bot.config import load_config
+from bot.config.token import BotToken
+from bot.local_api import LocalBotApi
+from bot.runtime import Runtime
 from bot.services.housekeeping import Housekeeping, HousekeepingKeyring
+from crypto.keys import OrganisationKeys
 from storage.engine import Database
+from tests.delivery.conftest import certified_state_dir, config_text
 from tests.storage.conftest import NOW, TODAY, db, pg_schema, sqlite_db, sqlite_path
 
 __all__ = ["NOW", "TODAY", "db", "pg_schema", "sqlite_db", "sqlite_path"]
+
+App = Application[Any, Any, Any, Any, Any, Any]
 
 
 class Clock:
@@ -48,3 +61,28 @@ def keyring(tmp_path: Path) -> HousekeepingKeyring:
 @pytest.fixture
 def housekeeping(db: Database, keyring: HousekeepingKeyring, clock: Clock) -> Housekeeping:
     return Housekeeping(db, keyring, retention=dt.timedelta(hours=24), clock=clock)
+
+
+@asynccontextmanager
+async def bot_as_run(api: LocalBotApi, folder: Path) -> AsyncIterator[tuple[Runtime, App]]:
+    """The runtime and application ``sanad run`` builds, on a SQLite file in ``folder`` with a
+    certified bot, prepared as ``post_init`` prepares it (not polling yet); closed on leaving."""
+    org = OrganisationKeys.generate()
+    config_path = folder / "config.toml"
+    config_path.write_text(
+        config_text(
+            api_url=api.url,
+            database_url=f"sqlite+aiosqlite:///{folder / 'sanad.sqlite3'}",
+            org=org,
+            state_dir=certified_state_dir(folder / "state", org),
+            delivery={"batch_interval_seconds": 600.0, "jitter_seconds": 0.0},
+        )
+    )
+    config = load_config(config_path)
+    runtime = Runtime.open(config)
+    application = build_application(config, BotToken(api.add_bot()), runtime)
+    await runtime.prepare()  # run_polling's post_init
+    try:
+        yield runtime, application
+    finally:
+        await runtime.close()

@@ -11,61 +11,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import build_application
-from bot.config import load_config
-from bot.config.token import BotToken
 from bot.jobs.erase import Eraser
 from bot.local_api import Fault, LocalBotApi
 from bot.local_api.ptb import polling
-from bot.runtime import Runtime
 from bot.services.housekeeping import Housekeeping
-from crypto.keys import OrganisationKeys
-from tests.delivery.conftest import certified_state_dir, config_text
+from tests.lifecycle_retention.conftest import bot_as_run
 from tests.support.processes import until
 
 FLOOD = 30  # past the sixteen updates a chat may have waiting
 
 
 async def test_updates_dropped_under_a_flood_are_erased_after_a_restart(tmp_path: Path) -> None:
-    async with LocalBotApi.running(seed=5) as api:
-        token = api.add_bot()
-        org = OrganisationKeys.generate()
-        config_path = tmp_path / "config.toml"
-        config_path.write_text(
-            config_text(
-                api_url=api.url,
-                database_url=f"sqlite+aiosqlite:///{tmp_path / 'sanad.sqlite3'}",
-                org=org,
-                state_dir=certified_state_dir(tmp_path / "state", org),
-                delivery={"batch_interval_seconds": 600.0, "jitter_seconds": 0.0},
-            )
-        )
-        config = load_config(config_path)
-        runtime = Runtime.open(config)
-        application = build_application(config, BotToken(token), runtime)
+    async with (
+        LocalBotApi.running(seed=5) as api,
+        bot_as_run(api, tmp_path) as (runtime, application),
+    ):
         chat = api.open_chat(7_555_000_222_333, "Reporter")
-        await runtime.prepare()
-        try:
-            async with polling(application):
-                api.faults.inject("sendMessage", sequence=[Fault.hang()])
-                await chat.send_text("first")
-                for index in range(FLOOD):
-                    await chat.send_text(f"flood {index}")
-                sent = {m.message_id for m in chat.messages() if not m.from_bot}
-                assert len(sent) == FLOOD + 1
+        async with polling(application):
+            api.faults.inject("sendMessage", sequence=[Fault.hang()])
+            await chat.send_text("first")
+            for index in range(FLOOD):
+                await chat.send_text(f"flood {index}")
+            sent = {m.message_id for m in chat.messages() if not m.from_bot}
+            assert len(sent) == FLOOD + 1
 
-                # A restarted process reads every stored row; nothing is held back from it.
-                after_restart = Housekeeping.from_runtime(runtime)
+            # A restarted process reads every stored row; nothing is held back from it.
+            after_restart = Housekeeping.from_runtime(runtime)
 
-                async def all_stored() -> bool:
-                    due, _ = await after_restart.due(1000)
-                    stored = {m for item in due for m in item.target.message_ids}
-                    return {m.message_id for m in chat.messages()} <= stored
+            async def all_stored() -> bool:
+                due, _ = await after_restart.due(1000)
+                stored = {m for item in due for m in item.target.message_ids}
+                return {m.message_id for m in chat.messages()} <= stored
 
-                await until(all_stored, timeout=30)
+            await until(all_stored, timeout=30)
 
-            async with application:
-                await Eraser(Housekeeping.from_runtime(runtime), application.bot).run()
-            assert not sent & {m.message_id for m in chat.messages()}
-        finally:
-            await runtime.close()
+        async with application:
+            await Eraser(Housekeeping.from_runtime(runtime), application.bot).run()
+        assert not sent & {m.message_id for m in chat.messages()}

@@ -14,59 +14,38 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.app import build_application
-from bot.config import load_config
-from bot.config.token import BotToken
 from bot.jobs.erase import Eraser
 from bot.local_api import LocalBotApi
 from bot.local_api.ptb import polling
-from bot.runtime import Runtime
 from bot.services.housekeeping import Housekeeping
-from crypto.keys import OrganisationKeys
 from storage.models import Housekeeping as HousekeepingRow
-from tests.delivery.conftest import certified_state_dir, config_text
+from tests.lifecycle_retention.conftest import bot_as_run
 
 
 @pytest.mark.parametrize("command", ["start", "status"])
 async def test_stopping_the_bot_hands_open_conversations_to_housekeeping(
     tmp_path: Path, command: str
 ) -> None:
-    async with LocalBotApi.running(seed=3) as api:
-        token = api.add_bot()
-        config_path = tmp_path / "config.toml"
-        org = OrganisationKeys.generate()
-        config_path.write_text(
-            config_text(
-                api_url=api.url,
-                database_url=f"sqlite+aiosqlite:///{tmp_path / 'sanad.sqlite3'}",
-                org=org,
-                state_dir=certified_state_dir(tmp_path / "state", org),
-                delivery={"batch_interval_seconds": 600.0, "jitter_seconds": 0.0},
-            )
-        )
-        config = load_config(config_path)
-        runtime = Runtime.open(config)
-        application = build_application(config, BotToken(token), runtime)
+    async with (
+        LocalBotApi.running(seed=3) as api,
+        bot_as_run(api, tmp_path) as (runtime, application),
+    ):
         chat = api.open_chat(7_555_000_111_222, "Reporter")
-        await runtime.prepare()  # run_polling's post_init
-        try:
-            async with polling(application):
-                await chat.send_command(command)
-                await chat.wait_for(lambda m: bool(m.buttons))
-            assert application.post_stop is not None
-            await application.post_stop(application)
+        async with polling(application):
+            await chat.send_command(command)
+            await chat.wait_for(lambda m: bool(m.buttons))
+        assert application.post_stop is not None
+        await application.post_stop(application)
 
-            async with runtime.database.sessionmaker() as session:
-                stored = (await session.scalars(select(HousekeepingRow))).all()
-            assert len(stored) == 1
-            assert chat.messages()  # still in the chat: only sealed ids were kept
+        async with runtime.database.sessionmaker() as session:
+            stored = (await session.scalars(select(HousekeepingRow))).all()
+        assert len(stored) == 1
+        assert chat.messages()  # still in the chat: only sealed ids were kept
 
-            housekeeping = Housekeeping.from_runtime(runtime)
-            async with application:
-                counts = await Eraser(housekeeping, application.bot).run()
-            assert counts.erased == 1
-            assert chat.messages() == []
-            # The retention, rounded up to the hour (I3).
-            assert stored[0].deadline <= dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)
-        finally:
-            await runtime.close()
+        housekeeping = Housekeeping.from_runtime(runtime)
+        async with application:
+            counts = await Eraser(housekeeping, application.bot).run()
+        assert counts.erased == 1
+        assert chat.messages() == []
+        # The retention, rounded up to the hour (I3).
+        assert stored[0].deadline <= dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)
