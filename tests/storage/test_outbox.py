@@ -209,12 +209,20 @@ async def test_concurrent_workers_claim_every_row_exactly_once(db: Database) -> 
     else:
         engines = [db] * 4  # one pool, four concurrent connections
     per_worker: dict[str, list[int]] = {}
+    # Each worker waits after its first claim until all four have made one, so the test always
+    # exercises four claimers at once. Without it, a loaded machine could let one worker drain
+    # every row before another's first claim got the SQLite lock, and nothing would be shared.
+    everyone_claimed_once = asyncio.Barrier(len(engines))
 
     async def worker(worker_db: Database) -> None:
         token = new_worker_token()
         claimed = per_worker.setdefault(token, [])
+        first = True
         while batch := await claim_batch(worker_db, worker=token, now=NOW, limit=25, lease=LEASE):
             claimed.extend(d.id for d in batch)
+            if first:
+                first = False
+                await everyone_claimed_once.wait()
             # Let the others in between claims: SQLite's busy handler backs off in sleeps of up
             # to 100 ms, and a worker waking into a lock that is never free would starve.
             await asyncio.sleep(0.005)
