@@ -106,6 +106,7 @@ from crypto.mailbox_messages import (
     seal_reply,
     write_reply_file,
 )
+from crypto.originals import CLEANING_CHANGES, OriginalFile, describe_change
 from crypto.receipts import (
     MailboxSecrets,
     MalformedReceipt,
@@ -138,6 +139,7 @@ from crypto.sealed_parts import (
 from crypto.wraps import Wrap, rewrap
 
 __all__ = [
+    "CLEANING_CHANGES",
     "Answer",
     "Argon2idSettings",
     "Attachment",
@@ -176,6 +178,7 @@ __all__ = [
     "NotForThisKey",
     "OpenFailure",
     "OpenedFile",
+    "OriginalFile",
     "PartsDoNotJoin",
     "Receipt",
     "ReceiptError",
@@ -206,6 +209,7 @@ __all__ = [
     "decode_enrolment_code",
     "derive_mailbox",
     "derive_master_secret",
+    "describe_change",
     "display_confirmation_code",
     "encode_enrolment_code",
     "generate_receipt",

@@ -1,10 +1,12 @@
 """The canonical serialisation of a report, addendum or reply body (docs/crypto.md, "Report body").
 
 A body is an ordered list of answers (field key, text) and a list of attachments (file name, media
-type, kind, bytes). :meth:`ReportBody.to_bytes` gives the same bytes for the same body, and
-:meth:`ReportBody.from_bytes` accepts only those bytes back. Decoding happens after the envelope
-has been authenticated, so its errors may be precise: they describe a bug or a hostile sender, not
-a guess an attacker can test.
+type, kind, bytes, and since version 2 the record of the file the bot received before cleaning it,
+:class:`~crypto.originals.OriginalFile`). :meth:`ReportBody.to_bytes` writes version 2 and gives
+the same bytes for the same body; :meth:`ReportBody.from_bytes` accepts only those bytes back, and
+version 1 bodies (reports sealed before original files were recorded: their attachments have no
+``original``). Decoding happens after the envelope has been authenticated, so its errors may be
+precise: they describe a bug or a hostile sender, not a guess an attacker can test.
 
 Attachment file names come from reporters' phones and end up as file names on a caseworker's disk
 (``sanad caseworker open --out DIR``), so only safe names are accepted on both sides;
@@ -13,7 +15,6 @@ Attachment file names come from reporters' phones and end up as file names on a 
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,19 +22,18 @@ from enum import Enum
 
 from crypto._reader import Reader
 from crypto.errors import CryptoError
+from crypto.originals import SHA256_BYTES, MalformedOriginal, OriginalFile, is_code, is_media_type
 
 MAGIC = b"sbdy"
-VERSION = 1
+VERSION = 2
+# Version 1 (no original files) is still read: reports sealed before version 2 stay readable.
+READABLE_VERSIONS = frozenset({1, VERSION})
 
-MAX_KEY_CHARS = 64
 MAX_FILE_NAME_CHARS = 120
-MAX_MEDIA_TYPE_CHARS = 127
 # Bounds on counts keep a hostile body from making a decoder build millions of objects.
 MAX_ANSWERS = 1000
 MAX_ATTACHMENTS = 100
 
-_KEY_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*\Z")
-_MEDIA_TYPE_RE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*\Z")
 # Windows refuses these as file names whatever their extension.
 _RESERVED_NAMES = frozenset(
     ["con", "prn", "aux", "nul"] + [f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)]
@@ -105,24 +105,27 @@ class Answer:
     value: str = field(repr=False)
 
     def __post_init__(self) -> None:
-        if len(self.key) > MAX_KEY_CHARS or not _KEY_RE.match(self.key):
+        if not is_code(self.key):
             raise MalformedBody("an answer key must be 1 to 64 of a-z, 0-9, '_', '.', '-'")
 
 
 @dataclass(frozen=True)
 class Attachment:
-    """An evidence file: its safe file name, media type, kind and content (left out of ``repr``)."""
+    """An evidence file: its safe file name, media type, kind and content (left out of ``repr``),
+    and ``original``, the record of the file before cleaning (None in version 1 bodies, and for
+    files the bot did not clean)."""
 
     file_name: str
     media_type: str
     kind: AttachmentKind
     data: bytes = field(repr=False)
+    original: OriginalFile | None = None
 
     def __post_init__(self) -> None:
         problem = _name_problem(self.file_name)
         if problem is not None:
             raise MalformedBody(f"an attachment file name {problem}")
-        if len(self.media_type) > MAX_MEDIA_TYPE_CHARS or not _MEDIA_TYPE_RE.match(self.media_type):
+        if not is_media_type(self.media_type):
             raise MalformedBody("an attachment media type must look like 'type/subtype'")
 
 
@@ -146,7 +149,7 @@ class ReportBody:
         return next((a.value for a in self.answers if a.key == key), None)
 
     def to_bytes(self) -> bytes:
-        """The canonical bytes: magic, version, then counted, length-prefixed fields."""
+        """The canonical bytes (version 2): magic, version, then counted, length-prefixed fields."""
         out = bytearray(MAGIC)
         out.append(VERSION)
         out += len(self.answers).to_bytes(2, "big")
@@ -159,16 +162,18 @@ class ReportBody:
             out += _text(attachment.file_name, 2)
             out += _text(attachment.media_type, 1)
             out += len(attachment.data).to_bytes(4, "big") + attachment.data
+            out += _original_bytes(attachment.original)
         return bytes(out)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ReportBody:
-        """Parse :meth:`to_bytes` output; raises MalformedBody on anything else."""
+        """Parse :meth:`to_bytes` output, or a version 1 body; raises MalformedBody on anything
+        else."""
         reader = Reader(data, MalformedBody, "the report body is truncated or has trailing bytes")
         if reader.take(len(MAGIC)) != MAGIC:
             raise MalformedBody("this is not a Sanad report body")
         version = reader.number(1)
-        if version != VERSION:
+        if version not in READABLE_VERSIONS:
             raise MalformedBody(f"report body version {version} is not supported")
         answers = [
             Answer(_read_text(reader, 1), _read_text(reader, 4))
@@ -183,9 +188,38 @@ class ReportBody:
                 raise MalformedBody(f"unknown attachment kind {code}") from exc
             file_name, media_type = _read_text(reader, 2), _read_text(reader, 1)
             content = reader.take(reader.number(4))
-            attachments.append(Attachment(file_name, media_type, kind, content))
+            original = _read_original(reader) if version >= 2 else None
+            attachments.append(Attachment(file_name, media_type, kind, content, original))
         reader.end()
         return cls(answers, attachments)
+
+
+def _original_bytes(original: OriginalFile | None) -> bytes:
+    """``0``, or ``1`` then the record of the original file (docs/crypto.md, "Original files")."""
+    if original is None:
+        return b"\x00"
+    out = bytearray(b"\x01")
+    out += original.sha256 + original.size.to_bytes(8, "big")
+    out += _text(original.media_type, 1)
+    out.append(len(original.changes))
+    for code in original.changes:
+        out += _text(code, 1)
+    return bytes(out)
+
+
+def _read_original(reader: Reader) -> OriginalFile | None:
+    flag = reader.number(1)
+    if flag == 0:
+        return None
+    if flag != 1:
+        raise MalformedBody("an attachment's original-file flag must be 0 or 1")
+    sha256, size = reader.take(SHA256_BYTES), reader.number(8)
+    media_type = _read_text(reader, 1)
+    changes = [_read_text(reader, 1) for _ in range(reader.number(1))]
+    try:
+        return OriginalFile(sha256, size, media_type, changes)
+    except MalformedOriginal as exc:
+        raise MalformedBody(str(exc)) from exc
 
 
 def _text(value: str, prefix_bytes: int) -> bytes:

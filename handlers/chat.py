@@ -30,7 +30,9 @@ or identifiers, only event names and counts.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import hashlib
 import logging
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -42,6 +44,7 @@ from telegram.ext import Application, BaseHandler, ContextTypes, ConversationHan
 from telegram.warnings import PTBUserWarning
 
 from bot.logs import event, get_logger
+from crypto.originals import OriginalFile
 from handlers.budget import FreeDisk, MemoryBudget
 from handlers.draft import Draft, DraftAttachment
 from handlers.evidence import CleanedEvidence, check_size, shared_sandbox
@@ -419,27 +422,43 @@ class ConversationChat:
                 return None
             if isinstance(result, Refused):
                 return result
-            if reservation is not None and not reservation.resize(len(result.data)):
+            if reservation is not None and not reservation.resize(len(result[0].data)):
                 event(_log, "evidence_refused.memory_budget", logging.WARNING)
                 return FILES_BUDGET_FULL
+            cleaned, original = result
             added = DraftAttachment(
-                result.kind, result.media_type, result.filename, bytearray(result.data), reservation
+                cleaned.kind,
+                cleaned.media_type,
+                cleaned.filename,
+                bytearray(cleaned.data),
+                reservation,
+                original,
             )
             kept = True
         finally:
             if reservation is not None and not kept:
                 reservation.release()
         draft.attachments.append(added)
-        if result.notes:  # what cleaning changed (a PDF's text became pictures), before "added"
+        if cleaned.notes:  # what cleaning changed (a PDF's text became pictures), before "added"
             _ = translator(draft.language)
-            await self.say(context, draft, "\n".join(note.render(_) for note in result.notes))
+            await self.say(context, draft, "\n".join(note.render(_) for note in cleaned.notes))
         return added
 
-    async def _fetch_and_clean(self, context: Context, file_id: str) -> CleanedEvidence | Refused:
-        """Download into memory (I1: never a temporary file) and clean in the sandbox."""
+    async def _fetch_and_clean(
+        self, context: Context, file_id: str
+    ) -> tuple[CleanedEvidence, OriginalFile] | Refused:
+        """Download into memory (I1: never a temporary file) and clean in the sandbox; with the
+        cleaned copy, the record of the file exactly as downloaded (its SHA-256 and size, the
+        type and changes cleaning found), for the caseworker to match against the original."""
         telegram_file = await context.bot.get_file(file_id)
         downloaded = await telegram_file.download_as_bytearray()
         try:
-            return await self.sandbox.clean(bytes(downloaded), max_bytes=self.max_file_bytes)
+            # Off the event loop: hashing megabytes would hold up every other reporter (I8).
+            digest = (await asyncio.to_thread(hashlib.sha256, downloaded)).digest()
+            size = len(downloaded)
+            result = await self.sandbox.clean(bytes(downloaded), max_bytes=self.max_file_bytes)
         finally:
             downloaded[:] = bytes(len(downloaded))
+        if isinstance(result, Refused):
+            return result
+        return result, OriginalFile(digest, size, result.source_type, result.changes)

@@ -20,6 +20,7 @@ from array import array
 from dataclasses import dataclass, field
 from enum import Enum
 
+from crypto.originals import OriginalFile
 from handlers.budget import Reservation
 from handlers.i18n import DEFAULT_LANGUAGE
 
@@ -40,7 +41,9 @@ class DraftAttachment:
     """One cleaned evidence file. ``data`` is a bytearray so :meth:`wipe` can zero it.
 
     ``reservation`` is the file's place in the bot-wide memory budget of open drafts
-    (:class:`handlers.budget.MemoryBudget`), given back by :meth:`wipe`.
+    (:class:`handlers.budget.MemoryBudget`), given back by :meth:`wipe`. ``original`` records the
+    file as it was received — its SHA-256, size, type and what cleaning changed, never its
+    bytes — to be sealed beside the cleaned copy (DESIGN.md §4, "Evidence integrity").
     """
 
     kind: AttachmentKind
@@ -48,6 +51,7 @@ class DraftAttachment:
     filename: str
     data: bytearray = field(repr=False)
     reservation: Reservation | None = field(default=None, repr=False)
+    original: OriginalFile | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.reservation is not None:

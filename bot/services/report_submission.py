@@ -3,7 +3,8 @@
 This is the :class:`handlers.ports.ReportSubmitter` the reporter flow calls. In order:
 
 1. the draft becomes a ``crypto`` :class:`~crypto.ReportBody` — answers under stable keys with the
-   flow's codes as values (never translated labels), then the cleaned attachments;
+   flow's codes as values (never translated labels), then the cleaned attachments, each with the
+   record of its original (:class:`~crypto.OriginalFile`);
 2. a fresh receipt is generated and turned into the mailbox lookup tag and key pair through the
    bounded Argon2id pool, in its submission lane (:class:`~crypto.KdfPool`): submissions go
    before receipt look-ups and have a worker of their own, so a flood of guesses never makes a
@@ -103,7 +104,9 @@ _BODY_KIND = {
 
 
 def body_attachment(item: DraftAttachment, file_name: str) -> Attachment:
-    """A cleaned draft file as a report or addendum body carries it, under ``file_name``.
+    """A cleaned draft file as a report or addendum body carries it, under ``file_name``, with the
+    record of the file as received (its SHA-256, size, type and what cleaning changed: DESIGN.md
+    §4, "Evidence integrity"; the original's bytes were never kept).
 
     The one mapping of the flow's file kinds to the body's, for reports and addenda alike. Copies
     the bytes: the draft's buffer is zeroed when the flow wipes it. Raises ``crypto`` errors for a
@@ -114,6 +117,7 @@ def body_attachment(item: DraftAttachment, file_name: str) -> Attachment:
         media_type=item.media_type,
         kind=_BODY_KIND[item.kind],
         data=bytes(item.data),
+        original=item.original,
     )
 
 

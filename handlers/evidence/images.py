@@ -11,6 +11,11 @@ Budgets, all checked before the pixels are decoded (Pillow's ``Image.open`` read
 header): the pixel count (:data:`~handlers.evidence.limits.MAX_IMAGE_PIXELS`) and, for JPEG,
 the number of scans (:data:`~handlers.evidence.limits.MAX_JPEG_SCANS`).
 
+What the original carried and cleaning removed (EXIF and its GPS position, XMP, an ICC profile,
+comments and text chunks, further frames, bytes after the image's end) is read from the header
+before decoding and listed as :data:`crypto.CLEANING_CHANGES` codes, so the caseworker knows what
+the reporter's own copy still holds.
+
 The output format keeps a lossy photo lossy, so a cleaned file is not many times its original:
 JPEG, lossy WebP and HEIC become JPEG; PNG and lossless WebP stay lossless (PNG, screenshots
 stay sharp) unless the PNG would exceed the per-file limit, when they become JPEG. The cleaned
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import replace
 
 import pillow_heif
 from PIL import Image, ImageOps
@@ -31,6 +37,10 @@ from handlers.evidence.limits import JPEG_QUALITY, MAX_IMAGE_PIXELS, MAX_JPEG_SC
 from handlers.evidence.results import (
     FIRST_FRAME_ONLY,
     NOT_CLEANED,
+    SOURCE_HEIC,
+    SOURCE_JPEG,
+    SOURCE_PNG,
+    SOURCE_WEBP,
     TOO_MANY_PIXELS,
     UNREADABLE,
     CleanedEvidence,
@@ -46,6 +56,11 @@ pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_image
 # Formats whose compression is lossy: their cleaned copy is a JPEG.
 _LOSSY = frozenset({"JPEG", "HEIF"})
 _JPEG_SOS = b"\xff\xda"
+# The media type each recognised format is recorded as (the original's type, sealed with it).
+SOURCE_TYPES = {"JPEG": SOURCE_JPEG, "PNG": SOURCE_PNG, "WEBP": SOURCE_WEBP, "HEIF": SOURCE_HEIC}
+_GPS_IFD = 0x8825
+_ORIENTATION = 0x0112
+_PNG_END = b"IEND\xaeB`\x82"
 
 
 def webp_is_lossy(data: bytes) -> bool:
@@ -74,16 +89,50 @@ def clean_image(data: bytes, image_format: str, *, max_bytes: int) -> CleanedEvi
                 notes: tuple[Notice, ...] = ()
                 if getattr(original, "n_frames", 1) > 1:
                     notes = (FIRST_FRAME_ONLY,)
+                changes = image_changes(original, data, image_format)
                 # In place: a copy would double the decoded image in memory (limits.py).
                 ImageOps.exif_transpose(original, in_place=True)
                 fresh = _fresh_copy(original)
-        return _encode(fresh, lossy=lossy, max_bytes=max_bytes, notes=notes)
+        cleaned = _encode(fresh, lossy=lossy, max_bytes=max_bytes, notes=notes)
+        if isinstance(cleaned, Refused):
+            return cleaned
+        return replace(cleaned, source_type=SOURCE_TYPES[image_format], changes=changes)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return TOO_MANY_PIXELS
     except MemoryError:
         return NOT_CLEANED
     except Exception:  # hostile bytes: parsers raise anything, and it all means "unreadable"
         return UNREADABLE
+
+
+def image_changes(original: Image.Image, data: bytes, image_format: str) -> tuple[str, ...]:
+    """What the opened (not yet decoded) ``original`` carries that its cleaned copy will not."""
+    exif = original.getexif()
+    info = original.info
+    text_chunks = getattr(original, "text", None) if image_format == "PNG" else None
+    found = {
+        "removed.exif": bool(exif) or "exif" in info,
+        "removed.exif_gps": bool(exif.get_ifd(_GPS_IFD)),
+        "removed.xmp": bool(info.get("xmp") or info.get("XML:com.adobe.xmp")),
+        "removed.icc_profile": bool(info.get("icc_profile")),
+        "removed.comment": bool(info.get("comment") or text_chunks),
+        "removed.frames": getattr(original, "n_frames", 1) > 1,
+        "removed.trailing_data": _has_trailing_data(data, image_format),
+        "changed.rotated": exif.get(_ORIENTATION, 1) not in (1, None),
+        "changed.reencoded": True,
+    }
+    return tuple(code for code, present in found.items() if present)
+
+
+def _has_trailing_data(data: bytes, image_format: str) -> bool:
+    """Whether bytes follow the image's own end (a file glued after it, which viewers ignore)."""
+    if image_format == "JPEG":
+        return not data.endswith(b"\xff\xd9")
+    if image_format == "PNG":
+        return not data.endswith(_PNG_END)
+    if image_format == "WEBP":
+        return 8 + int.from_bytes(data[4:8], "little") < len(data)
+    return False  # HEIF: boxes may come in any order; nothing after them is decoded anyway
 
 
 def _fresh_copy(image: Image.Image) -> Image.Image:

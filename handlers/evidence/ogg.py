@@ -10,7 +10,9 @@ fresh serial number (the old one could link the copy to the original) and new CR
 caseworker hears is all that is kept. Anything after the end-of-stream page is dropped; a stream
 without one (truncated) is refused.
 
-Pure Python, no decoder: nothing of the audio is interpreted beyond packet boundaries.
+Pure Python, no decoder: nothing of the audio is interpreted beyond packet boundaries. What the
+original carried (tags, a picture, trailing bytes) is listed for the caseworker as
+:data:`crypto.CLEANING_CHANGES` codes.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from handlers.draft import AttachmentKind
-from handlers.evidence.results import UNREADABLE, UNSUPPORTED, CleanedEvidence
+from handlers.evidence.results import SOURCE_OGG, UNREADABLE, UNSUPPORTED, CleanedEvidence
 from handlers.i18n import Refused
 
 MAGIC = b"OggS"
@@ -29,6 +31,7 @@ _HEADER = struct.Struct("<4sBBqIII B")
 _CONTINUED, _FIRST, _LAST = 0x01, 0x02, 0x04
 _NO_GRANULE = -1
 _MAX_SEGMENTS = 255
+_PICTURE_TAG = b"METADATA_BLOCK_PICTURE="
 
 _OPUS_HEAD, _OPUS_TAGS = b"OpusHead", b"OpusTags"
 _VORBIS_ID, _VORBIS_COMMENT, _VORBIS_SETUP = b"\x01vorbis", b"\x03vorbis", b"\x05vorbis"
@@ -69,6 +72,7 @@ class _Page:
     serial: int
     lacing: bytes
     body: bytes
+    end: int  # offset in the file just after this page
 
 
 def _pages(data: bytes) -> Iterator[_Page]:
@@ -87,18 +91,18 @@ def _pages(data: bytes) -> Iterator[_Page]:
         page[22:26] = bytes(4)
         if ogg_crc(page) != crc:
             raise BadOgg("checksum")
-        yield _Page(flags, granule, serial, lacing, data[start:end])
+        yield _Page(flags, granule, serial, lacing, data[start:end], end)
         if flags & _LAST:
             return  # what follows the end of the stream is not audio: dropped
         offset = end
 
 
-def _packets(data: bytes) -> Iterator[tuple[bytes, int, int]]:
-    """Each packet of the one logical stream in ``data``, with the number and granule of the
+def _packets(pages: list[_Page]) -> Iterator[tuple[bytes, int, int]]:
+    """Each packet of the one logical stream of ``pages``, with the number and granule of the
     page it ends on."""
     pending = bytearray()
     serial: int | None = None
-    for number, page in enumerate(_pages(data)):
+    for number, page in enumerate(pages):
         if serial is None:
             serial = page.serial
         if page.serial != serial or bool(page.flags & _FIRST) != (number == 0):
@@ -119,7 +123,8 @@ def _packets(data: bytes) -> Iterator[tuple[bytes, int, int]]:
 def clean_ogg(data: bytes) -> CleanedEvidence | Refused:
     """The voice note in ``data`` rebuilt without tags, pictures or trailing bytes."""
     try:
-        packets = list(_packets(data))
+        pages = list(_pages(data))
+        packets = list(_packets(pages))
     except BadOgg:
         return UNREADABLE
     if len(packets) < 2:
@@ -128,6 +133,7 @@ def clean_ogg(data: bytes) -> CleanedEvidence | Refused:
     if identification.startswith(_OPUS_HEAD) and packets[1][0].startswith(_OPUS_TAGS):
         headers = [identification, _EMPTY_OPUS_TAGS]
         audio = packets[2:]
+        empty_tags = _EMPTY_OPUS_TAGS
     elif (
         identification.startswith(_VORBIS_ID)
         and len(packets) >= 3
@@ -136,10 +142,23 @@ def clean_ogg(data: bytes) -> CleanedEvidence | Refused:
     ):
         headers = [identification, _EMPTY_VORBIS_COMMENT, packets[2][0]]
         audio = packets[3:]
+        empty_tags = _EMPTY_VORBIS_COMMENT
     else:
         return UNSUPPORTED
+    tags = packets[1][0]
+    found = {
+        "removed.audio_tags": tags != empty_tags,
+        "removed.audio_picture": _PICTURE_TAG in tags.upper(),
+        "removed.trailing_data": pages[-1].end < len(data),
+        "changed.stream_rebuilt": True,
+    }
     return CleanedEvidence(
-        AttachmentKind.VOICE, "audio/ogg", "voice.ogg", _write_stream(headers, audio)
+        AttachmentKind.VOICE,
+        "audio/ogg",
+        "voice.ogg",
+        _write_stream(headers, audio),
+        source_type=SOURCE_OGG,
+        changes=tuple(code for code, present in found.items() if present),
     )
 
 

@@ -9,6 +9,10 @@ as a fresh JPEG (:func:`~handlers.evidence.images.encode_jpeg`: no EXIF), and im
 JPEGs in a new document with no dates, no producer and no metadata. The cost, told to the
 reporter: text becomes a picture and can no longer be searched or copied.
 
+What the original carried is listed for the caseworker as :data:`crypto.CLEANING_CHANGES` codes:
+document information, attached files, JavaScript, digital signatures (which cannot survive a
+rebuild: a lawyer checks them on the reporter's original, whose SHA-256 is sealed with the report).
+
 Budgets: at most :data:`~handlers.evidence.limits.MAX_PDF_PAGES` pages, each rendered at
 :data:`~handlers.evidence.limits.PDF_RENDER_DPI` or less so that it has at most
 :data:`~handlers.evidence.limits.MAX_PDF_PAGE_PIXELS`; the new PDF must fit the per-file limit.
@@ -32,6 +36,7 @@ from handlers.evidence.results import (
     NOT_CLEANED,
     PASSWORD_PROTECTED,
     PDF_PAGES_AS_IMAGES,
+    SOURCE_PDF,
     TOO_MANY_PAGES,
     UNREADABLE,
     CleanedEvidence,
@@ -49,9 +54,10 @@ def clean_pdf(data: bytes, *, max_bytes: int) -> CleanedEvidence | Refused:
     raises for hostile input.
     """
     try:
-        pages = _render_pages(data)
-        if isinstance(pages, Refused):
-            return pages
+        rendered = _render_pages(data)
+        if isinstance(rendered, Refused):
+            return rendered
+        pages, changes = rendered
         # nodate: the cleaning time would date the report (I3); no title, author or producer.
         rebuilt = img2pdf.convert(pages, nodate=True, engine=img2pdf.Engine.internal)
     except pypdfium2.PdfiumError as exc:
@@ -65,18 +71,39 @@ def clean_pdf(data: bytes, *, max_bytes: int) -> CleanedEvidence | Refused:
     if len(rebuilt) > max_bytes:
         return too_big(max_bytes)
     return CleanedEvidence(
-        AttachmentKind.PDF, "application/pdf", "evidence.pdf", rebuilt, (PDF_PAGES_AS_IMAGES,)
+        AttachmentKind.PDF,
+        "application/pdf",
+        "evidence.pdf",
+        rebuilt,
+        (PDF_PAGES_AS_IMAGES,),
+        source_type=SOURCE_PDF,
+        changes=changes,
     )
 
 
-def _render_pages(data: bytes) -> list[bytes] | Refused:
-    """Each page of ``data`` as JPEG bytes whose JFIF resolution gives the page's size."""
+def pdf_changes(document: pypdfium2.PdfDocument) -> tuple[str, ...]:
+    """What the opened ``document`` carries that the rebuilt PDF of its page pictures will not."""
+    raw = document.raw
+    found = {
+        "removed.pdf_info": any(document.get_metadata_dict().values()),
+        "removed.pdf_attachments": document.count_attachments() > 0,
+        "removed.pdf_javascript": pdfium_c.FPDFDoc_GetJavaScriptActionCount(raw) > 0,
+        "removed.pdf_signatures": pdfium_c.FPDF_GetSignatureCount(raw) > 0,
+        "changed.pages_as_pictures": True,
+    }
+    return tuple(code for code, present in found.items() if present)
+
+
+def _render_pages(data: bytes) -> tuple[list[bytes], tuple[str, ...]] | Refused:
+    """Each page of ``data`` as JPEG bytes whose JFIF resolution gives the page's size, and what
+    the document carried that they do not (:func:`pdf_changes`)."""
     document = pypdfium2.PdfDocument(data)
     try:
         if len(document) == 0:
             return UNREADABLE
         if len(document) > MAX_PDF_PAGES:
             return TOO_MANY_PAGES
+        changes = pdf_changes(document)
         pages = []
         for index in range(len(document)):
             page = document[index]
@@ -96,6 +123,6 @@ def _render_pages(data: bytes) -> list[bytes] | Refused:
                 bitmap.close()
             finally:
                 page.close()
-        return pages
+        return pages, changes
     finally:
         document.close()

@@ -1,7 +1,9 @@
 """What a cleaning worker answers, and how the parent reads it without trusting it.
 
-The worker writes one JSON line naming a refusal, or an output type and its notes, followed (for
-a cleaned file) by the cleaned bytes. Only names known here are accepted; the parent rebuilds
+The worker writes one JSON line naming a refusal, or an output type, its notes, the type the
+original was recognised as and what cleaning changed, followed (for a cleaned file) by the
+cleaned bytes. Only names known here (and change codes of :data:`crypto.CLEANING_CHANGES`, each
+once) are accepted; the parent rebuilds
 the answer from its own constants, checks the bytes start as their type must, and bounds every
 read — a subverted worker can make its own file fail, nothing more. Nothing is unpickled.
 """
@@ -11,9 +13,10 @@ from __future__ import annotations
 import json
 from typing import IO, Final
 
+from crypto.originals import CLEANING_CHANGES
 from handlers.draft import AttachmentKind
 from handlers.evidence import results
-from handlers.evidence.results import CleanedEvidence, too_big
+from handlers.evidence.results import SOURCE_TYPES, CleanedEvidence, too_big
 from handlers.i18n import Notice, Refused
 
 HEADER_BYTES: Final = 1024
@@ -54,7 +57,13 @@ def write_answer(result: CleanedEvidence | Refused, out: IO[bytes]) -> None:
         return
     output = next(n for n, spec in _OUTPUTS.items() if spec[1] == result.media_type)
     notes = [n for n, note in _NOTES.items() if note in result.notes]
-    out.write(json.dumps({"output": output, "notes": notes}).encode() + b"\n")
+    header = {
+        "output": output,
+        "notes": notes,
+        "source": result.source_type,
+        "changes": list(result.changes),
+    }
+    out.write(json.dumps(header).encode() + b"\n")
     out.write(result.data)
 
 
@@ -68,9 +77,19 @@ def read_answer(stream: IO[bytes], *, max_bytes: int) -> CleanedEvidence | Refus
             return too_big(max_bytes) if name == _TOO_BIG else _REFUSALS[name]
         kind, media_type, filename, magic = _OUTPUTS[header["output"]]
         notes = tuple(_NOTES[name] for name in header["notes"])
+        source, changes = header["source"], tuple(header["changes"])
     except (ValueError, KeyError, TypeError) as exc:
         raise ProtocolError from exc
+    # Only known names, each once: these are sealed with the report and shown to a caseworker.
+    if not all(isinstance(code, str) and code in CLEANING_CHANGES for code in changes):
+        raise ProtocolError
+    if (
+        not isinstance(source, str)
+        or source not in SOURCE_TYPES
+        or len(set(changes)) < len(changes)
+    ):
+        raise ProtocolError
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes or not data.startswith(magic):
         raise ProtocolError
-    return CleanedEvidence(kind, media_type, filename, data, notes)
+    return CleanedEvidence(kind, media_type, filename, data, notes, source, changes)

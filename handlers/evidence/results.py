@@ -8,6 +8,7 @@ across the process boundary and the parent maps it back to the constant (see
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from handlers.draft import AttachmentKind
 from handlers.evidence.limits import MAX_PDF_PAGES
@@ -71,12 +72,29 @@ PDF_PAGES_AS_IMAGES = Notice(
 FIRST_FRAME_ONLY = Notice(N_("Only the first picture of this animation was kept."))
 
 
+# The media types an original can be recognised as, by its content (never by its name): the type
+# sealed with the report beside the cleaned copy.
+SOURCE_JPEG: Final = "image/jpeg"
+SOURCE_PNG: Final = "image/png"
+SOURCE_WEBP: Final = "image/webp"
+SOURCE_HEIC: Final = "image/heic"
+SOURCE_PDF: Final = "application/pdf"
+SOURCE_OGG: Final = "audio/ogg"
+SOURCE_TYPES: Final = frozenset(
+    {SOURCE_JPEG, SOURCE_PNG, SOURCE_WEBP, SOURCE_HEIC, SOURCE_PDF, SOURCE_OGG}
+)
+
+
 @dataclass(frozen=True)
 class CleanedEvidence:
     """A file ready for the draft: its kind, media type, a neutral file name and its bytes.
 
     The name is made up here (``evidence.jpg``): the sender's file name can identify them.
     ``notes`` say what cleaning changed that the reporter should know (pages became pictures).
+    ``source_type`` is the media type the original was recognised as by its content, and
+    ``changes`` what cleaning found and removed or changed, as codes of
+    :data:`crypto.CLEANING_CHANGES`: both are sealed with the report for the caseworker
+    (docs/crypto.md, "Original files").
     """
 
     kind: AttachmentKind
@@ -84,6 +102,8 @@ class CleanedEvidence:
     filename: str
     data: bytes
     notes: tuple[Notice, ...] = field(default=())
+    source_type: str = SOURCE_JPEG
+    changes: tuple[str, ...] = field(default=())
 
 
 def too_big(max_bytes: int) -> Refused:

@@ -93,7 +93,11 @@ def test_vectors_cover_every_expected_outcome() -> None:
 def test_envelope_vector(case: dict[str, Any]) -> None:
     run = RUNNERS[case["type"]]
     if case["expect"] == "ok":
-        assert run(case) == _h(case["body"])
+        expected = _h(case["body"])
+        if case["type"] == "sealed_file":
+            # The recorded bodies are version 1: read as such, written again as version 2.
+            expected = ReportBody.from_bytes(expected).to_bytes()
+        assert run(case) == expected
         if case["type"] == "envelope" and case["body"]:
             ReportBody.from_bytes(_h(case["body"]))
     elif case["expect"] in FAILURES:
