@@ -63,6 +63,22 @@ from crypto import (
     seal_report,
 )
 from crypto.keys import Ed25519PublicKey, X25519PublicKey
+
+# Answer keys of a report body, as a caseworker's ``sanad caseworker open`` shows them.
+from crypto.report_fields import (
+    KEY_ADVOCACY,
+    KEY_COUNTRY,
+    KEY_DANGER,
+    KEY_DESCRIPTION,
+    KEY_LANGUAGE,
+    KEY_LINK,
+    KEY_MONTH,
+    KEY_PLATFORM,
+    KEY_PLATFORM_RESPONSE,
+    KEY_REPLY_WANTED,
+    KEY_TYPE,
+    KEY_YEAR,
+)
 from handlers.budget import FreeDisk
 from handlers.draft import AttachmentKind as DraftKind
 from handlers.draft import Draft, DraftAttachment
@@ -81,19 +97,6 @@ from storage.reports import REPORT_SEQUENCE, NewMailbox, store_report
 
 _log = get_logger("report_submission")
 
-# Answer keys of a report body, as a caseworker's ``sanad caseworker open`` shows them.
-KEY_LANGUAGE = "reporter.language"
-KEY_DANGER = "reporter.in_danger"
-KEY_TYPE = "incident.type"
-KEY_PLATFORM = "incident.platform"
-KEY_COUNTRY = "incident.country"
-KEY_YEAR = "incident.year"
-KEY_MONTH = "incident.month"
-KEY_DESCRIPTION = "incident.description"
-KEY_LINK = "incident.link"
-KEY_PLATFORM_RESPONSE = "platform.response"
-KEY_REPLY_WANTED = "reporter.wants_reply"
-KEY_ADVOCACY = "consent.advocacy"
 
 # An evidence file's kind as a report body records it (docs/crypto.md, "Report body").
 _BODY_KIND = {
