@@ -114,14 +114,17 @@ class BotIdentity:
             return False
         state_dir, org_public = self._source
         try:
-            fresh = load_bot_identity(state_dir, org_public, today=today)
+            certificate = read_bot_certificate(state_dir)
+            if certificate is None:
+                return False
+            verified = _verified_for(
+                certificate, self.public_key, org_public, None, today, state_dir
+            )
         except ConfigError:
             return False
-        if fresh.key.public_key != self.public_key or not (
-            fresh.verified.expires > self._verified.expires
-        ):
+        if not verified.expires > self._verified.expires:
             return False
-        self._certificate, self._verified = fresh.certificate, fresh.verified
+        self._certificate, self._verified = certificate, verified
         return True
 
     def __repr__(self) -> str:
@@ -188,6 +191,20 @@ def load_bot_identity(
     certificate = read_bot_certificate(state_dir)
     if certificate is None:
         raise BotNotCertified("the bot key has no certificate yet", hint=_CERTIFY_HINT)
+    verified = _verified_for(certificate, key.public_key, org_public, revocations, today, state_dir)
+    return BotIdentity(key, certificate, verified, source=(state_dir, org_public))
+
+
+def _verified_for(
+    certificate: bytes,
+    bot_public: Ed25519PublicKey,
+    org_public: Ed25519PublicKey,
+    revocations: RevocationList | None,
+    today: dt.date | None,
+    state_dir: Path,
+) -> BotCertificate:
+    """``certificate`` checked against the pinned organisation key and for ``bot_public``;
+    :class:`BotNotCertified` naming the fix otherwise."""
     try:
         verified = verify_bot_certificate(
             certificate, org_public, revocations=revocations, today=today
@@ -204,9 +221,9 @@ def load_bot_identity(
             "the bot certificate was not signed by the organisation key in the configuration",
             hint=_CERTIFY_HINT,
         ) from None
-    if verified.key != key.public_key:
+    if verified.key != bot_public:
         raise BotNotCertified("the bot certificate is for another bot key", hint=_CERTIFY_HINT)
-    return BotIdentity(key, certificate, verified, source=(state_dir, org_public))
+    return verified
 
 
 def certify_bot(

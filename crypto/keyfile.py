@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import os
 import secrets
+import stat
 import struct
 import unicodedata
 from dataclasses import dataclass
@@ -108,6 +109,10 @@ class UnsafeKeyFileSettings(MalformedKeyFile):
 
 class KeyFileExists(KeyFileError):
     """A key file already exists at this path and would be overwritten."""
+
+
+class ExposedKeyFile(KeyFileError):
+    """This key file can be read by other accounts of this computer; the message says the fix."""
 
 
 class InvalidPassphrase(KeyFileError):
@@ -321,36 +326,77 @@ def _caseworker_keys(private_keys: bytes) -> CaseworkerKeys:
     )
 
 
-def _write_private_file(path: Path, data: bytes, *, force: bool) -> None:
-    """Write ``data`` to ``path`` with mode 0600 from the first byte; never replace unless forced.
+def write_private_file(path: Path, data: bytes, *, replace: bool = False) -> None:
+    """Write ``data`` to ``path``, readable by its owner only from the first byte, and durably.
 
-    Without ``force``, O_CREAT|O_EXCL makes "the file exists" atomic (no check-then-write race).
-    With ``force``, a 0600 temporary file in the same folder is renamed over the old one, so the
-    old key survives a crash mid-write and nothing is world-readable even briefly.
+    Without ``replace``, O_CREAT|O_EXCL makes "the file exists" atomic (no check-then-write race)
+    and an existing file raises :class:`FileExistsError`. With ``replace``, a private temporary
+    file in the same folder is renamed over the old one, so the old contents survive a crash
+    mid-write and nothing is readable by others even briefly.
+
+    Portable (Windows, macOS, Linux): O_BINARY where it exists (without it Windows would turn
+    every newline byte into two), ``fchmod`` only where it exists (the mode given to ``os.open``
+    already applies; on Windows a file's privacy comes from its folder's access list, not a
+    mode), and the folder's fsync only where a folder can be opened (not on Windows, whose
+    renames are durable once the file is).
     """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    target = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp") if force else path
-    try:
-        fd = os.open(target, flags, FILE_MODE)
-    except FileExistsError as exc:
-        raise KeyFileExists(f"{path} already exists") from exc
+    flags = (
+        os.O_WRONLY
+        | os.O_CREAT
+        | os.O_EXCL
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_BINARY", 0)
+    )
+    target = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp") if replace else path
+    fd = os.open(target, flags, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), FILE_MODE)  # the umask may only have removed bits
+            if hasattr(os, "fchmod"):
+                os.fchmod(handle.fileno(), FILE_MODE)  # the umask may only have removed bits
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if force:
+        if replace:
             os.replace(target, path)
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    # The new name must survive a power cut too, or the only copy of a key could vanish.
-    directory = os.open(path.parent, os.O_RDONLY)
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a new name in ``folder`` survive a power cut, or the only copy of a key could vanish.
+
+    Where a folder cannot be opened (Windows refuses, with PermissionError) or synced (some
+    network file systems), the file's own fsync is all the platform offers.
+    """
+    try:
+        directory = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
     try:
         os.fsync(directory)
+    except OSError:
+        pass
     finally:
         os.close(directory)
+
+
+def refuse_exposed_key_file(path: Path | str) -> None:
+    """Raise :class:`ExposedKeyFile` if other accounts of this computer may read ``path``.
+
+    A key file is only as strong as its passphrase once someone copies it: on a shared or seized
+    machine, group- or world-readable means copied. Checked on POSIX systems only: Windows keeps
+    a file private with its folder's access list, which a mode does not describe.
+    """
+    if os.name != "posix":
+        return
+    mode = stat.S_IMODE(Path(path).stat().st_mode)
+    if mode & 0o077:
+        raise ExposedKeyFile(
+            f"{path} can be read by other accounts of this computer (mode {mode:04o}): "
+            f"run chmod 600 {path}"
+        )
 
 
 def _save(
@@ -365,7 +411,7 @@ def _save(
     organisation: Ed25519PublicKey | None = None,
 ) -> None:
     path = Path(path)
-    if path.exists() and not force:  # early and friendly; _write_private_file is the real check
+    if path.exists() and not force:  # early and friendly; write_private_file is the real check
         raise KeyFileExists(f"{path} already exists")
     header = KeyFileHeader(
         kind,
@@ -377,7 +423,10 @@ def _save(
         organisation,
     )
     data = _seal_key_file_from_parts(header, private_keys, passphrase)
-    _write_private_file(path, data, force=force)
+    try:
+        write_private_file(path, data, replace=force)
+    except FileExistsError as exc:
+        raise KeyFileExists(f"{path} already exists") from exc
 
 
 def read_key_file_header(path: Path | str) -> KeyFileHeader:

@@ -26,9 +26,11 @@ from bot.cli import (
     run_cmd,
     try_cmd,
 )
-from bot.cli.inert import inert
 from bot.errors import SanadError
 from crypto.errors import CryptoError
+from desk.cli import caseworker_app
+from desk.errors import DeskError
+from desk.inert import inert
 from storage.errors import StorageError
 
 app = typer.Typer(
@@ -39,7 +41,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(keys.org_app, name="org")
-app.add_typer(keys.caseworker_app, name="caseworker")
+app.add_typer(caseworker_app, name="caseworker")
 app.add_typer(db.db_app, name="db")
 app.add_typer(admin.admin_app, name="admin")
 admin_ops.register(admin.admin_app)
@@ -82,7 +84,7 @@ def main() -> None:
     """Entry point of the ``sanad`` script."""
     try:
         returned = app(standalone_mode=False)
-    except SanadError as exc:
+    except (SanadError, DeskError) as exc:
         _fail(str(exc), exc.hint)
         sys.exit(1)
     except StorageError as exc:

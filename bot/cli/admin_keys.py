@@ -26,7 +26,7 @@ from bot.cli.deployment import (
     open_recovery_key,
     open_signing_key,
 )
-from bot.cli.keys import ORG_LABEL, RECOVERY_FILE, SIGNING_FILE, refuse_existing
+from bot.cli.keys import ORG_LABEL, RECOVERY_FILE, SIGNING_FILE
 from bot.cli.passphrase import PassphraseFileOption, read_passphrase
 from bot.errors import SanadError
 from bot.services.limits import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
@@ -42,6 +42,7 @@ from crypto.keyfile import (
     save_org_signing_key,
 )
 from crypto.keys import ORG_SIGNING_PREFIX, Ed25519SigningKey, X25519SecretKey
+from desk.cli.options import refuse_existing
 
 if TYPE_CHECKING:
     from bot.config import Config

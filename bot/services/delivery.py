@@ -12,8 +12,8 @@ rows and the bytes:
   becomes numbered parts, each signed by the bot (``crypto.split_sealed_file``, docs/crypto.md
   "Parts of a sealed report file"), which ``sanad caseworker open`` puts back together.
 
-A file's name and caption, and the caseworker's record of files already opened, are
-:mod:`bot.services.sealed_files`: the caseworker's machine needs them without a database.
+A file's name and caption are :mod:`bot.services.sealed_files`; the name comes from
+:mod:`crypto.file_names`, which the caseworker's side reads too.
 """
 
 from __future__ import annotations

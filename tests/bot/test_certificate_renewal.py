@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.bot_identity import certify_bot, load_bot_identity
+from bot.bot_identity import BOT_DIRNAME, KEY_FILENAME, certify_bot, load_bot_identity
 from bot.jobs.certificate import check_certificate
 from crypto import EnvelopeKind, read_sealed_file, seal_report
 from crypto.keys import Ed25519SigningKey, OrganisationKeys, X25519SecretKey
@@ -99,3 +99,16 @@ def test_the_hourly_check_warns_while_renewal_is_due_with_the_days_left_only(
     messages = [r.getMessage() for r in caplog.records]
     assert any("bot.certificate_renewed" in m for m in messages)
     assert not any("bot.certificate_renewal_due" in m for m in messages)
+
+
+def test_refreshing_never_creates_a_bot_key_when_the_key_file_is_gone(tmp_path: Path) -> None:
+    """A refresh reads the certificate only: the key in memory is the one that signs, and a key
+    file removed under the running bot is not silently replaced by a new, uncertified one."""
+    org = OrganisationKeys.generate()
+    certify_bot(tmp_path, org.signing, days=10, today=TODAY)
+    bot = load_bot_identity(tmp_path, org.signing.public_key, today=TODAY)
+    key_file = tmp_path / BOT_DIRNAME / KEY_FILENAME
+    key_file.unlink()
+
+    assert not bot.refresh(TODAY)  # the certificate on disk is the one already in use
+    assert not key_file.exists()

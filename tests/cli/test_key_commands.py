@@ -440,3 +440,20 @@ def test_every_command_has_help(command: list[str]) -> None:
     result = sanad(*command, "--help")
     assert result.returncode == 0
     assert "Usage:" in result.stdout
+
+
+def test_open_refuses_a_key_file_others_can_read_and_says_how_to_fix_it(
+    light: Light, tmp_path: Path
+) -> None:
+    exposed = tmp_path / "exposed.key"
+    exposed.write_bytes(light.key.read_bytes())
+    exposed.chmod(0o640)
+    result = sanad("caseworker", "open", light.sealed, "--key", exposed)
+    assert_one_line_failure(
+        result,
+        f"{exposed} can be read by other accounts of this computer (mode 0640): "
+        f"run chmod 600 {exposed}",
+    )
+    assert ANSWERS[0][1] not in result.stdout
+    exposed.chmod(0o600)
+    assert sanad("caseworker", "open", light.sealed, "--key", exposed).returncode == 0

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.services.sealed_files import MANIFEST_NAME, OpenedManifest
 from crypto import Answer, EnvelopeKind, ReportBody, new_report_id, seal_report
 from crypto.keyfile import MINIMUM, save_caseworker_key
 from crypto.keys import CaseworkerKeys, OrganisationKeys
+from desk.manifest import MANIFEST_NAME, OpenedManifest
 from tests.support.signed_files import BotSigner
 
 SANAD = Path(sys.executable).with_name("sanad")

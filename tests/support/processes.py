@@ -55,8 +55,13 @@ async def stop(process: asyncio.subprocess.Process, timeout: float = 20.0) -> in
         return await process.wait()
 
 
-async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:  # noqa: ASYNC109
-    """Return once ``condition()`` holds; raises ``TimeoutError`` after ``timeout`` seconds."""
+async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:  # noqa: ASYNC109
+    """Return once ``condition()`` holds; raises ``TimeoutError`` after ``timeout`` seconds.
+
+    The bound is generous on purpose: a ``sanad run`` starting on a loaded two-core machine can
+    take well over 20 s to migrate and report ready, and the bound only decides how long a
+    genuinely failing test takes to say so.
+    """
     async with asyncio.timeout(timeout):
         # The condition is another process's commit: there is no event to wait on, only polling.
         while not await condition():  # noqa: ASYNC110

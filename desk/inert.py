@@ -7,8 +7,8 @@ window title or, on some terminals, write files; bidi overrides make ``evil.exe`
 ``exe.live``. So everything a caseworker-side command prints from a file goes through
 :func:`inert` first.
 
-This module imports nothing of the server (no database, no Telegram): the caseworker's commands,
-which will move to ``desk/``, use it on a laptop that holds no server code.
+The server's command line uses it too, for the paths it prints (a folder chosen by a caseworker
+may hold a name that came out of a sealed file).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""What the caseworker-side commands print from a file cannot drive a terminal (bot.cli.inert)."""
+"""What the caseworker-side commands print from a file cannot drive a terminal (desk.inert)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.cli.inert import inert, inert_lines
+from desk.inert import inert, inert_lines
 
 BIDI_CONTROLS = [
     *(chr(c) for c in range(0x202A, 0x202F)),  # embeddings and overrides, RLO included
