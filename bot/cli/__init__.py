@@ -28,7 +28,7 @@ from bot.cli import (
 )
 from bot.errors import SanadError
 from crypto.errors import CryptoError
-from desk.cli import caseworker_app
+from desk.cli import caseworker_app, register_top_level
 from desk.errors import DeskError
 from desk.inert import inert
 from storage.errors import StorageError
@@ -42,6 +42,7 @@ app = typer.Typer(
 )
 app.add_typer(keys.org_app, name="org")
 app.add_typer(caseworker_app, name="caseworker")
+register_top_level(app)
 app.add_typer(db.db_app, name="db")
 app.add_typer(admin.admin_app, name="admin")
 admin_ops.register(admin.admin_app)

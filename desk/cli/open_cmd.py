@@ -14,6 +14,7 @@ import typer
 from crypto.body import Attachment
 from crypto.file_names import delivery_file_name
 from crypto.keyfile import write_private_file
+from crypto.originals import describe_change
 from crypto.sealed_file import OpenedFile, SealedFile, open_sealed_file
 from crypto.sealed_parts import is_sealed_part
 from desk.cli.options import PRIVATE_DIR_MODE
@@ -76,6 +77,23 @@ def _print_report(opened: OpenedFile) -> None:
             typer.echo(f"    {line}")
 
 
+def _print_originals(attachments: tuple[Attachment, ...]) -> None:
+    """For each file, what the bot received before cleaning it (DESIGN.md §4, "Evidence
+    integrity"): a lawyer compares this SHA-256 with the reporter's original."""
+    for attachment in attachments:
+        original = attachment.original
+        name = inert(attachment.file_name)
+        if original is None:
+            typer.echo(f"{name}: no record of the file as received (sent before records began)")
+            continue
+        typer.echo(
+            f"{name}: received as {inert(original.media_type)}, {original.size} bytes, "
+            f"SHA-256 {original.sha256_hex}"
+        )
+        for code in original.changes:
+            typer.echo(f"    cleaning: {inert(describe_change(code))}")
+
+
 def caseworker_open(
     files: Annotated[
         list[Path],
@@ -134,6 +152,7 @@ def caseworker_open(
             f"opened into {out}: the same report, sent twice."
         )
     attachments = opened.body.attachments
+    _print_originals(attachments)
     if attachments and out is None:
         typer.echo(f"{len(attachments)} attachment(s) not saved: pass --out DIR to save them.")
     elif attachments and out is not None:

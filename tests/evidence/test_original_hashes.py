@@ -19,29 +19,13 @@ from handlers.evidence import CleaningSandbox
 from handlers.evidence.cleaner import clean_evidence
 from handlers.evidence.protocol import ProtocolError, read_answer
 from handlers.i18n import Refused
+from tests.evidence.support import send_report_with
 from tests.handlers import samples
-from tests.handlers.conftest import Reporter, answer_to_narrative, begin, running_bot
+from tests.handlers.conftest import Reporter, running_bot
 from tests.handlers.e2e import deployment, open_stored, stored_reports
 
 TRAILER = b"CanaryTrailer glued after the image"
 MAX_BYTES = 5_000_000
-
-
-async def send_report_with(reporter: Reporter, photo: bytes) -> None:
-    """A short report whose one evidence file is ``photo``, sent as a photo, then submitted."""
-    chat = reporter.chat
-    await begin(reporter)
-    await answer_to_narrative(reporter)
-    await reporter.say("They sent this photo around.", until=lambda m: bool(m.buttons))
-    await reporter.press("Skip")  # links
-    await chat.send_photo(photo)
-    added = reporter._("File added. Files added so far: {count}.").format(count=1)
-    await chat.wait_for(lambda m: (m.text or "").startswith(added))
-    await reporter.press("Done")
-    await reporter.press("I reported it and they removed it")
-    await reporter.press("No reply needed")
-    await reporter.press("No")
-    await reporter.press("Submit")
 
 
 def files_in(folder: Path) -> dict[str, bytes]:
