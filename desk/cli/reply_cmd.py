@@ -8,13 +8,16 @@ from typing import Annotated
 
 import typer
 
-from crypto.file_names import delivery_file_name
 from crypto.keyfile import write_private_file
-from crypto.sealed_file import open_sealed_file
+from desk.cli.case_file import (
+    CaseArgument,
+    CaseworkerKeyOption,
+    ReportFileOption,
+    case_source,
+    open_case,
+)
 from desk.errors import DeskError
-from desk.inert import inert
-from desk.opening import caseworker_identity, opening_key, refusals, trusted_file
-from desk.passphrase import PassphraseFileOption, read_passphrase
+from desk.passphrase import PassphraseFileOption
 from desk.replies import mailbox_key, reply_file_name, signed_reply_file
 
 
@@ -33,20 +36,9 @@ def _reply_text(text_file: Path | None) -> str:
 
 
 def caseworker_reply(
-    case: Annotated[str, typer.Argument(help="The case reference, e.g. K7Q-4M2P.")],
-    key: Annotated[
-        Path,
-        typer.Option("--key", help="Your caseworker key file.", dir_okay=False, exists=True),
-    ],
-    report_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--from",
-            help="The sealed report file of this case you received "
-            "[default: case-<CASE>-0.sanad in the current folder].",
-            dir_okay=False,
-        ),
-    ] = None,
+    case: CaseArgument,
+    key: CaseworkerKeyOption,
+    report_file: ReportFileOption = None,
     text_file: Annotated[
         Path | None,
         typer.Option(
@@ -82,23 +74,13 @@ def caseworker_reply(
     against your certificate.
     """
     reference = case.strip().upper()
-    source = report_file or Path(delivery_file_name(reference, 0))
-    if not source.is_file():
-        raise DeskError(f"{source} not found", hint="pass the report file of this case as --from")
+    source = case_source(reference, report_file)
     target = out or Path(reply_file_name(reference, number))
     if target.exists():
         raise DeskError(f"{target} already exists", hint="choose another --out or move it away")
-    data = source.read_bytes()
-    with refusals("this report file"):
-        opening = opening_key(key, None, caseworker_only=True)
-        # I9: the reply-to key is trusted only once the file chains to the organisation key.
-        sealed = trusted_file(data, opening)
-        if sealed.case_reference != reference:
-            raise DeskError(
-                f"{source} belongs to case {inert(sealed.case_reference)}, not {reference}"
-            )
-        identity = caseworker_identity(opening, read_passphrase(passphrase_file, creating=False))
-        opened = open_sealed_file(data, identity.keys.encryption, opening.organisation)
+    # I9: the reply-to key is trusted only once the file chains to the organisation key.
+    found = open_case(reference, source, key, passphrase_file)
+    identity, opened = found.identity, found.opened
     mailbox_key(opened)  # refused before the reply is typed, not after
     signed = signed_reply_file(opened, identity.keys, _reply_text(text_file), number)
     try:

@@ -1,13 +1,10 @@
 """A caseworker's computer for the evidence tests: an organisation, its certified bot, key files
-with the cheapest Argon2id settings, sealed files as the bot delivers them, and `sanad` run as a
-subprocess."""
+with the cheapest Argon2id settings, and sealed files as the bot delivers them; and a reporter
+sending one photo through the real bot."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,25 +14,11 @@ from crypto.envelope import seal_report
 from crypto.header import new_report_id
 from crypto.keyfile import MINIMUM, save_caseworker_key
 from crypto.keys import CaseworkerKeys, OrganisationKeys, X25519PublicKey
+from tests.cli.test_key_commands import PASSPHRASE
 from tests.handlers.conftest import Reporter, answer_to_narrative, begin
 from tests.support.signed_files import BotSigner
 
-SANAD = Path(sys.executable).with_name("sanad")
-PASSPHRASE = "a long enough test passphrase"
 TODAY = dt.datetime.now(dt.UTC).date()
-
-
-def sanad(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SANAD_PASSPHRASE": PASSPHRASE}
-    return subprocess.run(
-        [str(SANAD), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-        check=False,
-    )
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.test_key_commands import sanad
 from tests.evidence.advocacy_data import make_cases, truth
-from tests.evidence.support import Caseworker, Organisation, sanad
+from tests.evidence.support import Caseworker, Organisation
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from crypto import Wrap
-from tests.evidence.support import Organisation, sanad, send_report_with
+from tests.cli.test_key_commands import sanad
+from tests.evidence.support import Organisation, send_report_with
 from tests.handlers import samples
 from tests.handlers.conftest import Reporter, running_bot
 from tests.handlers.e2e import deployment, stored_reports
