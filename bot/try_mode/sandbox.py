@@ -288,7 +288,8 @@ async def approve_demo_caseworker(keys: DemoKeys, runtime: Runtime, confirmation
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """Set ``stop`` on SIGINT or SIGTERM while the block runs, so servers stop in order."""
     loop = asyncio.get_running_loop()
     handled = (signal.SIGINT, signal.SIGTERM)
     for signum in handled:
@@ -342,7 +343,7 @@ def run_sandbox(
 
     async def main() -> None:
         stop = asyncio.Event()
-        with _stop_on_signals(stop):
+        with stop_on_signals(stop):
             await serve_sandbox(address, port, announce, stop, reporter_language)
 
     asyncio.run(main())
