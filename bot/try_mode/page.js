@@ -358,6 +358,7 @@ const MODE_TITLES = {"try": "sandbox", "local-api": "local Bot API"};
 async function main() {
   const setup = await call("/_try/setup");
   document.querySelector(".mode-title").textContent = MODE_TITLES[setup.mode];
+  document.title = `Sanad — ${MODE_TITLES[setup.mode]}`;
   document.querySelector(".for-try").hidden = setup.mode !== "try";
   document.querySelector(".for-local-api").hidden = setup.mode !== "local-api";
   const reporterRoot = document.getElementById("reporter");
@@ -365,8 +366,7 @@ async function main() {
     `a person reporting, on a phone set to ${LANGUAGE_NAMES[setup.reporter_language]}`;
   const caseworkerRoot = document.getElementById("caseworker");
   if (!setup.can_open) {
-    caseworkerRoot.querySelector("h2 small").textContent =
-      "enrols with /enroll CODE; opens files with sanad caseworker open";
+    caseworkerRoot.querySelector("h2 small").textContent = "enrols with /enroll CODE";
   }
   const reporter = new ChatView(reporterRoot, setup.reporter, setup.max_file_bytes,
                                 {onMessage: keepReceipt(reporterRoot)});

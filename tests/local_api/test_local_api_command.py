@@ -7,7 +7,6 @@ import asyncio
 import io
 import os
 import signal
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import pytest
 from PIL import Image
 
 from crypto.keys import OrganisationKeys
+from tests.support.ports import free_loopback_port
 from tests.support.processes import SANAD, sanad, sanad_run
 from tests.webhook.configuration import config_toml
 
@@ -36,12 +36,6 @@ class Running:
 
     api_url: str
     page_url: str
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @asynccontextmanager

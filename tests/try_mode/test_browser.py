@@ -111,6 +111,21 @@ class Window:
         return found
 
 
+def start_report(reporter: Window, language: str, statement: str) -> None:
+    """From /start to the statement: blackmail on Instagram, in Lebanon, in July 2025."""
+    t = translator(language)
+    reporter.type("/start")
+    reporter.press(LANGUAGE_NAMES[language])
+    reporter.press(t("I understand, continue"))
+    reporter.press(t("No"))
+    reporter.press(t("Blackmail or extortion"))
+    reporter.press(t("Instagram"))
+    reporter.press(country_name("LB", language))
+    reporter.press("2025")
+    reporter.press(month_name(7, language))
+    reporter.type(statement)
+
+
 def reads_right_to_left(bubble: Any) -> bool:
     """Whether the message is laid out right to left: its direction, and the number it starts
     with drawn at the right end of its first line, after the Arabic words in reading order."""
@@ -137,16 +152,7 @@ def test_arabic_report_in_the_browser_from_start_to_reply(
         assert "demonstration" in page.locator(".demo").inner_text()
         reporter, caseworker = Window(page, "#reporter"), Window(page, "#caseworker")
 
-        reporter.type("/start")
-        reporter.press(LANGUAGE_NAMES["ar"])
-        reporter.press(_("I understand, continue"))
-        reporter.press(_("No"))
-        reporter.press(_("Blackmail or extortion"))
-        reporter.press(_("Instagram"))
-        reporter.press(country_name("LB", "ar"))
-        reporter.press("2025")
-        reporter.press(month_name(7, "ar"))
-        reporter.type(statement)
+        start_report(reporter, "ar", statement)
         typed = reporter.root.locator(".message.from-user", has_text=canary)
         # dir="auto" on the bubble: the Arabic statement is laid out right to left, number first.
         assert reads_right_to_left(typed)
@@ -243,16 +249,7 @@ def test_evidence_attached_in_the_page_reaches_the_caseworker_clean(
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(running.url)
         reporter, caseworker = Window(page, "#reporter"), Window(page, "#caseworker")
-        reporter.type("/start")
-        reporter.press(LANGUAGE_NAMES["en"])
-        reporter.press(en("I understand, continue"))
-        reporter.press(en("No"))
-        reporter.press(en("Blackmail or extortion"))
-        reporter.press(en("Instagram"))
-        reporter.press(country_name("LB", "en"))
-        reporter.press("2025")
-        reporter.press(month_name(7, "en"))
-        reporter.type("They posted my photo and my address.")
+        start_report(reporter, "en", "They posted my photo and my address.")
         reporter.press(en("Skip"))  # links
 
         reporter.root.locator(".files").set_input_files(files=[
