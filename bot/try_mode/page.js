@@ -320,8 +320,13 @@ function caseworkerComputer(caseworkerRoot) {
 // elsewhere the button stays hidden and the sample voice note is offered alone.
 function voiceNotes(root, chat) {
   root.querySelector(".sample-voice").addEventListener("click", async () => {
-    const response = await fetch(SAMPLE_VOICE);
-    await chat.sendFile("voice", await response.blob());
+    try {
+      const response = await fetch(SAMPLE_VOICE);
+      if (!response.ok) throw new Error(response.statusText);
+      await chat.sendFile("voice", await response.blob());
+    } catch (error) {
+      setStatus(`The sample voice note could not be read: ${error.message}`);
+    }
   });
   const record = root.querySelector(".record");
   if (!window.MediaRecorder || !MediaRecorder.isTypeSupported(VOICE_TYPE) ||
