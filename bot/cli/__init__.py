@@ -23,6 +23,7 @@ from bot.cli import (
     config_cmd,
     db,
     keys,
+    local_api_cmd,
     run_cmd,
     try_cmd,
 )
@@ -51,6 +52,7 @@ admin_keys.register(admin.admin_app, keys.org_app)
 config_cmd.register(app)
 run_cmd.register(app)
 try_cmd.register(app)
+local_api_cmd.register(app)
 
 
 _OS_HINTS = {

@@ -9,6 +9,20 @@ import typer
 
 DEFAULT_HOST = "127.0.0.1"
 
+# The page's options, shared with ``sanad local-api``, which serves the same page.
+PageHostOption = Annotated[
+    str,
+    typer.Option("--host", help="Loopback address for the page (other addresses are refused)."),
+]
+PagePortOption = Annotated[
+    int,
+    typer.Option("--port", min=0, max=65535, help="Port for the page; 0 picks a free one."),
+]
+ReporterLanguageOption = Annotated[
+    Literal["ar", "fr", "en"],
+    typer.Option("--reporter-language", help="Language of the simulated reporter's phone."),
+]
+
 
 def register(app: typer.Typer) -> None:
     """Add ``try`` to the main application."""
@@ -16,18 +30,9 @@ def register(app: typer.Typer) -> None:
 
 
 def try_sandbox(
-    host: Annotated[
-        str,
-        typer.Option("--host", help="Loopback address for the page (other addresses are refused)."),
-    ] = DEFAULT_HOST,
-    port: Annotated[
-        int,
-        typer.Option("--port", min=0, max=65535, help="Port for the page; 0 picks a free one."),
-    ] = 0,
-    reporter_language: Annotated[
-        Literal["ar", "fr", "en"],
-        typer.Option("--reporter-language", help="Language of the simulated reporter's phone."),
-    ] = "ar",
+    host: PageHostOption = DEFAULT_HOST,
+    port: PagePortOption = 0,
+    reporter_language: ReporterLanguageOption = "ar",
 ) -> None:
     """Try Sanad on this computer: the real bot against a built-in Bot API server.
 

@@ -9,11 +9,17 @@ foreign web page cannot send without a CORS preflight that is never granted):
 - ``GET  /_local/chats/{id}/events?since=N&wait=S`` — events after version N, waiting up to S
   seconds for one: ``{"version", "events"}``
 - ``POST /_local/chats/{id}/messages`` ``{"text"}`` — the user sends text
+- ``POST /_local/chats/{id}/files?kind=K`` — the user sends a file; the body is its bytes as
+  ``application/octet-stream``. ``kind`` is ``photo``, ``document`` (with ``file_name`` and
+  ``mime_type``) or ``voice`` (``duration`` in seconds, read from an Ogg Opus stream if left
+  out); ``caption`` is optional for a photo or a document. A file over the server's upload
+  limit is answered ``413`` with the reason.
 - ``POST /_local/chats/{id}/press`` ``{"message_id", "callback_data"}`` — the user presses a button
 - ``GET  /_local/chats/{id}/messages/{message_id}/file`` — the bytes of a file in the chat
 
 ``bot`` (a bot username, as a query parameter or body field) is needed only when several bots
-are registered.
+are registered. Events of a button press answered by the bot carry the answer's ``text`` and
+``show_alert``: the brief notice or dialog the user's app showed.
 """
 
 from __future__ import annotations
@@ -25,23 +31,28 @@ from typing import TYPE_CHECKING, Any
 from tornado.routing import URLSpec
 
 from bot.local_api.errors import LocalApiUsageError
+from bot.local_api.user import FileTooLarge
 from bot.local_api.web import JsonHandler
 
 if TYPE_CHECKING:
     from bot.local_api.server import LocalBotApi
-    from bot.local_api.user import UserChat
+    from bot.local_api.user import ChatMessage, UserChat
 
 MAX_EVENT_WAIT_SECONDS = 30.0
+# The one body type of a file upload: not one a foreign web page may send without a preflight.
+_FILE_BODY_TYPE = "application/octet-stream"
 
 
 class _LocalHandler(JsonHandler):
     def initialize(self, api: LocalBotApi) -> None:
         self.api = api
 
+    def content_type(self) -> str:
+        return self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
     def body(self) -> dict[str, Any]:
         """The JSON object posted, or a 400."""
-        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
-        if content_type.lower() != "application/json":
+        if self.content_type() != "application/json":
             raise LocalApiUsageError("POST bodies must be application/json")
         try:
             body = json.loads(self.request.body or b"{}")
@@ -59,9 +70,12 @@ class _LocalHandler(JsonHandler):
         return self.api.chat(int(chat_id), bot=self.bot_name(body))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """Misuse (no such chat, a button that is not there) is a 400 with the reason."""
+        """Misuse (no such chat, a button that is not there) is a 400 with the reason, a file
+        over the upload limit a 413."""
         error = kwargs.get("exc_info", (None, None))[1]
-        if isinstance(error, LocalApiUsageError):
+        if isinstance(error, FileTooLarge):
+            self.finish_json_error(413, str(error))
+        elif isinstance(error, LocalApiUsageError):
             self.finish_json_error(400, str(error))
         else:
             super().write_error(status_code, **kwargs)
@@ -121,6 +135,37 @@ class _MessagesHandler(_LocalHandler):
         self.send_json(200, {"message": message.to_json(), "version": chat.version})
 
 
+class _FilesHandler(_LocalHandler):
+    async def post(self, chat_id: str) -> None:
+        if self.content_type() != _FILE_BODY_TYPE:
+            raise LocalApiUsageError(f"a file is posted as {_FILE_BODY_TYPE}")
+        chat = self.user_chat(chat_id)
+        content = self.request.body
+        if not content:
+            raise LocalApiUsageError("a Telegram client does not send empty files")
+        message = await self._send(chat, self.get_query_argument("kind", ""), content)
+        self.send_json(200, {"message": message.to_json(), "version": chat.version})
+
+    async def _send(self, chat: UserChat, kind: str, content: bytes) -> ChatMessage:
+        caption = self.get_query_argument("caption", None) or None
+        if kind == "photo":
+            return await chat.send_photo(content, caption=caption)
+        if kind == "document":
+            file_name = self.get_query_argument("file_name", "").strip()
+            if not file_name:
+                raise LocalApiUsageError("a document needs its file_name")
+            mime_type = self.get_query_argument("mime_type", "") or _FILE_BODY_TYPE
+            return await chat.send_document(content, file_name, mime_type, caption=caption)
+        if kind == "voice":
+            duration = self.get_query_argument("duration", None)
+            try:
+                seconds = int(duration) if duration is not None else None
+            except ValueError:
+                raise LocalApiUsageError("duration must be a whole number of seconds") from None
+            return await chat.send_voice(content, seconds)
+        raise LocalApiUsageError("kind must be photo, document or voice")
+
+
 class _PressHandler(_LocalHandler):
     async def post(self, chat_id: str) -> None:
         body = self.body()
@@ -155,6 +200,7 @@ def local_routes(api: LocalBotApi) -> list[URLSpec]:
         URLSpec(chat, _ChatHandler, target),
         URLSpec(chat + r"/events", _EventsHandler, target),
         URLSpec(chat + r"/messages", _MessagesHandler, target),
+        URLSpec(chat + r"/files", _FilesHandler, target),
         URLSpec(chat + r"/press", _PressHandler, target),
         URLSpec(chat + r"/messages/(\d+)/file", _FileHandler, target),
     ]

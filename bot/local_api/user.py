@@ -5,6 +5,12 @@ holds: it sends text, commands, photos, documents and voice notes to the bot, pr
 buttons (or forges presses a real client could only send in a race), blocks the bot, and reads
 what is still in the chat — deleted messages are gone, as on the user's phone (DESIGN.md, I7).
 
+Files are kept as Telegram delivers them to a bot: new ``file_id`` and ``file_unique_id``, the
+size, the MIME type and name the client reports, a photo in several sizes (smaller JPEG copies
+and the image itself as the largest), a voice note with its duration. A user file larger than the
+server's upload limit is refused with :class:`FileTooLarge`: Telegram takes far larger files from
+people, but this server holds every file in memory.
+
 Waiting is event-driven: :meth:`UserChat.wait_for` wakes on each change of the chat instead of
 sleeping in a loop.
 """
@@ -24,6 +30,29 @@ from bot.local_api.state import CallbackQuery, Chat, Message, StoredFile, World
 
 # Telegram offers a photo in several sizes; these are the longest sides of the smaller ones.
 _PHOTO_SIDES = (90, 320, 800)
+# Opus counts time in 48 kHz samples whatever the input rate (RFC 7845, granule position).
+_OPUS_GRANULE_RATE = 48_000
+_KILOBYTE = 1024
+
+
+class FileTooLarge(LocalApiUsageError):
+    """A file the simulated user sends is over the server's upload limit."""
+
+
+def ogg_opus_seconds(content: bytes) -> int | None:
+    """The duration of an Ogg Opus voice note, in whole seconds as Telegram reports it.
+
+    Read as a client reads it: the last page's granule position less the pre-skip of the
+    ``OpusHead`` header (RFC 7845). ``None`` when ``content`` is not an Ogg Opus stream.
+    """
+    head = content.find(b"OpusHead", 0, 512)
+    last = content.rfind(b"OggS")
+    if not content.startswith(b"OggS") or head < 0 or len(content) < max(head + 12, last + 14):
+        return None
+    pre_skip = int.from_bytes(content[head + 10 : head + 12], "little")
+    granule = int.from_bytes(content[last + 6 : last + 14], "little", signed=True)
+    samples = granule - pre_skip
+    return max(1, round(samples / _OPUS_GRANULE_RATE)) if samples > 0 else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +170,12 @@ class UserChat:
     async def send_photo(self, content: bytes, caption: str | None = None) -> ChatMessage:
         """Send an image as a photo: the bot gets several sizes, the largest being ``content``.
 
-        Raises ``LocalApiUsageError`` if the bytes are not an image (a client would refuse).
+        The largest size keeps the bytes as sent, metadata included, so that the bot's own
+        cleaning is what a test sees work (Telegram's apps usually re-encode a photo first).
+        Raises ``LocalApiUsageError`` if the bytes are not an image (a client would refuse),
+        :class:`FileTooLarge` over the upload limit.
         """
+        self._check_size(content)
         try:
             with Image.open(io.BytesIO(content)) as image:
                 width, height = image.size
@@ -172,10 +205,11 @@ class UserChat:
     async def send_document(
         self, content: bytes, file_name: str, mime_type: str, caption: str | None = None
     ) -> ChatMessage:
-        """Send a file as a document, with the name and MIME type the client reports."""
-        stored = self._world.store_file(
-            content, "documents", file_name=file_name, mime_type=mime_type
-        )
+        """Send a file as a document, with the name and MIME type the client reports.
+
+        Raises :class:`FileTooLarge` over the upload limit.
+        """
+        stored = self._user_file(content, "documents", file_name=file_name, mime_type=mime_type)
         return self._send(Message(
             message_id=self._chat.new_message_id(),
             date=self._world.now(),
@@ -185,12 +219,19 @@ class UserChat:
         ))
 
     async def send_voice(
-        self, content: bytes, duration: int, mime_type: str = "audio/ogg"
+        self, content: bytes, duration: int | None = None, mime_type: str = "audio/ogg"
     ) -> ChatMessage:
-        """Send a voice note of ``duration`` seconds."""
-        stored = self._world.store_file(
-            content, "voice", mime_type=mime_type, duration=duration
-        )
+        """Send a voice note of ``duration`` seconds (read from the Ogg Opus stream if not given).
+
+        Raises ``LocalApiUsageError`` without a duration for bytes that are not Ogg Opus,
+        :class:`FileTooLarge` over the upload limit.
+        """
+        if duration is None:
+            duration = ogg_opus_seconds(content)
+            if duration is None:
+                raise LocalApiUsageError("give the duration: these bytes are not an Ogg Opus "
+                                         "voice note")
+        stored = self._user_file(content, "voice", mime_type=mime_type, duration=duration)
         return self._send(Message(
             message_id=self._chat.new_message_id(),
             date=self._world.now(),
@@ -263,8 +304,19 @@ class UserChat:
         return query.answer_text, query.show_alert
 
     def events(self, since: int = 0) -> list[dict[str, Any]]:
-        """The chat's events with a version above ``since``, oldest first."""
-        return [dict(e) for e in self._chat.events if e["version"] > since]
+        """The chat's events with a version above ``since``, oldest first.
+
+        A ``callback_answered`` event carries what the user's app showed: ``text`` (``None``
+        for a silent answer) and ``show_alert`` (a dialog rather than a brief notice).
+        """
+        return [self._described(e) for e in self._chat.events if e["version"] > since]
+
+    def _described(self, recorded: dict[str, Any]) -> dict[str, Any]:
+        described = dict(recorded)
+        if described["kind"] == "callback_answered":
+            answer = self.callback_answer(described["query_id"])
+            described["text"], described["show_alert"] = answer or (None, False)
+        return described
 
     def snapshot(self) -> dict[str, Any]:
         """The whole chat as plain JSON: user, flags, version and the visible messages."""
@@ -318,6 +370,19 @@ class UserChat:
 
     # --- internals ---
 
+    def _check_size(self, content: bytes) -> None:
+        limit = self._world.max_upload_bytes
+        if len(content) > limit:
+            raise FileTooLarge(
+                f"the file is {_size_text(len(content))}; this server takes files of up to "
+                f"{_size_text(limit)} from a user (it keeps them in memory)"
+            )
+
+    def _user_file(self, content: bytes, folder: str, **details: Any) -> StoredFile:
+        """Store a file the user sends, once its size is checked."""
+        self._check_size(content)
+        return self._world.store_file(content, folder, **details)
+
     def _usable(self) -> None:
         if self._chat.blocked:
             raise LocalApiUsageError("the user has blocked the bot; unblock it first")
@@ -367,6 +432,14 @@ class UserChat:
             "old_chat_member": {**bot_member, "status": old, **_until(old)},
             "new_chat_member": {**bot_member, "status": new, **_until(new)},
         })
+
+
+def _size_text(size: int) -> str:
+    if size < _KILOBYTE:
+        return f"{size} bytes"
+    if size < _KILOBYTE * _KILOBYTE:
+        return f"{size / _KILOBYTE:.1f} KB"
+    return f"{size / _KILOBYTE / _KILOBYTE:.1f} MB"
 
 
 def _until(status: str) -> dict[str, int]:

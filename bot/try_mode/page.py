@@ -1,17 +1,21 @@
-"""The sandbox's web page: a reporter's and a caseworker's chat side by side, on loopback only.
+"""The web page of ``sanad try`` and ``sanad local-api``: a reporter's and a caseworker's chat
+side by side, on loopback only.
 
 Routes, all on one origin so the page needs no cross-origin access:
 
-- ``GET /``, ``/page.css``, ``/page.js`` — the page (package data; no build step, nothing loaded
-  from the network: the Content-Security-Policy allows this origin only);
+- ``GET /``, ``/page.css``, ``/page.js``, ``/sample-voice.ogg`` — the page and the voice note it
+  offers when the browser cannot record one (package data; no build step, nothing loaded from
+  the network: the Content-Security-Policy allows this origin only);
 - the local Bot API server's ``/_local`` routes (:mod:`bot.local_api.local_routes`), mounted here
-  as well: the page reads each chat's snapshot, long-polls its events, sends text and presses
-  buttons as the two simulated users, and downloads files;
-- ``GET /_try/setup`` — which chat is whose;
-- ``POST /_try/open`` ``{"message_id"}`` — the caseworker's "computer": the sealed file in that
-  message of the caseworker's chat is saved into the sandbox folder and opened with the real
-  ``sanad caseworker open``, as a subprocess, with the demo key file and its passphrase in
-  ``SANAD_PASSPHRASE``; the answer is the command's exit status and output.
+  as well: the page reads each chat's snapshot, long-polls its events, sends text, files and
+  voice notes and presses buttons as the two simulated users, and downloads files;
+- ``GET /_try/setup`` — which chat is whose, the mode (``try`` or ``local-api``), whether the
+  page can open files, and the largest file the server takes from a user;
+- ``POST /_try/open`` ``{"message_id"}`` (``sanad try`` only) — the caseworker's "computer": the
+  sealed file in that message of the caseworker's chat is saved into the sandbox folder and
+  opened with the real ``sanad caseworker open``, as a subprocess, with the demo key file and its
+  passphrase in ``SANAD_PASSPHRASE``; the answer is the command's exit status and output. Under
+  ``sanad local-api`` the page holds no key: the caseworker downloads the file and opens it.
 
 Every handler refuses a request whose ``Host`` is not a loopback name (DNS rebinding), and POST
 bodies must be ``application/json``, which another site's page cannot send here without a CORS
@@ -44,6 +48,7 @@ from bot.local_api.local_routes import local_routes
 from bot.local_api.web import JsonHandler, NotFoundHandler, log_request
 
 if TYPE_CHECKING:
+    from bot.local_api import LocalBotApi, UserChat
     from bot.try_mode.sandbox import Sandbox
 
 # Opening a file runs Argon2id at the demo cost and decrypts a few MiB at most.
@@ -66,7 +71,18 @@ _ASSETS: Final = {
     "": ("page.html", "text/html; charset=utf-8"),
     "page.css": ("page.css", "text/css; charset=utf-8"),
     "page.js": ("page.js", "text/javascript; charset=utf-8"),
+    "sample-voice.ogg": ("sample-voice.ogg", "audio/ogg"),
 }
+
+
+@dataclass(frozen=True)
+class PageChats:
+    """What the page shows: the Bot API server and the two users' chats on it."""
+
+    api: LocalBotApi
+    reporter: UserChat
+    reporter_language: str
+    caseworker: UserChat
 
 
 @dataclass(frozen=True)
@@ -93,7 +109,7 @@ class CaseworkerComputer:
 
         Raises ``LocalApiUsageError`` if that message is gone or carries no document.
         """
-        chat = self._sandbox.caseworker
+        chat = self._sandbox.chats.caseworker
         message = next((m for m in chat.messages() if m.message_id == message_id), None)
         if message is None or message.document is None:
             raise LocalApiUsageError("that message is no longer in the chat or has no file")
@@ -145,14 +161,18 @@ class _AssetHandler(JsonHandler):
 
 
 class _SetupHandler(JsonHandler):
-    def initialize(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
+    def initialize(self, chats: PageChats, can_open: bool) -> None:
+        self.chats = chats
+        self.can_open = can_open
 
     def get(self) -> None:
         self.send_json(200, {
-            "reporter": self.sandbox.reporter.chat_id,
-            "reporter_language": self.sandbox.reporter_language,
-            "caseworker": self.sandbox.caseworker.chat_id,
+            "mode": "try" if self.can_open else "local-api",
+            "can_open": self.can_open,
+            "reporter": self.chats.reporter.chat_id,
+            "reporter_language": self.chats.reporter_language,
+            "caseworker": self.chats.caseworker.chat_id,
+            "max_file_bytes": self.chats.api.world.max_upload_bytes,
         })
 
 
@@ -185,14 +205,16 @@ def _load_assets() -> dict[str, tuple[bytes, str]]:
             for route, (file, content_type) in _ASSETS.items()}
 
 
-def page_application(sandbox: Sandbox) -> Application:
-    """The page's tornado application for ``sandbox``."""
+def page_application(chats: PageChats, computer: CaseworkerComputer | None) -> Application:
+    """The page's tornado application for ``chats``; the "open" route only with a ``computer``."""
+    opening = [(r"/_try/open", _OpenHandler, {"computer": computer})] if computer else []
     return Application(
         [
-            (r"/(|page\.css|page\.js)", _AssetHandler, {"assets": _load_assets()}),
-            (r"/_try/setup", _SetupHandler, {"sandbox": sandbox}),
-            (r"/_try/open", _OpenHandler, {"computer": CaseworkerComputer(sandbox)}),
-            *local_routes(sandbox.api),
+            (r"/(|page\.css|page\.js|sample-voice\.ogg)", _AssetHandler,
+             {"assets": _load_assets()}),
+            (r"/_try/setup", _SetupHandler, {"chats": chats, "can_open": computer is not None}),
+            *opening,
+            *local_routes(chats.api),
         ],
         default_handler_class=NotFoundHandler,
         log_function=log_request,
@@ -205,10 +227,13 @@ def page_url(host: str, port: int) -> str:
 
 
 @contextlib.asynccontextmanager
-async def serving_page(sandbox: Sandbox, host: str, port: int) -> AsyncIterator[str]:
+async def serving_page(
+    chats: PageChats, host: str, port: int, computer: CaseworkerComputer | None = None
+) -> AsyncIterator[str]:
     """Serve the page on ``host:port`` (0: any free port) and yield its URL; stop on exit.
 
-    Raises :class:`SanadError` when the port cannot be used.
+    With a ``computer`` (``sanad try``) the caseworker's files open in the page. Raises
+    :class:`SanadError` when the port cannot be used.
     """
     try:
         sockets = bind_sockets(port, host, family=socket.AF_UNSPEC)
@@ -217,7 +242,7 @@ async def serving_page(sandbox: Sandbox, host: str, port: int) -> AsyncIterator[
             f"cannot listen on {host} port {port} ({exc.strerror or 'unavailable'})",
             hint="choose another --port, or --port 0 for any free one",
         ) from None
-    server = HTTPServer(page_application(sandbox))
+    server = HTTPServer(page_application(chats, computer))
     server.add_sockets(sockets)
     try:
         yield page_url(host, sockets[0].getsockname()[1])

@@ -43,7 +43,7 @@ from bot.local_api.ptb import AnyApplication
 from bot.logs import configure_logging, event, get_logger
 from bot.runtime import Runtime
 from bot.services.caseworkers import approve
-from bot.try_mode.page import serving_page
+from bot.try_mode.page import CaseworkerComputer, PageChats, serving_page
 from crypto.enrolment import encode_enrolment_code
 from crypto.enrolment_claim import parse_confirmation_code
 from crypto.keyfile import MINIMUM, save_caseworker_key, save_org_recovery_key, save_org_signing_key
@@ -130,14 +130,25 @@ class DemoKeys:
 
 @dataclass(frozen=True)
 class Sandbox:
-    """A running sandbox, as the page needs it: the server, the two chats and the key file."""
+    """A running sandbox, as the page needs it: its folder, the two chats and the key file."""
 
     folder: Path
-    api: LocalBotApi
-    reporter: UserChat
-    reporter_language: str
-    caseworker: UserChat
+    chats: PageChats
     keys: DemoKeys
+
+
+def open_chats(api: LocalBotApi, reporter_language: str) -> PageChats:
+    """The reporter's and the caseworker's chats with the one bot of ``api``.
+
+    Their user ids are fixed, so a caseworker enrolled from the page's chat (the certificate
+    binds the chat, I9) is the same chat after a restart of ``sanad local-api``.
+    """
+    return PageChats(
+        api,
+        reporter=api.open_chat(REPORTER_CHAT_ID, "Reporter", language_code=reporter_language),
+        reporter_language=reporter_language,
+        caseworker=api.open_chat(CASEWORKER_CHAT_ID, "Caseworker", language_code="en"),
+    )
 
 
 def loopback_host(host: str) -> str:
@@ -277,7 +288,8 @@ async def approve_demo_caseworker(keys: DemoKeys, runtime: Runtime, confirmation
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """Set ``stop`` on SIGINT or SIGTERM while the block runs, so servers stop in order."""
     loop = asyncio.get_running_loop()
     handled = (signal.SIGINT, signal.SIGTERM)
     for signum in handled:
@@ -302,22 +314,14 @@ async def serve_sandbox(
         async with LocalBotApi.running() as api:
             _write_token(folder / "bot-token", api.add_bot(username="sanad_try_bot"))
             config = sandbox_config(folder, api.url, keys)
-            sandbox = Sandbox(
-                folder,
-                api,
-                reporter=api.open_chat(
-                    REPORTER_CHAT_ID, "Reporter", language_code=reporter_language
-                ),
-                reporter_language=reporter_language,
-                caseworker=api.open_chat(CASEWORKER_CHAT_ID, "Caseworker", language_code="en"),
-                keys=keys,
-            )
+            sandbox = Sandbox(folder, open_chats(api, reporter_language), keys)
             # The port is taken first, so a port in use fails before the bot starts.
-            async with serving_page(sandbox, host, port) as url:
+            computer = CaseworkerComputer(sandbox)
+            async with serving_page(sandbox.chats, host, port, computer) as url:
                 certify_bot(config.server.state_dir, keys.organisation.signing)
                 runtime = Runtime.open(config)
                 async with running_bot(runtime):
-                    await enrol_caseworker(sandbox.caseworker, keys, runtime)
+                    await enrol_caseworker(sandbox.chats.caseworker, keys, runtime)
                     event(_log, "sandbox.ready")
                     announce(url, folder)
                     await stop.wait()
@@ -339,7 +343,7 @@ def run_sandbox(
 
     async def main() -> None:
         stop = asyncio.Event()
-        with _stop_on_signals(stop):
+        with stop_on_signals(stop):
             await serve_sandbox(address, port, announce, stop, reporter_language)
 
     asyncio.run(main())

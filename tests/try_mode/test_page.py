@@ -11,12 +11,14 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from bot.local_api.methods import MAX_UPLOAD_BYTES
 from handlers.choices import country_name, month_name
 from handlers.i18n import LANGUAGE_NAMES, translator
 from tests.try_mode.conftest import SanadTry, sanad_try
@@ -101,6 +103,17 @@ def test_page_loads_nothing_from_the_network_and_forbids_framing(http: httpx.Cli
         assert re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", body) is None, asset
     assert "demonstration" in page.text
     assert "not protected" in page.text
+
+
+def test_page_offers_the_sample_voice_note_and_the_upload_limit(http: httpx.Client) -> None:
+    sample = http.get("/sample-voice.ogg")
+    assert sample.headers["Content-Type"] == "audio/ogg"
+    assert sample.content == resources.files("bot.try_mode").joinpath("sample-voice.ogg") \
+        .read_bytes()
+    setup = http.get("/_try/setup").json()
+    # The page checks a file against the server's limit before sending it.
+    assert (setup["mode"], setup["can_open"], setup["max_file_bytes"]) == (
+        "try", True, MAX_UPLOAD_BYTES)
 
 
 @pytest.mark.parametrize("path", ["/", "/_try/setup", "/_local/chats"])
