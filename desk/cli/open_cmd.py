@@ -6,6 +6,7 @@ written only into the folder the caseworker names, owner-only, never over an exi
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -13,15 +14,23 @@ import typer
 
 from crypto.body import Attachment
 from crypto.file_names import delivery_file_name
-from crypto.keyfile import write_private_file
+from crypto.keyfile import KeyKind, write_private_file
 from crypto.originals import describe_change
 from crypto.sealed_file import OpenedFile, SealedFile, open_sealed_file
 from crypto.sealed_parts import is_sealed_part
 from desk.cli.options import PRIVATE_DIR_MODE
 from desk.errors import DeskError
+from desk.evidence.custody import CustodyLog
 from desk.inert import inert, inert_lines
 from desk.manifest import OpenedManifest
-from desk.opening import decryption_key, opening_key, refusals, trusted_file, whole_file
+from desk.opening import (
+    caseworker_identity,
+    decryption_key,
+    opening_key,
+    refusals,
+    trusted_file,
+    whole_file,
+)
 from desk.passphrase import PassphraseFileOption, read_passphrase
 
 
@@ -75,6 +84,15 @@ def _print_report(opened: OpenedFile) -> None:
         typer.echo(f"{inert(answer.key)}: {lines[0]}")
         for line in lines[1:]:
             typer.echo(f"    {line}")
+
+
+def _log_open(log: CustodyLog, case_reference: str) -> None:
+    """Add this open to the custody log (an evidence package's history). A damaged log is said,
+    not fatal: the caseworker still needs to read the report."""
+    try:
+        log.record(case_reference, "opened", dt.datetime.now(dt.UTC).replace(microsecond=0))
+    except DeskError as exc:
+        typer.echo(f"warning: {exc}", err=True)
 
 
 def _print_originals(attachments: tuple[Attachment, ...]) -> None:
@@ -140,8 +158,16 @@ def caseworker_open(
         opening = opening_key(key, org, caseworker_only=False)
         data = whole_file(given, opening)
         sealed = trusted_file(data, opening)
-        secret = decryption_key(opening, read_passphrase(passphrase_file, creating=False))
+        passphrase = read_passphrase(passphrase_file, creating=False)
+        identity = None
+        if opening.header.kind is KeyKind.CASEWORKER:
+            identity = caseworker_identity(opening, passphrase)
+            secret = identity.keys.encryption
+        else:
+            secret = decryption_key(opening, passphrase)
         opened = open_sealed_file(data, secret, opening.organisation)
+    if identity is not None:
+        _log_open(CustodyLog.beside(key, identity.keys), opened.case_reference)
     _print_report(opened)
     # I8: a crash between Telegram's acknowledgement and its record can send a file twice; say
     # so when it repeats one opened into this folder, rather than let it pass for a new report.

@@ -19,7 +19,8 @@ from desk.cli.case_file import (
     open_case,
 )
 from desk.errors import DeskError
-from desk.evidence.package import CustodyEvent, build_package
+from desk.evidence.custody import CustodyEvent, CustodyLog
+from desk.evidence.package import build_package
 from desk.evidence.verify import verify_package
 from desk.opening import organisation_key
 from desk.passphrase import PassphraseFileOption
@@ -56,12 +57,18 @@ def caseworker_package(
     if out.exists():
         raise DeskError(f"{out} already exists", hint="choose another --out or move it away")
     found = open_case(reference, source, key, passphrase_file)
-    custody = [CustodyEvent("opened", _now()), CustodyEvent("packaged", _now())]
+    log = CustodyLog.beside(key, found.identity.keys)
+    now = _now()
+    # This open and this export join the case's history; they are logged once the file exists.
+    new = [CustodyEvent(reference, "opened", now), CustodyEvent(reference, "packaged", now)]
+    custody = [*log.events(reference), *new]
     package = build_package(found.opened, found.sealed, found.data, found.identity, custody)
     try:
         write_private_file(out, package)
     except FileExistsError as exc:
         raise DeskError(f"{out} already exists", hint="choose another --out") from exc
+    for event in new:
+        log.record(event.case_reference, event.event, event.at)
     typer.echo(
         f"Wrote {out}: {len(found.opened.body.attachments)} file(s), signed by you "
         f"(fingerprint {caseworker_fingerprint(found.identity.keys.public)})."

@@ -9,8 +9,9 @@ and a chain of custody. A package holds:
   and certificate, so anyone can check again, offline, that the organisation's bot sent it;
 * ``manifest.json``: each file's SHA-256 and size; the record the bot sealed of each file as
   received (its SHA-256 before cleaning, size, type, what cleaning removed — docs/crypto.md,
-  "Original files"); the result of checking the bot's signature; when the case was opened and
-  packaged on this computer; the caseworker's keys and fingerprint and the organisation's;
+  "Original files"); the result of checking the bot's signature; every time the case was opened
+  and packaged on this computer, from its sealed custody log (:mod:`.custody`); the caseworker's
+  keys and fingerprint and the organisation's;
 * ``manifest.sig``: the caseworker's signature of ``manifest.json`` (docs/crypto.md, "Caseworker
   statements").
 
@@ -19,13 +20,11 @@ The manifest names every other member by its SHA-256, so the one signature cover
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
 import json
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from crypto.body import Attachment
 from crypto.caseworker_statements import EVIDENCE_MANIFEST, sign_statement
@@ -35,6 +34,7 @@ from crypto.keyfile import CaseworkerIdentity
 from crypto.keys import ORG_SIGNING_PREFIX
 from crypto.originals import describe_change
 from crypto.sealed_file import OpenedFile, SealedFile
+from desk.evidence.custody import CustodyEvent
 
 FORMAT = "sanad-evidence-package"
 FORMAT_VERSION = 1
@@ -44,14 +44,6 @@ ANSWERS = "answers.json"
 # Zip entries carry a time; a fixed one keeps the package's bytes free of this computer's clock
 # (the manifest states the custody times that matter, signed).
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-
-
-@dataclass(frozen=True)
-class CustodyEvent:
-    """Something that happened to the case on this computer, and when (UTC, to the second)."""
-
-    event: str
-    at: dt.datetime
 
 
 def build_package(
@@ -93,7 +85,7 @@ def build_package(
             "bot_signature": "verified",
             "bot_key": sealed.bot.key.to_text(),
             "bot_certificate_serial": sealed.bot.serial,
-            "verified_on": custody[0].at.date().isoformat(),
+            "verified_on": custody[-1].at.date().isoformat(),
         },
         "custody": [{"event": c.event, "at": c.at.isoformat(timespec="seconds")} for c in custody],
         "caseworker": {

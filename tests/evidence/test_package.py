@@ -93,7 +93,8 @@ async def test_package_carries_the_sent_photos_hash_verifies_and_catches_every_f
     assert entry["original"]["sha256"] == sent_hash
     assert entry["original"]["size"] == len(photo)
     assert entry["sha256"] == hashlib.sha256(archive.read(entry["path"])).hexdigest()
-    assert [c["event"] for c in manifest["custody"]] == ["opened", "packaged"]
+    # The open above and this package, from the sealed custody log beside the key file.
+    assert [c["event"] for c in manifest["custody"]] == ["opened", "opened", "packaged"]
     assert manifest["delivery"]["bot_signature"] == "verified"
 
     checked = sanad("verify-package", package_path)

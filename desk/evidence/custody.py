@@ -1,0 +1,105 @@
+"""The custody log: every time this computer opened or packaged a case, sealed and signed.
+
+An evidence package states when its case was opened and exported here; this log is where those
+times come from. It is one file beside the caseworker's key file, a sequence of records (a
+4-byte length, then a record :func:`crypto.custody.seal_custody_entry` sealed to the caseworker's
+own key and signed by them). Each entry names the SHA-256 of the record before it, so the
+records form a chain: one removed, moved or changed breaks it, and reading the log says so
+rather than hand back a history with a hole in it. What the chain cannot show is the newest
+records cut off the end; a package's manifest, signed when it is made, fixes the history up to
+that moment.
+
+The log is appended to, never rewritten: a crash mid-write leaves at most a torn last record,
+reported as damage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from crypto.custody import open_custody_entry, seal_custody_entry
+from crypto.errors import CryptoError
+from crypto.keys import CaseworkerKeys
+from desk.errors import DeskError
+
+LOG_NAME = "custody.log"
+_LENGTH_BYTES = 4
+
+
+@dataclass(frozen=True)
+class CustodyEvent:
+    """Something that happened to a case on this computer, and when (UTC, to the second)."""
+
+    case_reference: str
+    event: str
+    at: dt.datetime
+
+
+class CustodyLog:
+    """The custody log at ``path``, read and written with the caseworker's ``keys``."""
+
+    def __init__(self, path: Path, keys: CaseworkerKeys) -> None:
+        self._path = path
+        self._keys = keys
+
+    @classmethod
+    def beside(cls, key_file: Path, keys: CaseworkerKeys) -> CustodyLog:
+        """The log kept in the folder of the caseworker's key file."""
+        return cls(key_file.parent / LOG_NAME, keys)
+
+    def events(self, case_reference: str | None = None) -> list[CustodyEvent]:
+        """Every event (of one case, if given), oldest first; raises :class:`DeskError` if the
+        log was tampered with or damaged."""
+        return [e for e, _ in self._read() if case_reference in (None, e.case_reference)]
+
+    def record(self, case_reference: str, event: str, at: dt.datetime) -> CustodyEvent:
+        """Append an event after checking the chain so far; returns it."""
+        records = self._read()
+        previous = records[-1][1] if records else ""
+        entry = {
+            "case": case_reference,
+            "event": event,
+            "at": at.astimezone(dt.UTC).isoformat(timespec="seconds"),
+            "previous": previous,
+        }
+        sealed = seal_custody_entry(json.dumps(entry, sort_keys=True).encode(), self._keys)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        fd = os.open(self._path, flags, 0o600)
+        with os.fdopen(fd, "ab") as handle:
+            handle.write(len(sealed).to_bytes(_LENGTH_BYTES, "big") + sealed)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return CustodyEvent(case_reference, event, at)
+
+    def _read(self) -> list[tuple[CustodyEvent, str]]:
+        """Each event with the hash of its record, checking every link of the chain."""
+        try:
+            data = self._path.read_bytes()
+        except FileNotFoundError:
+            return []
+        found: list[tuple[CustodyEvent, str]] = []
+        position, previous = 0, ""
+        try:
+            while position < len(data):
+                length = int.from_bytes(data[position : position + _LENGTH_BYTES], "big")
+                sealed = data[position + _LENGTH_BYTES : position + _LENGTH_BYTES + length]
+                if len(sealed) != length:
+                    raise ValueError("torn record")
+                entry = json.loads(open_custody_entry(sealed, self._keys))
+                if entry["previous"] != previous:
+                    raise ValueError("broken chain")
+                at = dt.datetime.fromisoformat(entry["at"])
+                previous = hashlib.sha256(sealed).hexdigest()
+                found.append((CustodyEvent(str(entry["case"]), str(entry["event"]), at), previous))
+                position += _LENGTH_BYTES + length
+        except (CryptoError, ValueError, KeyError, TypeError) as exc:
+            raise DeskError(
+                f"the custody log {self._path} was changed or damaged: nothing was recorded",
+                hint="keep it as it is for whoever investigates, and tell an admin",
+            ) from exc
+        return found

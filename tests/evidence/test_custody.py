@@ -1,0 +1,97 @@
+"""The custody log: sealed to the caseworker, signed by them, chained — so a record changed,
+removed, moved or added by anyone else is caught when the log is read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from crypto.custody import open_custody_entry, seal_custody_entry
+from crypto.errors import OpenFailure
+from crypto.keys import CaseworkerKeys
+from desk.errors import DeskError
+from desk.evidence.custody import CustodyLog
+
+AT = dt.datetime(2026, 12, 6, 18, 30, tzinfo=dt.UTC)
+
+
+def records(path: Path) -> list[bytes]:
+    data, found, position = path.read_bytes(), [], 0
+    while position < len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        found.append(data[position : position + 4 + length])
+        position += 4 + length
+    return found
+
+
+@pytest.fixture
+def log_with_three(tmp_path: Path) -> tuple[CustodyLog, Path, CaseworkerKeys]:
+    keys = CaseworkerKeys.generate()
+    path = tmp_path / "custody.log"
+    log = CustodyLog(path, keys)
+    log.record("K7Q-4M2P", "opened", AT)
+    log.record("A1B-2C3D", "opened", AT + dt.timedelta(minutes=1))
+    log.record("K7Q-4M2P", "packaged", AT + dt.timedelta(minutes=2))
+    return log, path, keys
+
+
+def test_events_come_back_in_order_per_case_and_the_file_names_no_case(
+    log_with_three: tuple[CustodyLog, Path, CaseworkerKeys],
+) -> None:
+    log, path, _ = log_with_three
+    assert [(e.event, e.at) for e in log.events("K7Q-4M2P")] == [
+        ("opened", AT),
+        ("packaged", AT + dt.timedelta(minutes=2)),
+    ]
+    assert len(log.events()) == 3
+    content = path.read_bytes()
+    assert b"K7Q" not in content
+    assert b"opened" not in content
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda r: [r[0], r[2]], id="removed"),
+        pytest.param(lambda r: [r[1], r[0], r[2]], id="moved"),
+        pytest.param(lambda r: [r[0], r[1][:-1] + bytes([r[1][-1] ^ 1]), r[2]], id="changed"),
+        pytest.param(lambda r: [r[0], r[1], r[2][:-3]], id="torn"),
+    ],
+)
+def test_a_record_removed_moved_changed_or_torn_is_caught(
+    log_with_three: tuple[CustodyLog, Path, CaseworkerKeys], edit: object
+) -> None:
+    log, path, _ = log_with_three
+    path.write_bytes(b"".join(edit(records(path))))  # type: ignore[operator]
+    with pytest.raises(DeskError, match="changed or damaged"):
+        log.events()
+    with pytest.raises(DeskError):
+        log.record("K7Q-4M2P", "opened", AT)
+
+
+def test_a_record_sealed_by_someone_who_knows_only_the_public_key_is_refused(
+    log_with_three: tuple[CustodyLog, Path, CaseworkerKeys],
+) -> None:
+    log, path, keys = log_with_three
+    # Anyone can seal to the caseworker's public key; only the caseworker can sign.
+    forger = CaseworkerKeys(keys.encryption, CaseworkerKeys.generate().signing)
+    previous = hashlib.sha256(records(path)[-1][4:]).hexdigest()
+    entry = {"case": "K7Q-4M2P", "event": "opened", "at": AT.isoformat(), "previous": previous}
+    forged = seal_custody_entry(json.dumps(entry).encode(), forger)
+    with path.open("ab") as handle:
+        handle.write(len(forged).to_bytes(4, "big") + forged)
+    with pytest.raises(DeskError):
+        log.events()
+
+
+def test_custody_records_open_only_with_the_keys_that_sealed_them() -> None:
+    keys = CaseworkerKeys.generate()
+    sealed = seal_custody_entry(b'{"case": "K7Q-4M2P"}', keys)
+    assert open_custody_entry(sealed, keys) == b'{"case": "K7Q-4M2P"}'
+    with pytest.raises(OpenFailure):
+        open_custody_entry(sealed, CaseworkerKeys.generate())
