@@ -8,11 +8,10 @@ from what is published.
 
 "Cannot be worked out" is checked, not hoped for. Published totals are linear equations over the
 hidden cells; a hidden cell is protected when another table that agrees with everything
-published gives it a different value. The check looks for such a table one step away: a cycle
-of hidden cells, alternately raised and lowered by one, each staying within what a reader knows
-of it (a ``<5`` cell between 1 and 4; an ``x`` cell is 0 or at least 5, and only cells of 5 or
-more are chosen as ``x``). In a table with its margins, the hidden cells are the edges of a graph
-between rows and columns, and such a cycle is a directed cycle through the cell — a path search.
+published, and with what a reader knows of each hidden cell (a ``<5`` cell is 1 to 4; an ``x``
+cell 0 or at least 5, since only cells of 5 or more are chosen as ``x``), gives it a different
+value. :class:`_Graph` looks for such a table (a cycle of one-step changes first, then a bounded
+exhaustive search); extra cells are hidden, smallest first, until every hidden cell has one.
 
 The tables of one export share their margins: the count by platform is the margin of every
 platform cross-tabulation. So margins are settled once, in the one-way tables (one line whose
@@ -187,21 +186,30 @@ def _suppress(values: Mapping[Key, int], ends: Mapping[Key, tuple[str, str]]) ->
         if not free:
             return None
         near = [(n, key) for n, key in free if graph.shares_line(key, exposed)] or free
+        # The cheap test picks among candidates; the loop then checks with the full one.
         choice = next(
-            (key for _, key in near if graph.protected(exposed, hidden | {key})), near[0][1]
+            (key for _, key in near if graph.cycle_through(exposed, hidden | {key})), near[0][1]
         )
         hidden.add(choice)
 
 
 class _Graph:
-    """Hidden cells on the lines whose totals are published; protection by exhaustive search.
+    """Hidden cells on the lines whose totals are published, and the test of their protection.
 
     A hidden cell is protected when some assignment of every hidden cell — a ``<5`` cell 1 to 4,
     an ``x`` cell 0 or 5 and more — meets every published line total and gives that cell a value
-    other than its own. The search fills cells line by line; a line's last hidden cell is forced
-    to what the line still lacks, and no cell may exceed what its lines still lack, which keeps
-    the search small for tables of a few dozen cells.
+    other than its own. Two ways to find one, the fast one first:
+
+    * a cycle (:meth:`cycle_through`): raise the cell by one and offset it on each of its lines,
+      so the changes alternate around a cycle of hidden cells, each staying in its range (an
+      ``x`` cell kept at 5 or more: a narrower range than a reader allows, so a cycle found is a
+      real alternative). Orienting each hidden cell row→column if it can rise and column→row if
+      it can fall makes this a path search;
+    * an exhaustive search (:meth:`_search`) that also lets an ``x`` cell drop to 0, within a
+      budget of steps: past it the cell counts as unprotected, which only hides more.
     """
+
+    _BUDGET = 5_000  # search steps per question: tables stay fast whatever their size
 
     def __init__(self, values: Mapping[Key, int], ends: Mapping[Key, tuple[str, str]]) -> None:
         self._values = values
@@ -213,6 +221,37 @@ class _Graph:
 
     def protected(self, key: Key, hidden: set[Key]) -> bool:
         """Whether a table agreeing with everything published gives ``key`` another value."""
+        return self.cycle_through(key, hidden) or self._search(key, hidden)
+
+    def cycle_through(self, key: Key, hidden: set[Key]) -> bool:
+        """Whether a cycle of one-step changes through ``key`` keeps every total (class doc)."""
+        row, column = self._ends[key]
+        value = self._values[key]
+        return (_can_rise(value) and self._path(column, row, key, hidden)) or (
+            _can_fall(value) and self._path(row, column, key, hidden)
+        )
+
+    def _path(self, source: str, target: str, skip: Key, hidden: set[Key]) -> bool:
+        """A directed path from ``source`` to ``target`` over the hidden cells but ``skip``."""
+        arcs: dict[str, list[str]] = defaultdict(list)
+        for cell in hidden - {skip}:
+            row, column = self._ends[cell]
+            if _can_rise(self._values[cell]):
+                arcs[row].append(column)
+            if _can_fall(self._values[cell]):
+                arcs[column].append(row)
+        seen, frontier = {source}, [source]
+        while frontier:
+            node = frontier.pop()
+            if node == target:
+                return True
+            for following in arcs[node]:
+                if following not in seen:
+                    seen.add(following)
+                    frontier.append(following)
+        return False
+
+    def _search(self, key: Key, hidden: set[Key]) -> bool:
         cells = sorted(hidden, key=lambda k: (self._ends[k], k))
         lacking: dict[str, int] = defaultdict(int)
         # The least the cells from each position on must still add to each line (<5 cells are
@@ -228,7 +267,12 @@ class _Graph:
                 lacking[line] += self._values[cell]
         last = {line: index for index, cell in enumerate(cells) for line in self._lines(cell)}
 
+        steps = [self._BUDGET]
+
         def search(index: int) -> bool:
+            steps[0] -= 1
+            if steps[0] < 0:
+                return False
             if index == len(cells):
                 return all(v == 0 for v in lacking.values())
             cell = cells[index]
@@ -256,6 +300,16 @@ class _Graph:
 
     def _lines(self, key: Key) -> tuple[str, ...]:
         return tuple(line for line in self._ends[key] if line != _FREE)
+
+
+def _can_rise(value: int) -> bool:
+    """Whether a hidden cell may be one more: a ``<5`` cell below 4, any ``x`` cell."""
+    return value < SMALL - 1 or value >= SMALL
+
+
+def _can_fall(value: int) -> bool:
+    """Whether a hidden cell may be one less: a ``<5`` cell above 1, an ``x`` cell above 5."""
+    return 1 < value < SMALL or value > SMALL
 
 
 def _domain(value: int, bound: int) -> list[int]:
