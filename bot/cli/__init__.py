@@ -18,6 +18,7 @@ import typer
 from bot.cli import (
     admin,
     admin_bot,
+    admin_certificate,
     admin_keys,
     admin_ops,
     config_cmd,
@@ -47,6 +48,7 @@ register_top_level(app)
 app.add_typer(db.db_app, name="db")
 app.add_typer(admin.admin_app, name="admin")
 admin_ops.register(admin.admin_app)
+admin_certificate.register(admin.admin_app)
 admin_bot.register(admin.admin_app)
 admin_keys.register(admin.admin_app, keys.org_app)
 config_cmd.register(app)
