@@ -19,10 +19,13 @@ import contextlib
 from array import array
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from crypto.originals import OriginalFile
 from handlers.budget import Reservation
 from handlers.i18n import DEFAULT_LANGUAGE
+
+if TYPE_CHECKING:  # the cleaning worker imports this module: it starts faster without crypto
+    from crypto.originals import OriginalFile
 
 # Message ids kept for erasure before the flow erases what it has so far (see Draft.remember).
 MAX_TRACKED_MESSAGES = 1024

@@ -97,5 +97,3 @@ def translations(language: str) -> gettext.NullTranslations:
 def translator(language: str) -> Translate:
     """A ``_`` function for ``language``: the translated message, or the English id as fallback."""
     return translations(language).gettext
-
-

@@ -58,7 +58,7 @@ def write_statistics(counts: Counts, out: Path, *, hxl: bool = False) -> list[Pa
     written = [
         _write(
             out / "statistics.json",
-            json.dumps(statistics_json(published, about), ensure_ascii=False, indent=1),
+            json.dumps(statistics_json(published, about, hxl=hxl), ensure_ascii=False, indent=1),
         )
     ]
     for table in published.one_way.values():
@@ -72,9 +72,12 @@ def write_statistics(counts: Counts, out: Path, *, hxl: bool = False) -> list[Pa
     return written
 
 
-def statistics_json(published: Published, about: About) -> dict[str, object]:
-    """Every table as JSON: shown values only (numbers as numbers, hidden cells as strings)."""
+def statistics_json(published: Published, about: About, *, hxl: bool = False) -> dict[str, object]:
+    """Every table as JSON: shown values only (numbers as numbers, hidden cells as strings); with
+    ``hxl``, the HXL hashtag of each dimension and of the counts."""
+    tags = {"hxl": {**{d.value: tag for d, tag in HXL.items()}, "reports": HXL_COUNT}}
     return {
+        **(tags if hxl else {}),
         "reports": about.reports,
         "incident_months": {"first": about.first_month, "last": about.last_month},
         "made_on": about.made_on.isoformat(),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from typing import IO, Final
 
-from crypto.originals import CLEANING_CHANGES
 from handlers.draft import AttachmentKind
 from handlers.evidence import results
 from handlers.evidence.results import SOURCE_TYPES, CleanedEvidence, too_big
@@ -81,6 +80,9 @@ def read_answer(stream: IO[bytes], *, max_bytes: int) -> CleanedEvidence | Refus
     except (ValueError, KeyError, TypeError) as exc:
         raise ProtocolError from exc
     # Only known names, each once: these are sealed with the report and shown to a caseworker.
+    # Imported here, in the bot: the worker, which only writes, starts faster without crypto.
+    from crypto.originals import CLEANING_CHANGES
+
     if not all(isinstance(code, str) and code in CLEANING_CHANGES for code in changes):
         raise ProtocolError
     if (

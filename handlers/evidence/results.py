@@ -102,7 +102,7 @@ class CleanedEvidence:
     filename: str
     data: bytes
     notes: tuple[Notice, ...] = field(default=())
-    source_type: str = SOURCE_JPEG
+    source_type: str = ""  # every cleaner sets it; the sandbox protocol refuses an unset one
     changes: tuple[str, ...] = field(default=())
 
 

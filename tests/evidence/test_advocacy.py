@@ -116,6 +116,7 @@ def test_csv_files_carry_the_hxl_row_and_what_they_count(exported: Path) -> None
         rows = list(csv.reader(handle))
     assert rows[0] == ["platform", "reports"]
     assert rows[1] == ["#meta+platform", "#indicator+reports+num"]
+    assert published(exported)["hxl"]["platform"] == "#meta+platform"
     assert ["total", "60"] in rows
     assert any(CAVEAT in row[0] for row in rows if row)
 
