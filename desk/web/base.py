@@ -9,7 +9,7 @@
   ``Origin`` is another site is refused too (no cross-site forms).
 - **Lock**: after the idle time every page but the unlock page sends the caseworker there.
 - **Headers**: a strict Content-Security-Policy (this origin only: no inline script, nothing from
-  the network, no frames), no referrer, no caching, no MIME sniffing.
+  the network, no frames), no referrer outside the desk, no caching, no MIME sniffing.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ SECURITY_HEADERS = {
         "base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # no-referrer would make Chromium send "Origin: null"
     "Cache-Control": "no-store",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",

@@ -139,15 +139,15 @@ class RunningDesk:
 
 @contextmanager
 def running_desk(
-    caseworker: Caseworker, folder: Path, *extra: str, log: Path | None = None
+    key_file: Path, folder: Path, *extra: str, passphrase: str = PASSPHRASE
 ) -> Iterator[RunningDesk]:
-    """``sanad desk --no-browser`` for ``caseworker``, data and inbox under ``folder``."""
+    """``sanad desk --no-browser`` with ``key_file``, its data and inbox under ``folder``."""
     data, inbox = folder / "desk-data", folder / "Downloads"
     inbox.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "SANAD_PASSPHRASE": PASSPHRASE}
-    out = (log or folder / "desk.log").open("w+", encoding="utf-8")
+    env = {**os.environ, "SANAD_PASSPHRASE": passphrase}
+    out = (folder / "desk.log").open("w+", encoding="utf-8")
     process = subprocess.Popen(
-        [str(SANAD), "desk", "--key", str(caseworker.key_file), "--data", str(data),
+        [str(SANAD), "desk", "--key", str(key_file), "--data", str(data),
          "--inbox", str(inbox), "--no-browser", *extra],
         stdout=subprocess.PIPE, stderr=out, stdin=subprocess.DEVNULL, text=True, env=env,
     )  # fmt: skip

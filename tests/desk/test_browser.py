@@ -64,7 +64,10 @@ def test_three_reports_dropped_listed_and_opened_in_the_browser(
         "Z9Z-0000", [("incident.description", "forged")], bot=impostor
     )
 
-    with running_desk(caseworker, tmp_path) as desk, desk_page(sync_api, desk.url) as opened:
+    with (
+        running_desk(caseworker.key_file, tmp_path) as desk,
+        desk_page(sync_api, desk.url) as opened,
+    ):
         page = opened.page
         opened.drop(files)
         rows = page.locator("table.cases tr.case")

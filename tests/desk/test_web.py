@@ -83,7 +83,7 @@ def raw_status(desk: RunningDesk, path: str, *, host: str | None = None,
 
 @pytest.fixture
 def desk(caseworker: Caseworker, tmp_path: Path) -> Iterator[RunningDesk]:
-    with running_desk(caseworker, tmp_path) as running:
+    with running_desk(caseworker.key_file, tmp_path) as running:
         yield running
 
 
@@ -136,7 +136,7 @@ def test_the_token_is_traded_for_a_strict_cookie_and_pages_have_a_strict_policy(
     assert "default-src 'none'" in policy
     assert "script-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
-    assert response.getheader("Referrer-Policy") == "no-referrer"
+    assert response.getheader("Referrer-Policy") == "same-origin"
     connection.close()
 
 
@@ -246,7 +246,7 @@ def test_a_reply_written_in_the_desk_opens_for_the_reporter_and_numbers_go_up(
 def test_the_desk_locks_when_idle_and_only_the_passphrase_unlocks_it(
     caseworker: Caseworker, tmp_path: Path
 ) -> None:
-    with running_desk(caseworker, tmp_path, "--lock-after", "0.02") as desk:  # 1.2 s
+    with running_desk(caseworker.key_file, tmp_path, "--lock-after", "0.02") as desk:  # 1.2 s
         browser = Browser(desk)
         assert browser.get(f"/?token={desk.token}")[0] == 200
         time.sleep(1.5)
