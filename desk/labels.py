@@ -45,27 +45,22 @@ ANSWER_LABELS: Mapping[str, str] = {
 
 _YES_NO: Mapping[str, str] = {"yes": N_("Yes"), "no": N_("No")}
 
-#: Coded values, by the key whose value they are.
+#: Coded values, by the key whose value they are: short, as a case list needs them. Platforms
+#: that are brands (:data:`_BRANDS`) are shown by their own names, untranslated.
 VALUE_LABELS: Mapping[str, Mapping[str, str]] = {
     INCIDENT_TYPE: {
-        "doxxing": N_("Doxxing or outing"),
-        "harassment": N_("Harassment or threats"),
-        "entrapment": N_("Entrapment through a fake profile or dating app"),
-        "blackmail": N_("Blackmail or extortion"),
-        "account_takeover": N_("Account takeover"),
-        "arrest": N_("Arrest or detention after online contact"),
-        "other": N_("Something else"),
+        "doxxing": N_("Doxxing / outing"),
+        "harassment": N_("Harassment / threats"),
+        "entrapment": N_("Entrapment (fake profile, dating app)"),
+        "blackmail": N_("Blackmail / extortion"),
+        "account_takeover": N_("Account taken over"),
+        "arrest": N_("Arrest / detention"),
+        "other": N_("Other incident"),
     },
     PLATFORM: {
-        "facebook": N_("Facebook"),
-        "instagram": N_("Instagram"),
-        "whatsapp": N_("WhatsApp"),
-        "messenger": N_("Messenger"),
-        "telegram": N_("Telegram"),
-        "dating_app": N_("Grindr or another dating app"),
+        "dating_app": N_("Dating app"),
         "x": N_("X (Twitter)"),
-        "tiktok": N_("TikTok"),
-        "other": N_("Another platform"),
+        "other": N_("Other platform"),
     },
     "platform.response": {
         "not_reported": N_("Not reported to the platform"),
@@ -78,6 +73,9 @@ VALUE_LABELS: Mapping[str, Mapping[str, str]] = {
     "reporter.wants_reply": _YES_NO,
     "consent.advocacy": _YES_NO,
 }
+
+_BRANDS = {name.casefold(): name for name in
+           ("Facebook", "Instagram", "WhatsApp", "Messenger", "Telegram", "TikTok")}  # fmt: skip
 
 #: Answers whose value is the reporter's own text: shown as written, isolated, never translated.
 FREE_TEXT = frozenset({DESCRIPTION, LINK, ADDENDUM_TEXT})
@@ -97,5 +95,7 @@ def value_label(key: str, value: str, language: str, translate: Translate) -> st
         return str(get_month_names("wide", context="stand-alone", locale=language)[int(value)])
     if key == LANGUAGE:
         return LANGUAGE_NAMES.get(value, value)
+    if key == PLATFORM and value in _BRANDS:
+        return _BRANDS[value]
     label = VALUE_LABELS.get(key, {}).get(value)
     return translate(label) if label else value

@@ -15,16 +15,9 @@ from tornado.web import RequestHandler
 
 
 @dataclass(frozen=True)
-class NavLink:
-    """A link in the desk's top bar: its path and label (a message id of the desk's catalogue)."""
-
-    path: str
-    label: str
-
-
-@dataclass(frozen=True)
-class CaseAction:
-    """A button on every case page posting to ``path`` (``{reference}`` is filled in)."""
+class Link:
+    """A link in the top bar, or a button on each case page posting to ``path``, whose
+    ``{reference}`` is the case's; ``label`` is a message id of the desk's catalogue."""
 
     path: str
     label: str
@@ -38,8 +31,8 @@ class Registry:
     """Routes and the links and buttons that lead to them."""
 
     routes: list[tuple[str, type[RequestHandler], dict[str, Any]]] = field(default_factory=list)
-    nav: list[NavLink] = field(default_factory=list)
-    case_actions: list[CaseAction] = field(default_factory=list)
+    nav: list[Link] = field(default_factory=list)
+    case_actions: list[Link] = field(default_factory=list)
 
     def route(
         self, pattern: str, handler: type[RequestHandler], **kwargs: Any
@@ -49,8 +42,8 @@ class Registry:
 
     def link(self, path: str, label: str) -> None:
         """Show a link to ``path`` in the top bar."""
-        self.nav.append(NavLink(path, label))
+        self.nav.append(Link(path, label))
 
     def case_action(self, path: str, label: str) -> None:
         """Show a button posting to ``path`` on each case page."""
-        self.case_actions.append(CaseAction(path, label))
+        self.case_actions.append(Link(path, label))

@@ -32,7 +32,7 @@ def _message_ids() -> set[str]:
 def test_the_message_scan_finds_the_desks_sentences() -> None:
     ids = _message_ids()
     assert "Reply to the reporter" in ids
-    assert "Blackmail or extortion" in ids
+    assert "Blackmail / extortion" in ids
     assert len(ids) > 60
 
 
@@ -59,7 +59,9 @@ def test_every_answer_key_the_bot_writes_has_a_label() -> None:
      ("platform.response", PLATFORM_RESPONSES)],
 )  # fmt: skip
 def test_every_code_the_bot_writes_has_a_label(key: str, codes: dict[str, str]) -> None:
-    assert set(codes) == set(VALUE_LABELS[key])
+    for code in codes:
+        assert value_label(key, code, "en", str) != code or code in VALUE_LABELS[key], code
+    assert set(VALUE_LABELS[key]) <= set(codes)
 
 
 def test_countries_and_months_come_from_cldr_in_the_desks_language() -> None:

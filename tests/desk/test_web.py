@@ -175,12 +175,12 @@ def test_files_in_the_inbox_folder_are_listed_and_a_repeat_counts_once(
     caseworker.save(desk.inbox, CASE, data)
     _, page = signed_in.get("/")
     assert f'data-reference="{CASE}"' in page
-    assert "Blackmail or extortion" in page
+    assert "Blackmail / extortion" in page
     assert "Tunisia" in page
     assert signed_in.drop("again.sanad", data) == {"ok": True, "case": CASE, "repeat": True}
     assert len(list((desk.data / "files").iterdir())) == 1
     _, page = signed_in.get("/?lang=fr")
-    assert "Chantage ou extorsion" in page
+    assert "Chantage / extorsion" in page
     assert "Tunisie" in page
 
 
@@ -257,3 +257,21 @@ def test_the_desk_locks_when_idle_and_only_the_passphrase_unlocks_it(
         assert refused.value.code == 403
         _, page = browser.post("/unlock", passphrase=PASSPHRASE)
         assert "No cases yet." in page
+
+
+def test_additions_are_threaded_in_order_and_counted_until_read(
+    caseworker: Caseworker, desk: RunningDesk, signed_in: Browser
+) -> None:
+    signed_in.drop("report", caseworker.sealed(CASE, [("incident.description", "the report")]))
+    signed_in.get(f"/case/{CASE}")  # read
+    for sequence in (2, 1):  # arriving out of order
+        addition = caseworker.sealed(CASE, [("addendum.text", f"addition {sequence}")],
+                                     sequence=sequence)  # fmt: skip
+        assert signed_in.drop(f"addition-{sequence}", addition)["ok"] is True
+    _, page = signed_in.get("/")
+    assert '<td class="unread">2</td>' in page
+    _, page = signed_in.get(f"/case/{CASE}")
+    assert page.index("the report") < page.index("addition 1") < page.index("addition 2")
+    assert "Addition 1" in page
+    _, page = signed_in.get("/")
+    assert '<td class="unread"></td>' in page
