@@ -73,7 +73,8 @@ async def _serve(the_desk: Desk, *, open_browser: bool) -> None:
     # Imported here: ``sanad --help`` and the other commands need no web server.
     from desk.web.server import serve
 
-    server, url = serve(the_desk)
+    server, address = serve(the_desk)
+    url = address.home
     typer.echo(f"Your desk is open at {url}")
     typer.echo("Ctrl-C closes it and forgets your key.", err=False)
     if open_browser:

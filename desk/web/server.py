@@ -3,13 +3,14 @@
 The application is every module of :data:`PAGE_MODULES` registered into one
 :class:`~desk.web.registry.Registry`, plus the page's own two assets (package data: nothing is
 fetched from the network). :func:`serve` binds loopback only — never another address — and
-returns the URL with the session token.
+returns the addresses that carry the session token.
 """
 
 from __future__ import annotations
 
 import secrets
 import socket
+from dataclasses import dataclass, field
 from importlib import resources
 from types import ModuleType
 
@@ -66,12 +67,32 @@ def desk_application(desk: Desk, port: int, token: str) -> Application:
     )
 
 
-def serve(desk: Desk) -> tuple[HTTPServer, str]:
-    """Start serving ``desk`` on loopback (call within a running event loop); the URL to open
-    carries the session token."""
+@dataclass(frozen=True)
+class DeskAddress:
+    """Where a running desk answers, and the addresses that let a browser in (with the token)."""
+
+    port: int
+    token: str = field(repr=False)
+
+    @property
+    def origin(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def home(self) -> str:
+        """The address to open first: the case list."""
+        return self.page("/")
+
+    def page(self, path: str) -> str:
+        """``path`` on the desk, with the token that trades for the session cookie."""
+        return f"{self.origin}{path}?{TOKEN_ARGUMENT}={self.token}"
+
+
+def serve(desk: Desk) -> tuple[HTTPServer, DeskAddress]:
+    """Start serving ``desk`` on loopback at a port the system picks (call within a running
+    event loop), with a new random session token."""
     sockets = bind_sockets(0, HOST, family=socket.AF_INET)
-    port = sockets[0].getsockname()[1]
-    token = secrets.token_urlsafe(32)
-    server = HTTPServer(desk_application(desk, port, token), xheaders=False)
+    address = DeskAddress(sockets[0].getsockname()[1], secrets.token_urlsafe(32))
+    server = HTTPServer(desk_application(desk, address.port, address.token), xheaders=False)
     server.add_sockets(sockets)
-    return server, f"http://{HOST}:{port}/?{TOKEN_ARGUMENT}={token}"
+    return server, address

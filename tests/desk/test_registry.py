@@ -37,8 +37,8 @@ async def test_a_page_module_adds_a_page_a_link_and_a_case_button(
     desk = Desk(DeskSettings(caseworker.key_file, tmp_path / "data", tmp_path / "inbox", 600))
     desk.unlock(PASSPHRASE)
     desk.take("case.sanad", caseworker.sealed(CASE, [("incident.description", "words")]))
-    http_server, url = server.serve(desk)
-    origin = url.split("/?")[0]
+    http_server, address = server.serve(desk)
+    url, origin = address.home, address.origin
     try:
         async with httpx.AsyncClient(timeout=30) as stranger:
             assert (await stranger.get(f"{origin}/statistics")).status_code == 403

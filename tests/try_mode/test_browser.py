@@ -3,9 +3,9 @@
 Headless Chromium (the system's ``chromium``, driven by Playwright) clicks and types as a person
 would: the reporter files a report in Arabic, the page keeps the receipt as they would write it
 down, the chat is erased, the sealed file arrives in the caseworker's chat and is opened by the
-real ``sanad caseworker open``, the caseworker answers with ``/reply``, and the reporter reads the
-reply with ``/status`` and the receipt. Screenshots of the Arabic flow are saved under the test's
-``tmp_path`` (the path is printed).
+real ``sanad caseworker open`` (and shown in the caseworker's desk), the caseworker answers with
+``/reply``, and the reporter reads the reply with ``/status`` and the receipt. Screenshots of the
+Arabic flow are saved under the test's ``tmp_path`` (the path is printed).
 """
 
 from __future__ import annotations
@@ -144,6 +144,14 @@ def test_arabic_report_in_the_browser_from_start_to_reply(browser: Any, tmp_path
         assert match is not None
         case = match.group(1)
         page.screenshot(path=shots / "4-opened.png", full_page=True)
+        # The Open button also put the case on the caseworker's desk: the real thing.
+        desk_url = caseworker.root.locator(".terminal .desk a").get_attribute("href")
+        desk = browser.new_page()
+        desk.goto(desk_url)
+        desk.locator(".user-text", has_text=canary).wait_for(timeout=STEP_MS)
+        assert desk.locator("audio, .kind-photo img").count() == 0  # no files in this report
+        desk.screenshot(path=shots / "4b-desk.png", full_page=True)
+        desk.close()
 
         caseworker.type(f"/reply {case} {answer}")
         caseworker.bot_says(f"to {case} is sealed and stored")
