@@ -15,20 +15,51 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from crypto.errors import CryptoError, NotForThisKey, UnsupportedVersion
 from crypto.keyfile import CaseworkerIdentity
-from crypto.sealed_file import OpenedFile, open_sealed_file
+from crypto.sealed_file import OpenedFile, UntrustedFile, open_sealed_file
 from crypto.sealed_parts import is_sealed_part
 from desk.errors import DeskError
+from desk.i18n import N_
 from desk.opening import OpeningKey, refusals, trusted_file
 from desk.store import CaseRecord, CaseState, DeskState, DeskStore
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """A file the desk would not open: the name it came under, and why (one line)."""
+    """A file the desk would not open: the name it came under, why (a message id of the desk's
+    catalogue), and the precise line the command line prints for it."""
 
     name: str
     reason: str
+    detail: str
+
+
+#: Why a file was refused, in words for the caseworker, by the refusal the opening gave.
+FORGED = N_("Not sent by your organisation's bot: it may be forged.")
+NOT_FOR_THIS_KEY = N_("Sealed to another key than yours.")
+OTHER_VERSION = N_("Made by another version of Sanad.")
+DAMAGED = N_("Damaged, or not a sealed report file.")
+PART = N_("One part of a large report: open all its parts with sanad caseworker open.")
+
+
+class _Refused(Exception):
+    """Why :meth:`CaseBook._open` would not open a file (caught in :meth:`CaseBook.take`)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+def _reason(cause: BaseException | None) -> str:
+    """The caseworker's words for what :func:`desk.opening.refusals` turned into a line."""
+    if isinstance(cause, UntrustedFile):
+        return FORGED
+    if isinstance(cause, NotForThisKey):
+        return NOT_FOR_THIS_KEY
+    if isinstance(cause, UnsupportedVersion):
+        return OTHER_VERSION
+    return DAMAGED
 
 
 @dataclass
@@ -95,17 +126,22 @@ class CaseBook:
         return self._identity
 
     def _open(self, data: bytes) -> tuple[OpenedFile, bool]:
-        """Verify and decrypt ``data``; returns the opened file and whether it repeats one."""
-        with refusals("this file"):
-            if is_sealed_part(data):
-                raise DeskError(
-                    "this is one part of a large report",
-                    hint="open all its parts together with sanad caseworker open",
+        """Verify and decrypt ``data``; returns the opened file and whether it repeats one.
+
+        Raises :class:`_Refused` with the reason in the caseworker's words.
+        """
+        if is_sealed_part(data):
+            raise _Refused(PART, "this is one part of a large report")
+        try:
+            with refusals("this file"):
+                sealed = trusted_file(data, self._opening)
+                opened = open_sealed_file(
+                    data, self._identity.keys.encryption, self._opening.organisation
                 )
-            sealed = trusted_file(data, self._opening)
-            opened = open_sealed_file(
-                data, self._identity.keys.encryption, self._opening.organisation
-            )
+        except DeskError as exc:
+            raise _Refused(_reason(exc.__cause__), str(exc)) from exc
+        except CryptoError as exc:  # not a sealed file at all: refusals() lets it through
+            raise _Refused(DAMAGED, str(exc) or DAMAGED) from exc
         seen = (
             sealed.case_reference,
             sealed.sequence,
@@ -128,8 +164,8 @@ class CaseBook:
         """
         try:
             opened, repeat = self._open(data)
-        except DeskError as exc:
-            refusal = Refusal(name, str(exc))
+        except _Refused as exc:
+            refusal = Refusal(name, exc.reason, exc.detail)
             if refusal not in self.refused:
                 self.refused.append(refusal)
             return refusal

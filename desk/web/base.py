@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 from tornado.web import HTTPError, RequestHandler
@@ -32,6 +34,7 @@ from desk.labels import answer_label, value_label
 from desk.session import Desk
 from desk.web.registry import Registry
 
+_log = logging.getLogger(__name__)
 TOKEN_COOKIE = "sanad_desk"  # noqa: S105 - the cookie's name, not a secret
 LANGUAGE_COOKIE = "sanad_desk_language"
 TOKEN_ARGUMENT = "token"  # noqa: S105 - the argument's name, not a secret
@@ -113,6 +116,17 @@ class DeskHandler(RequestHandler):
         self.desk.touch()
         if self.needs_unlocked and self.desk.locked:
             self.redirect(UNLOCK_PATH)
+
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Tornado's own line names the request's path, which names a case: the desk logs the
+        # kind of failure only, and nothing for a refusal it answered on purpose.
+        if not isinstance(value, HTTPError):
+            _log.error("desk.request_failed %s", typ.__name__ if typ else "unknown")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # Never a traceback, never what was asked: the status line says enough.

@@ -47,7 +47,7 @@ class DropHandler(DeskHandler):
         name = unquote(self.request.headers.get("X-File-Name", "dropped file"))[:200]
         result = self.desk.take(name, self.request.body)
         if isinstance(result, Refusal):
-            self.finish({"ok": False, "reason": result.reason})
+            self.finish({"ok": False, "reason": result.reason, "detail": result.detail})
         else:
             self.finish({"ok": True, "case": result.reference, "repeat": result.repeat})
 

@@ -131,6 +131,7 @@ class RunningDesk:
     data: Path
     inbox: Path
     process: subprocess.Popen[str]
+    log: Path  # what the desk wrote to stderr
 
     @property
     def origin(self) -> str:
@@ -145,7 +146,8 @@ def running_desk(
     data, inbox = folder / "desk-data", folder / "Downloads"
     inbox.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SANAD_PASSPHRASE": passphrase}
-    out = (folder / "desk.log").open("w+", encoding="utf-8")
+    log = folder / "desk.log"
+    out = log.open("w+", encoding="utf-8")
     process = subprocess.Popen(
         [str(SANAD), "desk", "--key", str(key_file), "--data", str(data),
          "--inbox", str(inbox), "--no-browser", *extra],
@@ -157,7 +159,7 @@ def running_desk(
         match = _URL.search(line)
         assert match is not None, (line, out.seek(0), out.read())
         yield RunningDesk(
-            match.group(1), int(match.group(2)), match.group(3), data, inbox, process
+            match.group(1), int(match.group(2)), match.group(3), data, inbox, process, log
         )
     finally:
         process.terminate()

@@ -73,7 +73,8 @@ def test_three_reports_dropped_listed_and_opened_in_the_browser(
         rows = page.locator("table.cases tr.case")
         assert rows.count() == 3
         assert page.locator(".refusal .file-name").inner_text() == "case-Z9Z0000-0.sanad"
-        assert page.locator(".refusal .reason").inner_text().startswith("refused: ")
+        assert page.locator(".refusal .reason").inner_text().startswith("Not sent by your")
+        assert page.locator(".refusal .detail").inner_text().startswith("refused: ")
         assert page.locator('tr.case[data-reference="Z9Z-0000"]').count() == 0
         page.screenshot(path=shots / "1-inbox-en.png", full_page=True)
 

@@ -160,7 +160,8 @@ def test_a_forged_file_is_refused_with_the_reason_and_never_kept(
     forged = caseworker.sealed(CASE, [("incident.description", "forged")], bot=impostor)
     result = signed_in.drop("case-K7Q4M2P-0.sanad", forged)
     assert result["ok"] is False
-    assert str(result["reason"]).startswith("refused: ")
+    assert result["reason"] == "Not sent by your organisation's bot: it may be forged."
+    assert str(result["detail"]).startswith("refused: ")
     _, page = signed_in.get("/")
     assert "Refused files" in page
     assert "case-K7Q4M2P-0.sanad" in page
@@ -218,6 +219,15 @@ def test_nothing_but_sealed_bytes_is_left_in_the_data_folder(
     state = (desk.data / "state.sealed").read_bytes()
     for secret in secrets_seen:
         assert secret not in state
+    # Refused and failed requests name the case in their path: the desk's output never does.
+    cookie = {"Cookie": f"sanad_desk={desk.token}", "Content-Length": "0"}
+    assert raw_status(desk, f"/case/{CASE}/note", method="POST",
+                      headers={**cookie, "Origin": "https://evil.example"}) == 403  # fmt: skip
+    assert raw_status(desk, "/case/N0T-F0UND", headers=cookie) == 404
+    assert raw_status(desk, f"/case/{CASE}/file/0/9", headers=cookie) == 404
+    output = desk.log.read_text()
+    for secret in [*secrets_seen, b"N0T-F0UND"]:
+        assert secret.decode(errors="replace") not in output
 
 
 def test_a_reply_written_in_the_desk_opens_for_the_reporter_and_numbers_go_up(
