@@ -9,7 +9,6 @@ Nothing here writes plaintext to disk.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import quote
 
 from tornado.web import HTTPError
 
@@ -55,7 +54,7 @@ class CasePage(CaseHandler):
             inbox=str(self.desk.settings.inbox),
             actions=self.context.registry.case_actions,
             states=CaseState,
-            error=self.get_query_argument("error", None),
+            empty_reply=self.get_query_argument("error", None) == "empty",
         )
 
 
@@ -79,8 +78,8 @@ class ReplyHandler(CaseHandler):
                 case.report, self.desk.book.identity.keys, self.get_body_argument("text", ""),
                 number,
             )
-        except DeskError as exc:
-            self.redirect(f"/case/{reference}?error={quote(str(exc), safe='')}")
+        except DeskError:  # the page offers no composer without a mailbox: the text was empty
+            self.redirect(f"/case/{reference}?error=empty#reply")
             return
         inbox = self.desk.settings.inbox
         inbox.mkdir(mode=0o700, parents=True, exist_ok=True)

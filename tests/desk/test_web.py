@@ -249,6 +249,9 @@ def test_a_reply_written_in_the_desk_opens_for_the_reporter_and_numbers_go_up(
             mailbox_secret=caseworker.mailboxes[CASE],
         )
         assert opened == text
+    _, page = signed_in.post(f"/case/{CASE}/reply", text="   ")
+    assert "Write the reply before writing its file." in page
+    assert not (desk.inbox / "reply-K7Q4M2P-3.sanad").exists()
     _, page = signed_in.get("/")
     assert "replied" in page
 
