@@ -29,17 +29,12 @@ def _message_ids() -> set[str]:
     return found | {"new", "read", "replied", "closed"}  # case states, shown as _(state)
 
 
-def test_the_message_scan_finds_the_desks_sentences() -> None:
-    ids = _message_ids()
-    assert "Reply to the reporter" in ids
-    assert "Blackmail / extortion" in ids
-    assert len(ids) > 60
-
-
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_message_is_translated(language: str) -> None:
-    missing = sorted(_message_ids() - set(catalogue(language)))
-    assert missing == []
+    ids = _message_ids()
+    # The scan must see templates and modules alike, or an empty scan would pass.
+    assert {"Reply to the reporter", "Blackmail / extortion"} <= ids
+    assert sorted(ids - set(catalogue(language))) == []
 
 
 @pytest.mark.parametrize("language", ["ar", "fr"])
