@@ -76,7 +76,7 @@ async def _serve(the_desk: Desk, *, open_browser: bool) -> None:
     server, address = serve(the_desk)
     url = address.home
     typer.echo(f"Your desk is open at {url}")
-    typer.echo("Ctrl-C closes it and forgets your key.", err=False)
+    typer.echo("Ctrl-C closes it and forgets your key.")
     if open_browser:
         webbrowser.open(url)
     try:

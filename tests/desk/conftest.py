@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -152,6 +153,8 @@ def running_desk(
         [str(SANAD), "desk", "--key", str(key_file), "--data", str(data),
          "--inbox", str(inbox), "--no-browser", *extra],
         stdout=subprocess.PIPE, stderr=out, stdin=subprocess.DEVNULL, text=True, env=env,
+        # As in a person's shell, whatever the test runner ignores: Ctrl-C stops the desk.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         assert process.stdout is not None
@@ -162,6 +165,7 @@ def running_desk(
             match.group(1), int(match.group(2)), match.group(3), data, inbox, process, log
         )
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         process.wait(timeout=20)
         out.close()

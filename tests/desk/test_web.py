@@ -11,6 +11,7 @@ import http.client
 import http.cookiejar
 import json
 import secrets
+import signal
 import socket
 import time
 import urllib.error
@@ -288,3 +289,14 @@ def test_additions_are_threaded_in_order_and_counted_until_read(
     assert "Addition 1" in page
     _, page = signed_in.get("/")
     assert '<td class="unread"></td>' in page
+
+
+def test_ctrl_c_closes_the_desk_saying_only_so(caseworker: Caseworker, tmp_path: Path) -> None:
+    with running_desk(caseworker.key_file, tmp_path) as desk:
+        desk.process.send_signal(signal.SIGINT)
+        assert desk.process.wait(timeout=20) == 130
+        assert desk.process.stdout is not None
+        assert desk.process.stdout.read() == "Ctrl-C closes it and forgets your key.\n"
+        assert desk.log.read_text() == "sanad: interrupted\n"
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", desk.port), timeout=2).close()
