@@ -62,12 +62,17 @@ class Desk:
         """Forget the keys and everything decrypted."""
         self._book = None
 
-    def touch(self) -> None:
-        """A request arrived: lock first if the desk sat idle too long."""
-        now = self._clock()
-        if now - self._last_request > self.settings.idle_seconds:
+    def lock_if_idle(self) -> None:
+        """Lock if nothing happened for the idle time; called by a timer, so that an unused desk
+        forgets the key even if no request ever comes again."""
+        if self._clock() - self._last_request > self.settings.idle_seconds:
             self.lock()
-        self._last_request = now
+
+    def touch(self) -> None:
+        """A request arrived (a page, or the page telling the caseworker is still there): lock
+        first if the desk sat idle too long."""
+        self.lock_if_idle()
+        self._last_request = self._clock()
 
     @property
     def book(self) -> CaseBook:

@@ -14,6 +14,7 @@ from desk.places import default_data_folder, default_inbox
 from desk.session import Desk, DeskSettings
 
 DEFAULT_KEY = Path.home() / "sanad" / "caseworker.key"
+_LOCK_CHECK_SECONDS = 5.0
 
 
 def register(app: typer.Typer) -> None:
@@ -80,7 +81,9 @@ async def _serve(the_desk: Desk, *, open_browser: bool) -> None:
     if open_browser:
         webbrowser.open(url)
     try:
-        await asyncio.Event().wait()
+        while True:  # the idle lock holds even when no request comes
+            await asyncio.sleep(min(the_desk.settings.idle_seconds / 4, _LOCK_CHECK_SECONDS))
+            the_desk.lock_if_idle()
     finally:
         server.stop()
         the_desk.lock()

@@ -153,6 +153,7 @@ class DeskHandler(RequestHandler):
             direction="rtl" if language in RIGHT_TO_LEFT else "ltr",
             language_names=LANGUAGE_NAMES,
             nav=self.context.registry.nav,
+            lock_after=int(self.desk.settings.idle_seconds),
             path=self.request.path,
         )
         return namespace

@@ -73,9 +73,32 @@ class UnlockPage(DeskHandler):
         self.redirect("/")
 
 
+class LockHandler(DeskHandler):
+    """``POST /lock``: lock now (the top bar's button, and the page when it sat idle)."""
+
+    needs_unlocked = False
+
+    def post(self) -> None:
+        self.desk.lock()
+        self.redirect(UNLOCK_PATH)
+
+
+class AliveHandler(DeskHandler):
+    """``POST /alive``: the page says the caseworker is using it (typing a long reply makes no
+    request); 204 while unlocked, 401 once locked, so the page goes to the lock page."""
+
+    needs_unlocked = False
+
+    def post(self) -> None:
+        self.set_status(401 if self.desk.locked else 204)
+        self.finish()
+
+
 def register(registry: Registry) -> None:
     """The inbox and lock pages."""
     registry.route(r"/", InboxPage)
     registry.route(r"/drop", DropHandler)
+    registry.route(r"/alive", AliveHandler)
+    registry.route(r"/lock", LockHandler)
     registry.route(UNLOCK_PATH, UnlockPage)
     registry.link("/", N_("Cases"))

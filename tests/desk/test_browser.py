@@ -19,7 +19,7 @@ from crypto import Attachment, AttachmentKind
 from crypto.file_names import delivery_file_name
 from crypto.keys import OrganisationKeys
 from tests.desk.browser import STEP_MS, desk_page, playwright_sync_api
-from tests.desk.conftest import Caseworker, pdf, photo, running_desk, voice
+from tests.desk.conftest import PASSPHRASE, Caseworker, pdf, photo, running_desk, voice
 from tests.support.signed_files import BotSigner
 
 pytestmark = pytest.mark.slow
@@ -130,3 +130,21 @@ def _check_case_page(page: Any, narrative: str) -> None:
     link = page.locator(".link-answer")
     assert link.locator("a").count() == 0  # shown as text, never as a link
     assert link.locator("button.copy").count() == 1
+
+
+def test_an_idle_page_hides_the_case_and_locks_the_desk(
+    caseworker: Caseworker, tmp_path: Path
+) -> None:
+    reference, narrative = REPORTS["en"][0], REPORTS["en"][1]
+    with running_desk(caseworker.key_file, tmp_path, "--lock-after", "0.05") as desk:  # 3 s
+        caseworker.save(desk.inbox, reference, _report(caseworker, "en"))
+        with desk_page(sync_api, desk.url) as opened:
+            page = opened.page
+            page.goto(f"{desk.origin}/case/{reference}")
+            assert page.locator(".user-text", has_text=narrative).count() == 1
+            page.wait_for_url(f"{desk.origin}/unlock", timeout=STEP_MS)
+            assert narrative not in page.content()
+            page.fill("input[name=passphrase]", PASSPHRASE)
+            with page.expect_navigation(timeout=STEP_MS):
+                page.click(".unlock button[type=submit]")
+            assert page.locator(f'tr.case[data-reference="{reference}"]').count() == 1

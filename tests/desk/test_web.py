@@ -271,6 +271,9 @@ def test_the_desk_locks_when_idle_and_only_the_passphrase_unlocks_it(
         assert refused.value.code == 403
         _, page = browser.post("/unlock", passphrase=PASSPHRASE)
         assert "No cases yet." in page
+        _, page = browser.post("/lock")  # the top bar's button
+        assert "The desk is locked" in page
+        assert "The desk is locked" in browser.get(f"/case/{CASE}")[1]
 
 
 def test_additions_are_threaded_in_order_and_counted_until_read(

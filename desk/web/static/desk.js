@@ -17,7 +17,31 @@ function sendAll(files) {
   return Promise.all(Array.from(files).map(sendFile)).then(() => window.location.reload());
 }
 
+// The idle lock, seen from the page: what is on screen goes when the desk locks, and a caseworker
+// who is reading or typing (which makes no request) tells the desk they are still there.
+function watchIdle() {
+  const lockAfter = Number(document.querySelector("meta[name=sanad-lock-after]").content) * 1000;
+  let lastActivity = Date.now();
+  let lastPing = Date.now();
+  for (const kind of ["keydown", "mousemove", "mousedown", "scroll", "touchstart"]) {
+    document.addEventListener(kind, () => { lastActivity = Date.now(); }, {passive: true});
+  }
+  setInterval(() => {
+    const now = Date.now();
+    if (now - lastActivity > lockAfter) {
+      fetch("/lock", {method: "POST", credentials: "same-origin"})
+        .finally(() => window.location.replace("/unlock"));
+    } else if (lastActivity > lastPing && now - lastPing > Math.min(30000, lockAfter / 4)) {
+      lastPing = now;
+      fetch("/alive", {method: "POST", credentials: "same-origin"}).then((response) => {
+        if (response.status === 401) window.location.replace("/unlock");
+      });
+    }
+  }, Math.min(5000, lockAfter / 4));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  if (window.location.pathname !== "/unlock") watchIdle();
   const zone = document.getElementById("dropzone");
   if (zone) {
     zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
