@@ -24,7 +24,6 @@ MONTH = "incident.month"
 DESCRIPTION = "incident.description"
 LINK = "incident.link"
 ADDENDUM_TEXT = "addendum.text"
-REPLY_TEXT = "reply"
 
 #: The answers as the case page names them, in the order the reporter gave them.
 ANSWER_LABELS: Mapping[str, str] = {

@@ -33,7 +33,6 @@ class CaseState:
     READ = "read"
     REPLIED = "replied"
     CLOSED = "closed"
-    ALL = (NEW, READ, REPLIED, CLOSED)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from desk.web.base import DeskHandler
 from desk.web.registry import Registry
 
 CASE_PATH = r"/case/([A-Z0-9-]{1,32})"
+_MAX_REPLY_NUMBER = 2**32  # as ``sanad caseworker reply --number``
 
 
 class CaseHandler(DeskHandler):
@@ -72,7 +73,7 @@ class ReplyHandler(CaseHandler):
         case = self.case_of(reference)
         if case.report is None:
             raise HTTPError(409)
-        number = case.record.replies + 1
+        number = _reply_number(self.get_body_argument("number", ""), case.record.replies + 1)
         try:
             data = signed_reply_file(
                 case.report, self.desk.book.identity.keys, self.get_body_argument("text", ""),
@@ -85,10 +86,18 @@ class ReplyHandler(CaseHandler):
         inbox.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Sealed to the reporter's mailbox and signed: nothing readable reaches the disk.
         write_private_file(inbox / reply_file_name(reference, number), data, replace=True)
-        case.record.replies = number
+        case.record.replies = max(case.record.replies, number)
         case.record.state = CaseState.REPLIED
         self.desk.book.save()
         self.redirect(f"/case/{reference}?written={number}")
+
+
+def _reply_number(given: str, next_number: int) -> int:
+    """The number the caseworker chose (the bot names the one it expects when a number is taken,
+    for instance after a /reply in the chat), or the next one."""
+    if given.isdigit() and 1 <= int(given) <= _MAX_REPLY_NUMBER:
+        return int(given)
+    return next_number
 
 
 class NoteHandler(CaseHandler):

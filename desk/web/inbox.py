@@ -1,4 +1,5 @@
-"""The inbox and the case list (``/``), files dropped onto it (``POST /drop``), the lock page.
+"""The inbox and the case list (``/``), files dropped onto it (``POST /drop``), and the lock:
+the unlock page, ``POST /lock`` and ``POST /alive`` (the page saying someone is still there).
 
 Opening ``/`` looks in the inbox folder again, so a file saved from Telegram appears by
 reloading; a dropped file is posted as its raw bytes. Either way it goes through
