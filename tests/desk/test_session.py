@@ -34,27 +34,19 @@ def desk(caseworker: Caseworker, tmp_path: Path, clock: Clock) -> Desk:
     return opened
 
 
-def test_the_desk_locks_by_itself_after_the_idle_time(desk: Desk, clock: Clock) -> None:
-    clock.now += 59
-    desk.lock_if_idle()
-    assert not desk.locked
-    clock.now += 2
-    desk.lock_if_idle()
-    assert desk.locked
-    with pytest.raises(RuntimeError):
-        desk.book  # noqa: B018 - nothing decrypted is reachable once locked
-
-
-def test_a_request_keeps_the_desk_open_and_one_after_the_idle_time_finds_it_locked(
-    desk: Desk, clock: Clock
+@pytest.mark.parametrize("notice", ["lock_if_idle", "touch"])
+def test_the_desk_locks_after_the_idle_time_by_its_timer_or_at_the_next_request(
+    desk: Desk, clock: Clock, notice: str
 ) -> None:
-    for _ in range(5):
+    for _ in range(5):  # requests keep it open well past one idle time
         clock.now += 50
         desk.touch()
     assert not desk.locked
     clock.now += 61
-    desk.touch()
+    getattr(desk, notice)()
     assert desk.locked
+    with pytest.raises(RuntimeError):
+        desk.book  # noqa: B018 - nothing decrypted is reachable once locked
 
 
 def test_only_the_passphrase_unlocks_and_the_cases_come_back(desk: Desk) -> None:
