@@ -25,7 +25,9 @@ Memory is bounded: at most :data:`MAX_WAITING` ids wait for a flush across all c
 an id is counted and dropped (a flood of accounts must not grow the bot without end). A chat id
 is a key here only while its conversation is open or its ids wait, as in PTB's own state (I2).
 Several bot instances sharing one state directory would erase each other's live rows: each
-holds only its own.
+holds only its own. On PostgreSQL only the leader holds conversations and runs the erase job
+(:mod:`bot.leadership`), so its successor erases every row it left, and the rows stored for an
+open conversation are marked so (``conversation``): the successor knows whose draft was lost.
 """
 
 from __future__ import annotations
@@ -226,7 +228,8 @@ class EraseJournal:
             row_id = conversation.rows[-1] if conversation.last_row_ids else None
             for start in range(0, len(ids), MAX_MESSAGES):
                 chunk = ids[start : start + MAX_MESSAGES]
-                planned.append(_Planned(chat_id, StoredTarget(chat_id, chunk, row_id), taken))
+                target = StoredTarget(chat_id, chunk, row_id, conversation=True)
+                planned.append(_Planned(chat_id, target, taken))
                 row_id, taken = None, 0
         return planned
 
