@@ -75,6 +75,7 @@ class Elector:
                     self._connection = self._connect()
                     await self._connection.open()
                 if await self._connection.try_lock():
+                    await self._pause(stop, self._timings.grace)
                     epoch = await self._connection.bump_epoch(self._clock())
                     self._fence.lead(epoch)
                     event(_log, "leader.elected", epoch=epoch)

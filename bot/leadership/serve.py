@@ -87,6 +87,7 @@ async def _lead_or_stop(
     start_receiving: StartReceiving,
     stop: asyncio.Event,
     standby: StandbyWebhook | None,
+    on_lost: Callable[[], object],
 ) -> bool:
     """Stand by, then lead until ``stop`` (False) or until leadership is lost (True)."""
     if standby is not None:
@@ -102,7 +103,10 @@ async def _lead_or_stop(
         return False
     await start_receiving()
     event(_log, "leader.receiving", epoch=fence.epoch or 0)
-    return await elector.watch(stop)
+    lost = await elector.watch(stop)
+    if lost:
+        on_lost()
+    return lost
 
 
 async def serve(
@@ -112,10 +116,12 @@ async def serve(
     start_receiving: StartReceiving,
     *,
     standby: StandbyWebhook | None = None,
+    on_lost: Callable[[], object] = lambda: None,
 ) -> bool:
     """Run ``application`` as one instance until a stop signal (False) or lost leadership (True).
 
-    A lost leadership returns at once, without stopping anything: the caller ends the process.
+    A lost leadership calls ``on_lost`` at once (``sanad run`` ends the process there), then
+    returns without stopping anything.
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -126,7 +132,7 @@ async def serve(
         if application.post_init is not None:
             await application.post_init(application)
         await application.start()
-        lost = await _lead_or_stop(elector, fence, start_receiving, stop, standby)
+        lost = await _lead_or_stop(elector, fence, start_receiving, stop, standby, on_lost)
     except BaseException:
         await _stop_cleanly(application, elector)
         raise
@@ -181,5 +187,13 @@ def run_instance(application: AnyApplication, fence: LeaderFence, config: Config
             return await updater.start_polling()
 
     event(_log, "instance.starting")
-    if asyncio.run(serve(application, elector, fence, start_receiving, standby=standby)):
-        end_after_lost_leadership()
+    asyncio.run(
+        serve(
+            application,
+            elector,
+            fence,
+            start_receiving,
+            standby=standby,
+            on_lost=end_after_lost_leadership,
+        )
+    )

@@ -9,9 +9,11 @@ With T the configured takeover time (15 s by default):
   (``tcp_keepalives_*``), and gives up on unacknowledged data after T/2 (``tcp_user_timeout``):
   the lock of a leader whose machine died silently is freed within T/2 (7.5 s) — after the
   leader itself stopped receiving, if it is alive but cut off;
-- a standby then holds the lock within T/5 more: about 0.7 T (10.5 s) in the worst case, well
-  under T. A leader killed on a running machine loses its connection at once (the kernel closes
-  it), so the takeover is then at most T/5 plus the erase run (``bench/failover.py``).
+- a standby then holds the lock within T/5 more, and bumps the epoch T/20 later (the grace in
+  which a leader whose session the server ended, and which sees that at once, stops first):
+  about 0.75 T (11 s) in the worst case, under T. A leader killed on a running machine loses
+  its connection at once (the kernel closes it), so the takeover is then at most T/5 + T/20
+  plus the erase run (``bench/failover.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ class Timings:
     @property
     def heartbeat(self) -> float:
         return self.takeover / 5
+
+    @property
+    def grace(self) -> float:
+        """How long a standby that won the lock waits before bumping the epoch: the leader whose
+        session was ended sees it at once, and is gone by then."""
+        return self.takeover / 20
 
     def server_settings(self) -> dict[str, str]:
         """PostgreSQL session settings for the lock connection (whole seconds, at least 1)."""
