@@ -5,13 +5,14 @@ failover would (the advisory lock goes with it). The leader notices at once, sto
 exits (status 75, for the service manager to start it again as a standby), and it does so before
 a standby has bumped the epoch. A write carrying the old epoch — what a leader that had not
 noticed would attempt — is then refused inside its own transaction, while the successor's epoch
-writes.
+writes, and ``sanad admin status`` shows the two instances left, the leader and the epoch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import time
 
 import pytest
@@ -20,7 +21,7 @@ from sqlalchemy import func, select, text
 from bot.leadership.fence import LeaderFence
 from bot.leadership.serve import EXIT_LEADERSHIP_LOST
 from bot.services.housekeeping import Housekeeping, HousekeepingKeyring
-from storage.leadership import APPLICATION_PREFIX, StaleEpoch
+from storage.leadership import APPLICATION_PREFIX, LOCK_KEYS, StaleEpoch
 from storage.models import Housekeeping as HousekeepingRow
 
 from .conftest import TAKEOVER_SECONDS, Cluster
@@ -31,7 +32,8 @@ _TERMINATE_LEADER = text(
     """
     SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a
     JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'advisory' AND l.granted
-    WHERE a.application_name LIKE :pattern
+        AND l.classid = :class_key AND l.objid = :object_key AND l.objsubid = 2
+    WHERE a.datname = current_database() AND a.application_name LIKE :pattern
     """
 )
 
@@ -42,7 +44,14 @@ async def test_terminated_leader_stops_first_and_its_epoch_is_refused(cluster: C
     old_epoch = await cluster.epoch()
     async with deployment.database() as db, db.sessionmaker() as session, session.begin():
         terminated = (
-            await session.execute(_TERMINATE_LEADER, {"pattern": APPLICATION_PREFIX + "%"})
+            await session.execute(
+                _TERMINATE_LEADER,
+                {
+                    "pattern": APPLICATION_PREFIX + "%",
+                    "class_key": LOCK_KEYS[0],
+                    "object_key": LOCK_KEYS[1],
+                },
+            )
         ).all()
     assert terminated == [(True,)]
 
@@ -83,3 +92,11 @@ async def test_terminated_leader_stops_first_and_its_epoch_is_refused(cluster: C
         assert await rows() == before
         await housekeeping_under(new_epoch).keep_for_erasure(7_500_000_001, [11, 12])
         assert await rows() == before + 1
+
+    # What the operator sees: the two instances left, the one leading, the epoch, since when.
+    status = json.loads((await deployment.admin("status", "--json")).stdout)["leadership"]
+    assert status["epoch"] == new_epoch
+    assert len(status["instances"]) == 2
+    assert [i["name"] for i in status["instances"] if i["leading"]] == [status["leader"]]
+    assert status["leader"] == status["last_elected"]
+    assert status["since"] is not None
