@@ -58,6 +58,9 @@ def build_application(
         # I7 after a stop (SIGTERM): open conversations' message ids are sealed for the erase job,
         # and what the journal still buffers (outside messages) is stored.
         await status_flow.hand_over(application)
+        # Reports in progress die with the process: their reporters are told at the next start
+        # or by the successor (bot.leadership.lost_drafts).
+        journal.cut_short()
         await report_flow.hand_over(application)
         await journal.flush()
 

@@ -112,6 +112,7 @@ class EraseJournal:
         self.counts = FlushCounts()
         self._dropped_logged = 0
         self._woken = False
+        self._cut_short = False
 
     def on_full(self, wake: Callable[[], object]) -> None:
         """Call ``wake`` when a chat has :data:`FLUSH_IDS` ids waiting (it schedules a flush)."""
@@ -120,8 +121,17 @@ class EraseJournal:
     # -- the port ---------------------------------------------------------------------------
 
     async def keep_for_erasure(self, chat_id: int, message_ids: Sequence[int]) -> None:
-        """Store ids the flow could not delete, due at the next erase run (see Housekeeping)."""
-        await self.housekeeping.keep_for_erasure(chat_id, message_ids)
+        """Store ids the flow could not delete, due at the next erase run (see Housekeeping);
+        after :meth:`cut_short`, marked as a conversation whose draft died."""
+        await self.housekeeping.keep_for_erasure(
+            chat_id, message_ids, conversation=self._cut_short
+        )
+
+    def cut_short(self) -> None:
+        """The process is stopping: the conversations handed over from now on are cut short, and
+        their drafts die with it; whoever erases them next tells their reporters
+        (``bot.leadership.lost_drafts``)."""
+        self._cut_short = True
 
     def journal(self, chat_id: int, message_id: int) -> None:
         """Record a message of the conversation open in ``chat_id``; stored within seconds."""

@@ -346,15 +346,19 @@ class Housekeeping:
             role=role,
         )
 
-    async def keep_for_erasure(self, chat_id: int, message_ids: Sequence[int]) -> None:
+    async def keep_for_erasure(
+        self, chat_id: int, message_ids: Sequence[int], *, conversation: bool = False
+    ) -> None:
         """Store ``message_ids`` of ``chat_id`` sealed, due now, dropped at the deadline; commits.
 
         One row per 100 ids (one ``deleteMessages`` call each), all in one transaction.
+        ``conversation``: the ids of a conversation cut short, whose draft dies with this process
+        (see :attr:`StoredTarget.conversation`).
         """
         if not message_ids:
             return
         chunks = [
-            StoredTarget(chat_id, message_ids[start : start + MAX_MESSAGES])
+            StoredTarget(chat_id, message_ids[start : start + MAX_MESSAGES], None, conversation)
             for start in range(0, len(message_ids), MAX_MESSAGES)
         ]
         await self.store(chunks)

@@ -10,7 +10,9 @@ its messages stored by the erase journal, when the leader is killed outright. Th
 - no update was handled twice: each submission showed one receipt, each reporter whose draft
   was lost is told so exactly once;
 - the dead leader's open conversations are erased from the reporters' chats, and those
-  reporters are told, in their language, that the unfinished report was lost.
+  reporters are told, in their language, that the unfinished report was lost;
+- a leader stopped cleanly (SIGTERM) hands over too: its open report is erased by the next
+  leader, which tells that reporter.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from handlers.lost_draft import LOST_DRAFT
 from storage.models import Report
 from tests.e2e.conftest import receipt_in, sealed_file
 from tests.handlers.conftest import Reporter, answer_to_narrative, begin, finish_from_links
-from tests.support.processes import kill, until
+from tests.support.processes import kill, stop, until
 
 from .conftest import TAKEOVER_SECONDS, Cluster
 
@@ -59,9 +61,9 @@ async def one_report(reporter: Reporter) -> str:
     return match.group(1)
 
 
-async def steady(reporter: Reporter, references: list[str], stop: asyncio.Event) -> None:
-    """Reports one after another until ``stop``; a report cut by the kill is begun again."""
-    while not stop.is_set():
+async def steady(reporter: Reporter, references: list[str], enough: asyncio.Event) -> None:
+    """Reports one after another until ``enough``; a report cut by the kill is begun again."""
+    while not enough.is_set():
         try:
             references.append(await one_report(reporter))
         except (TimeoutError, AssertionError):
@@ -81,11 +83,11 @@ async def test_sigkill_of_the_leader_loses_and_doubles_nothing(cluster: Cluster)
         await begin(reporter)
         await reporter.press("Blackmail or extortion")
 
-    stop = asyncio.Event()
+    enough = asyncio.Event()
     references: list[list[str]] = [[] for _ in range(STEADY_REPORTERS)]
     steady_reporters = [Reporter(reporter_chat(cluster)) for _ in range(STEADY_REPORTERS)]
     load = [
-        asyncio.create_task(steady(reporter, found, stop))
+        asyncio.create_task(steady(reporter, found, enough))
         for reporter, found in zip(steady_reporters, references, strict=True)
     ]
     try:
@@ -117,7 +119,7 @@ async def test_sigkill_of_the_leader_loses_and_doubles_nothing(cluster: Cluster)
 
         await until(each_reported_again, timeout=40)
     finally:
-        stop.set()
+        enough.set()
         await asyncio.gather(*load, return_exceptions=True)
 
     shown = [reference for found in references for reference in found]
@@ -133,3 +135,14 @@ async def test_sigkill_of_the_leader_loses_and_doubles_nothing(cluster: Cluster)
         told = translator(reporter.language)(LOST_DRAFT)
         assert sum(m.text == told for m in reporter.chat.bot_messages()) == 1
     assert len(cluster.live()) == 2
+
+    # A clean stop (SIGTERM, as for an upgrade) hands the open report over: it too is erased by
+    # the last instance, which tells its reporter.
+    cut_short = Reporter(reporter_chat(cluster))
+    await begin(cut_short)
+    assert await stop(cluster.processes[successor]) == 0
+    last = await cluster.leader(other_than=successor)
+    assert last not in (leader, successor)
+    await cut_short.chat.wait_until(lambda: not cut_short.chat.messages(), timeout=15)
+    await cut_short.chat.send_text("hello?")
+    await cut_short.chat.wait_for(lambda m: m.text == translator("en")(LOST_DRAFT), timeout=10)
