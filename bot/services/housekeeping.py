@@ -37,7 +37,7 @@ per UTC day seals every target of that day; a row names its key by version.
 
 Several instances on one PostgreSQL database (:mod:`bot.leadership`): only the leader writes
 here, and every write checks its role inside its own transaction (a stale leader's epoch is
-refused). They must share the housekeeping keys (docs/deploy.md, "High availability"), so that a
+refused). They must share the housekeeping keys (docs/deploy.md, "Several instances"), so that a
 successor opens what the dead leader sealed.
 
 Nothing here logs a chat id or message id; only counts.
