@@ -91,7 +91,7 @@ def build_application(
     # First of the error handlers: a polling Conflict is said once and reaches no other.
     register_conflict_notice(application)
     # First of all handlers: an update is handled once, by the leader (bot.leadership).
-    register_update_gate(application, role)
+    register_update_gate(application, role, on_skipped=dropped)
     install_lost_draft_notice(application, lost_drafts, journal, config.organisation.languages)
     # /status first: while it is open, its /forget must reach it (handlers.status_flow).
     status_flow = register_status(application, runtime, journal)

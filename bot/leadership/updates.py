@@ -12,6 +12,7 @@ A skipped update is counted (``update.skipped``), never logged with anything it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
@@ -27,13 +28,21 @@ _log = get_logger("updates")
 
 
 def register_update_gate(
-    application: Application[Any, Any, Any, Any, Any, Any], role: Role
+    application: Application[Any, Any, Any, Any, Any, Any],
+    role: Role,
+    *,
+    on_skipped: Callable[[Update], object] = lambda _update: None,
 ) -> None:
-    """Add the gate to ``application``; for :mod:`bot.app`."""
+    """Add the gate to ``application``; for :mod:`bot.app`.
+
+    ``on_skipped`` gets each update stopped here: the bot records its message for erasure (I7),
+    since the leader that took it may have died before it did.
+    """
 
     async def gate(update: Update, _context: CallbackContext[Any, Any, Any, Any]) -> None:
         """Lets the update through once, on the leader; stops it anywhere else."""
         if not await role.take_update(update.update_id):
+            on_skipped(update)
             event(_log, "update.skipped")
             raise ApplicationHandlerStop
 
