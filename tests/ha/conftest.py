@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -26,10 +26,12 @@ from storage.models import Leadership
 from tests.delivery.conftest import TOKEN_ENV
 from tests.e2e.conftest import Deployment, api, postgres_database
 from tests.support.processes import sanad_run, until
+from tests.webhook.test_webhook import free_loopback_port
 
 __all__ = ["api", "postgres_database"]
 
 TAKEOVER_SECONDS = 2.0
+WEBHOOK_SECRET_ENV = "SANAD_WEBHOOK_SECRET"  # the configuration's default webhook_secret_env
 INSTANCES = 3
 RECEIVING = re.compile(r"leader\.receiving")
 
@@ -41,6 +43,7 @@ class Cluster:
     deployment: Deployment
     processes: list[asyncio.subprocess.Process] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)  # webhook mode: each instance's webhook URL
 
     def receiving(self) -> list[int]:
         """The instances that have logged that they receive updates, alive or not."""
@@ -65,27 +68,53 @@ class Cluster:
         return found[0]
 
 
-@pytest.fixture
-async def cluster(
-    api: LocalBotApi, tmp_path: Path, postgres_database: str
-) -> AsyncIterator[Cluster]:
-    deployment = Deployment(api, tmp_path, database_url=postgres_database)
+async def _start(deployment: Deployment, *, webhook: bool) -> AsyncIterator[Cluster]:
+    """Start :data:`INSTANCES` instances; with ``webhook``, each listens on a port of its own
+    (one machine), with its own ``webhook_url``, which it registers when it leads."""
     with deployment.config.open("a") as config:
         config.write(f"\n[ha]\ntakeover_seconds = {TAKEOVER_SECONDS}\n")
     await deployment.certify_bot()
     cluster = Cluster(deployment)
+    env = {TOKEN_ENV: deployment.token, WEBHOOK_SECRET_ENV: secrets.token_hex(16)}
     async with AsyncExitStack() as stack:
         for index in range(INSTANCES):
-            log = tmp_path / f"instance-{index}.log"
+            config = deployment.config
+            if webhook:
+                port = free_loopback_port()
+                url = f"http://127.0.0.1:{port}/telegram/hook"
+                config = deployment.directory / f"config-{index}.toml"
+                config.write_text(
+                    deployment.config.read_text().replace(
+                        "[telegram]\n",
+                        f'[telegram]\nmode = "webhook"\nwebhook_url = "{url}"\n'
+                        f"webhook_port = {port}\n",
+                        1,
+                    )
+                )
+                cluster.urls.append(url)
+            log = deployment.directory / f"instance-{index}.log"
             log.touch()
-            process = await stack.enter_async_context(
-                sanad_run(deployment.config, log, {TOKEN_ENV: deployment.token})
-            )
-            cluster.processes.append(process)
+            cluster.processes.append(await stack.enter_async_context(sanad_run(config, log, env)))
             cluster.logs.append(log)
         await cluster.leader(timeout=60)
         yield cluster
 
 
-def seconds_since(start: float) -> float:
-    return time.monotonic() - start
+@pytest.fixture
+async def cluster(
+    api: LocalBotApi, tmp_path: Path, postgres_database: str
+) -> AsyncIterator[Cluster]:
+    """Three instances polling for updates."""
+    deployment = Deployment(api, tmp_path, database_url=postgres_database)
+    async for running in _start(deployment, webhook=False):
+        yield running
+
+
+@pytest.fixture
+async def webhook_cluster(
+    api: LocalBotApi, tmp_path: Path, postgres_database: str
+) -> AsyncIterator[Cluster]:
+    """Three instances in webhook mode, as behind a reverse proxy."""
+    deployment = Deployment(api, tmp_path, database_url=postgres_database)
+    async for running in _start(deployment, webhook=True):
+        yield running

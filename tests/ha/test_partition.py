@@ -1,5 +1,8 @@
 """The leader's lock connection is terminated by the database: it stops before anyone else leads.
 
+Three instances in webhook mode, each on a port of its own: the standbys answer 503 there, so a
+reverse proxy would send Telegram's requests to the leader, and the leader has set the webhook.
+
 ``pg_terminate_backend`` ends the leader's lock session as a network partition or a database
 failover would (the advisory lock goes with it). The leader notices at once, stops receiving and
 exits (status 75, for the service manager to start it again as a standby), and it does so before
@@ -15,6 +18,7 @@ import datetime as dt
 import json
 import time
 
+import httpx
 import pytest
 from sqlalchemy import func, select, text
 
@@ -38,10 +42,19 @@ _TERMINATE_LEADER = text(
 )
 
 
-async def test_terminated_leader_stops_first_and_its_epoch_is_refused(cluster: Cluster) -> None:
+async def test_terminated_leader_stops_first_and_its_epoch_is_refused(
+    webhook_cluster: Cluster,
+) -> None:
+    cluster = webhook_cluster
     deployment = cluster.deployment
     leader = await cluster.leader()
     old_epoch = await cluster.epoch()
+    token = deployment.token
+    assert deployment.api.world.bots[token].webhook.url == cluster.urls[leader]
+    standby = next(i for i in cluster.live() if i != leader)
+    async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
+        assert (await http.post(cluster.urls[standby], json={})).status_code == 503
+
     async with deployment.database() as db, db.sessionmaker() as session, session.begin():
         terminated = (
             await session.execute(
@@ -73,6 +86,11 @@ async def test_terminated_leader_stops_first_and_its_epoch_is_refused(cluster: C
     successor = await cluster.leader(other_than=leader)
     assert successor != leader
     new_epoch = await cluster.epoch()
+    # Telegram (the local server) now posts to the successor, which answers.
+    assert deployment.api.world.bots[token].webhook.url == cluster.urls[successor]
+    chat = deployment.api.open_chat(7_500_000_003, "Rana", language_code="en")
+    await chat.send_command("help")
+    await chat.wait_for(lambda m: "/start" in (m.text or ""), timeout=10)
 
     keyring = HousekeepingKeyring.of_state_dir(deployment.directory / "state")
     async with deployment.database() as db:
