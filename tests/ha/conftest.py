@@ -102,19 +102,11 @@ async def _start(deployment: Deployment, *, webhook: bool) -> AsyncIterator[Clus
 
 @pytest.fixture
 async def cluster(
-    api: LocalBotApi, tmp_path: Path, postgres_database: str
+    request: pytest.FixtureRequest, api: LocalBotApi, tmp_path: Path, postgres_database: str
 ) -> AsyncIterator[Cluster]:
-    """Three instances polling for updates."""
+    """Three instances polling for updates, or in webhook mode (as behind a reverse proxy) with
+    ``@pytest.mark.parametrize("cluster", ["webhook"], indirect=True)``."""
     deployment = Deployment(api, tmp_path, database_url=postgres_database)
-    async for running in _start(deployment, webhook=False):
-        yield running
-
-
-@pytest.fixture
-async def webhook_cluster(
-    api: LocalBotApi, tmp_path: Path, postgres_database: str
-) -> AsyncIterator[Cluster]:
-    """Three instances in webhook mode, as behind a reverse proxy."""
-    deployment = Deployment(api, tmp_path, database_url=postgres_database)
-    async for running in _start(deployment, webhook=True):
+    webhook = getattr(request, "param", "polling") == "webhook"
+    async for running in _start(deployment, webhook=webhook):
         yield running

@@ -42,10 +42,8 @@ _TERMINATE_LEADER = text(
 )
 
 
-async def test_terminated_leader_stops_first_and_its_epoch_is_refused(
-    webhook_cluster: Cluster,
-) -> None:
-    cluster = webhook_cluster
+@pytest.mark.parametrize("cluster", ["webhook"], indirect=True)
+async def test_terminated_leader_stops_first_and_its_epoch_is_refused(cluster: Cluster) -> None:
     deployment = cluster.deployment
     leader = await cluster.leader()
     old_epoch = await cluster.epoch()
