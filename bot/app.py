@@ -21,6 +21,9 @@ from bot.jobs.erase import register_erase_job
 from bot.jobs.forward import register_forward_job
 from bot.jobs.journal import register_journal_job
 from bot.jobs.purge import register_purge_job
+from bot.leadership.fence import SINGLE_INSTANCE, Role
+from bot.leadership.lost_drafts import LostDrafts
+from bot.leadership.updates import register_update_gate
 from bot.runtime import Runtime
 from bot.services.caseworkers import register_caseworker_commands
 from bot.services.erase_journal import EraseJournal
@@ -30,14 +33,22 @@ from bot.services.report_submission import register_report_flow
 from bot.update_conflict import register_conflict_notice
 from bot.update_order import PerChatUpdateProcessor
 from handlers.chat import erase_message_later
+from handlers.lost_draft import install_lost_draft_notice
 from handlers.report_flow import install_outside_catch_all
 
 # How many updates run at once across chats; slow work inside a handler runs off the event loop.
 CONCURRENT_UPDATES = 64
 
 
-def build_application(config: Config, token: BotToken, runtime: Runtime) -> Application:  # type: ignore[type-arg]
-    """The configured application; ``runtime`` is prepared at start and closed at shutdown."""
+def build_application(
+    config: Config, token: BotToken, runtime: Runtime, role: Role = SINGLE_INSTANCE
+) -> Application:  # type: ignore[type-arg]
+    """The configured application; ``runtime`` is prepared at start and closed at shutdown.
+
+    ``role`` says when this process may receive updates and run the once-only jobs: always when
+    it is alone with its database, only while it leads among several on PostgreSQL
+    (:mod:`bot.leadership`).
+    """
     api = config.telegram.api_base_url
 
     async def post_init(_application: Application) -> None:  # type: ignore[type-arg]
@@ -47,13 +58,17 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
         # I7 after a stop (SIGTERM): open conversations' message ids are sealed for the erase job,
         # and what the journal still buffers (outside messages) is stored.
         await status_flow.hand_over(application)
+        # Reports in progress die with the process: their reporters are told at the next start
+        # or by the successor (bot.leadership.lost_drafts).
+        journal.cut_short()
         await report_flow.hand_over(application)
         await journal.flush()
 
     async def post_shutdown(_application: Application) -> None:  # type: ignore[type-arg]
         await runtime.close()
 
-    housekeeping = Housekeeping.from_runtime(runtime)
+    housekeeping = Housekeeping.from_runtime(runtime, role)
+    lost_drafts = LostDrafts()
     # Every message id the flows record is journalled as it goes (I7 after a hard stop).
     journal = EraseJournal(housekeeping)
     dropped = partial(erase_message_later, journal)
@@ -75,15 +90,18 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
     )
     # First of the error handlers: a polling Conflict is said once and reaches no other.
     register_conflict_notice(application)
+    # First of all handlers: an update is handled once, by the leader (bot.leadership).
+    register_update_gate(application, role, on_skipped=dropped)
+    install_lost_draft_notice(application, lost_drafts, journal, config.organisation.languages)
     # /status first: while it is open, its /forget must reach it (handlers.status_flow).
     status_flow = register_status(application, runtime, journal)
     report_flow = register_report_flow(application, runtime, journal)
     register_journal_job(application, journal)
-    register_erase_job(application, housekeeping)
-    register_purge_job(application, runtime, housekeeping)
+    register_erase_job(application, housekeeping, role, on_lost_draft=lost_drafts.note)
+    register_purge_job(application, runtime, housekeeping, role)
     register_forward_job(application, runtime)
     register_certificate_job(application, runtime.bot)
-    register_health(application, runtime)
+    register_health(application, runtime, role=role)
     register_caseworker_commands(application, runtime)
     register_replies(application, runtime)
     # Last: what no handler above took, outside a conversation, is answered and erased (I7).

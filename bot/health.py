@@ -7,6 +7,9 @@ Two pages, served by tornado on the bot's own event loop:
   last exchanged anything with Telegram; HTTP 200 when all three are fine, 503 otherwise.
 - ``/metrics``: the counts of :mod:`bot.metrics` in Prometheus text format.
 
+``/healthz`` also says the process's ``role``: ``"leader"``, or ``"standby"`` for an instance
+waiting to take over on PostgreSQL (:mod:`bot.leadership`); a healthy standby is healthy (200).
+
 Both say how much and how long, never who or what: no content, no identifier, no case reference.
 Even so the endpoint is not for the world: counts of pending work and of activity are metadata.
 It binds a loopback address only (the configuration refuses anything else, and
@@ -56,6 +59,7 @@ from tornado.web import Application as WebApplication
 from tornado.web import HTTPError, RequestHandler
 
 from bot.errors import SanadError
+from bot.leadership.fence import SINGLE_INSTANCE, Role
 from bot.logs import event, get_logger
 from bot.metrics import Metrics, process_metrics
 from bot.runtime import Runtime
@@ -94,6 +98,7 @@ class HealthReport:
     scheduler: bool
     telegram: bool
     telegram_seconds_since_contact: float | None
+    role: str = "leader"
 
     @property
     def healthy(self) -> bool:
@@ -107,6 +112,7 @@ class HealthReport:
             "scheduler": self.scheduler,
             "telegram": self.telegram,
             "telegram_seconds_since_contact": None if age is None else round(age, 1),
+            "role": self.role,
         }
 
 
@@ -126,8 +132,10 @@ class HealthChecks:
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
         database_timeout: float = DATABASE_TIMEOUT_SECONDS,
+        role: Role = SINGLE_INSTANCE,
     ) -> None:
         self._database = database
+        self._role = role
         self._scheduler_running = scheduler_running
         self._metrics = metrics
         self._clock = clock
@@ -159,6 +167,7 @@ class HealthChecks:
             scheduler=self._scheduler_running(),
             telegram=self.telegram_fine(),
             telegram_seconds_since_contact=self._metrics.seconds_since_telegram(),
+            role="leader" if self._role.leading() else "standby",
         )
 
     async def refresh_pending(self) -> None:
@@ -310,7 +319,11 @@ def _chain(first: _Hook | None, second: _Hook | None) -> _Hook:
 
 
 def register_health(
-    application: AnyApplication, runtime: Runtime, *, metrics: Metrics | None = None
+    application: AnyApplication,
+    runtime: Runtime,
+    *,
+    metrics: Metrics | None = None,
+    role: Role = SINGLE_INSTANCE,
 ) -> HealthServer | None:
     """With ``[health] enabled``, serve the endpoint for the application's lifetime.
 
@@ -331,6 +344,7 @@ def register_health(
         runtime.database,
         scheduler_running=lambda: bool(job_queue.scheduler.running),
         metrics=metrics,
+        role=role,
     )
     metrics.watch_argon2_queue(lambda: runtime.kdf_pool.queue_depth)
     server = HealthServer(checks, metrics)

@@ -7,7 +7,8 @@ Sanad keeps it in a global.
 
 ``run`` applies pending migrations before the first update is handled, then runs PTB's polling or
 webhook loop; PTB stops on SIGINT and SIGTERM after the update in hand, and ``post_shutdown``
-closes the runtime.
+closes the runtime. On PostgreSQL the process is one of any number of instances, and receives
+updates only while it leads (:mod:`bot.leadership.serve`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import datetime as dt
 import resource
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -135,6 +137,22 @@ def disable_core_dumps() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def webhook_arguments(config: Config) -> dict[str, Any]:
+    """Where PTB's webhook server listens and what it registers with Telegram."""
+    telegram = config.telegram
+    if telegram.webhook_url is None:  # the configuration model already refuses this
+        raise ValueError("webhook mode without webhook_url")
+    return {
+        "listen": telegram.webhook_listen,
+        "port": telegram.webhook_port,
+        # The whole path of webhook_url, as a reverse proxy passes it on (not only its last
+        # segment, and "/" for a URL without a path).
+        "url_path": urlsplit(telegram.webhook_url).path.strip("/"),
+        "webhook_url": telegram.webhook_url,
+        "secret_token": load_webhook_secret(config).reveal(),
+    }
+
+
 def run(config_path: Path) -> None:
     """``sanad run``: load the configuration, then poll or serve the webhook until stopped.
 
@@ -146,6 +164,8 @@ def run(config_path: Path) -> None:
     """
     # Imported here so that commands which never run the bot do not import PTB's application.
     from bot.app import build_application
+    from bot.leadership.fence import SINGLE_INSTANCE, LeaderFence, Role
+    from bot.leadership.serve import run_instance
 
     # First, before anything reporters send can be in memory.
     disable_core_dumps()
@@ -160,22 +180,19 @@ def run(config_path: Path) -> None:
         except BaseException:
             asyncio.run(runtime.close())
             raise
-    application = build_application(config, token, runtime)
+    # On PostgreSQL, one of any number of instances (bot.leadership); SQLite has one process.
+    role: Role = SINGLE_INSTANCE if runtime.database.sqlite_path is not None else LeaderFence(
+        runtime.database
+    )
+    application = build_application(config, token, runtime, role)
     event(_log, "bot.starting")
     telegram = config.telegram
     with bot_api_failures(telegram.api_base_url, token_source(config)):
-        if telegram.mode == "webhook":
-            if telegram.webhook_url is None:  # the configuration model already refuses this
-                raise ValueError("webhook mode without webhook_url")
+        if isinstance(role, LeaderFence):
+            run_instance(application, role, config)
+        elif telegram.mode == "webhook":
             application.run_webhook(
-                listen=telegram.webhook_listen,
-                port=telegram.webhook_port,
-                # The whole path of webhook_url, as a reverse proxy passes it on (not only its
-                # last segment, and "/" for a URL without a path).
-                url_path=urlsplit(telegram.webhook_url).path.strip("/"),
-                webhook_url=telegram.webhook_url,
-                secret_token=load_webhook_secret(config).reveal(),
-                drop_pending_updates=telegram.drop_pending_updates,
+                **webhook_arguments(config), drop_pending_updates=telegram.drop_pending_updates
             )
         else:
             application.run_polling(drop_pending_updates=telegram.drop_pending_updates)

@@ -10,13 +10,16 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.engine import Database, explain_failure, open_database
+from storage.engine import Backend, Database, explain_failure, open_database
 from storage.errors import DatabaseUnavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
+#: The advisory lock held while migrating on PostgreSQL ("Sana", "d-mg").
+MIGRATION_LOCK = {"a": 0x53616E61, "b": 0x642D6D67}
 
 
 def alembic_config() -> Config:
@@ -41,6 +44,12 @@ async def upgrade_database(db: Database, revision: str = "head") -> None:
     """
     try:
         async with db.engine.begin() as connection:
+            if db.backend is Backend.POSTGRESQL:
+                # Several instances may start at once (bot.leadership): one migrates, the others
+                # wait here, then find nothing left to do. Freed at commit.
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:a, :b)"), MIGRATION_LOCK
+                )
             await connection.run_sync(_upgrade_on, revision)
     except (OSError, SQLAlchemyError) as exc:
         explained = explain_failure(db.engine.url, exc)

@@ -37,6 +37,8 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Dialect,
@@ -50,6 +52,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -368,6 +371,33 @@ class Housekeeping(Base):
     target_sealed: Mapped[bytes]
     key_version: Mapped[int] = mapped_column(Integer)
     deadline: Mapped[dt.datetime] = mapped_column(index=True)  # I3: on the hour
+    # Stored by the erase journal while a conversation was open: erased by another process, it
+    # means that conversation's draft died with its process (bot.leadership.lost_drafts).
+    conversation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class Leadership(Base):
+    """The one row saying which ``sanad run`` leads, and its fencing epoch (migration 0005).
+
+    ``since`` is to the minute: when the service changed hands, linked to no report.
+    """
+
+    __tablename__ = "leadership"
+    __table_args__ = (CheckConstraint("singleton = 'leader'", name="one_row"),)
+
+    singleton: Mapped[str] = mapped_column(String(8), primary_key=True, default="leader")
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    leader: Mapped[str | None] = mapped_column(String(40))
+    since: Mapped[dt.datetime | None]
+
+
+class RecentUpdate(Base):
+    """The id of an update a leader took up, and nothing else: no update is handled twice
+    across a takeover (migration 0005; kept to the latest few thousand)."""
+
+    __tablename__ = "recent_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
 class AuditEntry(Base):

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -214,6 +214,10 @@ async def _vacuum_postgresql(db: Database) -> bool:
     return True
 
 
+#: Run first in each of the purge's transactions; raises to refuse it (see :func:`purge`).
+Guard = Callable[[AsyncSession], Awaitable[None]]
+
+
 async def purge(
     db: Database,
     *,
@@ -223,6 +227,7 @@ async def purge(
     delivery_retention: dt.timedelta,
     vacuum_threshold: float = 0.25,
     batch: int = 10_000,
+    guard: Guard | None = None,
 ) -> PurgeCounts:
     """Delete everything past its deadline or retention, then make the deletion physical.
 
@@ -232,6 +237,9 @@ async def purge(
     least ``vacuum_threshold`` of its pages are free (above 1: never; ``secure_delete`` has
     zeroed the freed pages either way). Rows go in transactions of at most ``batch`` reports or
     mailboxes; each removes a report's wraps before its body. Returns counts only.
+
+    ``guard`` runs first in every transaction and may raise to refuse it (the leader's epoch
+    check, ``storage.leadership.check_epoch``): the purge stops there, rolled back.
     """
     if batch < 1:
         raise ValueError("batch must be at least 1")
@@ -250,8 +258,12 @@ async def purge(
         more = True
         while more:
             async with db.sessionmaker() as session, session.begin(), _large_cache(session, db):
+                if guard is not None:
+                    await guard(session)
                 more = await purge_batch(session, tally, cutoff, batch, db.backend)
     async with db.sessionmaker() as session, session.begin():
+        if guard is not None:
+            await guard(session)
         await _purge_small_rows(session, tally, now, now - delivery_retention)
     if db.backend is Backend.SQLITE:
         compacted = await _compact_sqlite(db, vacuum_threshold)

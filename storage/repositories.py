@@ -276,9 +276,24 @@ class HousekeepingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, *, target_sealed: bytes, key_version: int, deadline: dt.datetime) -> int:
-        """Add a sealed target; returns its row id (the erase journal rewrites it in place)."""
-        row = Housekeeping(target_sealed=target_sealed, key_version=key_version, deadline=deadline)
+    async def add(
+        self,
+        *,
+        target_sealed: bytes,
+        key_version: int,
+        deadline: dt.datetime,
+        conversation: bool = False,
+    ) -> int:
+        """Add a sealed target; returns its row id (the erase journal rewrites it in place).
+
+        ``conversation``: the target of a conversation still open when it was stored.
+        """
+        row = Housekeeping(
+            target_sealed=target_sealed,
+            key_version=key_version,
+            deadline=deadline,
+            conversation=conversation,
+        )
         self._session.add(row)
         await self._session.flush()
         return row.id

@@ -30,7 +30,7 @@ from bot.cli import (
 )
 from bot.errors import SanadError
 from crypto.errors import CryptoError
-from desk.cli import caseworker_app, register_top_level
+from desk.cli import caseworker_app, desk_cmd, register_top_level
 from desk.errors import DeskError
 from desk.inert import inert
 from storage.errors import StorageError
@@ -55,6 +55,7 @@ config_cmd.register(app)
 run_cmd.register(app)
 try_cmd.register(app)
 local_api_cmd.register(app)
+desk_cmd.register(app)
 
 
 _OS_HINTS = {

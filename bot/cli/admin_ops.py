@@ -77,6 +77,21 @@ def _bot_certificate_lines(state: BotCertificateState, today: dt.date) -> list[s
     return [f"bot certificate: {state.problem}, so the bot will not start{hint}"]
 
 
+def _leadership_lines(status: Status) -> list[str]:
+    """PostgreSQL: the instances, the leader, since when and the epoch (nothing on SQLite)."""
+    state = status.leadership
+    if state is None:
+        return []
+    since = state.since.strftime("%Y-%m-%d %H:%M UTC") if state.since else "never"
+    leader = next((i.name for i in status.instances if i.leading), None)
+    standing_by = [i.name for i in status.instances if not i.leading]
+    return [
+        f"leader: {leader or 'none running'}, epoch {state.epoch}, "
+        f"since {since} (last elected: {state.leader or 'none'})",
+        f"standby instances: {', '.join(standing_by) or 'none'}",
+    ]
+
+
 def _status_lines(status: Status, config: Config, now: dt.datetime) -> list[str]:
     from bot.jobs.erase import ERASE_INTERVAL_SECONDS
     from bot.jobs.purge import PURGE_INTERVAL_SECONDS
@@ -104,6 +119,7 @@ def _status_lines(status: Status, config: Config, now: dt.datetime) -> list[str]
         f"replies failing their signature check: {status.replies_unverified}"
         + ("  (not shown to reporters)" if status.replies_unverified else ""),
         *_bot_certificate_lines(status.bot_certificate, today),
+        *_leadership_lines(status),
         "jobs (when the bot runs):",
         f"  forward  every {forward_low:g}-{forward_high:g} s",
         f"  erase    every {ERASE_INTERVAL_SECONDS:g} s",
@@ -119,6 +135,19 @@ def _status_lines(status: Status, config: Config, now: dt.datetime) -> list[str]
     ]
 
 
+def _leadership_json(status: Status) -> dict[str, object] | None:
+    state = status.leadership
+    if state is None:
+        return None
+    return {
+        "epoch": state.epoch,
+        "leader": next((i.name for i in status.instances if i.leading), None),
+        "last_elected": state.leader,
+        "since": state.since.isoformat() if state.since else None,
+        "instances": [{"name": i.name, "leading": i.leading} for i in status.instances],
+    }
+
+
 def _status_json(status: Status) -> dict[str, object]:
     deadlines, certificate = status.deadlines, status.bot_certificate
     return {
@@ -131,6 +160,7 @@ def _status_json(status: Status) -> dict[str, object]:
         },
         "caseworkers": dict(status.caseworkers),
         "replies_unverified": status.replies_unverified,
+        "leadership": _leadership_json(status),
         "bot_certificate": {
             "expires": certificate.expires.isoformat() if certificate.expires else None,
             "renewal_due": certificate.renewal_due,

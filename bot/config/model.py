@@ -92,6 +92,9 @@ def _expecting(description: str) -> WrapValidator:
 Seconds = Annotated[float, Strict(), Field(ge=0), _expecting("a number of seconds ≥ 0")]
 PositiveSeconds = Annotated[float, Strict(), Field(gt=0), _expecting("a number of seconds > 0")]
 Rate = Annotated[float, Strict(), Field(gt=0), _expecting("a number per second > 0")]
+TakeoverSeconds = Annotated[
+    float, Strict(), Field(ge=1, le=600), _expecting("a number of seconds from 1 to 600")
+]
 Count = Annotated[int, Strict(), Field(ge=1), _expecting("a whole number ≥ 1")]
 Days = Annotated[int, Strict(), Field(ge=1), _expecting("a whole number of days ≥ 1")]
 Minutes = Annotated[int, Strict(), Field(ge=1), _expecting("a whole number of minutes ≥ 1")]
@@ -464,6 +467,14 @@ class LoggingSection(_Table):
     json_lines: Flag = Field(default=False, alias="json")
 
 
+class HaSection(_Table):
+    """``[ha]``: several ``sanad run`` on one PostgreSQL database, one leading (docs/deploy.md)."""
+
+    # How soon a standby takes over from a leader that died; every delay derives from it
+    # (bot.leadership.timings).
+    takeover_seconds: TakeoverSeconds = 15.0
+
+
 class HealthSection(_Table):
     """``[health]``: an optional loopback-only HTTP endpoint for the operator's monitoring."""
 
@@ -490,6 +501,7 @@ class Config(_Table):
     server: ServerSection = _table()
     logging: LoggingSection = _table()
     health: HealthSection = _table()
+    ha: HaSection = _table()
 
     @model_validator(mode="before")
     @classmethod

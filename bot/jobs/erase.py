@@ -15,6 +15,12 @@ decides what happens to the row:
 Nothing retries forever: the purge job drops every row at its deadline, erased or not, because
 Telegram refuses deletions older than 48 hours anyway.
 
+A row the erase journal stored for a conversation still open (``conversation``) that a run finds
+unheld was left by a process that died (or lost its leadership) with that conversation's draft:
+its chat is passed to ``on_lost_draft`` (``bot.leadership.lost_drafts``), so the reporter is told
+on their next message. On PostgreSQL the job runs on the leader only (``role``), and once more
+at a takeover, before any update is received.
+
 No lock is taken. A run reads targets in one short transaction, calls Telegram outside any, and
 deletes erased rows after; two processes sharing the keys that both erase one target only ask
 Telegram twice to delete the same messages, which it answers with success. Holding a database
@@ -39,6 +45,7 @@ from telegram.error import (
 from telegram.ext import Application, CallbackContext
 
 from bot.jobs import job_queue_of
+from bot.leadership.fence import SINGLE_INSTANCE, Role
 from bot.logs import event, get_logger
 from bot.services.housekeeping import Housekeeping
 
@@ -64,12 +71,20 @@ class EraseCounts:
 class Eraser:
     """Carries out stored erasures through one bot."""
 
-    def __init__(self, housekeeping: Housekeeping, bot: Bot, *, batch: int = BATCH) -> None:
+    def __init__(
+        self,
+        housekeeping: Housekeeping,
+        bot: Bot,
+        *,
+        batch: int = BATCH,
+        on_lost_draft: Callable[[int], object] = lambda _chat_id: None,
+    ) -> None:
         if batch < 1:
             raise ValueError("the erase batch must hold at least one target")
         self._housekeeping = housekeeping
         self._bot = bot
         self._batch = batch
+        self._on_lost_draft = on_lost_draft
 
     async def run(self, keep_going: KeepGoing = lambda: True) -> EraseCounts:
         """Erase every stored target this process can open; return what happened.
@@ -90,6 +105,8 @@ class Eraser:
                         return counts
                     after = item.row_id
                     target = item.target
+                    if item.conversation:
+                        self._on_lost_draft(target.chat_id)
                     try:
                         await self._bot.delete_messages(target.chat_id, list(target.message_ids))
                     except (RetryAfter, InvalidToken):
@@ -110,12 +127,17 @@ class Eraser:
 
 
 def schedule_erase_job(
-    application: Application[Any, Any, Any, Any, Any, Any], eraser: Eraser
+    application: Application[Any, Any, Any, Any, Any, Any],
+    eraser: Eraser,
+    role: Role = SINGLE_INSTANCE,
 ) -> None:
-    """Run ``eraser`` from the application's JobQueue every :data:`ERASE_INTERVAL_SECONDS`."""
+    """Run ``eraser`` from the application's JobQueue every :data:`ERASE_INTERVAL_SECONDS`
+    while ``role`` leads, and at a takeover."""
     job_queue = job_queue_of(application, JOB_NAME)
 
     async def erase(context: CallbackContext[Any, Any, Any, Any]) -> None:
+        if not role.leading():
+            return
         running = context.application
         try:
             counts = await eraser.run(keep_going=lambda: running.running)
@@ -132,12 +154,16 @@ def schedule_erase_job(
             )
 
     job_queue.run_repeating(erase, interval=ERASE_INTERVAL_SECONDS, first=1.0, name=JOB_NAME)
+    role.at_takeover(eraser.run)
 
 
 def register_erase_job(
-    application: Application[Any, Any, Any, Any, Any, Any], housekeeping: Housekeeping
+    application: Application[Any, Any, Any, Any, Any, Any],
+    housekeeping: Housekeeping,
+    role: Role = SINGLE_INSTANCE,
+    on_lost_draft: Callable[[int], object] = lambda _chat_id: None,
 ) -> Eraser:
     """Erase stored targets from ``application``'s bot; for :mod:`bot.app`."""
-    eraser = Eraser(housekeeping, application.bot)
-    schedule_erase_job(application, eraser)
+    eraser = Eraser(housekeeping, application.bot, on_lost_draft=on_lost_draft)
+    schedule_erase_job(application, eraser, role)
     return eraser

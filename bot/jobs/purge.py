@@ -16,7 +16,8 @@ Every :data:`PURGE_INTERVAL_SECONDS` (and once shortly after start) a run:
    never deleted, and ``sanad admin status`` shows the same count.
 
 The clock is injected (:class:`Purger` takes ``clock``), so tests walk a report past each
-deadline without waiting.
+deadline without waiting. On PostgreSQL the purge runs on the leader only, and each of its
+transactions checks the leader's epoch (``role``): a stale leader's purge is refused.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from telegram.ext import Application, CallbackContext
 from bot import metrics
 from bot.config import RetentionSection
 from bot.jobs import job_queue_of
+from bot.leadership.fence import SINGLE_INSTANCE, Role
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
 from bot.services.housekeeping import Housekeeping
@@ -110,12 +112,18 @@ class Purger:
         housekeeping: Housekeeping,
         settings: RetentionSettings,
         *,
+        role: Role = SINGLE_INSTANCE,
         clock: Clock = _utc_now,
     ) -> None:
         self._db = db
         self._housekeeping = housekeeping
         self.settings = settings
+        self._role = role
         self._clock = clock
+
+    def leading(self) -> bool:
+        """Whether this process may purge now (the leader, or a process alone)."""
+        return self._role.leading()
 
     async def run(self) -> PurgeSummary:
         """Purge everything past its deadline now, then record and log the counts."""
@@ -126,10 +134,12 @@ class Purger:
             closed_report_retention=self.settings.closed_report,
             mailbox_retention=self.settings.mailbox,
             delivery_retention=self.settings.delivery,
+            guard=self._role.check,
         )
         keys = await self._housekeeping.retire_keys()
         today = now.astimezone(dt.UTC).date()
         async with self._db.sessionmaker() as session, session.begin():
+            await self._role.check(session)
             overdue = await unassigned_since(session, today - self.settings.unassigned_alert)
             summary = PurgeSummary(rows, keys, overdue)
             if summary.removed_anything:
@@ -148,6 +158,8 @@ def schedule_purge_job(
     job_queue = job_queue_of(application, JOB_NAME)
 
     async def purge_job(_context: CallbackContext[Any, Any, Any, Any]) -> None:
+        if not purger.leading():
+            return
         try:
             await purger.run()
         except Exception:  # the job must outlive a bad run: the next one tries again
@@ -162,10 +174,14 @@ def register_purge_job(
     application: Application[Any, Any, Any, Any, Any, Any],
     runtime: Runtime,
     housekeeping: Housekeeping,
+    role: Role = SINGLE_INSTANCE,
 ) -> Purger:
     """Enforce ``runtime.config``'s retention from ``application``; for :mod:`bot.app`."""
     purger = Purger(
-        runtime.database, housekeeping, RetentionSettings.from_config(runtime.config.retention)
+        runtime.database,
+        housekeeping,
+        RetentionSettings.from_config(runtime.config.retention),
+        role=role,
     )
     schedule_purge_job(application, purger)
     return purger

@@ -25,7 +25,9 @@ Memory is bounded: at most :data:`MAX_WAITING` ids wait for a flush across all c
 an id is counted and dropped (a flood of accounts must not grow the bot without end). A chat id
 is a key here only while its conversation is open or its ids wait, as in PTB's own state (I2).
 Several bot instances sharing one state directory would erase each other's live rows: each
-holds only its own.
+holds only its own. On PostgreSQL only the leader holds conversations and runs the erase job
+(:mod:`bot.leadership`), so its successor erases every row it left, and the rows stored for an
+open conversation are marked so (``conversation``): the successor knows whose draft was lost.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class EraseJournal:
         self.counts = FlushCounts()
         self._dropped_logged = 0
         self._woken = False
+        self._cut_short = False
 
     def on_full(self, wake: Callable[[], object]) -> None:
         """Call ``wake`` when a chat has :data:`FLUSH_IDS` ids waiting (it schedules a flush)."""
@@ -118,8 +121,17 @@ class EraseJournal:
     # -- the port ---------------------------------------------------------------------------
 
     async def keep_for_erasure(self, chat_id: int, message_ids: Sequence[int]) -> None:
-        """Store ids the flow could not delete, due at the next erase run (see Housekeeping)."""
-        await self.housekeeping.keep_for_erasure(chat_id, message_ids)
+        """Store ids the flow could not delete, due at the next erase run (see Housekeeping);
+        after :meth:`cut_short`, marked as a conversation whose draft died."""
+        await self.housekeeping.keep_for_erasure(
+            chat_id, message_ids, conversation=self._cut_short
+        )
+
+    def cut_short(self) -> None:
+        """The process is stopping: the conversations handed over from now on are cut short, and
+        their drafts die with it; whoever erases them next tells their reporters
+        (``bot.leadership.lost_drafts``)."""
+        self._cut_short = True
 
     def journal(self, chat_id: int, message_id: int) -> None:
         """Record a message of the conversation open in ``chat_id``; stored within seconds."""
@@ -226,7 +238,8 @@ class EraseJournal:
             row_id = conversation.rows[-1] if conversation.last_row_ids else None
             for start in range(0, len(ids), MAX_MESSAGES):
                 chunk = ids[start : start + MAX_MESSAGES]
-                planned.append(_Planned(chat_id, StoredTarget(chat_id, chunk, row_id), taken))
+                target = StoredTarget(chat_id, chunk, row_id, conversation=True)
+                planned.append(_Planned(chat_id, target, taken))
                 row_id, taken = None, 0
         return planned
 

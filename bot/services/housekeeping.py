@@ -35,6 +35,11 @@ per UTC day seals every target of that day; a row names its key by version.
   sharing one PostgreSQL database never confuse each other's keys: each opens only rows sealed
   with a version it holds, and leaves the others to their own instance (or to the purge).
 
+Several instances on one PostgreSQL database (:mod:`bot.leadership`): only the leader writes
+here, and every write checks its role inside its own transaction (a stale leader's epoch is
+refused). They must share the housekeeping keys (docs/deploy.md, "Several instances"), so that a
+successor opens what the dead leader sealed.
+
 Nothing here logs a chat id or message id; only counts.
 """
 
@@ -57,6 +62,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Result
 
 from bot.config import ConfigError
+from bot.leadership.fence import SINGLE_INSTANCE, Role
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
 from bot.server_secrets import SECRETS_DIRNAME
@@ -264,6 +270,9 @@ class StoredTarget:
     chat_id: int
     message_ids: Sequence[int]
     row_id: int | None = None
+    #: Ids of a conversation still open (the erase journal's): if another process erases the
+    #: row, that conversation's draft died with the process that stored it.
+    conversation: bool = False
 
     def __repr__(self) -> str:
         # I2: never the chat id, only the shape.
@@ -280,6 +289,7 @@ class DueErasure:
 
     row_id: int
     target: EraseTarget
+    conversation: bool = False
 
 
 # Telegram deletes a bot's or a user's message only while it is under 48 hours old.
@@ -310,6 +320,7 @@ class Housekeeping:
         keyring: HousekeepingKeyring,
         *,
         retention: dt.timedelta,
+        role: Role = SINGLE_INSTANCE,
         clock: Clock = _utc_now,
     ) -> None:
         if not dt.timedelta(0) < retention <= dt.timedelta(hours=48):
@@ -318,29 +329,36 @@ class Housekeeping:
         self._db = db
         self.keyring = keyring
         self._retention = retention
+        self._role = role
         self._clock = clock
         # Rows this process stored and its erase job must leave alone until the time given
         # (see hold); memory only, so a restart forgets every hold.
         self._held: dict[int, dt.datetime] = {}
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime) -> Housekeeping:
-        """The running bot's housekeeping: its database, state directory and retention."""
+    def from_runtime(cls, runtime: Runtime, role: Role = SINGLE_INSTANCE) -> Housekeeping:
+        """The running bot's housekeeping: its database, state directory and retention; every
+        write is checked against ``role`` in its own transaction (a stale leader's is refused)."""
         return cls(
             runtime.database,
             HousekeepingKeyring.of_state_dir(runtime.config.server.state_dir),
             retention=dt.timedelta(hours=runtime.config.retention.housekeeping_hours),
+            role=role,
         )
 
-    async def keep_for_erasure(self, chat_id: int, message_ids: Sequence[int]) -> None:
+    async def keep_for_erasure(
+        self, chat_id: int, message_ids: Sequence[int], *, conversation: bool = False
+    ) -> None:
         """Store ``message_ids`` of ``chat_id`` sealed, due now, dropped at the deadline; commits.
 
         One row per 100 ids (one ``deleteMessages`` call each), all in one transaction.
+        ``conversation``: the ids of a conversation cut short, whose draft dies with this process
+        (see :attr:`StoredTarget.conversation`).
         """
         if not message_ids:
             return
         chunks = [
-            StoredTarget(chat_id, message_ids[start : start + MAX_MESSAGES])
+            StoredTarget(chat_id, message_ids[start : start + MAX_MESSAGES], None, conversation)
             for start in range(0, len(message_ids), MAX_MESSAGES)
         ]
         await self.store(chunks)
@@ -367,6 +385,7 @@ class Housekeeping:
         deadline = erase_deadline(now, self._retention)
         stored: list[int] = []
         async with self._db.sessionmaker() as session, session.begin():
+            await self._role.check(session)
             rows = HousekeepingRepository(session)
             for target, target_sealed in values:
                 if target.row_id is not None:
@@ -377,6 +396,7 @@ class Housekeeping:
                             target_sealed=target_sealed,
                             key_version=dated.version,
                             deadline=deadline,
+                            conversation=target.conversation,
                         )
                         .execution_options(synchronize_session=False)
                     )
@@ -385,7 +405,10 @@ class Housekeeping:
                         continue
                 stored.append(
                     await rows.add(
-                        target_sealed=target_sealed, key_version=dated.version, deadline=deadline
+                        target_sealed=target_sealed,
+                        key_version=dated.version,
+                        deadline=deadline,
+                        conversation=target.conversation,
                     )
                 )
         # No await between the commit and the hold: an erase run of this process cannot see
@@ -432,6 +455,7 @@ class Housekeeping:
                             HousekeepingRow.id,
                             HousekeepingRow.key_version,
                             HousekeepingRow.target_sealed,
+                            HousekeepingRow.conversation,
                         )
                         .where(
                             HousekeepingRow.id > after,
@@ -442,13 +466,14 @@ class Housekeeping:
                         .limit(limit)
                     )
                 ).all()
-            for row_id, version, target_sealed in rows:
+            for row_id, version, target_sealed, conversation in rows:
                 after = row_id
                 if self._held.get(row_id, now) > now:
                     continue  # a live conversation's, or not yet meant to go (see hold)
                 self._held.pop(row_id, None)
                 try:
-                    due.append(DueErasure(row_id, open_erase_target(keys[version], target_sealed)))
+                    target = open_erase_target(keys[version], target_sealed)
+                    due.append(DueErasure(row_id, target, conversation))
                 except CryptoError:
                     damaged.append(row_id)
                 if len(due) == limit:
@@ -464,6 +489,7 @@ class Housekeeping:
             return
         self.release(row_ids)
         async with self._db.sessionmaker() as session, session.begin():
+            await self._role.check(session)
             await session.execute(
                 delete(HousekeepingRow)
                 .where(HousekeepingRow.id.in_(list(row_ids)))

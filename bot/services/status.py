@@ -6,13 +6,14 @@ and those given up (by error class), caseworkers by state, the earliest retentio
 ``/status`` drops (I9), checked here the same way (:mod:`bot.services.reply_signatures`), without
 decrypting anything. Beside it, the state of the bot's certificate: when it expires, whether
 renewal is due, or why the bot would not start. Nothing here names a case, a caseworker or a
-chat.
+chat. On PostgreSQL, also which instances are connected (by their random names), which one
+leads, since when, and the leadership epoch (:mod:`storage.leadership`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,8 @@ from bot.services.caseworkers import latest_revocations
 from bot.services.reply_signatures import ReplySigners, reply_signers
 from crypto import RevocationList
 from crypto.keys import Ed25519PublicKey, key_id
-from storage.engine import Database
+from storage.engine import Backend, Database
+from storage.leadership import Instance, LeaderState, instances, leader_state
 from storage.models import (
     Caseworker,
     CaseworkerStatus,
@@ -67,6 +69,8 @@ class Status:
     deadlines: Deadlines
     replies_unverified: int  # stored replies /status does not show (I9)
     bot_certificate: BotCertificateState
+    leadership: LeaderState | None = None  # PostgreSQL: who leads, since when, the epoch
+    instances: Sequence[Instance] = ()  # PostgreSQL: the instances connected now
 
 
 def _bot_certificate(
@@ -151,6 +155,11 @@ async def gather_status(db: Database, config: Config, now: dt.datetime) -> Statu
             bot_key=bot.public_key if bot is not None else None,
         )
         unverified = await _count_unverified_replies(session, signers)
+        if db.backend is Backend.POSTGRESQL:
+            leadership: LeaderState | None = await leader_state(session)
+            connected = await instances(session)
+        else:
+            leadership, connected = None, []
     retrying: dict[str, int] = {}
     failed: dict[str, int] = {}
     pending = 0
@@ -171,4 +180,6 @@ async def gather_status(db: Database, config: Config, now: dt.datetime) -> Statu
         deadlines=deadlines,
         replies_unverified=unverified,
         bot_certificate=bot_certificate,
+        leadership=leadership,
+        instances=connected,
     )

@@ -307,6 +307,9 @@ function caseworkerComputer(caseworkerRoot) {
       terminal.classList.toggle("failed", result.exit_code !== 0);
       const reference = result.output.match(CASE_LINE);
       if (reference && !input.value) input.value = `/reply ${reference[1]} `;
+      const desk = terminal.querySelector(".desk");
+      desk.hidden = !result.desk_url;
+      if (result.desk_url) desk.querySelector("a").href = result.desk_url;
     } catch (error) {
       terminal.classList.add("failed");
       terminal.querySelector(".output").textContent = error.message;

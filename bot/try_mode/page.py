@@ -14,7 +14,9 @@ Routes, all on one origin so the page needs no cross-origin access:
 - ``POST /_try/open`` ``{"message_id"}`` (``sanad try`` only) — the caseworker's "computer": the
   sealed file in that message of the caseworker's chat is saved into the sandbox folder and
   opened with the real ``sanad caseworker open``, as a subprocess, with the demo key file and its
-  passphrase in ``SANAD_PASSPHRASE``; the answer is the command's exit status and output. Under
+  passphrase in ``SANAD_PASSPHRASE``; the answer is the command's exit status and output, and the
+  address of the case in the caseworker's desk (``sanad desk``, started on the first open with
+  the demo key on another loopback port), so a newcomer sees the real thing. Under
   ``sanad local-api`` the page holds no key: the caseworker downloads the file and opens it.
 
 Every handler refuses a request whose ``Host`` is not a loopback name (DNS rebinding), and POST
@@ -46,6 +48,10 @@ from bot.errors import SanadError
 from bot.local_api.errors import LocalApiUsageError
 from bot.local_api.local_routes import local_routes
 from bot.local_api.web import JsonHandler, NotFoundHandler, log_request
+from desk.casebook import Taken
+from desk.session import Desk, DeskSettings
+from desk.web.server import DeskAddress
+from desk.web.server import serve as serve_desk
 
 if TYPE_CHECKING:
     from bot.local_api import LocalBotApi, UserChat
@@ -55,6 +61,9 @@ if TYPE_CHECKING:
 OPEN_TIMEOUT_SECONDS: Final = 60.0
 INBOX_DIRNAME: Final = "caseworker-inbox"
 OPENED_DIRNAME: Final = "opened"
+DESK_DIRNAME: Final = "desk"
+# The sandbox's desk never locks: its key is a demonstration key held by this process anyway.
+DESK_IDLE_SECONDS: Final = 24 * 3600.0
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}")
 # The page is static and same-origin; nothing may be framed, posted elsewhere or loaded from
 # the network.
@@ -87,11 +96,13 @@ class PageChats:
 
 @dataclass(frozen=True)
 class OpenResult:
-    """What the caseworker's terminal showed: the command line, its exit status and output."""
+    """What the caseworker's terminal showed: the command line, its exit status and output; and
+    where the desk shows the case (None if the desk refused the file)."""
 
     command: str
     exit_code: int
     output: str
+    desk_url: str | None
 
 
 class CaseworkerComputer:
@@ -103,6 +114,25 @@ class CaseworkerComputer:
     def __init__(self, sandbox: Sandbox) -> None:
         self._sandbox = sandbox
         self._lock = asyncio.Lock()
+        self._desk: tuple[Desk, HTTPServer, DeskAddress] | None = None
+
+    def _the_desk(self) -> tuple[Desk, DeskAddress]:
+        """The caseworker's desk on the demo key, started on first use (in the running loop)."""
+        if self._desk is None:
+            keys, folder = self._sandbox.keys, self._sandbox.folder
+            desk = Desk(DeskSettings(keys.caseworker_key_file, folder / DESK_DIRNAME,
+                                     folder / INBOX_DIRNAME, DESK_IDLE_SECONDS))
+            desk.unlock(keys.passphrase.reveal())
+            self._desk = (desk, *serve_desk(desk))
+        return self._desk[0], self._desk[2]
+
+    def close(self) -> None:
+        """Stop the desk, if it was started, and make it forget the key."""
+        if self._desk is not None:
+            desk, server, _ = self._desk
+            server.stop()
+            desk.lock()
+            self._desk = None
 
     async def open(self, message_id: int) -> OpenResult:
         """Open the sealed file of message ``message_id`` of the caseworker's chat.
@@ -120,7 +150,8 @@ class CaseworkerComputer:
         inbox = folder / INBOX_DIRNAME
         inbox.mkdir(mode=0o700, exist_ok=True)
         path = inbox / f"{message_id}-{name}"
-        path.write_bytes(chat.download(message))
+        data = chat.download(message)
+        path.write_bytes(data)
         key_file = self._sandbox.keys.caseworker_key_file
         arguments = ["caseworker", "open", str(path), "--key", str(key_file),
                      "--out", str(folder / OPENED_DIRNAME)]
@@ -139,7 +170,12 @@ class CaseworkerComputer:
                 process.kill()
                 await process.wait()
                 output = b"sanad: the command did not finish in time\n"
-        return OpenResult(shown, process.returncode or 0, output.decode("utf-8", "replace"))
+            desk, address = self._the_desk()
+            taken = desk.take(path.name, data)
+        desk_url = address.page(f"/case/{taken.reference}") if isinstance(taken, Taken) else None
+        return OpenResult(
+            shown, process.returncode or 0, output.decode("utf-8", "replace"), desk_url
+        )
 
 
 class _AssetHandler(JsonHandler):
@@ -196,7 +232,7 @@ class _OpenHandler(JsonHandler):
             self.finish_json_error(400, str(exc))
             return
         self.send_json(200, {"command": result.command, "exit_code": result.exit_code,
-                             "output": result.output})
+                             "output": result.output, "desk_url": result.desk_url})
 
 
 def _load_assets() -> dict[str, tuple[bytes, str]]:
@@ -247,5 +283,7 @@ async def serving_page(
     try:
         yield page_url(host, sockets[0].getsockname()[1])
     finally:
+        if computer is not None:
+            computer.close()
         server.stop()
         await server.close_all_connections()

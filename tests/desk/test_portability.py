@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -21,6 +22,7 @@ from crypto.keyfile import (
     write_private_file,
 )
 from crypto.keys import CaseworkerKeys, OrganisationKeys
+from desk import places
 from desk.manifest import OpenedManifest
 
 PASSPHRASE = "a long enough test passphrase"
@@ -137,3 +139,23 @@ def test_key_file_mode_is_not_judged_on_windows(
     monkeypatch.setattr(os, "name", "posix")
     with pytest.raises(ExposedKeyFile):
         refuse_exposed_key_file(path)
+
+
+def test_the_desk_keeps_its_data_where_each_system_keeps_an_applications(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(places, "os", SimpleNamespace(name="nt", environ={
+        "LOCALAPPDATA": str(tmp_path / "AppData" / "Local")}))  # fmt: skip
+    assert places.default_data_folder() == tmp_path / "AppData" / "Local" / "Sanad" / "desk"
+    monkeypatch.setattr(places, "os", SimpleNamespace(name="posix", environ={}))
+    monkeypatch.setattr(places.sys, "platform", "darwin")
+    monkeypatch.setattr(Path, "home", lambda: tmp_path)
+    assert places.default_data_folder() == (
+        tmp_path / "Library" / "Application Support" / "Sanad" / "desk"
+    )
+    monkeypatch.setattr(places.sys, "platform", "linux")
+    assert places.default_data_folder() == tmp_path / ".local" / "share" / "sanad" / "desk"
+    monkeypatch.setattr(places, "os", SimpleNamespace(name="posix", environ={
+        "XDG_DATA_HOME": str(tmp_path / "xdg")}))  # fmt: skip
+    assert places.default_data_folder() == tmp_path / "xdg" / "sanad" / "desk"
+    assert places.default_inbox() == tmp_path / "Downloads"

@@ -33,7 +33,12 @@ async def test_healthz_is_healthy_with_a_real_sqlite_database(
     async with served(sqlite_database, metrics, clock) as url:
         status, body = await _healthz(http, url)
     assert status == 200
-    assert body == {**ALL_FINE, "healthy": True, "telegram_seconds_since_contact": None}
+    assert body == {
+        **ALL_FINE,
+        "healthy": True,
+        "telegram_seconds_since_contact": None,
+        "role": "leader",
+    }
 
 
 async def test_healthz_is_unhealthy_when_the_sqlite_directory_is_removed(

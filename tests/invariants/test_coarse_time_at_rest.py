@@ -52,6 +52,8 @@ GRIDS = {
     ("outbox", "not_before"): dt.timedelta(seconds=INTERVAL_SECONDS),
     ("outbox", "claimed_until"): dt.timedelta(seconds=INTERVAL_SECONDS),
     ("housekeeping", "deadline"): dt.timedelta(hours=1),
+    # When the service last changed hands (PostgreSQL leadership), linked to no report.
+    ("leadership", "since"): dt.timedelta(minutes=1),
 }
 # Tables whose integer ids may count: none of them is linked to a report or a reporter.
 COUNTED = {
@@ -59,6 +61,7 @@ COUNTED = {
     "enrolment_claims",  # a caseworker's chats, on the caseworker side
     "audit_log",  # its order is its point; its rows carry days only and no report
     "revocation_lists",  # the serial is signed and must grow
+    "recent_updates",  # Telegram's own update ids, kept to dedupe a takeover; no report, no time
 }
 CASEWORKER_CHAT = 5_300_000_000 + secrets.randbelow(10**8)
 REPORTS = 3

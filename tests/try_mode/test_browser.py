@@ -5,10 +5,11 @@ Headless Chromium (the system's ``chromium``, driven by Playwright) clicks and t
 would: the reporter files a report in Arabic (its statement starts with a number and still reads
 right to left), the page keeps the receipt as they would write it down, the chat is erased (the
 pop-up saying so stays in the page's log), the sealed file arrives in the caseworker's chat and is
-opened by the real ``sanad caseworker open``, the caseworker answers with ``/reply``, and the
-reporter reads the reply with ``/status`` and the receipt. Another report carries a photo with a
-GPS position (file picker), a PDF with an author (dropped on the window) and the sample voice
-note; the caseworker opens them with no position, no author and no tags.
+opened by the real ``sanad caseworker open`` (and shown in the caseworker's desk), the caseworker
+answers with ``/reply``, and the reporter reads the reply with ``/status`` and the receipt.
+Another report carries a photo with a GPS position (file picker), a PDF with an author (dropped
+on the window) and the sample voice note; the caseworker opens them with no position, no author
+and no tags.
 
 Screenshots are test artefacts: they go to ``$SANAD_TEST_ARTEFACTS/<test name>`` when that
 variable names a folder (CI keeps it), else under the test's ``tmp_path``; the path is printed.
@@ -188,6 +189,14 @@ def test_arabic_report_in_the_browser_from_start_to_reply(
         assert match is not None
         case = match.group(1)
         page.screenshot(path=shots / "4-opened.png", full_page=True)
+        # The Open button also put the case on the caseworker's desk: the real thing.
+        desk_url = caseworker.root.locator(".terminal .desk a").get_attribute("href")
+        desk = browser.new_page()
+        desk.goto(desk_url)
+        desk.locator(".user-text", has_text=canary).wait_for(timeout=STEP_MS)
+        assert desk.locator("audio, .kind-photo img").count() == 0  # no files in this report
+        desk.screenshot(path=shots / "4b-desk.png", full_page=True)
+        desk.close()
 
         caseworker.type(f"/reply {case} {answer}")
         caseworker.bot_says(f"to {case} is sealed and stored")

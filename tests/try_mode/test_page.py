@@ -169,3 +169,12 @@ def test_french_report_through_the_page_is_delivered_and_opened_with_the_cli(
     assert "reporter.language: fr" in opened["output"]
     # The file was opened from the sandbox's folder, which goes when the sandbox does.
     assert any(Path(running.folder, "caseworker-inbox").iterdir())
+    # ... and the same case is on the caseworker's desk, behind its own token.
+    desk_url = opened["desk_url"]
+    assert desk_url.startswith("http://127.0.0.1:")
+    assert httpx.get(desk_url.split("?")[0], timeout=30).status_code == 403
+    with httpx.Client(follow_redirects=True, timeout=30) as browser:
+        case = browser.get(desk_url)
+    assert case.status_code == 200
+    assert canary in case.text
+    assert "Doxxing / outing" in case.text

@@ -1,0 +1,99 @@
+"""The leader's lock connection: one PostgreSQL connection of its own, never from a pool.
+
+A session-level advisory lock belongs to the server session that took it and is freed when that
+session ends, however it ends: the process killed (the kernel closes the socket), the machine
+gone (the server's TCP keepalives end the session, :mod:`bot.leadership.timings`), or the
+backend terminated by an administrator. That is what makes it a leader's lock, and why it needs
+a connection nothing else uses: SQLAlchemy's pool would hand the session to other work, reset
+it, or close it when idle; PgBouncer in transaction pooling would run each statement on another
+server session (docs/deploy.md says so). The connection is asyncpg's, opened directly.
+
+Its ``application_name`` is ``sanad:<instance name>`` (``storage.leadership.instances``): a
+random name per process, nothing about the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy.engine import make_url
+
+from bot.leadership.timings import Timings
+from storage.leadership import (
+    APPLICATION_PREFIX,
+    BUMP_EPOCH_SQL,
+    EPOCH_SQL,
+    LOCK_KEYS,
+    TRY_LOCK_SQL,
+)
+
+#: How long opening the connection may take before the attempt counts as failed.
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The asyncpg DSN of a ``postgresql+asyncpg://`` (or ``postgresql://``) database URL."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class LockConnection:
+    """The dedicated connection: try the lock, bump the epoch, answer heartbeats.
+
+    :attr:`closed` is set the moment the connection ends (asyncpg's termination listener), and
+    stays set: a lock connection is never reopened, since the lock went with it.
+    """
+
+    def __init__(self, database_url: str, name: str, timings: Timings) -> None:
+        self._dsn = asyncpg_dsn(database_url)
+        self.name = name
+        self._timings = timings
+        self._connection: asyncpg.Connection | None = None
+        self.closed = asyncio.Event()
+
+    async def open(self) -> None:
+        """Connect; raises ``OSError``, ``TimeoutError`` or ``asyncpg.PostgresError``."""
+        connection = await asyncpg.connect(
+            self._dsn,
+            timeout=CONNECT_TIMEOUT_SECONDS,
+            server_settings={
+                "application_name": APPLICATION_PREFIX + self.name,
+                **self._timings.server_settings(),
+            },
+        )
+        connection.add_termination_listener(lambda _connection: self.closed.set())
+        self._connection = connection
+
+    def _live(self) -> asyncpg.Connection:
+        if self._connection is None or self.closed.is_set():
+            raise ConnectionError("the lock connection is closed")
+        return self._connection
+
+    async def try_lock(self) -> bool:
+        """Take the leader's lock if no session holds it; never waits for it."""
+        return bool(await self._live().fetchval(TRY_LOCK_SQL, *LOCK_KEYS))
+
+    async def bump_epoch(self, now: dt.datetime) -> int:
+        """Increment the epoch under this instance's name; returns the new epoch.
+
+        ``since`` is stored to the minute (it says when the service changed hands).
+        """
+        since = now.astimezone(dt.UTC).replace(second=0, microsecond=0, tzinfo=None)
+        return int(await self._live().fetchval(BUMP_EPOCH_SQL, self.name, since))
+
+    async def epoch(self) -> int:
+        """The epoch in force, within the heartbeat bound; raises when the connection cannot
+        answer in time (``TimeoutError``, ``ConnectionError``, ``asyncpg`` errors)."""
+        async with asyncio.timeout(self._timings.heartbeat):
+            return int(await self._live().fetchval(EPOCH_SQL))
+
+    async def close(self) -> None:
+        """Close the connection (the lock, if held, goes with it); never raises."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            await asyncio.wait_for(connection.close(), timeout=self._timings.heartbeat)
+        except Exception:  # closing is best effort: the server ends the session either way
+            connection.terminate()

@@ -1,0 +1,198 @@
+"""The cases on the desk: sealed files verified, opened in memory, grouped by case reference.
+
+A file enters the desk only through :meth:`CaseBook.take`, which verifies it exactly as
+``sanad caseworker open`` does (:mod:`desk.opening`: bot signature, certificate, the pinned
+organisation key, sealed to this key — I9) before anything is decrypted; a file that fails is
+refused with the reason and never opened. What a file holds is decrypted into memory only, for
+as long as the desk is unlocked. I8's one repeat (the same file sent twice) is recognised by its
+case, sequence and sealed body, and counted once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from crypto.errors import CryptoError, NotForThisKey, UnsupportedVersion
+from crypto.keyfile import CaseworkerIdentity
+from crypto.sealed_file import OpenedFile, UntrustedFile, open_sealed_file
+from crypto.sealed_parts import is_sealed_part
+from desk.errors import DeskError
+from desk.i18n import N_
+from desk.opening import OpeningKey, refusals, trusted_file
+from desk.store import CaseRecord, CaseState, DeskState, DeskStore
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A file the desk would not open: the name it came under, why (a message id of the desk's
+    catalogue), and the precise line the command line prints for it."""
+
+    name: str
+    reason: str
+    detail: str
+
+
+#: Why a file was refused, in words for the caseworker, by the refusal the opening gave.
+FORGED = N_("Not sent by your organisation's bot: it may be forged.")
+NOT_FOR_THIS_KEY = N_("Sealed to another key than yours.")
+OTHER_VERSION = N_("Made by another version of Sanad.")
+DAMAGED = N_("Damaged, or not a sealed report file.")
+PART = N_("One part of a large report: open all its parts with sanad caseworker open.")
+
+
+class _Refused(Exception):
+    """Why :meth:`CaseBook._open` would not open a file (caught in :meth:`CaseBook.take`)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+def _reason(cause: BaseException | None) -> str:
+    """The caseworker's words for what :func:`desk.opening.refusals` turned into a line."""
+    if isinstance(cause, UntrustedFile):
+        return FORGED
+    if isinstance(cause, NotForThisKey):
+        return NOT_FOR_THIS_KEY
+    if isinstance(cause, UnsupportedVersion):
+        return OTHER_VERSION
+    return DAMAGED
+
+
+@dataclass
+class Case:
+    """One case: its report (sequence 0) and its additions in order, and the desk's record."""
+
+    reference: str
+    record: CaseRecord
+    files: dict[int, OpenedFile] = field(default_factory=dict)
+
+    @property
+    def report(self) -> OpenedFile | None:
+        return self.files.get(0)
+
+    @property
+    def additions(self) -> list[OpenedFile]:
+        return [self.files[n] for n in sorted(self.files) if n > 0]
+
+    @property
+    def unread_additions(self) -> int:
+        return sum(1 for addition in self.additions if addition.sequence not in self.record.read)
+
+    def answer(self, key: str) -> str:
+        """The report's first answer to ``key``, or "" (an addition-only case has none)."""
+        report = self.report
+        if report is None:
+            return ""
+        return next((a.value for a in report.body.answers if a.key == key), "")
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What :meth:`CaseBook.take` did with a file: kept it (``repeat`` if already there)."""
+
+    reference: str
+    sequence: int
+    repeat: bool
+
+
+class CaseBook:
+    """The unlocked desk's cases; ``today`` is the clock's seam (UTC day, as ISO text)."""
+
+    def __init__(
+        self,
+        store: DeskStore,
+        opening: OpeningKey,
+        identity: CaseworkerIdentity,
+        *,
+        today: Callable[[], str] = lambda: dt.datetime.now(dt.UTC).date().isoformat(),
+    ) -> None:
+        self._store = store
+        self._opening = opening
+        self._identity = identity
+        self._today = today
+        self.state: DeskState = store.load_state(identity.keys.encryption)
+        self._cases: dict[str, Case] = {}
+        self._seen: set[tuple[str, int, str]] = set()
+        self.refused: list[Refusal] = []
+        for data in store.sealed_files():
+            self._open(data)
+
+    @property
+    def identity(self) -> CaseworkerIdentity:
+        return self._identity
+
+    def _open(self, data: bytes) -> tuple[OpenedFile, bool]:
+        """Verify and decrypt ``data``; returns the opened file and whether it repeats one.
+
+        Raises :class:`_Refused` with the reason in the caseworker's words.
+        """
+        if is_sealed_part(data):
+            raise _Refused(PART, "this is one part of a large report")
+        try:
+            with refusals("this file"):
+                sealed = trusted_file(data, self._opening)
+                opened = open_sealed_file(
+                    data, self._identity.keys.encryption, self._opening.organisation
+                )
+        except DeskError as exc:
+            raise _Refused(_reason(exc.__cause__), str(exc)) from exc
+        except CryptoError as exc:  # not a sealed file at all: refusals() lets it through
+            raise _Refused(DAMAGED, str(exc) or DAMAGED) from exc
+        seen = (
+            sealed.case_reference,
+            sealed.sequence,
+            hashlib.sha256(sealed.body_sealed).hexdigest(),
+        )
+        repeat = seen in self._seen
+        self._seen.add(seen)
+        record = self.state.cases.setdefault(
+            opened.case_reference, CaseRecord(received=self._today())
+        )
+        case = self._cases.setdefault(opened.case_reference, Case(opened.case_reference, record))
+        case.files.setdefault(opened.sequence, opened)
+        return opened, repeat
+
+    def take(self, name: str, data: bytes) -> Taken | Refusal:
+        """Verify, open and keep a file that arrived (dropped, or found in the inbox folder).
+
+        A refused file is remembered for this session's inbox page with its reason; nothing of
+        it is kept.
+        """
+        try:
+            opened, repeat = self._open(data)
+        except _Refused as exc:
+            refusal = Refusal(name, exc.reason, exc.detail)
+            if refusal not in self.refused:
+                self.refused.append(refusal)
+            return refusal
+        if not repeat:
+            self._store.keep(data)
+            self.save()
+        return Taken(opened.case_reference, opened.sequence, repeat)
+
+    def cases(self) -> list[Case]:
+        """Every case, the most recently received first, then by reference."""
+        return sorted(
+            self._cases.values(), key=lambda c: (c.record.received, c.reference), reverse=True
+        )
+
+    def case(self, reference: str) -> Case | None:
+        return self._cases.get(reference)
+
+    def mark_read(self, case: Case) -> None:
+        """The caseworker has the case page open: its files are read, a new case is read."""
+        unread = [n for n in case.files if n not in case.record.read]
+        if not unread and case.record.state != CaseState.NEW:
+            return
+        case.record.read = sorted({*case.record.read, *unread})
+        if case.record.state == CaseState.NEW:
+            case.record.state = CaseState.READ
+        self.save()
+
+    def save(self) -> None:
+        """Seal the desk's state to the caseworker's key and store it."""
+        self._store.save_state(self.state, self._identity.keys.public.encryption)

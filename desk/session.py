@@ -1,0 +1,106 @@
+"""One running desk: the key while it is unlocked, the idle lock, and what arrives.
+
+The key file's passphrase opens the caseworker's keys into memory at start and after each unlock;
+after ``idle_seconds`` without a request the desk locks — the keys and every decrypted file are
+dropped, and only the passphrase brings them back — and at exit they are dropped for good.
+Python cannot promise that freed memory is overwritten; dropping every reference is what it can
+do, and the desk does it at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from desk.casebook import CaseBook, Refusal, Taken
+from desk.opening import OpeningKey, caseworker_identity, opening_key, refusals
+from desk.store import DeskStore
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    """Where the desk reads and keeps things, and how soon it locks."""
+
+    key_file: Path
+    data_folder: Path
+    inbox: Path
+    idle_seconds: float
+
+
+class Desk:
+    """The desk's state between requests; the web pages call it, one request at a time."""
+
+    def __init__(
+        self, settings: DeskSettings, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._store = DeskStore(settings.data_folder)
+        self._opening: OpeningKey = opening_key(settings.key_file, None, caseworker_only=True)
+        self._book: CaseBook | None = None
+        self._last_request = clock()
+        self._inbox_seen: dict[str, tuple[int, int]] = {}
+
+    @property
+    def locked(self) -> bool:
+        return self._book is None
+
+    def unlock(self, passphrase: str) -> None:
+        """Open the key file with ``passphrase`` and the desk's sealed state with the key.
+
+        Raises ``WrongPassphrase`` (and the key file's precise errors) as the commands do.
+        """
+        with refusals("the desk's state"):
+            identity = caseworker_identity(self._opening, passphrase)
+            self._book = CaseBook(self._store, self._opening, identity)
+        self._inbox_seen.clear()
+        self._last_request = self._clock()
+
+    def lock(self) -> None:
+        """Forget the keys and everything decrypted."""
+        self._book = None
+
+    def lock_if_idle(self) -> None:
+        """Lock if nothing happened for the idle time; called by a timer, so that an unused desk
+        forgets the key even if no request ever comes again."""
+        if self._clock() - self._last_request > self.settings.idle_seconds:
+            self.lock()
+
+    def touch(self) -> None:
+        """A request arrived (a page, or the page telling the caseworker is still there): lock
+        first if the desk sat idle too long."""
+        self.lock_if_idle()
+        self._last_request = self._clock()
+
+    @property
+    def book(self) -> CaseBook:
+        """The unlocked desk's cases; callers check :attr:`locked` first."""
+        if self._book is None:
+            raise RuntimeError("the desk is locked")
+        return self._book
+
+    def take(self, name: str, data: bytes) -> Taken | Refusal:
+        """A file dropped onto the page."""
+        return self.book.take(name, data)
+
+    def scan_inbox(self) -> None:
+        """Take every ``case-*.sanad`` file in the inbox folder not looked at since it changed.
+
+        The files are left where they are: the caseworker may still want them, and the desk
+        keeps its own sealed copy.
+        """
+        inbox = self.settings.inbox
+        if not inbox.is_dir():
+            return
+        for path in sorted(inbox.glob("case-*.sanad")):
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            signature = (info.st_size, info.st_mtime_ns)
+            if self._inbox_seen.get(path.name) == signature:
+                continue
+            self._inbox_seen[path.name] = signature
+            self.take(path.name, path.read_bytes())

@@ -1,0 +1,105 @@
+"""The inbox and the case list (``/``), files dropped onto it (``POST /drop``), and the lock:
+the unlock page, ``POST /lock`` and ``POST /alive`` (the page saying someone is still there).
+
+Opening ``/`` looks in the inbox folder again, so a file saved from Telegram appears by
+reloading; a dropped file is posted as its raw bytes. Either way it goes through
+:meth:`desk.casebook.CaseBook.take`: verified before anything is decrypted, refused with the
+reason otherwise.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from crypto.keyfile import WrongPassphrase
+from desk.casebook import Refusal
+from desk.i18n import N_
+from desk.labels import COUNTRY, INCIDENT_TYPE, LANGUAGE, PLATFORM
+from desk.web.base import UNLOCK_PATH, DeskHandler
+from desk.web.registry import Registry
+
+#: The largest file the page accepts: a whole sealed file is at most one Telegram upload.
+MAX_DROP_BYTES = 50_000_000
+
+
+class InboxPage(DeskHandler):
+    """The case list, the refused files, and where to drop new ones."""
+
+    def get(self) -> None:
+        desk = self.desk
+        desk.scan_inbox()
+        self.render(
+            "inbox.html",
+            cases=desk.book.cases(),
+            refused=desk.book.refused,
+            inbox=str(desk.settings.inbox),
+            columns=(LANGUAGE, INCIDENT_TYPE, COUNTRY, PLATFORM),
+        )
+
+
+class DropHandler(DeskHandler):
+    """``POST /drop``: one file's bytes; its name in ``X-File-Name`` (URL-encoded)."""
+
+    def post(self) -> None:
+        if len(self.request.body) > MAX_DROP_BYTES:
+            self.set_status(413)
+            self.finish({"ok": False, "reason": "too large for a sealed file"})
+            return
+        name = unquote(self.request.headers.get("X-File-Name", "dropped file"))[:200]
+        result = self.desk.take(name, self.request.body)
+        if isinstance(result, Refusal):
+            self.finish({"ok": False, "reason": result.reason, "detail": result.detail})
+        else:
+            self.finish({"ok": True, "case": result.reference, "repeat": result.repeat})
+
+
+class UnlockPage(DeskHandler):
+    """The passphrase form shown once the desk has locked itself."""
+
+    needs_unlocked = False
+
+    def get(self) -> None:
+        if not self.desk.locked:
+            self.redirect("/")
+            return
+        self.render("unlock.html", wrong=False)
+
+    def post(self) -> None:
+        try:
+            self.desk.unlock(self.get_body_argument("passphrase", ""))
+        except WrongPassphrase:
+            self.set_status(403)
+            self.render("unlock.html", wrong=True)
+            return
+        self.redirect("/")
+
+
+class LockHandler(DeskHandler):
+    """``POST /lock``: lock now (the top bar's button, and the page when it sat idle)."""
+
+    needs_unlocked = False
+
+    def post(self) -> None:
+        self.desk.lock()
+        self.redirect(UNLOCK_PATH)
+
+
+class AliveHandler(DeskHandler):
+    """``POST /alive``: the page says the caseworker is using it (typing a long reply makes no
+    request); 204 while unlocked, 401 once locked, so the page goes to the lock page."""
+
+    needs_unlocked = False
+
+    def post(self) -> None:
+        self.set_status(401 if self.desk.locked else 204)
+        self.finish()
+
+
+def register(registry: Registry) -> None:
+    """The inbox and lock pages."""
+    registry.route(r"/", InboxPage)
+    registry.route(r"/drop", DropHandler)
+    registry.route(r"/alive", AliveHandler)
+    registry.route(r"/lock", LockHandler)
+    registry.route(UNLOCK_PATH, UnlockPage)
+    registry.link("/", N_("Cases"))

@@ -1,0 +1,73 @@
+"""The reporter whose unfinished report was lost is told so, once, on their next message.
+
+A draft lives in one bot process's memory only (I1). When that process dies, or another instance
+takes over from it, the draft is gone; what remains is the erase journal's sealed record of the
+conversation's messages, which the next process erases (I7) — and from which it learns that this
+chat had a report in progress (a :class:`LostDraftPort`). Without this notice the reporter would
+press a button of a report that no longer exists and be told it is stale, not why.
+
+The notice says the report was lost, that nothing of it was kept, and how to begin again
+(``/start``); it is written in the reporter's Telegram language among those offered. It and the
+reporter's message are erased a short while later, like any answer outside a conversation. A
+``/start`` goes on to start the new report; anything else stops here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
+
+from handlers.chat import Context, erase_message_later, user_language
+from handlers.i18n import N_, translator
+from handlers.ports import HousekeepingPort
+
+#: Before the health counter (-2) and the flood guard (-1), after the update gate (-4).
+LOST_DRAFT_GROUP = -3
+
+LOST_DRAFT = N_(
+    "Your unfinished report was lost: the service restarted while you were writing it, and "
+    "nothing of it was kept. Send /start to begin again."
+)
+
+
+class LostDraftPort(Protocol):
+    """Which chats had a draft that died with another process (``bot.leadership.lost_drafts``)."""
+
+    def claim(self, chat_id: int) -> bool:
+        """True once for a chat whose draft was lost."""
+        ...
+
+
+def _is_start(update: Update) -> bool:
+    message = update.message
+    return message is not None and (message.text or "").split("@")[0].strip() == "/start"
+
+
+def install_lost_draft_notice(
+    application: Application[Any, Context, Any, Any, Any, Any],
+    lost: LostDraftPort,
+    housekeeping: HousekeepingPort,
+    languages: Sequence[str],
+) -> None:
+    """Tell each reporter whose draft was lost, on their next update (see the module docstring)."""
+
+    async def tell(update: Update, context: Context) -> None:
+        """Says the report was lost and how to begin again; a /start goes on to begin it."""
+        chat = update.effective_chat
+        if chat is None or chat.type != ChatType.PRIVATE or not lost.claim(chat.id):
+            return
+        _ = translator(user_language(update, languages))
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        sent = await context.bot.send_message(chat.id, _(LOST_DRAFT))
+        housekeeping.erase_later(chat.id, [sent.message_id])
+        if _is_start(update):
+            return
+        erase_message_later(housekeeping, update)
+        raise ApplicationHandlerStop
+
+    application.add_handler(TypeHandler(Update, tell), group=LOST_DRAFT_GROUP)
