@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from crypto.errors import CryptoError, NotForThisKey, UnsupportedVersion
 from crypto.keyfile import CaseworkerIdentity
-from crypto.sealed_file import OpenedFile, UntrustedFile, open_sealed_file
+from crypto.sealed_file import OpenedFile, SealedFile, UntrustedFile, open_sealed_file
 from crypto.sealed_parts import is_sealed_part
 from desk.errors import DeskError
 from desk.i18n import N_
@@ -173,6 +173,17 @@ class CaseBook:
             self._store.keep(data)
             self.save()
         return Taken(opened.case_reference, opened.sequence, repeat)
+
+    def delivered(self, reference: str, sequence: int = 0) -> tuple[bytes, SealedFile] | None:
+        """The sealed file of ``reference`` #``sequence`` as the bot delivered it, verified
+        again (an evidence package carries it, with the bot's signature), or None."""
+        for data in self._store.sealed_files():
+            if is_sealed_part(data):
+                continue
+            sealed = trusted_file(data, self._opening)
+            if (sealed.case_reference, sealed.sequence) == (reference, sequence):
+                return data, sealed
+        return None
 
     def cases(self) -> list[Case]:
         """Every case, the most recently received first, then by reference."""

@@ -11,7 +11,7 @@ the desk never draws.
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
 from desk.advocacy.about import CAVEAT, About
 from desk.advocacy.suppression import OneWayTable, Published
@@ -25,19 +25,22 @@ _TITLES = {
 }
 
 
-def write_charts(published: Published, about: About, out: Path) -> list[Path]:
-    """One SVG and one PNG per dimension into ``out``; returns their paths."""
-    written = []
-    for table in published.one_way.values():
-        for extension in ("svg", "png"):
-            path = out / f"chart-{table.dimension.value}.{extension}"
-            draw_chart(table, about, path)
-            written.append(path)
-    return written
+def chart_files(published: Published, about: About) -> dict[str, bytes]:
+    """One SVG and one PNG per dimension, by file name (``chart-platform.svg``, ...)."""
+    return {
+        chart_name(table, extension): draw_chart(table, about, extension)
+        for table in published.one_way.values()
+        for extension in ("svg", "png")
+    }
 
 
-def draw_chart(table: OneWayTable, about: About, path: Path) -> None:
-    """Draw ``table`` as a horizontal bar chart into ``path`` (format from its extension)."""
+def chart_name(table: OneWayTable, extension: str) -> str:
+    """The file name of ``table``'s chart in format ``extension`` (``svg`` or ``png``)."""
+    return f"chart-{table.dimension.value}.{extension}"
+
+
+def draw_chart(table: OneWayTable, about: About, extension: str) -> bytes:
+    """``table`` as a horizontal bar chart, in format ``extension`` (``svg`` or ``png``)."""
     from matplotlib import rc_context  # lazy: see the module docstring
     from matplotlib.figure import Figure
 
@@ -71,7 +74,9 @@ def draw_chart(table: OneWayTable, about: About, path: Path) -> None:
         axes.set_title(f"{title}\n{about.reports} reports; {about.date_range}", fontsize=11)
         figure.text(0.01, 0.005, CAVEAT, fontsize=8, ha="left", va="bottom")
         metadata = {"Title": title, "Description": about.caption}
-        if path.suffix == ".png":
-            figure.savefig(path, format="png", dpi=120, metadata=metadata)
+        out = io.BytesIO()
+        if extension == "png":
+            figure.savefig(out, format="png", dpi=120, metadata=metadata)
         else:
-            figure.savefig(path, format="svg", metadata={**metadata, "Date": None})
+            figure.savefig(out, format="svg", metadata={**metadata, "Date": None})
+    return out.getvalue()

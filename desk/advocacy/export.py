@@ -11,10 +11,11 @@ import csv
 import datetime as dt
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from desk.advocacy.about import CAVEAT, About
-from desk.advocacy.charts import write_charts
+from desk.advocacy.charts import chart_files
 from desk.advocacy.counts import Counts
 from desk.advocacy.records import Dimension
 from desk.advocacy.suppression import (
@@ -44,31 +45,51 @@ HXL = {
 HXL_COUNT = "#indicator+reports+num"
 
 
-def write_statistics(counts: Counts, out: Path, *, hxl: bool = False) -> list[Path]:
-    """Suppress ``counts`` and write every file into ``out`` (created); returns their paths.
+@dataclass(frozen=True)
+class Statistics:
+    """What an export publishes: the suppressed tables, what they count, and each file's bytes
+    by name (``statistics.json``, ``by-*.csv``, ``chart-*.svg``/``.png``)."""
 
-    Raises :class:`~desk.advocacy.suppression.TooFewReports` below 5 reports, before writing.
+    published: Published
+    about: About
+    files: dict[str, bytes]
+
+
+def make_statistics(counts: Counts, *, hxl: bool = False, charts: bool = True) -> Statistics:
+    """Suppress ``counts`` and make every file in memory (``charts=False`` leaves the charts
+    out, for a page that draws them one at a time).
+
+    Raises :class:`~desk.advocacy.suppression.TooFewReports` below 5 reports.
     """
     published = publish(counts)
     span = counts.date_range()
     about = About(
         counts.total, span[0] if span else None, span[1] if span else None, dt.date.today()
     )
-    out.mkdir(mode=0o700, parents=True, exist_ok=True)
-    written = [
-        _write(
-            out / "statistics.json",
-            json.dumps(statistics_json(published, about, hxl=hxl), ensure_ascii=False, indent=1),
-        )
-    ]
+    document = statistics_json(published, about, hxl=hxl)
+    files = {"statistics.json": json.dumps(document, ensure_ascii=False, indent=1).encode()}
     for table in published.one_way.values():
-        written.append(
-            _write(out / f"by-{table.dimension.value}.csv", _one_way_csv(table, about, hxl))
-        )
+        name = f"by-{table.dimension.value}.csv"
+        files[name] = _one_way_csv(table, about, hxl).encode()
     for cross in published.cross.values():
         name = f"by-{cross.rows.value}-and-{cross.columns.value}.csv"
-        written.append(_write(out / name, _cross_csv(cross, about, hxl)))
-    written.extend(write_charts(published, about, out))
+        files[name] = _cross_csv(cross, about, hxl).encode()
+    if charts:
+        files.update(chart_files(published, about))
+    return Statistics(published, about, files)
+
+
+def write_statistics(counts: Counts, out: Path, *, hxl: bool = False) -> list[Path]:
+    """Suppress ``counts`` and write every file into ``out`` (created); returns their paths.
+
+    Raises :class:`~desk.advocacy.suppression.TooFewReports` below 5 reports, before writing.
+    """
+    statistics = make_statistics(counts, hxl=hxl)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    written = []
+    for name, content in statistics.files.items():
+        (out / name).write_bytes(content)
+        written.append(out / name)
     return written
 
 
@@ -146,8 +167,3 @@ def _csv(rows: list[list[str]], about: About, withheld: bool) -> str:
     for mark, meaning in LEGEND.items():
         writer.writerow([f"{mark}: {meaning}"])
     return buffer.getvalue()
-
-
-def _write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path

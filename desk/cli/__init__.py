@@ -18,8 +18,6 @@ init_cmd.register(caseworker_app)
 open_cmd.register(caseworker_app)
 reply_cmd.register(caseworker_app)
 advocacy_cmd.register(caseworker_app)
-
-
 package_cmd.register(caseworker_app)
 
 

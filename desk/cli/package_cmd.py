@@ -19,7 +19,7 @@ from desk.cli.case_file import (
     open_case,
 )
 from desk.errors import DeskError
-from desk.evidence.custody import CustodyEvent, CustodyLog
+from desk.evidence.custody import CustodyLog
 from desk.evidence.package import build_package
 from desk.evidence.verify import verify_package
 from desk.opening import organisation_key
@@ -59,16 +59,13 @@ def caseworker_package(
     found = open_case(reference, source, key, passphrase_file)
     log = CustodyLog.beside(key, found.identity.keys)
     now = _now()
-    # This open and this export join the case's history; they are logged once the file exists.
-    new = [CustodyEvent(reference, "opened", now), CustodyEvent(reference, "packaged", now)]
-    custody = [*log.events(reference), *new]
+    custody = log.with_packaging(reference, now)
     package = build_package(found.opened, found.sealed, found.data, found.identity, custody)
     try:
         write_private_file(out, package)
     except FileExistsError as exc:
         raise DeskError(f"{out} already exists", hint="choose another --out") from exc
-    for event in new:
-        log.record(event.case_reference, event.event, event.at)
+    log.record_packaging(reference, now)  # once the package exists
     typer.echo(
         f"Wrote {out}: {len(found.opened.body.attachments)} file(s), signed by you "
         f"(fingerprint {caseworker_fingerprint(found.identity.keys.public)})."

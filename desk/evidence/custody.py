@@ -57,6 +57,16 @@ class CustodyLog:
         log was tampered with or damaged."""
         return [e for e, _ in self._read() if case_reference in (None, e.case_reference)]
 
+    def with_packaging(self, case_reference: str, at: dt.datetime) -> list[CustodyEvent]:
+        """The case's history with this packaging (an open and an export) at its end, for a
+        package's manifest; :meth:`record_packaging` logs them once the package exists."""
+        return [*self.events(case_reference), *_packaging(case_reference, at)]
+
+    def record_packaging(self, case_reference: str, at: dt.datetime) -> None:
+        """Log the open and the export of a package made at ``at``."""
+        for event in _packaging(case_reference, at):
+            self.record(event.case_reference, event.event, event.at)
+
     def record(self, case_reference: str, event: str, at: dt.datetime) -> CustodyEvent:
         """Append an event after checking the chain so far; returns it."""
         records = self._read()
@@ -103,3 +113,10 @@ class CustodyLog:
                 hint="keep it as it is for whoever investigates, and tell an admin",
             ) from exc
         return found
+
+
+def _packaging(case_reference: str, at: dt.datetime) -> list[CustodyEvent]:
+    return [
+        CustodyEvent(case_reference, "opened", at),
+        CustodyEvent(case_reference, "packaged", at),
+    ]

@@ -19,13 +19,13 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, HTTPError
 
 from desk.session import Desk
-from desk.web import case, inbox, media
+from desk.web import case, inbox, media, statistics
 from desk.web.base import TOKEN_ARGUMENT, DeskContext, DeskHandler
 from desk.web.registry import Registry
 
 HOST = "127.0.0.1"
 #: The modules whose pages make the desk; each has ``register(registry)``.
-PAGE_MODULES: tuple[ModuleType, ...] = (inbox, case, media)
+PAGE_MODULES: tuple[ModuleType, ...] = (inbox, case, media, statistics)
 _ASSETS = {
     "desk.css": "text/css; charset=utf-8",
     "desk.js": "text/javascript; charset=utf-8",

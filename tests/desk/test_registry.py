@@ -1,5 +1,6 @@
 """Another module can add a page, a top-bar link and a case-page button to the desk, and its page
-is behind the same checks as the desk's own (how statistics and evidence packages plug in)."""
+is behind the same checks as the desk's own (how statistics and evidence packages plug in; the
+example here uses paths of its own, beside theirs)."""
 
 from __future__ import annotations
 
@@ -18,15 +19,15 @@ from tests.desk.conftest import PASSPHRASE, Caseworker
 CASE = "P4G-0001"
 
 
-class StatisticsPage(DeskHandler):
+class CountPage(DeskHandler):
     def get(self) -> None:
         self.finish(f"{len(self.desk.book.cases())} case(s) counted")
 
 
 def _register(registry: Registry) -> None:
-    registry.route(r"/statistics", StatisticsPage)
-    registry.link("/statistics", "Statistics")
-    registry.case_action("/case/{reference}/package", "Package this case")
+    registry.route(r"/count", CountPage)
+    registry.link("/count", "Count")
+    registry.case_action("/case/{reference}/flag", "Flag this case")
 
 
 async def test_a_page_module_adds_a_page_a_link_and_a_case_button(
@@ -41,14 +42,14 @@ async def test_a_page_module_adds_a_page_a_link_and_a_case_button(
     url, origin = address.home, address.origin
     try:
         async with httpx.AsyncClient(timeout=30) as stranger:
-            assert (await stranger.get(f"{origin}/statistics")).status_code == 403
+            assert (await stranger.get(f"{origin}/count")).status_code == 403
         async with httpx.AsyncClient(timeout=30, follow_redirects=True) as browser:
             home = await browser.get(url)
-            assert '<a href="/statistics">Statistics</a>' in home.text
-            assert (await browser.get(f"{origin}/statistics")).text == "1 case(s) counted"
+            assert '<a href="/count">Count</a>' in home.text
+            assert (await browser.get(f"{origin}/count")).text == "1 case(s) counted"
             case = await browser.get(f"{origin}/case/{CASE}")
-            assert f'action="/case/{CASE}/package"' in case.text
-            assert "Package this case" in case.text
+            assert f'action="/case/{CASE}/flag"' in case.text
+            assert "Flag this case" in case.text
     finally:
         http_server.stop()
         desk.lock()

@@ -1,0 +1,123 @@
+"""The statistics page (``/statistics``), its files, and the case page's "Package this case".
+
+Statistics are made from the consented reports on this desk (:mod:`desk.advocacy`): the page
+shows each one-way table with its chart and links every file ``sanad caseworker export
+--advocacy`` would write, made in memory on each request and never kept. A package is made the
+same way as ``sanad caseworker package`` (:mod:`desk.evidence`), recorded in the custody log
+beside the key file, and sent as a download.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tornado.web import HTTPError
+
+from crypto.report_fields import KEY_COUNTRY, KEY_PLATFORM, KEY_PLATFORM_RESPONSE, KEY_TYPE
+from desk.advocacy.counts import count
+from desk.advocacy.export import Statistics, make_statistics
+from desk.advocacy.records import Dimension, advocacy_record
+from desk.advocacy.suppression import HIDDEN, TooFewReports
+from desk.evidence.custody import CustodyLog
+from desk.evidence.package import build_package
+from desk.i18n import N_
+from desk.web.base import DeskHandler
+from desk.web.case import CASE_PATH, CaseHandler
+from desk.web.registry import Registry
+
+#: The answer whose labels name each dimension's values on the page (months are shown as is).
+ANSWER_OF = {
+    Dimension.INCIDENT_TYPE: KEY_TYPE,
+    Dimension.PLATFORM: KEY_PLATFORM,
+    Dimension.COUNTRY: KEY_COUNTRY,
+    Dimension.PLATFORM_RESPONSE: KEY_PLATFORM_RESPONSE,
+}
+TITLES = {
+    Dimension.INCIDENT_TYPE: N_("By type of incident"),
+    Dimension.PLATFORM: N_("By platform"),
+    Dimension.COUNTRY: N_("By country"),
+    Dimension.MONTH: N_("By month of the incident"),
+    Dimension.PLATFORM_RESPONSE: N_("By what the platform did"),
+}
+_FILE = r"([a-z_-]{1,80}\.(?:json|csv|svg|png))"
+_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "svg": "image/svg+xml",
+    "png": "image/png",
+}
+
+
+class StatisticsHandler(DeskHandler):
+    """What the statistics page and its files share: the statistics of this desk's cases."""
+
+    def statistics(self, *, charts: bool) -> Statistics | None:
+        """None below 5 consented reports (nothing may be shown then)."""
+        records = []
+        for case in self.desk.book.cases():
+            if case.report is not None:
+                record = advocacy_record(case.reference, case.report.body)
+                if record is not None:
+                    records.append(record)
+        try:
+            return make_statistics(count(records), hxl=True, charts=charts)
+        except TooFewReports:
+            return None
+
+
+class StatisticsPage(StatisticsHandler):
+    """The tables, their charts and a download of each file."""
+
+    def get(self) -> None:
+        statistics = self.statistics(charts=False)
+        self.render(
+            "statistics.html",
+            statistics=statistics,
+            titles=TITLES,
+            answer_of=ANSWER_OF,
+            hidden=HIDDEN,
+            files=sorted(statistics.files) if statistics else [],
+        )
+
+
+class StatisticsFile(StatisticsHandler):
+    """``/statistics/files/NAME``: one file of the export, made now."""
+
+    def get(self, name: str) -> None:
+        statistics = self.statistics(charts=name.startswith("chart-"))
+        if statistics is None or name not in statistics.files:
+            raise HTTPError(404)
+        self.set_header("Content-Type", _TYPES[name.rsplit(".", 1)[1]])
+        if self.get_query_argument("download", None) is not None:
+            self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        self.finish(statistics.files[name])
+
+
+class PackageHandler(CaseHandler):
+    """``POST /case/REF/package``: the case's signed evidence package, as a download."""
+
+    def post(self, reference: str) -> None:
+        case = self.case_of(reference)
+        delivered = self.desk.book.delivered(reference)
+        if case.report is None or delivered is None:
+            raise HTTPError(404)
+        data, sealed = delivered
+        identity = self.desk.book.identity
+        log = CustodyLog.beside(self.desk.settings.key_file, identity.keys)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        package = build_package(
+            case.report, sealed, data, identity, log.with_packaging(reference, now)
+        )
+        log.record_packaging(reference, now)
+        self.set_header("Content-Type", "application/zip")
+        self.set_header("Content-Disposition", f'attachment; filename="{reference}-evidence.zip"')
+        self.finish(package)
+
+
+def register(registry: Registry) -> None:
+    """The statistics page and its files, and the case page's package button."""
+    registry.route(r"/statistics", StatisticsPage)
+    registry.route(r"/statistics/files/" + _FILE, StatisticsFile)
+    registry.route(CASE_PATH + "/package", PackageHandler)
+    registry.link("/statistics", N_("Statistics"))
+    registry.case_action("/case/{reference}/package", N_("Package this case"))
