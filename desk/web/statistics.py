@@ -14,6 +14,8 @@ import datetime as dt
 from tornado.web import HTTPError
 
 from crypto.report_fields import KEY_COUNTRY, KEY_PLATFORM, KEY_PLATFORM_RESPONSE, KEY_TYPE
+from desk.advocacy.about import CAVEAT
+from desk.advocacy.charts import ChartText, draw_chart
 from desk.advocacy.counts import count
 from desk.advocacy.export import Statistics, make_statistics
 from desk.advocacy.records import Dimension, advocacy_record
@@ -21,6 +23,7 @@ from desk.advocacy.suppression import HIDDEN, TooFewReports
 from desk.evidence.custody import CustodyLog
 from desk.evidence.package import build_package
 from desk.i18n import N_
+from desk.labels import value_label
 from desk.web.base import DeskHandler
 from desk.web.case import CASE_PATH, CaseHandler
 from desk.web.registry import Registry
@@ -81,16 +84,47 @@ class StatisticsPage(StatisticsHandler):
 
 
 class StatisticsFile(StatisticsHandler):
-    """``/statistics/files/NAME``: one file of the export, made now."""
+    """``/statistics/files/NAME``: one file of the export, made now. A chart the page shows
+    (not ``?download``) is drawn in the page's language; downloads are the exported files."""
 
     def get(self, name: str) -> None:
-        statistics = self.statistics(charts=name.startswith("chart-"))
-        if statistics is None or name not in statistics.files:
+        download = self.get_query_argument("download", None) is not None
+        statistics = self.statistics(charts=False)
+        if statistics is None:
             raise HTTPError(404)
+        content = statistics.files.get(name) or self._chart(
+            statistics, name, translated=not download
+        )
         self.set_header("Content-Type", _TYPES[name.rsplit(".", 1)[1]])
-        if self.get_query_argument("download", None) is not None:
+        if download:
             self.set_header("Content-Disposition", f'attachment; filename="{name}"')
-        self.finish(statistics.files[name])
+        self.finish(content)
+
+    def _chart(self, statistics: Statistics, name: str, *, translated: bool) -> bytes:
+        stem, _, extension = name.partition(".")
+        for dimension, table in statistics.published.one_way.items():
+            if stem == f"chart-{dimension.value}":
+                text = self._chart_text(statistics, dimension) if translated else None
+                return draw_chart(table, statistics.about, extension, text)
+        raise HTTPError(404)
+
+    def _chart_text(self, statistics: Statistics, dimension: Dimension) -> ChartText:
+        _, about, table = self.translate, statistics.about, statistics.published.one_way[dimension]
+        subtitle = _("{count} consented reports").format(count=about.reports)
+        if about.first_month:  # isolated left to right, as the marks (ChartText.isolate)
+            subtitle += f" — \u2066{about.first_month} – {about.last_month}\u2069"
+        key = ANSWER_OF.get(dimension)
+        return ChartText(
+            title=_(TITLES[dimension]),
+            subtitle=subtitle,
+            caveat=_(CAVEAT),
+            axis=_("Reports"),
+            withheld=_("Withheld: too few reports to show safely."),
+            categories={
+                code: value_label(key, code, self.language, _) for code in table.cells if key
+            },
+            isolate=True,
+        )
 
 
 class PackageHandler(CaseHandler):

@@ -68,9 +68,15 @@ def test_statistics_page_shows_the_charts_in_english_and_arabic_and_a_case_is_pa
             assert FREE_TEXT not in text
             assert "tiktok" not in text.lower()
             page.screenshot(path=tmp_path / f"statistics-{language}.png", full_page=True)
-        svg = page.request.get(f"{desk.origin}/statistics/files/chart-platform.svg").text()
-        assert "8 reports" in svg
-        assert "not a measure of prevalence" in svg
+            # The page's charts speak its language (SVG text: the browser shapes the Arabic).
+            svg = page.request.get(f"{desk.origin}/statistics/files/chart-platform.svg").text()
+            assert count in svg
+            assert ("ليست مقياسًا" if language == "ar" else "not a measure of prevalence") in svg
+        exported = page.request.get(
+            f"{desk.origin}/statistics/files/chart-platform.svg?download=1"
+        ).text()
+        assert "8 reports" in exported
+        assert "not a measure of prevalence" in exported
 
         reference = CASES[0].reference
         page.goto(f"{desk.origin}/case/{reference}?lang=en")
