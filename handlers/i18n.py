@@ -97,3 +97,5 @@ def translations(language: str) -> gettext.NullTranslations:
 def translator(language: str) -> Translate:
     """A ``_`` function for ``language``: the translated message, or the English id as fallback."""
     return translations(language).gettext
+
+

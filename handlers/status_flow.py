@@ -340,10 +340,8 @@ class StatusFlow:
         if not isinstance(result, Refused) and earlier:
             combined = f"{earlier}\n\n{result.text}"
             # The whole addition is held to the limit, not each message of it.
-            result = (
-                too_long(limit, len(combined))
-                if len(combined) > limit
-                else replace(result, text=combined)
+            result = too_long(limit, len(combined)) if len(combined) > limit else replace(
+                result, text=combined
             )
         if isinstance(result, Refused):
             await self._say(context, session, result.notice.render(_), SEND_BUTTON)

@@ -97,7 +97,9 @@ class DeskHandler(RequestHandler):
             raise HTTPError(403, "foreign Host")
         given = self.get_query_argument(TOKEN_ARGUMENT, None)
         if given is not None and hmac.compare_digest(given.encode(), context.token.encode()):
-            self.set_cookie(TOKEN_COOKIE, context.token, httponly=True, samesite="Strict", path="/")
+            self.set_cookie(
+                TOKEN_COOKIE, context.token, httponly=True, samesite="Strict", path="/"
+            )
             self.redirect(self.request.path)
             return
         cookie = self.get_cookie(TOKEN_COOKIE) or ""

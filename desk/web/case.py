@@ -76,9 +76,7 @@ class ReplyHandler(CaseHandler):
         number = _reply_number(self.get_body_argument("number", ""), case.record.replies + 1)
         try:
             data = signed_reply_file(
-                case.report,
-                self.desk.book.identity.keys,
-                self.get_body_argument("text", ""),
+                case.report, self.desk.book.identity.keys, self.get_body_argument("text", ""),
                 number,
             )
         except DeskError:  # the page offers no composer without a mailbox: the text was empty

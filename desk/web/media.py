@@ -42,7 +42,9 @@ class AttachmentHandler(_FileHandler):
         self.set_header("Content-Type", media_type or "application/octet-stream")
         if self.get_query_argument("save", None) or media_type is None:
             # The file's name was checked as a safe name when the body was decoded.
-            self.set_header("Content-Disposition", f'attachment; filename="{attachment.file_name}"')
+            self.set_header(
+                "Content-Disposition", f'attachment; filename="{attachment.file_name}"'
+            )
         self.set_header("Accept-Ranges", "bytes")
         wanted = _RANGE.match(self.request.headers.get("Range", ""))
         if wanted and (wanted.group(1) or wanted.group(2)):

@@ -34,7 +34,9 @@ class Registry:
     nav: list[Link] = field(default_factory=list)
     case_actions: list[Link] = field(default_factory=list)
 
-    def route(self, pattern: str, handler: type[RequestHandler], **kwargs: Any) -> None:
+    def route(
+        self, pattern: str, handler: type[RequestHandler], **kwargs: Any
+    ) -> None:
         """Serve ``pattern`` (a tornado URL pattern) with ``handler``."""
         self.routes.append((pattern, handler, kwargs))
 
