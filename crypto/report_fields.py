@@ -22,3 +22,4 @@ KEY_LINK: Final = "incident.link"  # free text, one answer per link
 KEY_PLATFORM_RESPONSE: Final = "platform.response"
 KEY_REPLY_WANTED: Final = "reporter.wants_reply"
 KEY_ADVOCACY: Final = "consent.advocacy"  # "yes": the report may be counted in statistics
+KEY_ADDENDUM_TEXT: Final = "addendum.text"  # free text: the body of an addition to a case

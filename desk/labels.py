@@ -1,8 +1,9 @@
 """Human labels for what a report holds: its answers' keys and coded values, in the desk's language.
 
 A sealed report holds stable codes (``incident.platform: dating_app``), the same whatever language
-the reporter used; the bot defines them (``bot.services.report_submission`` and
-``handlers.choices``, which this package may not import: a test checks the two agree). Country
+the reporter used. The answer keys come from :mod:`crypto.report_fields`, which the bot writes
+with; the coded values are the bot's (``handlers.choices``, which this package may not import: a
+test checks the two agree). Country
 and month names come from Unicode CLDR through Babel, as in the bot. Free text — the reporter's
 account, links — is never translated: it is shown as written.
 """
@@ -14,31 +15,35 @@ from collections.abc import Mapping
 from babel import Locale
 from babel.dates import get_month_names
 
+from crypto.report_fields import KEY_ADDENDUM_TEXT as ADDENDUM_TEXT
+from crypto.report_fields import KEY_ADVOCACY as ADVOCACY
+from crypto.report_fields import KEY_COUNTRY as COUNTRY
+from crypto.report_fields import KEY_DANGER as DANGER
+from crypto.report_fields import KEY_DESCRIPTION as DESCRIPTION
+from crypto.report_fields import KEY_LANGUAGE as LANGUAGE
+from crypto.report_fields import KEY_LINK as LINK
+from crypto.report_fields import KEY_MONTH as MONTH
+from crypto.report_fields import KEY_PLATFORM as PLATFORM
+from crypto.report_fields import KEY_PLATFORM_RESPONSE as PLATFORM_RESPONSE
+from crypto.report_fields import KEY_REPLY_WANTED as REPLY_WANTED
+from crypto.report_fields import KEY_TYPE as INCIDENT_TYPE
+from crypto.report_fields import KEY_YEAR as YEAR
 from desk.i18n import LANGUAGE_NAMES, N_, Translate
-
-LANGUAGE = "reporter.language"
-INCIDENT_TYPE = "incident.type"
-PLATFORM = "incident.platform"
-COUNTRY = "incident.country"
-MONTH = "incident.month"
-DESCRIPTION = "incident.description"
-LINK = "incident.link"
-ADDENDUM_TEXT = "addendum.text"
 
 #: The answers as the case page names them, in the order the reporter gave them.
 ANSWER_LABELS: Mapping[str, str] = {
     LANGUAGE: N_("Reporter's language"),
-    "reporter.in_danger": N_("In danger now"),
+    DANGER: N_("In danger now"),
     INCIDENT_TYPE: N_("Incident type"),
     PLATFORM: N_("Platform"),
     COUNTRY: N_("Country"),
-    "incident.year": N_("Year"),
+    YEAR: N_("Year"),
     MONTH: N_("Month"),
     DESCRIPTION: N_("What happened, in the reporter's words"),
     LINK: N_("Link"),
-    "platform.response": N_("What the platform did"),
-    "reporter.wants_reply": N_("Wants a reply"),
-    "consent.advocacy": N_("Agrees to anonymous use in advocacy"),
+    PLATFORM_RESPONSE: N_("What the platform did"),
+    REPLY_WANTED: N_("Wants a reply"),
+    ADVOCACY: N_("Agrees to anonymous use in advocacy"),
     ADDENDUM_TEXT: N_("Added information"),
 }
 
@@ -61,16 +66,16 @@ VALUE_LABELS: Mapping[str, Mapping[str, str]] = {
         "x": N_("X (Twitter)"),
         "other": N_("Other platform"),
     },
-    "platform.response": {
+    PLATFORM_RESPONSE: {
         "not_reported": N_("Not reported to the platform"),
         "nothing": N_("Reported; nothing happened"),
         "removed": N_("Reported; the platform removed it"),
         "not_against_rules": N_("Reported; the platform said it broke no rule"),
         "unknown": N_("The reporter does not know"),
     },
-    "reporter.in_danger": _YES_NO,
-    "reporter.wants_reply": _YES_NO,
-    "consent.advocacy": _YES_NO,
+    DANGER: _YES_NO,
+    REPLY_WANTED: _YES_NO,
+    ADVOCACY: _YES_NO,
 }
 
 _BRANDS = {name.casefold(): name for name in

@@ -91,6 +91,7 @@ from crypto import (
 )
 from crypto.keys import Ed25519PublicKey, X25519PublicKey, X25519SecretKey
 from crypto.receipts import LOOKUP_TAG_BYTES
+from crypto.report_fields import KEY_ADDENDUM_TEXT
 from handlers.draft import Draft
 from handlers.ports import HousekeepingPort
 from handlers.reply_commands import install_reply_commands
@@ -111,9 +112,6 @@ from storage.outbox import DEFAULT_GRID, DeliverySchedule
 from storage.repositories import MailboxRepository, ReportRepository
 
 _log = get_logger("mailbox")
-
-# Answer key of an addendum's text in its report body (docs/crypto.md, "Report body").
-ADDENDUM_TEXT_FIELD = "addendum.text"
 
 # Caseworker-facing refusals, English only, in one place.
 NOT_YOUR_CASE = "you can reply only to an open case assigned to you, as a verified caseworker"
@@ -666,7 +664,7 @@ def _signed_by(reply_file: ReplyFile, recipient: Recipient) -> bool:
 
 def _addendum_body(draft: Draft) -> ReportBody:
     """The addendum's plaintext: the text (if any), then the cleaned files."""
-    answers = [Answer(ADDENDUM_TEXT_FIELD, draft.what_happened)] if draft.what_happened else []
+    answers = [Answer(KEY_ADDENDUM_TEXT, draft.what_happened)] if draft.what_happened else []
     try:
         attachments = [
             body_attachment(a, safe_file_name(a.filename, fallback=f"file-{number}"))

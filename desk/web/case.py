@@ -13,10 +13,11 @@ import datetime as dt
 from tornado.web import HTTPError
 
 from crypto.keyfile import write_private_file
+from crypto.report_fields import KEY_LINK as LINK
 from crypto.sealed_file import OpenedFile
 from desk.casebook import Case
 from desk.errors import DeskError
-from desk.labels import FREE_TEXT, LINK
+from desk.labels import FREE_TEXT
 from desk.pdf_pages import page_count
 from desk.replies import reply_file_name, signed_reply_file
 from desk.store import CaseState, Note

@@ -12,9 +12,12 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from crypto.keyfile import WrongPassphrase
+from crypto.report_fields import KEY_COUNTRY as COUNTRY
+from crypto.report_fields import KEY_LANGUAGE as LANGUAGE
+from crypto.report_fields import KEY_PLATFORM as PLATFORM
+from crypto.report_fields import KEY_TYPE as INCIDENT_TYPE
 from desk.casebook import Refusal
 from desk.i18n import N_
-from desk.labels import COUNTRY, INCIDENT_TYPE, LANGUAGE, PLATFORM
 from desk.web.base import UNLOCK_PATH, DeskHandler
 from desk.web.registry import Registry
 

@@ -9,7 +9,7 @@ import pytest
 
 import bot.services.report_submission as submission
 import desk
-from bot.services.mailbox import ADDENDUM_TEXT_FIELD
+from crypto.report_fields import KEY_ADDENDUM_TEXT
 from desk.i18n import LANGUAGES, catalogue
 from desk.labels import ANSWER_LABELS, VALUE_LABELS, value_label
 from handlers.choices import INCIDENT_TYPES, PLATFORM_RESPONSES, PLATFORMS
@@ -45,7 +45,7 @@ def test_translations_keep_their_placeholders(language: str) -> None:
 
 def test_every_answer_key_the_bot_writes_has_a_label() -> None:
     keys = {value for name, value in vars(submission).items() if name.startswith("KEY_")}
-    assert keys | {ADDENDUM_TEXT_FIELD} <= set(ANSWER_LABELS)
+    assert keys | {KEY_ADDENDUM_TEXT} <= set(ANSWER_LABELS)
 
 
 @pytest.mark.parametrize(
