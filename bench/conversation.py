@@ -4,7 +4,7 @@ Run from the repository root::
 
     python -m bench.conversation [--reporters 1 10 50] [--drafts 1000]
                                  [--messages-per-second 1000] [--think-seconds 0.2]
-                                 [--burst 30]
+                                 [--burst 30] [--rounds 1] [--profile DIR]
 
 The bot is ``sanad run`` in a subprocess, as deployed, polling the local Bot API server that runs
 in this process (so the server's work is not counted against the bot's memory). Simulated
@@ -13,7 +13,18 @@ statement; no attachments) with every one of them in the conversation at once; e
 the bot's answer before its next update, as a person does. A reporter told the bot is busy (the
 bounded Argon2id queue is full) presses Submit again, as the bot asks. The same run is made
 against a plain echo bot (``python -m bench.conversation echo-bot``: PTB with the same
-concurrency, one answer per update) over the same server: that is the baseline.
+concurrency, one Bot API call per update) over the same server: that is the baseline.
+
+CPU: the bot's and the echo bot's user plus system time over their runs, from ``/proc``; the
+bot's Argon2id is the time of its derivation threads (``crypto.kdf_pool``'s, found by name with
+``py-spy dump``, which needs ptrace), and one derivation alone is also timed in this process for
+comparison (``argon2id_cpu_ms_alone``). ``cpu_ratio`` is (Argon2id per report ×
+reports + the echo bot's CPU per update × Sanad's updates) ÷ Sanad's CPU: the share of Sanad's
+CPU that a bot doing nothing but the unavoidable derivation and one call per update would spend
+too. A button step costs Sanad two calls (answer the press, edit the message), so about 0.76 is
+the best it can reach. ``--rounds N`` repeats each count of reporters and prints the median
+ratio; ``--profile DIR`` samples every run with ``py-spy`` (the GIL holder only, so the Argon2id
+threads, which release it, stay out of the way of the per-update work).
 
 Sanad's outgoing calls go through PTB's rate limiter at ``delivery.messages_per_second`` (30 in a
 deployment, Telegram's own limit); the bench lifts it (``--messages-per-second``) to measure the
@@ -47,7 +58,9 @@ import dataclasses
 import json
 import os
 import random
+import signal
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -72,7 +85,7 @@ from bot.local_api import ChatMessage, LocalBotApi, UserChat
 from bot.local_api.ptb import polling
 from bot.services.erase_journal import FLUSH_SECONDS
 from crypto.keys import OrganisationKeys
-from crypto.receipts import generate_receipt
+from crypto.receipts import PEPPER_BYTES, SALT_BYTES, derive_mailbox, generate_receipt
 from handlers.choices import country_name, month_name
 from handlers.i18n import LANGUAGE_NAMES, translator
 from tests.delivery.conftest import TOKEN_ENV, certified_state_dir, config_text
@@ -280,10 +293,50 @@ async def run_people(
     )
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of process ``pid`` so far, from ``/proc/PID/stat``."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+def _cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User plus system CPU time so far of process ``pid`` (or of its ``thread``), from
+    ``/proc``."""
+    stat = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
+    fields = stat.read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def argon2id_cpu_seconds(runs: int = 3) -> float:
+    """CPU seconds of one receipt derivation (Argon2id INTERACTIVE) alone, the least of ``runs``.
+
+    Measured in this process's own thread (``time.thread_time``), one at a time: a floor. The
+    bot pays more per derivation (two run at once on its two workers and share the caches and
+    the memory bus), which :func:`kdf_threads_cpu_seconds` measures.
+    """
+    salt, pepper = os.urandom(SALT_BYTES), os.urandom(PEPPER_BYTES)
+    times = []
+    for _run in range(runs):
+        started = time.thread_time()
+        derive_mailbox(generate_receipt(), salt=salt, pepper=pepper)
+        times.append(time.thread_time() - started)
+    return min(times)
+
+
+# crypto.kdf_pool names its worker threads so; they run nothing but the derivations.
+KDF_THREAD_PREFIX = "sanad-kdf-"
+PY_SPY = str(Path(sys.executable).with_name("py-spy"))
+
+
+async def kdf_threads_cpu_seconds(pid: int) -> float:
+    """CPU seconds so far of the Argon2id worker threads of process ``pid``: what its receipt
+    derivations have cost it. ``py-spy dump`` names each thread; ``/proc`` gives its time."""
+    spy = await asyncio.create_subprocess_exec(
+        PY_SPY, "dump", "--pid", str(pid), "--json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _err = await spy.communicate()
+    if spy.returncode != 0:
+        raise RuntimeError("py-spy could not read the bot's threads (it needs ptrace)")
+    return sum(
+        _cpu_seconds(pid, thread["os_thread_id"])
+        for thread in json.loads(out)
+        if str(thread.get("thread_name") or "").startswith(KDF_THREAD_PREFIX)
+    )
 
 
 def _proc_status_kib(pid: int, field: str) -> int:
@@ -411,14 +464,46 @@ class Bench:
             yield Running(self.api, child, username, calls, self.think_seconds)
 
 
-async def throughput(bench: Bench, reporters: list[int]) -> list[dict[str, Any]]:
+@asynccontextmanager
+async def sampled(pid: int, output: Path | None) -> AsyncIterator[None]:
+    """While inside, ``py-spy record`` samples process ``pid`` into ``output`` (collapsed stacks,
+    one line per stack with its count, for ``flamegraph.pl`` or speedscope); nothing if ``None``.
+
+    Only samples holding the GIL are kept: the Python work per update, without the Argon2id
+    threads (libsodium releases the GIL). Sampling is non-blocking, so the process is not
+    paused; py-spy's own CPU is its process's, not the bot's, but a profiled run's figures are
+    read as a profile, not as the benchmark.
+    """
+    if output is None:
+        yield
+        return
+    spy = await asyncio.create_subprocess_exec(
+        PY_SPY, "record", "--pid", str(pid),
+        "--format", "raw", "--output", str(output), "--rate", "250", "--nonblocking", "--gil",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+        await spy.wait()
+
+
+async def throughput(
+    bench: Bench, reporters: list[int], rounds: int = 1, profile: Path | None = None
+) -> list[dict[str, Any]]:
+    """Per count of reporters, ``rounds`` times: Sanad, then the echo bot, each a fresh process;
+    with ``profile``, each run's samples (the last round's)."""
     rows: list[dict[str, Any]] = []
     first_id = 8_000_000
-    for count in reporters:
+    for count in (count for count in reporters for _round in range(rounds)):
         async with bench.sanad() as sanad:
+            kdf = await kdf_threads_cpu_seconds(sanad.process.pid)
             cpu = _cpu_seconds(sanad.process.pid)
-            run = await run_people(sanad, count, first_id, whole_report)
+            async with sampled(sanad.process.pid, profile and profile / f"sanad-{count}.txt"):
+                run = await run_people(sanad, count, first_id, whole_report)
             cpu = _cpu_seconds(sanad.process.pid) - cpu
+            kdf = await kdf_threads_cpu_seconds(sanad.process.pid) - kdf
             deletes = sanad.calls["deleteMessages"]
             await stop(sanad.process)
             assert sanad.database is not None
@@ -426,10 +511,16 @@ async def throughput(bench: Bench, reporters: list[int]) -> list[dict[str, Any]]
         first_id += count
         async with bench.echo() as echo:
             echo_cpu = _cpu_seconds(echo.process.pid)
-            baseline = await run_people(echo, count, first_id, echo_conversation)
+            async with sampled(echo.process.pid, profile and profile / f"echo-{count}.txt"):
+                baseline = await run_people(echo, count, first_id, echo_conversation)
             echo_cpu = _cpu_seconds(echo.process.pid) - echo_cpu
         first_id += count
+        alone = argon2id_cpu_seconds()
+        reports = count - run.abandoned
+        # As the bot paid for them, one derivation per report.
+        argon2id = kdf / reports if reports else 0.0
         rate, echo_rate = run.updates / run.seconds, baseline.updates / baseline.seconds
+        echo_per_update = echo_cpu / baseline.updates
         rows.append({
             "reporters": count,
             "reports_per_second": round((count - run.abandoned) / run.seconds, 2),
@@ -450,7 +541,16 @@ async def throughput(bench: Bench, reporters: list[int]) -> list[dict[str, Any]]
             "housekeeping_rows_left": writes["left"],
             # CPU of the bot process alone (the server and the simulated people are not in it).
             "bot_cpu_ms_per_update": round(cpu / run.updates * 1000, 2),
-            "echo_cpu_ms_per_update": round(echo_cpu / baseline.updates * 1000, 2),
+            "echo_cpu_ms_per_update": round(echo_per_update * 1000, 2),
+            "argon2id_cpu_ms": round(argon2id * 1000, 1),
+            "argon2id_cpu_ms_alone": round(alone * 1000, 1),
+            # Sanad's CPU per update beyond its one Argon2id derivation per report.
+            "bot_cpu_ms_per_update_beyond_argon2id": round(
+                (cpu - argon2id * reports) / run.updates * 1000, 2
+            ),
+            # What an echo bot would spend on the same updates plus the derivations Sanad
+            # cannot avoid, over what Sanad spent: 1.0 is "no cost of its own beyond the echo".
+            "cpu_ratio": round((argon2id * reports + echo_per_update * run.updates) / cpu, 3),
             "seconds": round(run.seconds, 2),
             "load_average_1min": round(os.getloadavg()[0], 2),
         })
@@ -594,7 +694,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         async with LocalBotApi.running() as api:
             bench = Bench(api, Path(folder), args.messages_per_second, args.think_seconds)
-            rows = await throughput(bench, args.reporters) if args.reporters else []
+            rows = (
+                await throughput(bench, args.reporters, args.rounds, args.profile)
+                if args.reporters else []
+            )
             memory = (
                 await draft_memory(bench, args.drafts, args.wave, args.draft_depth)
                 if args.drafts else None
@@ -608,13 +711,23 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "messages_per_second_limit": args.messages_per_second,
         "think_seconds": args.think_seconds,
         "throughput": rows,
+        # Per count of reporters, the median of its rounds: the figure to read on a shared machine.
+        "cpu_ratio_median": {
+            count: statistics.median(r["cpu_ratio"] for r in rows if r["reporters"] == count)
+            for count in dict.fromkeys(args.reporters)
+        },
         "memory": memory,
         "submit_burst": burst,
     }
 
 
 def echo_bot(api_url: str) -> None:
-    """A plain echo bot: each text or press gets one message with one button back."""
+    """A plain echo bot: each text or press gets one Bot API call, a message with one button.
+
+    A press is not answered (``answerCallbackQuery``): the baseline is the least a bot can do
+    per update, so that a button step's second call (Sanad answers the press, then edits the
+    message) shows in the ratio as the cost it is.
+    """
     button = InlineKeyboardMarkup([[InlineKeyboardButton("again", callback_data="again")]])
 
     async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -623,9 +736,7 @@ def echo_bot(api_url: str) -> None:
             await context.bot.send_message(update.effective_chat.id, text, reply_markup=button)
 
     async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        if query is not None and update.effective_chat is not None:
-            await query.answer()
+        if update.callback_query is not None and update.effective_chat is not None:
             await context.bot.send_message(update.effective_chat.id, "again", reply_markup=button)
 
     async def serve() -> None:
@@ -669,7 +780,15 @@ def main() -> None:
                         help="accounts guessing receipts through /status during the burst")
     parser.add_argument("--guess-interval", type=float, default=3.0,
                         help="seconds between one account's guesses, on average")
-    print(json.dumps(asyncio.run(measure(parser.parse_args()))))
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="throughput runs per count of reporters (the median ratio is shown)")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="sample each throughput run with py-spy into DIR "
+                        "(sanad-N.txt, echo-N.txt: collapsed stacks)")
+    args = parser.parse_args()
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    print(json.dumps(asyncio.run(measure(args))))
 
 
 if __name__ == "__main__":
