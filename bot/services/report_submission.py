@@ -64,7 +64,7 @@ from crypto import (
 )
 from crypto.keys import Ed25519PublicKey, X25519PublicKey
 
-# Answer keys of a report body, as a caseworker's ``sanad caseworker open`` shows them.
+# Answer keys of a report body (crypto.report_fields: the desk reads the same ones).
 from crypto.report_fields import (
     KEY_ADVOCACY,
     KEY_COUNTRY,

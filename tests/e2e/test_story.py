@@ -26,7 +26,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.local_api import LocalBotApi
-from bot.services.report_submission import (
+from crypto import organisation_signing_fingerprint
+from crypto.report_fields import (
     KEY_ADVOCACY,
     KEY_COUNTRY,
     KEY_DANGER,
@@ -40,7 +41,6 @@ from bot.services.report_submission import (
     KEY_TYPE,
     KEY_YEAR,
 )
-from crypto import organisation_signing_fingerprint
 from handlers.choices import country_name, month_name
 from handlers.i18n import LANGUAGE_NAMES, translator
 from storage.models import OutboxEntry, Report

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.services.report_submission import (
+from crypto import AttachmentKind, ReportBody
+from crypto.report_fields import (
     KEY_ADVOCACY,
     KEY_COUNTRY,
     KEY_DANGER,
@@ -27,7 +28,6 @@ from bot.services.report_submission import (
     KEY_TYPE,
     KEY_YEAR,
 )
-from crypto import AttachmentKind, ReportBody
 from handlers.choices import country_name, month_name
 from storage.models import Language
 from tests.handlers import samples
