@@ -21,6 +21,7 @@ from bot.jobs.erase import register_erase_job
 from bot.jobs.forward import register_forward_job
 from bot.jobs.journal import register_journal_job
 from bot.jobs.purge import register_purge_job
+from bot.readable_updates import ReadableUpdatesRequest
 from bot.runtime import Runtime
 from bot.services.caseworkers import register_caseworker_commands
 from bot.services.erase_journal import EraseJournal
@@ -62,6 +63,8 @@ def build_application(config: Config, token: BotToken, runtime: Runtime) -> Appl
         .token(token.reveal())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
+        # An update the library cannot read is skipped and counted, never a stuck batch.
+        .get_updates_request(ReadableUpdatesRequest())
         # max_retries=0: a RetryAfter reaches the caller, which reschedules (forward job).
         .rate_limiter(
             AIORateLimiter(overall_max_rate=config.delivery.messages_per_second, max_retries=0)
