@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, settings
 FULL = os.environ.get("SANAD_RELIABILITY_FULL") == "1"
 
 STATE_MACHINE = settings(
-    max_examples=60 if FULL else 3,
-    stateful_step_count=60 if FULL else 20,
+    max_examples=60 if FULL else 8,
+    stateful_step_count=80 if FULL else 15,
     deadline=None,  # steps wait on a real bot: their time says nothing about correctness
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    derandomize=not FULL,  # CI runs the same sequences every time; full runs explore
+    derandomize=not FULL,  # CI replays the same sequences every run; full runs explore
     print_blob=True,
 )
