@@ -18,14 +18,16 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+import random
 import socket
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tornado.web import RequestHandler
 
+from bot.local_api.limits import Fault
 from bot.local_api.state import BotState, World
 
 
@@ -134,3 +136,12 @@ async def answer_spoilt(
     handler.set_status(200)
     handler.set_header("Content-Type", "application/json")
     handler.finish(text)
+
+
+def failing_share(
+    share: float, faults: Sequence[Fault], length: int, seed: int
+) -> list[Fault | None]:
+    """A reproducible sequence for :meth:`FaultInjector.inject`: each call fails with
+    probability ``share``, with one of ``faults`` drawn at random (a mix one plan cannot give)."""
+    draw = random.Random(seed)  # noqa: S311 - reproducible faults, not secrets # nosec B311
+    return [draw.choice(faults) if draw.random() < share else None for _ in range(length)]

@@ -7,6 +7,7 @@ and steps, and the soak's reporters and minutes (docs/BENCHMARKS.md, "Reliabilit
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from hypothesis import HealthCheck, settings
 
@@ -19,4 +20,31 @@ STATE_MACHINE = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=not FULL,  # CI replays the same sequences every run; full runs explore
     print_blob=True,
+)
+
+
+@dataclass(frozen=True)
+class SoakSettings:
+    """The soak's load: simulated reporters, how long, and when the bot is restarted."""
+
+    reporters: int
+    seconds: float
+    # Memory is compared between this many seconds after the last start and the end.
+    memory_mark_seconds: float
+    # Seconds into the run at which the bot is stopped with SIGTERM, then with SIGKILL.
+    sigterm_at: float
+    sigkill_at: float
+    # Whether to wait for held messages' erasure (erase_journal.OUTSIDE_HOLD, two minutes, and
+    # the erase job's minute) and then require an empty housekeeping table.
+    final_purge: bool
+
+
+SOAK = (
+    SoakSettings(reporters=200, seconds=600, memory_mark_seconds=60, sigterm_at=90,
+                 sigkill_at=180, final_purge=True)
+    if FULL
+    # CI: a few dozen reporters for under a minute with both restarts; the final purge's
+    # three-minute wait is left to the full run.
+    else SoakSettings(reporters=24, seconds=45, memory_mark_seconds=12, sigterm_at=8,
+                      sigkill_at=16, final_purge=False)
 )
