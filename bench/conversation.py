@@ -47,6 +47,7 @@ import dataclasses
 import json
 import os
 import random
+import secrets
 import sqlite3
 import sys
 import tempfile
@@ -72,7 +73,7 @@ from bot.local_api import ChatMessage, LocalBotApi, UserChat
 from bot.local_api.ptb import polling
 from bot.services.erase_journal import FLUSH_SECONDS
 from crypto.keys import OrganisationKeys
-from crypto.receipts import generate_receipt
+from crypto.receipts import derive_master_secret, generate_receipt
 from handlers.choices import country_name, month_name
 from handlers.i18n import LANGUAGE_NAMES, translator
 from tests.delivery.conftest import TOKEN_ENV, certified_state_dir, config_text
@@ -411,8 +412,21 @@ class Bench:
             yield Running(self.api, child, username, calls, self.think_seconds)
 
 
+def argon2id_cpu_seconds(samples: int = 3) -> float:
+    """CPU seconds of one receipt derivation (Argon2id INTERACTIVE), the median of ``samples``,
+    in this process: the one derivation each report costs the bot, whatever else it does."""
+    salt = secrets.token_bytes(16)
+    timings = []
+    for _ in range(samples):
+        started = time.process_time()
+        derive_master_secret(generate_receipt(), salt=salt)
+        timings.append(time.process_time() - started)
+    return sorted(timings)[samples // 2]
+
+
 async def throughput(bench: Bench, reporters: list[int]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+    argon2id = argon2id_cpu_seconds()
     first_id = 8_000_000
     for count in reporters:
         async with bench.sanad() as sanad:
@@ -430,6 +444,7 @@ async def throughput(bench: Bench, reporters: list[int]) -> list[dict[str, Any]]
             echo_cpu = _cpu_seconds(echo.process.pid) - echo_cpu
         first_id += count
         rate, echo_rate = run.updates / run.seconds, baseline.updates / baseline.seconds
+        reports = count - run.abandoned
         rows.append({
             "reporters": count,
             "reports_per_second": round((count - run.abandoned) / run.seconds, 2),
@@ -451,6 +466,15 @@ async def throughput(bench: Bench, reporters: list[int]) -> list[dict[str, Any]]
             # CPU of the bot process alone (the server and the simulated people are not in it).
             "bot_cpu_ms_per_update": round(cpu / run.updates * 1000, 2),
             "echo_cpu_ms_per_update": round(echo_cpu / baseline.updates * 1000, 2),
+            "argon2id_cpu_ms_per_report": round(argon2id * 1000, 1),
+            "bot_cpu_ms_per_update_beyond_argon2id": round(
+                (cpu - argon2id * reports) / run.updates * 1000, 2
+            ),
+            # What an ideal Sanad would spend (its one derivation per report, and per update
+            # what the echo bot spends) over what it spent; 1.0 is the floor, 0.7 the target.
+            "lightness": round(
+                (argon2id * reports + echo_cpu / baseline.updates * run.updates) / cpu, 3
+            ),
             "seconds": round(run.seconds, 2),
             "load_average_1min": round(os.getloadavg()[0], 2),
         })
