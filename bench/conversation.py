@@ -15,6 +15,11 @@ bounded Argon2id queue is full) presses Submit again, as the bot asks. The same 
 against a plain echo bot (``python -m bench.conversation echo-bot``: PTB with the same
 concurrency, one answer per update) over the same server: that is the baseline.
 
+Lightness: the bench derives one receipt (Argon2id INTERACTIVE) in its own process and reports
+its CPU, the bot's CPU per update beyond one derivation per report, and ``lightness`` — what an
+ideal Sanad would spend (one derivation per report plus, per update, what the echo bot spends)
+over what Sanad spent; 1.0 would be no cost beyond that, the target is 0.7.
+
 Sanad's outgoing calls go through PTB's rate limiter at ``delivery.messages_per_second`` (30 in a
 deployment, Telegram's own limit); the bench lifts it (``--messages-per-second``) to measure the
 bot's own cost, and says which limit it used. The server counts ``deleteMessages`` calls: each

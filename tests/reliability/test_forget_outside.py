@@ -27,4 +27,4 @@ async def test_forget_outside_a_conversation_empties_the_chat_at_once(tmp_path: 
             await chat.send_text("hello")
             await chat.wait_for(lambda m: m.from_bot)
             await chat.send_command("forget")
-            await chat.wait_until(lambda: not chat.messages(), timeout=5)
+            await chat.wait_until(lambda: not chat.messages(), timeout=3)
