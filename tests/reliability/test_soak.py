@@ -26,16 +26,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.local_api import Fault, LocalApiUsageError, LocalBotApi
+from bot.local_api import ChatMessage, Fault, LocalApiUsageError, LocalBotApi, UserChat
 from bot.local_api.faults import failing_share
 from storage.models import Housekeeping as HousekeepingRow
 from storage.models import Report
@@ -55,7 +57,29 @@ FAULTED_METHODS = ("getUpdates", "sendMessage", "editMessageText", "editMessageR
 FAULTS = (Fault.rate_limited(1), Fault.server_error(), Fault.hang())
 # sendDocument also loses acknowledgements after the file went out: the only repeat I8 allows.
 DOCUMENT_FAULTS = (*FAULTS, Fault.hang(after_effect=True))
+ANSWER_SECONDS = 30.0
 _CASE = re.compile(r"Case reference: \W*([0-9A-Z]+(?:-[0-9A-Z]+)*)")
+
+
+class PatientChat:
+    """A reporter's view of their chat, as a person uses it: they wait up to half a minute for
+    an answer (the bot may be restarting, or a call failed and is retried), then read it for a
+    few seconds before they act again. Everything else is the :class:`UserChat`'s."""
+
+    def __init__(self, chat: UserChat, think: random.Random) -> None:
+        self._chat = chat
+        self._think = think
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._chat, name)
+
+    async def wait_for(
+        self, predicate: Callable[[ChatMessage], bool] = lambda _m: True, *,
+        timeout: float = ANSWER_SECONDS, since: int | None = None,  # noqa: ASYNC109
+    ) -> ChatMessage:
+        answer = await self._chat.wait_for(predicate, timeout=timeout, since=since)
+        await asyncio.sleep(self._think.uniform(*SOAK.think_seconds))
+        return answer
 
 
 def _rss_kib(pid: int) -> int:
@@ -109,7 +133,7 @@ class Soak:
         stage[0] = "forget"
         forget = await chat.send_command("forget")
         await chat.wait_until(lambda: all(m.message_id != forget.message_id
-                                          for m in chat.messages()), timeout=10)
+                                          for m in chat.messages()), timeout=ANSWER_SECONDS)
         stage[0] = "begin"
         await begin(reporter)
         stage[0] = "narrative"
@@ -128,15 +152,17 @@ class Soak:
 
     async def reporter(self, number: int) -> None:
         chat = self.api.open_chat(7_400_000_000 + number, f"R{number}", language_code="en")
-        reporter = Reporter(chat)
+        think = random.Random(number)
+        reporter = Reporter(PatientChat(chat, think))  # type: ignore[arg-type]
         stage = [""]
+        await asyncio.sleep(think.uniform(0, 5))  # people do not all start at once
         while time.monotonic() < self.deadline:
             try:
                 await self.one_report(reporter, stage)
             except (TimeoutError, LocalApiUsageError):
-                # No answer in time: start again, as a person would.
+                # No answer in time: start again a little later, as a person would.
                 self.attempts_failed[stage[0]] += 1
-                await asyncio.sleep(1)
+                await asyncio.sleep(think.uniform(5, 15))
 
     # --- the bot's lives ---
 
