@@ -21,6 +21,7 @@ tests/reliability/test_stateful_regressions.py as a plain test.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -143,6 +144,18 @@ class ReporterMachine(RuleBasedStateMachine):
         language = LANGUAGES[USERS.index(user)]
         return self.api.open_chat(user, f"U{user % 1000}", language_code=language)
 
+    async def _settled(self) -> None:
+        """Wait until the bot handles no update: an answer is sent before its handler returns
+        (and stores the draft), so the drafts are compared only once every handler is done."""
+        idle = 0
+        for _ in range(int(ANSWER_SECONDS / 0.01)):
+            busy = self.app.update_processor.current_concurrent_updates
+            idle = idle + 1 if not busy and self.app.update_queue.empty() else 0
+            if idle >= 3:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the bot is still handling updates")
+
     def act(self, user: int, action: Any) -> None:
         """Run ``action(chat)`` for ``user`` and wait until the bot answered it."""
         chat = self.chat(user)
@@ -152,6 +165,7 @@ class ReporterMachine(RuleBasedStateMachine):
             version = chat.version
             await action(chat)
             await chat.wait_until(lambda: _answered_since(chat, version), ANSWER_SECONDS)
+            await self._settled()
 
         self.loop.run(go)
         self.acted = user
@@ -165,6 +179,7 @@ class ReporterMachine(RuleBasedStateMachine):
             query = await chat.forge_press(message_id, data)
             await chat.wait_until(lambda: chat.callback_answer(query) is not None,
                                   ANSWER_SECONDS)
+            await self._settled()
 
         self.loop.run(go)
         self.acted = user
@@ -269,6 +284,7 @@ class ReporterMachine(RuleBasedStateMachine):
             assert found, "the receipt was shown"
             await chat.press_button(shown.message_id, text=reporter._("I have saved it"))
             await chat.wait_until(erased_from_forget_on, ANSWER_SECONDS)
+            await self._settled()
             return found.group(0)
 
         self.receipts.append(self.loop.run(go))
@@ -302,6 +318,7 @@ class ReporterMachine(RuleBasedStateMachine):
             for chat, version in zip(chats, versions, strict=True):
                 await chat.wait_until(lambda c=chat, v=version: _answered_since(c, v),
                                       ANSWER_SECONDS)
+            await self._settled()
 
         self.loop.run(go)
         self.acted = None

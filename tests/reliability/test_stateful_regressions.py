@@ -25,3 +25,20 @@ def test_a_report_after_five_reports_and_a_message_from_two_users_at_once() -> N
         state.file_whole_report(user=USERS[0])
     finally:
         state.teardown()
+
+
+def test_a_press_from_one_user_right_after_another_users_start() -> None:
+    """The answer to /start is sent before its handler stores the new draft: the next step's
+    comparison of other users' drafts must wait for every handler to return (the tail of the
+    sequence a full run found)."""
+    state = ReporterMachine()
+    try:
+        state.no_step_yet()
+        state.status_with_receipt(user=USERS[2], which="garbage")
+        _check(state)
+        state.send_command(command="start", user=USERS[2])
+        _check(state)
+        state.press_forged_button(data="3X", on_latest=False, user=USERS[1])
+        _check(state)
+    finally:
+        state.teardown()
