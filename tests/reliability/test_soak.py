@@ -11,7 +11,8 @@ with SIGKILL, and started again each time. Afterwards (DESIGN.md I8, I7):
 - every report whose receipt was shown is stored and delivered to the caseworker;
 - a file delivered twice carries the same case reference and number, and there are no more
   repeats than acknowledgements lost after sendDocument took effect;
-- the bot's memory at the end is within 10% of its memory a while after its last start;
+- the bot's memory at the end is within 10% of its memory a while after its last start (full
+  run only: CI's run is too short to be past warm-up);
 - with the full run's final purge, the housekeeping table is empty.
 
 Issue 15 (several instances on PostgreSQL, one leader) adds "the leader killed once": it goes
@@ -256,4 +257,5 @@ async def test_many_reporters_with_faults_and_restarts_lose_nothing(tmp_path: Pa
     assert set(soak.shown) <= stored
     assert soak.undelivered == 0
     assert repeats <= soak.lost_document_acks
-    assert soak.memory_kib["end"] <= 1.10 * soak.memory_kib["mark"]
+    if SOAK.memory_bound:
+        assert soak.memory_kib["end"] <= 1.10 * soak.memory_kib["mark"]
