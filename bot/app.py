@@ -24,6 +24,7 @@ from bot.jobs.purge import register_purge_job
 from bot.leadership.fence import SINGLE_INSTANCE, Role
 from bot.leadership.lost_drafts import LostDrafts
 from bot.leadership.updates import register_update_gate
+from bot.readable_updates import ReadableUpdatesRequest
 from bot.runtime import Runtime
 from bot.services.caseworkers import register_caseworker_commands
 from bot.services.erase_journal import EraseJournal
@@ -89,6 +90,8 @@ def build_application(
         .base_file_url(f"{api}/file/bot")
         .connection_pool_size(BOT_API_CONNECTIONS)
         .pool_timeout(POOL_WAIT_SECONDS)
+        # An update the library cannot read is skipped and counted, never a stuck batch.
+        .get_updates_request(ReadableUpdatesRequest())
         # max_retries=0: a RetryAfter reaches the caller, which reschedules (forward job).
         .rate_limiter(
             AIORateLimiter(overall_max_rate=config.delivery.messages_per_second, max_retries=0)

@@ -20,7 +20,7 @@ import typer
 
 from desk.errors import DeskError
 
-PASSPHRASE_ENV = "SANAD_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
+PASSPHRASE_ENV = "SANAD_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret # nosec B105
 # A key file is only as strong as its passphrase once it is copied off a seized machine.
 MIN_NEW_PASSPHRASE_CHARS = 12
 

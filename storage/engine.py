@@ -375,6 +375,12 @@ def _is_disk_full(cause: BaseException) -> bool:
     return getattr(cause, "sqlstate", None) == _DISK_FULL_SQLSTATE
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc``, or an exception it wraps, says the database's disk is full (ENOSPC,
+    SQLITE_FULL, PostgreSQL's disk-full SQLSTATE)."""
+    return any(_is_disk_full(cause) for cause in _causes(exc))
+
+
 def _sqlite_failure(path: Path, causes: list[BaseException]) -> DatabaseUnavailable | None:
     folder = path.parent
     if any(_is_disk_full(cause) for cause in causes):

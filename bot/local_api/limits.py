@@ -139,7 +139,7 @@ class FaultInjector:
     """Decides, per method, whether the next call fails and how."""
 
     def __init__(self, seed: int = 0) -> None:
-        self._random = random.Random(seed)  # noqa: S311 - reproducible test faults, not secrets
+        self._random = random.Random(seed)  # noqa: S311 - reproducible faults, not secrets # nosec B311
         self._plans: dict[str, _Plan] = {}
 
     def inject(

@@ -43,6 +43,7 @@ from bot.local_api.errors import (
     forbidden,
     too_many_requests,
 )
+from bot.local_api.faults import SpoilKind, TrafficFaults, answer_spoilt
 from bot.local_api.limits import FaultInjector, FaultKind, RateLimiter, RateLimits
 from bot.local_api.local_routes import local_routes
 from bot.local_api.methods import MAX_UPLOAD_BYTES, METHODS, SENDING_METHODS, Call
@@ -91,6 +92,7 @@ class LocalBotApi:
             raise ValueError("the upload limit is positive and at most Telegram's")
         self.world = World(self.clock, seed, max_upload_bytes=max_upload_bytes)
         self.faults = FaultInjector(seed)
+        self.traffic = TrafficFaults(self.world)  # malformed answers and updates (faults.py)
         self._limiter = RateLimiter(rate_limits or RateLimits(), self.clock)
         self._webhooks = WebhookDelivery(
             self.world, retry_delay=webhook_retry_delay,
@@ -297,6 +299,10 @@ class _BotApiHandler(JsonHandler):
     async def get(self, token: str, method: str) -> None:
         """Serve a call; GET and POST are the same to the Bot API."""
         bot = self.api.world.bots.get(token)
+        spoil = self.api.traffic.next_spoil(method) if bot is not None else None
+        if bot is not None and spoil is not None and spoil.kind is SpoilKind.RESET:
+            await answer_spoilt(self, spoil, None, bot)  # before the method runs
+            return
         try:
             if bot is None:
                 raise UNAUTHORIZED
@@ -310,6 +316,9 @@ class _BotApiHandler(JsonHandler):
             return
         if self.hang.is_set():
             return  # a hung call never answers
+        if spoil is not None:
+            await answer_spoilt(self, spoil, result, bot)
+            return
         self.send_json(200, {"ok": True, "result": result})
 
     post = get

@@ -292,7 +292,7 @@ class World:
         self.max_upload_bytes = max_upload_bytes
         self.bots: dict[str, BotState] = {}
         self.files: dict[str, StoredFile] = {}
-        self._random = random.Random(seed)  # noqa: S311 - ids of a test double, reproducible
+        self._random = random.Random(seed)  # noqa: S311 - a test double's ids, reproducible # nosec B311
 
     def now(self) -> int:
         """The current Unix time in whole seconds, as Telegram dates are."""

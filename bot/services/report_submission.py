@@ -90,7 +90,7 @@ from handlers.ports import (
     SubmissionNoRoom,
 )
 from handlers.report_flow import ReportFlow, ReportFlowSettings, install_report_flow
-from storage.engine import Database
+from storage.engine import Database, is_disk_full
 from storage.models import Language
 from storage.outbox import COARSE, DeliverySchedule
 from storage.reports import REPORT_SEQUENCE, NewMailbox, store_report
@@ -294,6 +294,11 @@ class ReportSubmissionService:
         except SubmissionNoRoom:
             raise
         except Exception as exc:
+            if is_disk_full(exc):
+                # The disk filled after the check above (another writer, the journal): the same
+                # answer, "nothing was kept, try later"; the transaction rolled back whole.
+                event(_log, "submission_no_disk_room")
+                raise SubmissionNoRoom from exc
             # Driver and crypto errors may carry values; the flow needs only "not saved".
             event(_log, f"submission_failed.{type(exc).__name__}")
             raise SubmissionError from exc

@@ -35,9 +35,9 @@ from desk.session import Desk
 from desk.web.registry import Registry
 
 _log = logging.getLogger(__name__)
-TOKEN_COOKIE = "sanad_desk"  # noqa: S105 - the cookie's name, not a secret
+TOKEN_COOKIE = "sanad_desk"  # noqa: S105 - the cookie's name, not a secret # nosec B105
 LANGUAGE_COOKIE = "sanad_desk_language"
-TOKEN_ARGUMENT = "token"  # noqa: S105 - the argument's name, not a secret
+TOKEN_ARGUMENT = "token"  # noqa: S105 - the argument's name, not a secret # nosec B105
 UNLOCK_PATH = "/unlock"
 
 SECURITY_HEADERS = {

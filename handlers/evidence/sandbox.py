@@ -37,7 +37,7 @@ for the worker would close that.
 from __future__ import annotations
 
 import asyncio
-import subprocess
+import subprocess  # only to run our own cleaning worker, below # nosec B404
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -115,7 +115,7 @@ class CleaningSandbox:
     def _clean_in_worker(self, data: bytes, max_bytes: int) -> CleanedEvidence | Refused:
         limits = self.limits
         arguments = [str(max_bytes), str(limits.address_space), str(limits.cpu_seconds)]
-        with subprocess.Popen(  # noqa: S603 — our interpreter, our module, integer arguments
+        with subprocess.Popen(  # noqa: S603 — our interpreter, module, int arguments # nosec B603
             # -I: no environment variables, user site or working directory on the path; -B: no
             # bytecode written (the worker may write no file at all: RLIMIT_FSIZE).
             [sys.executable, "-I", "-B", "-m", _WORKER_MODULE, *arguments],

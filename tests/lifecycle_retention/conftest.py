@@ -22,10 +22,9 @@ from bot.config.token import BotToken
 from bot.local_api import LocalBotApi
 from bot.runtime import Runtime
 from bot.services.housekeeping import Housekeeping, HousekeepingKeyring
-from crypto.keys import OrganisationKeys
 from storage.engine import Database
-from tests.delivery.conftest import certified_state_dir, config_text
 from tests.storage.conftest import NOW, TODAY, db, pg_schema, sqlite_db, sqlite_path
+from tests.support.deployment import make_deployment
 
 __all__ = ["NOW", "TODAY", "db", "pg_schema", "sqlite_db", "sqlite_path"]
 
@@ -67,18 +66,7 @@ def housekeeping(db: Database, keyring: HousekeepingKeyring, clock: Clock) -> Ho
 async def bot_as_run(api: LocalBotApi, folder: Path) -> AsyncIterator[tuple[Runtime, App]]:
     """The runtime and application ``sanad run`` builds, on a SQLite file in ``folder`` with a
     certified bot, prepared as ``post_init`` prepares it (not polling yet); closed on leaving."""
-    org = OrganisationKeys.generate()
-    config_path = folder / "config.toml"
-    config_path.write_text(
-        config_text(
-            api_url=api.url,
-            database_url=f"sqlite+aiosqlite:///{folder / 'sanad.sqlite3'}",
-            org=org,
-            state_dir=certified_state_dir(folder / "state", org),
-            delivery={"batch_interval_seconds": 600.0, "jitter_seconds": 0.0},
-        )
-    )
-    config = load_config(config_path)
+    config = load_config(make_deployment(api, folder, limits={}).config_path)
     runtime = Runtime.open(config)
     application = build_application(config, BotToken(api.add_bot()), runtime)
     await runtime.prepare()  # run_polling's post_init
