@@ -342,6 +342,10 @@ class ConversationChat:
         message = update.effective_message if isinstance(update, Update) else None
         if message is not None and message.message_id not in ids:
             ids.append(message.message_id)
+        if chat_id is not None:
+            # What was said outside the conversation goes too: the chat is emptied now, not
+            # when the outside messages' short hold ends (I7).
+            ids += [i for i in self.housekeeping.outside_messages(chat_id) if i not in ids]
         if draft is not None:
             draft.wipe()
         await self.erase(context, chat_id, ids)

@@ -88,3 +88,8 @@ class HousekeepingPort(Protocol):
         """Record messages outside any conversation (help, answers, refusals, dropped updates):
         erased a short while later, or at the next start."""
         ...
+
+    def outside_messages(self, chat_id: int) -> list[int]:
+        """The messages of ``chat_id`` recorded with :meth:`erase_later` and not erased yet: a flow
+        that empties the chat erases them with its own, then calls :meth:`settle`."""
+        ...

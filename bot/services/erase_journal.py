@@ -19,7 +19,10 @@ targets (``crypto.seal_erase_target``, one row per 100 ids of one chat, the usua
   :data:`FLUSH_SECONDS` before the stop, not yet stored.
 - **Messages outside a conversation** (``/help`` and its answer, answers to free text, refusals,
   updates dropped under a flood) go through :meth:`erase_later`: stored by the same flush,
-  held for :data:`OUTSIDE_HOLD` so they can be read, then erased by the erase job.
+  held for :data:`OUTSIDE_HOLD` so they can be read, then erased by the erase job. A flow that
+  empties the chat meanwhile (``/forget``, Erase, a finished report) takes them too
+  (:meth:`outside_messages`), so the chat is empty when the reporter asked for it to be; their
+  rows go with :meth:`settle`. Their ids are kept in memory per chat only until the hold ends.
 
 Memory is bounded: at most :data:`MAX_WAITING` ids wait for a flush across all chats; past that
 an id is counted and dropped (a flood of accounts must not grow the bot without end). A chat id
@@ -70,6 +73,15 @@ class _Conversation:
 
 
 @dataclass(frozen=True)
+class _OutsideRow:
+    """A stored row of messages outside a conversation, held until ``until``."""
+
+    row_id: int
+    message_ids: tuple[int, ...]
+    until: dt.datetime
+
+
+@dataclass(frozen=True)
 class _Planned:
     """A row a flush writes for an open conversation; ``taken``: waiting ids it stores first."""
 
@@ -106,6 +118,8 @@ class EraseJournal:
         self._clock = clock
         self._open: dict[int, _Conversation] = {}
         self._outside: dict[int, list[int]] = {}
+        self._outside_rows: dict[int, list[_OutsideRow]] = {}
+        self._taken_outside: dict[int, tuple[set[int], list[_OutsideRow]]] = {}
         self._waiting = 0
         self._lock = asyncio.Lock()
         self._wake: Callable[[], object] = lambda: None
@@ -154,15 +168,47 @@ class EraseJournal:
         elif len(waiting) >= self._flush_ids:
             self._wake_once()
 
+    def outside_messages(self, chat_id: int) -> list[int]:
+        """The messages outside a conversation in ``chat_id`` not erased yet (waiting for a
+        flush, or stored and held so they can be read). The caller erases them now with its
+        own and then calls :meth:`settle`, which drops exactly these."""
+        rows = [row for row in self._outside_rows.get(chat_id, []) if row.until > self._clock()]
+        waiting = list(self._outside.get(chat_id, []))
+        stored = [message_id for row in rows for message_id in row.message_ids]
+        self._taken_outside[chat_id] = (set(waiting), rows)
+        return stored + waiting
+
     async def settle(self, chat_id: int) -> None:
         """The conversation of ``chat_id`` has ended and its messages were erased (or handed to
-        :meth:`keep_for_erasure`): its journal rows go, so the erase job does not redo them."""
+        :meth:`keep_for_erasure`): its journal rows go, so the erase job does not redo them, and
+        so do the outside messages :meth:`outside_messages` gave for erasing with them."""
         async with self._lock:  # not while a flush is rewriting these rows
+            outside_rows = self._settle_outside(chat_id)
             conversation = self._open.pop(chat_id, None)
-            if conversation is None:
-                return
-            self._waiting -= len(conversation.waiting)
-            await self.housekeeping.forget(conversation.rows)
+            rows = [row.row_id for row in outside_rows]
+            if conversation is not None:
+                self._waiting -= len(conversation.waiting)
+                rows += conversation.rows
+            await self.housekeeping.forget(rows)
+
+    def _settle_outside(self, chat_id: int) -> list[_OutsideRow]:
+        """Drop the outside ids and rows taken by :meth:`outside_messages`; the rows to delete."""
+        taken_ids, taken_rows = self._taken_outside.pop(chat_id, (set(), []))
+        waiting = self._outside.get(chat_id)
+        if waiting is not None and taken_ids:
+            kept = [message_id for message_id in waiting if message_id not in taken_ids]
+            self._waiting -= len(waiting) - len(kept)
+            if kept:
+                self._outside[chat_id] = kept
+            else:
+                del self._outside[chat_id]
+        stored = self._outside_rows.get(chat_id, [])
+        left = [row for row in stored if row not in taken_rows]
+        if left:
+            self._outside_rows[chat_id] = left
+        else:
+            self._outside_rows.pop(chat_id, None)
+        return taken_rows
 
     # -- storing ----------------------------------------------------------------------------
 
@@ -211,16 +257,32 @@ class EraseJournal:
             self._record_stored(held, stored)
             # Outside rows are held for a while, then go with an erase run; their own
             # transaction, so the conversations' rows are stored whatever happens to these.
+            until = self._clock() + self._outside_hold
             try:
-                await self.housekeeping.store(
-                    outside_targets, hold_until=self._clock() + self._outside_hold
-                )
+                outside_stored = await self.housekeeping.store(outside_targets, hold_until=until)
             except BaseException:
                 self._restore(outside)
                 raise
+            self._remember_outside(outside_targets, outside_stored, until)
             self._waiting -= sum(len(ids) for ids in outside.values())
             self.counts.flushes += 1
             return len(stored) + len(outside_targets)
+
+    def _remember_outside(
+        self, targets: list[StoredTarget], stored: list[int], until: dt.datetime
+    ) -> None:
+        """Keep each chat's held outside rows until their hold ends (for :meth:`outside_messages`),
+        and let go of those whose hold has ended: the erase job takes them."""
+        now = self._clock()
+        for chat_id in list(self._outside_rows):
+            live = [row for row in self._outside_rows[chat_id] if row.until > now]
+            if live:
+                self._outside_rows[chat_id] = live
+            else:
+                del self._outside_rows[chat_id]
+        for target, row_id in zip(targets, stored, strict=True):
+            row = _OutsideRow(row_id, tuple(target.message_ids), until)
+            self._outside_rows.setdefault(target.chat_id, []).append(row)
 
     def _restore(self, outside: dict[int, list[int]]) -> None:
         """Put outside ids taken for a failed flush back in front of any recorded since."""

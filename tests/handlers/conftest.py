@@ -104,6 +104,10 @@ class RecordingHousekeeping:
     def erase_later(self, chat_id: int, message_ids: Sequence[int]) -> None:
         self.later.append((chat_id, list(message_ids)))
 
+    def outside_messages(self, chat_id: int) -> list[int]:
+        """None: these tests check what is recorded with :meth:`erase_later` as recorded."""
+        return []
+
     def later_ids(self, chat_id: int) -> set[int]:
         """Every message id of ``chat_id`` recorded to be erased outside a conversation."""
         return {m for chat, ids in self.later if chat == chat_id for m in ids}

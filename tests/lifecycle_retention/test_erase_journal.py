@@ -124,6 +124,40 @@ async def test_messages_outside_a_conversation_are_held_a_while_then_erased(
     assert await stored_ids(housekeeping) == {chat: [5, 6]}
 
 
+async def test_emptying_the_chat_takes_the_held_outside_messages_and_only_those(
+    db: Database, housekeeping: Housekeeping, keyring: HousekeepingKeyring, clock: Clock
+) -> None:
+    """/forget (or any end of a conversation) erases what was answered outside one at once: the
+    stored held row and the ids still waiting; an id recorded after it looked is left for later."""
+    journal = EraseJournal(housekeeping, clock=clock)
+    chat, other = new_chat_id(), new_chat_id()
+    journal.erase_later(chat, [5, 6])
+    journal.erase_later(other, [9])
+    await journal.flush()  # 5, 6 and 9 stored, held
+    journal.erase_later(chat, [7])  # waiting for the next flush
+
+    assert journal.outside_messages(chat) == [5, 6, 7]
+    journal.erase_later(chat, [8])  # arrives while the flow erases
+    await journal.settle(chat)
+
+    assert await stored_ids(restarted(db, keyring, clock)) == {other: [9]}
+    assert journal.outside_messages(chat) == [8]
+    await journal.flush()
+    assert await stored_ids(restarted(db, keyring, clock)) == {other: [9], chat: [8]}
+
+
+async def test_outside_messages_past_their_hold_are_left_to_the_erase_job(
+    housekeeping: Housekeeping, clock: Clock
+) -> None:
+    journal = EraseJournal(housekeeping, clock=clock)
+    chat = new_chat_id()
+    journal.erase_later(chat, [5])
+    await journal.flush()
+    clock.advance(seconds=OUTSIDE_HOLD.total_seconds() + 1)
+    assert journal.outside_messages(chat) == []
+    assert await stored_ids(housekeeping) == {chat: [5]}
+
+
 async def test_a_full_journal_wakes_a_flush_once(housekeeping: Housekeeping, clock: Clock) -> None:
     journal = EraseJournal(housekeeping, flush_ids=3, clock=clock)
     woken: list[bool] = []

@@ -243,6 +243,10 @@ class Kept:
     def erase_later(self, chat_id: int, message_ids: Sequence[int]) -> None:
         self.later.append((chat_id, list(message_ids)))
 
+    def outside_messages(self, chat_id: int) -> list[int]:
+        """As :meth:`journal`."""
+        return []
+
 
 @dataclass
 class Bot:
