@@ -68,9 +68,12 @@ class LockConnection:
         self._connection = connection
 
     def _live(self) -> asyncpg.Connection:
-        if self._connection is None or self.closed.is_set():
+        """The open connection; ``ConnectionError`` once it ended, even before :attr:`closed`
+        is set (asyncpg tells its termination listeners a loop turn later)."""
+        connection = self._connection
+        if connection is None or self.closed.is_set() or connection.is_closed():
             raise ConnectionError("the lock connection is closed")
-        return self._connection
+        return connection
 
     async def try_lock(self) -> bool:
         """Take the leader's lock if no session holds it; never waits for it."""
