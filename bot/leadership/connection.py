@@ -100,11 +100,15 @@ class LockConnection:
         asking = asyncio.ensure_future(self._live().fetchval(EPOCH_SQL))
         bound = self._timings.heartbeat
         waited = 0.0
-        while not asking.done() and waited < bound:
-            await asyncio.wait([asking], timeout=bound / HEARTBEAT_SLICES)
-            waited += bound / HEARTBEAT_SLICES
-        if not asking.done():
-            asking.cancel()
+        try:
+            while not asking.done() and waited < bound:
+                await asyncio.wait([asking], timeout=bound / HEARTBEAT_SLICES)
+                waited += bound / HEARTBEAT_SLICES
+        finally:  # out of time, or this wait itself cancelled: the read goes too
+            answered = asking.done()
+            if not answered:
+                asking.cancel()
+        if not answered:
             raise TimeoutError("the lock connection did not answer the heartbeat in time")
         return int(asking.result())
 
