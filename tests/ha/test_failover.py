@@ -197,7 +197,7 @@ async def test_sigkill_of_the_leader_loses_and_doubles_nothing(cluster: Cluster)
         return all(f"{reference} #0" in sent for reference in shown)
 
     try:
-        await until(all_delivered, timeout=30)
+        await until(all_delivered, timeout=15)  # the live instances settle theirs in seconds
     except TimeoutError:
         # A delivery the killed leader had claimed, in the middle of sending it, waits out its
         # lease (ten minutes by default) before another instance sends it: the time skipped
