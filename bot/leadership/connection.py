@@ -31,6 +31,8 @@ from storage.leadership import (
 
 #: How long opening the connection may take before the attempt counts as failed.
 CONNECT_TIMEOUT_SECONDS = 10.0
+#: How many slices the heartbeat bound is waited out in (see :meth:`LockConnection.epoch`).
+HEARTBEAT_SLICES = 10
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -66,9 +68,12 @@ class LockConnection:
         self._connection = connection
 
     def _live(self) -> asyncpg.Connection:
-        if self._connection is None or self.closed.is_set():
+        """The open connection; ``ConnectionError`` once it ended, even before :attr:`closed`
+        is set (asyncpg tells its termination listeners a loop turn later)."""
+        connection = self._connection
+        if connection is None or self.closed.is_set() or connection.is_closed():
             raise ConnectionError("the lock connection is closed")
-        return self._connection
+        return connection
 
     async def try_lock(self) -> bool:
         """Take the leader's lock if no session holds it; never waits for it."""
@@ -84,9 +89,28 @@ class LockConnection:
 
     async def epoch(self) -> int:
         """The epoch in force, within the heartbeat bound; raises when the connection cannot
-        answer in time (``TimeoutError``, ``ConnectionError``, ``asyncpg`` errors)."""
-        async with asyncio.timeout(self._timings.heartbeat):
-            return int(await self._live().fetchval(EPOCH_SQL))
+        answer in time (``TimeoutError``, ``ConnectionError``, ``asyncpg`` errors).
+
+        The bound is on the database's silence, not on this process's: it is waited out in
+        :data:`HEARTBEAT_SLICES` slices, and a slice this process overslept (a long step on the
+        event loop, or no CPU on a loaded machine) counts only its own length. An answer that
+        arrived meanwhile is then read in the next slice, where a plain timeout would fire at
+        once, cancel the read and end a healthy leader.
+        """
+        asking = asyncio.ensure_future(self._live().fetchval(EPOCH_SQL))
+        bound = self._timings.heartbeat
+        waited = 0.0
+        try:
+            while not asking.done() and waited < bound:
+                await asyncio.wait([asking], timeout=bound / HEARTBEAT_SLICES)
+                waited += bound / HEARTBEAT_SLICES
+        finally:  # out of time, or this wait itself cancelled: the read goes too
+            answered = asking.done()
+            if not answered:
+                asking.cancel()
+        if not answered:
+            raise TimeoutError("the lock connection did not answer the heartbeat in time")
+        return int(asking.result())
 
     async def close(self) -> None:
         """Close the connection (the lock, if held, goes with it); never raises."""

@@ -28,7 +28,15 @@ from bot.logs import event, get_logger
 
 _log = get_logger("leadership")
 
-_DATABASE_TROUBLE = (OSError, TimeoutError, ConnectionError, asyncpg.PostgresError)
+#: What ends a heartbeat or an attempt at the lock. asyncpg's ``InterfaceError`` included: a
+#: query started on a connection that ended before it ran raises "connection is closed".
+_DATABASE_TROUBLE = (
+    OSError,
+    TimeoutError,
+    ConnectionError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
 
 
 def instance_name() -> str:

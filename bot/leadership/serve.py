@@ -6,6 +6,10 @@ once-only jobs ask the fence and skip on a standby), the health endpoint (``/hea
 ``"role": "standby"``), and, in webhook mode, a stand-in on the webhook port that answers 503 to
 everything, so the reverse proxy sends Telegram's requests to the leader.
 
+An instance logs ``standby.ready`` once it is up and can take over: the application started and,
+in webhook mode, the stand-in listening. Until then a starting instance could not take over,
+and its webhook port refuses connections.
+
 When the :class:`~bot.leadership.elector.Elector` wins, the takeover runs in this order: the
 epoch is bumped (in :meth:`Elector.become_leader`), the takeover tasks run (the erase job over
 what the previous leader left, which also learns whose drafts died with it), and only then are
@@ -92,6 +96,7 @@ async def _lead_or_stop(
     """Stand by, then lead until ``stop`` (False) or until leadership is lost (True)."""
     if standby is not None:
         standby.start()
+    event(_log, "standby.ready")
     try:
         if not await elector.become_leader(stop):
             return False

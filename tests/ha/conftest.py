@@ -34,6 +34,7 @@ TAKEOVER_SECONDS = 2.0
 WEBHOOK_SECRET_ENV = "SANAD_WEBHOOK_SECRET"  # the configuration's default webhook_secret_env
 INSTANCES = 3
 RECEIVING = re.compile(r"leader\.receiving")
+READY = re.compile(r"standby\.ready")
 
 
 @dataclass
@@ -48,6 +49,10 @@ class Cluster:
     def receiving(self) -> list[int]:
         """The instances that have logged that they receive updates, alive or not."""
         return [i for i, log in enumerate(self.logs) if RECEIVING.search(log.read_text())]
+
+    def ready(self) -> list[int]:
+        """The instances that have come up, able to take over (and the leader among them)."""
+        return [i for i, log in enumerate(self.logs) if READY.search(log.read_text())]
 
     def live(self) -> list[int]:
         return [i for i, p in enumerate(self.processes) if p.returncode is None]
@@ -97,6 +102,12 @@ async def _start(deployment: Deployment, *, webhook: bool) -> AsyncIterator[Clus
             cluster.processes.append(await stack.enter_async_context(sanad_run(config, log, env)))
             cluster.logs.append(log)
         await cluster.leader(timeout=60)
+
+        async def all_ready() -> bool:
+            return len(cluster.ready()) == INSTANCES
+
+        # A standby still starting could neither take over nor answer on its webhook port.
+        await until(all_ready, timeout=60)
         yield cluster
 
 

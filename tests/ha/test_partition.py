@@ -27,6 +27,7 @@ from bot.leadership.serve import EXIT_LEADERSHIP_LOST
 from bot.services.housekeeping import Housekeeping, HousekeepingKeyring
 from storage.leadership import APPLICATION_PREFIX, LOCK_KEYS, StaleEpoch
 from storage.models import Housekeeping as HousekeepingRow
+from storage.models import Leadership
 
 from .conftest import TAKEOVER_SECONDS, Cluster
 
@@ -53,32 +54,38 @@ async def test_terminated_leader_stops_first_and_its_epoch_is_refused(cluster: C
     async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
         assert (await http.post(cluster.urls[standby], json={})).status_code == 503
 
-    async with deployment.database() as db, db.sessionmaker() as session, session.begin():
-        terminated = (
-            await session.execute(
-                _TERMINATE_LEADER,
-                {
-                    "pattern": APPLICATION_PREFIX + "%",
-                    "class_key": LOCK_KEYS[0],
-                    "object_key": LOCK_KEYS[1],
-                },
-            )
-        ).all()
-    assert terminated == [(True,)]
+    # Which happens first: the old leader's exit, or a new epoch? The exit is stamped when the
+    # process ends (the child watcher wakes its waiter, whatever else the test awaits); the epoch
+    # is polled on a connection opened beforehand, each poll stamped as it begins.
+    async def exit_time() -> float:
+        await cluster.processes[leader].wait()
+        return time.monotonic()
 
-    # Which happens first: the old leader's exit, or a new epoch?
-    exited_at: float | None = None
-    bumped_at: float | None = None
-    deadline = time.monotonic() + TAKEOVER_SECONDS * 5
-    while (exited_at is None or bumped_at is None) and time.monotonic() < deadline:
-        now = time.monotonic()
-        if exited_at is None and cluster.processes[leader].returncode is not None:
-            exited_at = now
-        if bumped_at is None and await cluster.epoch() > old_epoch:
-            bumped_at = now
-        await asyncio.sleep(0.01)
-    assert exited_at is not None
-    assert bumped_at is not None
+    async with deployment.database() as db, db.sessionmaker() as watch:
+        assert await watch.scalar(select(Leadership.epoch)) == old_epoch
+        await watch.rollback()
+        exited = asyncio.ensure_future(exit_time())
+        async with db.sessionmaker() as session, session.begin():
+            terminated = (
+                await session.execute(
+                    _TERMINATE_LEADER,
+                    {
+                        "pattern": APPLICATION_PREFIX + "%",
+                        "class_key": LOCK_KEYS[0],
+                        "object_key": LOCK_KEYS[1],
+                    },
+                )
+            ).all()
+        assert terminated == [(True,)]
+        async with asyncio.timeout(TAKEOVER_SECONDS * 5):
+            while True:
+                polled_at = time.monotonic()
+                if await watch.scalar(select(Leadership.epoch)) != old_epoch:
+                    bumped_at = polled_at
+                    break
+                await watch.rollback()  # a fresh snapshot for the next poll
+                await asyncio.sleep(0.01)
+            exited_at = await exited
     assert exited_at <= bumped_at
     assert cluster.processes[leader].returncode == EXIT_LEADERSHIP_LOST
     successor = await cluster.leader(other_than=leader)
