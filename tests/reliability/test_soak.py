@@ -59,6 +59,7 @@ FAULTS = (Fault.rate_limited(1), Fault.server_error(), Fault.hang())
 # sendDocument also loses acknowledgements after the file went out: the only repeat I8 allows.
 DOCUMENT_FAULTS = (*FAULTS, Fault.hang(after_effect=True))
 ANSWER_SECONDS = 30.0
+MEMORY_SAMPLE_SECONDS = 30.0
 _CASE = re.compile(r"Case reference: \W*([0-9A-Z]+(?:-[0-9A-Z]+)*)")
 
 
@@ -101,6 +102,7 @@ class Soak:
         self.served: Counter[str] = Counter()  # faults served, by kind
         self.lost_document_acks = 0
         self.memory_kib: dict[str, int] = {}
+        self.memory_series_kib: list[int] = []  # RSS through the last life, see sample_memory
         self.delivered: Counter[str] = Counter()  # files in the caseworker's chat, by caption
         self.undelivered = 0  # receipts shown whose file did not reach the caseworker
         self.deadline = 0.0
@@ -161,8 +163,9 @@ class Soak:
         while time.monotonic() < self.deadline:
             try:
                 await self.one_report(reporter, stage)
-            except (TimeoutError, LocalApiUsageError):
-                # No answer in time: start again a little later, as a person would.
+            except (TimeoutError, LocalApiUsageError, AssertionError):
+                # No answer in time, or the keyboard to press was erased by a stopping bot
+                # (Reporter's AssertionError): start again a little later, as a person would.
                 self.attempts_failed[stage[0]] += 1
                 await asyncio.sleep(think.uniform(5, 15))
 
@@ -182,13 +185,22 @@ class Soak:
                 await asyncio.sleep(max(0.0, start + at - time.monotonic()))
                 await (stop(process) if how == "sigterm" else kill(process))
         async with self.bot() as process:
+            sampling = asyncio.create_task(self.sample_memory(process.pid))
             await asyncio.sleep(SOAK.memory_mark_seconds)
             self.memory_kib["mark"] = _rss_kib(process.pid)
             await load
             self.memory_kib["end"] = _rss_kib(process.pid)
+            sampling.cancel()
             await self.delivered_all()
             if SOAK.final_purge:
                 await self.final_purge()
+
+    async def sample_memory(self, pid: int) -> None:
+        """The bot's RSS every :data:`MEMORY_SAMPLE_SECONDS` of its last life, to tell a warm-up
+        that flattens from a steady climb (docs/RELIABILITY.md, "Memory")."""
+        while True:
+            self.memory_series_kib.append(_rss_kib(pid))
+            await asyncio.sleep(MEMORY_SAMPLE_SECONDS)
 
     async def delivered_all(self) -> None:
         caseworker = self.api.chat(CASEWORKER_CHAT)
@@ -251,6 +263,7 @@ async def test_many_reporters_with_faults_and_restarts_lose_nothing(tmp_path: Pa
         "faults_served": dict(soak.served), "repeated_files": repeats,
         "undelivered": soak.undelivered,
         "lost_document_acks": soak.lost_document_acks, "memory_kib": soak.memory_kib,
+        "memory_series_kib": soak.memory_series_kib,
     }
     print(json.dumps({"soak": figures}))
     assert soak.shown, "no reporter got through: the soak measured nothing"
