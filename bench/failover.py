@@ -78,7 +78,7 @@ class _Instances:
         self.logs.append(log)
 
     async def wait_ready(self) -> None:
-        """Until every live instance has migrated and one of them receives."""
+        """Until every live instance is up and able to take over, and one of them receives."""
 
         def ready() -> bool:
             live = [
@@ -87,7 +87,9 @@ class _Instances:
                 if p.returncode is None
             ]
             texts = [log.read_text() for log in live]
-            return all("database.ready" in t for t in texts) and any(
+            # ``standby.ready``, not ``database.ready``: a migrated instance may still be
+            # starting, and could not take over yet (bot.leadership.serve).
+            return all("standby.ready" in t for t in texts) and any(
                 "leader.receiving" in t for t in texts
             )
 
