@@ -1243,6 +1243,7 @@ def install_report_flow(
     application's ``post_stop`` so open conversations are still erased after a restart.
     """
     flow = ReportFlow(settings, submitter, housekeeping)
+    choices.load_names(settings.languages, settings.countries)
     application.add_handler(TypeHandler(Update, flow.guard), group=-1)
     application.add_handler(flow.conversation())
     # After both conversations, in the same group, so only what neither holds comes here.
