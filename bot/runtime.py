@@ -164,6 +164,7 @@ def run(config_path: Path) -> None:
     """
     # Imported here so that commands which never run the bot do not import PTB's application.
     from bot.app import build_application
+    from bot.heap import settle_heap
     from bot.leadership.fence import SINGLE_INSTANCE, LeaderFence, Role
     from bot.leadership.serve import run_instance
 
@@ -185,6 +186,8 @@ def run(config_path: Path) -> None:
         runtime.database
     )
     application = build_application(config, token, runtime, role)
+    # What is alive once the application is built lives as long as the process (bot/heap.py).
+    settle_heap()
     event(_log, "bot.starting")
     telegram = config.telegram
     with bot_api_failures(telegram.api_base_url, token_source(config)):
