@@ -55,9 +55,9 @@ async def unless_stopped(stop: asyncio.Event, work: Awaitable[object]) -> bool:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-    if task.cancelled():
+    if task.cancelled() and stop.is_set():
         return False
-    task.result()
+    task.result()  # the work's failure, or its cancellation by anything but a stop
     return True
 
 
