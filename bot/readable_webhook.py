@@ -40,7 +40,7 @@ import telegram.ext._updater as ptb_updater
 from telegram import Bot
 from telegram.ext import ExtBot
 from telegram.ext._utils.webhookhandler import TelegramHandler, WebhookAppClass
-from tornado.web import Application, HTTPError, stream_request_body
+from tornado.web import Application, stream_request_body
 
 from bot.logs import event, get_logger
 from bot.readable_updates import parsed_update
@@ -74,19 +74,31 @@ class ReadableUpdateHandler(TelegramHandler):
     ) -> None:
         self.bot = bot
         self.update_queue = update_queue
-        self.secret_token = secret_token  # type: ignore[assignment]
+        self._secret = secret_token
         self._unreadable = unreadable
         self._body = bytearray()
         self._oversized = False
 
     def prepare(self) -> None:
-        """Refuse a request that is not Telegram's before reading its body (403)."""
+        """Refuse a request that is not Telegram's before reading its body (403).
+
+        Its body left unread, the connection cannot carry another request: tornado closes it,
+        and the answer says so, or a client would send its next request down a closing
+        connection.
+        """
+        if not self._from_telegram():
+            self.set_status(HTTPStatus.FORBIDDEN)
+            self.set_header("Connection", "close")
+            self.finish()
+
+    def _from_telegram(self) -> bool:
+        """The content type Telegram sends, and the secret (compared in constant time)."""
         if self.request.headers.get("Content-Type") != "application/json":
-            raise HTTPError(HTTPStatus.FORBIDDEN)
-        if self.secret_token is not None:
-            given = self.request.headers.get(SECRET_HEADER, "").encode()
-            if not hmac.compare_digest(given, self.secret_token.encode()):
-                raise HTTPError(HTTPStatus.FORBIDDEN)
+            return False
+        if self._secret is None:
+            return True
+        given = self.request.headers.get(SECRET_HEADER, "").encode()
+        return hmac.compare_digest(given, self._secret.encode())
 
     def data_received(self, chunk: bytes) -> None:
         """Keep the body up to :data:`MAX_UPDATE_BYTES`; past that, keep nothing of it."""

@@ -260,6 +260,7 @@ async def test_unreadable_webhook_bodies_are_answered_counted_and_never_quoted(
             refused = await http.post(url, content=body, headers={**headers, SECRET_HEADER: "x"})
             answer = await http.post(url, content=body, headers={**headers, SECRET_HEADER: secret})
         assert refused.status_code == 403  # without the secret, nothing is read or counted
+        assert refused.headers["Connection"] == "close"  # its body unread, the connection ends
         # A 2xx: Telegram would otherwise deliver the same body again and again.
         assert answer.status_code == 200
         assert unreadable_total(caplog) == 1
