@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -48,6 +48,31 @@ class Clock:
         return self.now
 
 
+async def _start(_update: Update, _context: Any) -> int:
+    return OPEN
+
+
+def _conversation(step: Any, idle: Any, clock: Clock) -> IdleEndingConversation:
+    """/start opens the conversation; every text goes to ``step``; ``idle`` ends it."""
+    return IdleEndingConversation(
+        name="test", entry_points=[CommandHandler("start", _start)],
+        states={OPEN: [MessageHandler(filters.TEXT, step)]}, fallbacks=[],
+        idle_after=IDLE, on_idle=idle, clock=clock,
+    )
+
+
+async def _start_then_say(app: Application[Any, Any, Any, Any, Any, Any], text: str) -> None:
+    await app.update_queue.put(_message(app.bot, 1, "/start"))
+    await app.update_queue.put(_message(app.bot, 2, text))
+
+
+def _ended(conversation: IdleEndingConversation) -> Callable[[], Awaitable[bool]]:
+    async def ended() -> bool:
+        return conversation.check_update(IdleUpdate(CHAT, CHAT)) is None
+
+    return ended
+
+
 @asynccontextmanager
 async def application(
     conversation: IdleEndingConversation,
@@ -86,9 +111,6 @@ async def test_the_idle_end_waits_for_the_update_the_chat_has_in_hand() -> None:
     events: list[str] = []
     started, release, ended = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
-    async def start(_update: Update, _context: Any) -> int:
-        return OPEN
-
     async def slow_step(_update: Update, _context: Any) -> int:
         events.append("step starts")
         started.set()
@@ -103,14 +125,9 @@ async def test_the_idle_end_waits_for_the_update_the_chat_has_in_hand() -> None:
         ended.set()
         return ConversationHandler.END
 
-    conversation = IdleEndingConversation(
-        name="test", entry_points=[CommandHandler("start", start)],
-        states={OPEN: [MessageHandler(filters.TEXT, slow_step)]}, fallbacks=[],
-        idle_after=IDLE, on_idle=idle, clock=clock,
-    )
+    conversation = _conversation(slow_step, idle, clock)
     async with application(conversation) as app:
-        await app.update_queue.put(_message(app.bot, 1, "/start"))
-        await app.update_queue.put(_message(app.bot, 2, "a slow answer"))
+        await _start_then_say(app, "a slow answer")
         await asyncio.wait_for(started.wait(), 10)
         clock.now += IDLE.total_seconds() + 1
 
@@ -123,10 +140,7 @@ async def test_the_idle_end_waits_for_the_update_the_chat_has_in_hand() -> None:
         await asyncio.wait_for(ended.wait(), 10)
         assert events == ["step starts", "step ends", "idle end"]
 
-        async def over() -> bool:
-            return conversation.check_update(IdleUpdate(CHAT, CHAT)) is None
-
-        await until(over, timeout=10)
+        await until(_ended(conversation), timeout=10)
         assert conversation.idle_keys() == []
 
 
@@ -134,9 +148,6 @@ async def test_a_conversation_that_ended_is_only_forgotten() -> None:
     clock = Clock()
     ended_by_idle: list[Update] = []
     finished = asyncio.Event()
-
-    async def start(_update: Update, _context: Any) -> int:
-        return OPEN
 
     async def finish(_update: Update, _context: Any) -> int:
         finished.set()
@@ -146,20 +157,12 @@ async def test_a_conversation_that_ended_is_only_forgotten() -> None:
         ended_by_idle.append(update)
         return ConversationHandler.END
 
-    conversation = IdleEndingConversation(
-        name="test", entry_points=[CommandHandler("start", start)],
-        states={OPEN: [MessageHandler(filters.TEXT, finish)]}, fallbacks=[],
-        idle_after=IDLE, on_idle=idle, clock=clock,
-    )
+    conversation = _conversation(finish, idle, clock)
     async with application(conversation) as app:
-        await app.update_queue.put(_message(app.bot, 1, "/start"))
-        await app.update_queue.put(_message(app.bot, 2, "done"))
+        await _start_then_say(app, "done")
         await asyncio.wait_for(finished.wait(), 10)
 
-        async def over() -> bool:
-            return conversation.check_update(IdleUpdate(CHAT, CHAT)) is None
-
-        await until(over, timeout=10)
+        await until(_ended(conversation), timeout=10)
         clock.now += IDLE.total_seconds() + 1
         assert conversation.sweep(app) == 0
         assert conversation.idle_keys() == []  # the key went with the sweep
@@ -170,9 +173,6 @@ async def test_a_conversation_with_recent_updates_is_not_idle() -> None:
     clock = Clock()
     stepped = asyncio.Event()
 
-    async def start(_update: Update, _context: Any) -> int:
-        return OPEN
-
     async def step(_update: Update, _context: Any) -> int:
         stepped.set()
         return OPEN
@@ -180,11 +180,7 @@ async def test_a_conversation_with_recent_updates_is_not_idle() -> None:
     async def idle(_update: Update, _context: Any) -> int:
         raise AssertionError("ended while in use")
 
-    conversation = IdleEndingConversation(
-        name="test", entry_points=[CommandHandler("start", start)],
-        states={OPEN: [MessageHandler(filters.TEXT, step)]}, fallbacks=[],
-        idle_after=IDLE, on_idle=idle, clock=clock,
-    )
+    conversation = _conversation(step, idle, clock)
     async with application(conversation) as app:
         await app.update_queue.put(_message(app.bot, 1, "/start"))
         clock.now += IDLE.total_seconds() - 5
