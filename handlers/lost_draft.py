@@ -11,7 +11,8 @@ The notice says the report was lost, that nothing of it was kept, and how to beg
 reporter's message are erased a short while later, like any answer outside a conversation. A
 ``/start`` goes on to start the new report; anything else stops here. A reporter who has already
 begun a new report in this process when the loss is learnt of is not told: they know, and the
-notice would swallow a step of the new report.
+notice would swallow a step of the new report. Nor is one who sends ``/forget``: the chat is
+emptied at once, as they asked (I7), which a notice left behind would undo.
 """
 
 from __future__ import annotations
@@ -44,9 +45,13 @@ class LostDraftPort(Protocol):
         ...
 
 
-def _is_start(update: Update) -> bool:
+def _command(update: Update) -> str | None:
+    """``start`` for ``/start`` (or ``/start@bot``), and so on; None for anything else."""
     message = update.message
-    return message is not None and (message.text or "").split("@")[0].strip() == "/start"
+    text = (message.text or "") if message is not None else ""
+    if not text.startswith("/"):
+        return None
+    return text[1:].split()[0].split("@")[0] if len(text) > 1 else None
 
 
 def install_lost_draft_notice(
@@ -62,16 +67,17 @@ def install_lost_draft_notice(
         chat = update.effective_chat
         if chat is None or chat.type != ChatType.PRIVATE or not lost.claim(chat.id):
             return
-        if open_draft(context) is not None:
+        if open_draft(context) is not None or _command(update) == "forget":
             # Begun again in this process before the loss was learnt of (the erase job finds
             # it up to a minute after a restart): the notice would break into the new report.
+            # Or /forget: the reporter asks for an empty chat now, which the notice would not be.
             return
         _ = translator(user_language(update, languages))
         if update.callback_query is not None:
             await update.callback_query.answer()
         sent = await context.bot.send_message(chat.id, _(LOST_DRAFT))
         housekeeping.erase_later(chat.id, [sent.message_id])
-        if _is_start(update):
+        if _command(update) == "start":
             return
         erase_message_later(housekeeping, update)
         raise ApplicationHandlerStop

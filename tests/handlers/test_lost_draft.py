@@ -36,3 +36,16 @@ async def test_a_report_begun_again_before_the_loss_was_learnt_goes_on() -> None
         assert question.buttons  # the next question of the new report
         assert not _told(reporter)
         assert len(lost) == 0  # the mark is spent: the new report's next press is not refused
+
+
+async def test_forget_after_a_lost_report_empties_the_chat_at_once() -> None:
+    # /forget asks for an empty chat (I7): the notice would stay behind it, held for minutes.
+    lost = LostDrafts()
+    async with running_bot(lost_drafts=lost) as harness:
+        chat = harness.api.open_chat(6_300_003, "A")
+        reporter = Reporter(chat)
+        lost.note(chat.chat_id)
+        await chat.send_command("forget")
+        await chat.wait_until(lambda: not chat.messages())
+        assert not _told(reporter)
+        assert len(lost) == 0
