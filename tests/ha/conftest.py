@@ -15,7 +15,6 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -37,14 +36,50 @@ RECEIVING = re.compile(r"leader\.receiving")
 READY = re.compile(r"standby\.ready")
 
 
-@dataclass
 class Cluster:
-    """The deployment and its running instances (index -> process, log)."""
+    """The deployment and its instances, started one by one (index -> process, log)."""
 
-    deployment: Deployment
-    processes: list[asyncio.subprocess.Process] = field(default_factory=list)
-    logs: list[Path] = field(default_factory=list)
-    urls: list[str] = field(default_factory=list)  # webhook mode: each instance's webhook URL
+    def __init__(self, deployment: Deployment, stack: AsyncExitStack, *, webhook: bool) -> None:
+        self.deployment = deployment
+        self._stack = stack
+        self._webhook = webhook
+        self._env = {TOKEN_ENV: deployment.token, WEBHOOK_SECRET_ENV: secrets.token_hex(16)}
+        self.processes: list[asyncio.subprocess.Process] = []
+        self.logs: list[Path] = []
+        self.urls: list[str] = []  # webhook mode: each instance's webhook URL
+
+    async def start_instance(self) -> int:
+        """Start one more ``sanad run`` (SIGKILLed at the end of the test if still alive); its
+        index. In webhook mode it listens on a port of its own, with its own ``webhook_url``."""
+        index = len(self.processes)
+        deployment = self.deployment
+        config = deployment.config
+        if self._webhook:
+            port = free_loopback_port()
+            url = f"http://127.0.0.1:{port}/telegram/hook"
+            config = deployment.directory / f"config-{index}.toml"
+            config.write_text(
+                deployment.config.read_text().replace(
+                    "[telegram]\n",
+                    f'[telegram]\nmode = "webhook"\nwebhook_url = "{url}"\n'
+                    f"webhook_port = {port}\n",
+                    1,
+                )
+            )
+            self.urls.append(url)
+        log = deployment.directory / f"instance-{index}.log"
+        log.touch()
+        self.processes.append(await self._stack.enter_async_context(sanad_run(config, log, self._env)))
+        self.logs.append(log)
+        return index
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        """Until every live instance has come up, able to take over."""
+
+        async def all_ready() -> bool:
+            return set(self.live()) <= set(self.ready())
+
+        await until(all_ready, timeout=timeout)
 
     def receiving(self) -> list[int]:
         """The instances that have logged that they receive updates, alive or not."""
@@ -60,6 +95,11 @@ class Cluster:
     async def epoch(self) -> int:
         async with self.deployment.database() as db, db.sessionmaker() as session:
             return int(await session.scalar(select(Leadership.epoch)) or 0)
+
+    async def leader_name(self) -> str | None:
+        """The registered name of the instance that bumped the epoch last."""
+        async with self.deployment.database() as db, db.sessionmaker() as session:
+            return await session.scalar(select(Leadership.leader))
 
     async def leader(self, *, other_than: int | None = None, timeout: float = 30.0) -> int:  # noqa: ASYNC109
         """The live instance that receives updates (waiting for one)."""
@@ -79,35 +119,13 @@ async def _start(deployment: Deployment, *, webhook: bool) -> AsyncIterator[Clus
     with deployment.config.open("a") as config:
         config.write(f"\n[ha]\ntakeover_seconds = {TAKEOVER_SECONDS}\n")
     await deployment.certify_bot()
-    cluster = Cluster(deployment)
-    env = {TOKEN_ENV: deployment.token, WEBHOOK_SECRET_ENV: secrets.token_hex(16)}
     async with AsyncExitStack() as stack:
-        for index in range(INSTANCES):
-            config = deployment.config
-            if webhook:
-                port = free_loopback_port()
-                url = f"http://127.0.0.1:{port}/telegram/hook"
-                config = deployment.directory / f"config-{index}.toml"
-                config.write_text(
-                    deployment.config.read_text().replace(
-                        "[telegram]\n",
-                        f'[telegram]\nmode = "webhook"\nwebhook_url = "{url}"\n'
-                        f"webhook_port = {port}\n",
-                        1,
-                    )
-                )
-                cluster.urls.append(url)
-            log = deployment.directory / f"instance-{index}.log"
-            log.touch()
-            cluster.processes.append(await stack.enter_async_context(sanad_run(config, log, env)))
-            cluster.logs.append(log)
+        cluster = Cluster(deployment, stack, webhook=webhook)
+        for _ in range(INSTANCES):
+            await cluster.start_instance()
         await cluster.leader(timeout=60)
-
-        async def all_ready() -> bool:
-            return len(cluster.ready()) == INSTANCES
-
         # A standby still starting could neither take over nor answer on its webhook port.
-        await until(all_ready, timeout=60)
+        await cluster.wait_ready()
         yield cluster
 
 
