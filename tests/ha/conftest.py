@@ -69,7 +69,8 @@ class Cluster:
             self.urls.append(url)
         log = deployment.directory / f"instance-{index}.log"
         log.touch()
-        self.processes.append(await self._stack.enter_async_context(sanad_run(config, log, self._env)))
+        process = await self._stack.enter_async_context(sanad_run(config, log, self._env))
+        self.processes.append(process)
         self.logs.append(log)
         return index
 
