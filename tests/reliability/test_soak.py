@@ -194,6 +194,7 @@ class Soak:
         self.delivered: Counter[str] = Counter()  # files in the caseworker's chat, by caption
         self.undelivered = 0  # receipts shown whose file did not reach the caseworker
         self.deadline = 0.0
+        self.drained_after = 0.0  # seconds from the end of the load to every file delivered
 
     def install_faults(self) -> None:
         for number, method in enumerate(FAULTED_METHODS):
@@ -252,10 +253,16 @@ class Soak:
         reporter = Reporter(PatientChat(chat, think))  # type: ignore[arg-type]
         stage = [""]
         await asyncio.sleep(think.uniform(0, 5))  # people do not all start at once
-        while time.monotonic() < self.deadline:
+        loop = asyncio.get_running_loop()
+        while (left := self.deadline - time.monotonic()) > 0:
             try:
-                await self.one_report(reporter, stage)
+                # At the deadline the reporter leaves, at whatever step: the run lasts as long
+                # as its load, not as long as the slowest report begun before the end.
+                async with asyncio.timeout_at(loop.time() + left):
+                    await self.one_report(reporter, stage)
             except (TimeoutError, LocalApiUsageError, AssertionError):
+                if time.monotonic() >= self.deadline:
+                    break
                 # No answer in time, or the keyboard to press was erased by a stopping bot
                 # (Reporter's AssertionError): start again a little later, as a person would.
                 self.attempts_failed[stage[0]] += 1
@@ -280,6 +287,7 @@ class Soak:
         self.memory_kib["end"] = _rss_kib(pid)
         sampling.cancel()
         await self.delivered_all()
+        self.drained_after = round(time.monotonic() - self.deadline, 1)
         if SOAK.final_purge:
             await self.final_purge()
 
@@ -379,7 +387,7 @@ def _check(soak: Soak, stored: set[str], run: dict[str, Any]) -> None:
         "reporters": SOAK.reporters, "seconds": SOAK.seconds, "receipts_shown": len(soak.shown),
         "reports_stored": len(stored), "attempts_failed": dict(soak.attempts_failed),
         "faults_served": dict(soak.served), "repeated_files": repeats,
-        "undelivered": soak.undelivered,
+        "undelivered": soak.undelivered, "drained_after_seconds": soak.drained_after,
         "lost_document_acks": soak.lost_document_acks, "memory_kib": soak.memory_kib,
         "memory_series_kib": soak.memory_series_kib,
     }
