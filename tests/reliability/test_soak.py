@@ -35,7 +35,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -75,6 +75,8 @@ SOAK_LIMITS = {"max_messages_per_minute": 600, "reports_per_day": 10_000}
 # soak's load on two cores a heartbeat bound of 0.4 s would end healthy leaders.
 INSTANCES = 3
 TAKEOVER_SECONDS = 5.0
+# How soon an instance that ended on its own is started again (deploy/sanad.service: RestartSec).
+RESTART_SECONDS = 5.0
 
 
 class PatientChat:
@@ -142,7 +144,9 @@ class OneProcess:
 
 
 class Instances:
-    """PostgreSQL: :data:`INSTANCES` instances, one leading; a restart is of them all."""
+    """PostgreSQL: :data:`INSTANCES` instances, one leading; a restart is of them all. An
+    instance that ends on its own, having lost its leadership, is started again at once, as
+    the service manager does (``Restart=on-failure``, deploy/sanad.service)."""
 
     elects_a_leader = True
 
@@ -150,6 +154,28 @@ class Instances:
         self.cluster = cluster
         self.leaders: list[str | None] = []  # the leader's name before and after its kill
         self.takeover_seconds: list[float] = []
+        self._restarted: set[int] = set()
+
+    @contextlib.asynccontextmanager
+    async def supervised(self) -> AsyncIterator[Instances]:
+        """Restart what ends with :data:`EXIT_LEADERSHIP_LOST` while inside."""
+
+        async def supervise() -> None:
+            while True:
+                for index in self._lost():
+                    self._restarted.add(index)
+                    await self.cluster.start_instance()
+                await asyncio.sleep(RESTART_SECONDS)
+
+        task = asyncio.create_task(supervise())
+        try:
+            yield self
+        finally:
+            task.cancel()
+
+    def _lost(self) -> list[int]:
+        return [i for i, p in enumerate(self.cluster.processes)
+                if p.returncode == EXIT_LEADERSHIP_LOST and i not in self._restarted]
 
     async def disturb(self, how: str) -> None:
         cluster = self.cluster
@@ -176,7 +202,7 @@ class Instances:
 
     def leaderships_lost(self) -> int:
         """Instances that ended on their own, having lost their leadership (exit status 75)."""
-        return sum(p.returncode == EXIT_LEADERSHIP_LOST for p in self.cluster.processes)
+        return len(self._restarted) + len(self._lost())
 
 
 class Soak:
@@ -364,9 +390,11 @@ async def test_several_instances_with_faults_restarts_and_the_leader_killed_lose
         await _enrolled(api, deployment)
         soak = Soak(api, deployment)
         soak.install_faults()
-        async with running_cluster(deployment, instances=INSTANCES,
-                                   takeover_seconds=TAKEOVER_SECONDS) as cluster:
-            bot = Instances(cluster)
+        async with (
+            running_cluster(deployment, instances=INSTANCES,
+                            takeover_seconds=TAKEOVER_SECONDS) as cluster,
+            Instances(cluster).supervised() as bot,
+        ):
             await soak.run(bot)
         stored = await soak.stored()
     _check(soak, stored, {"backend": "postgresql", "instances": INSTANCES,
