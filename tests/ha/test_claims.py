@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from bot.leadership.claims import AbsentClaims
 from bot.leadership.connection import LockConnection
@@ -20,13 +20,13 @@ from bot.leadership.fence import LeaderFence
 from bot.leadership.timings import Timings
 from storage.engine import Database, open_database
 from storage.migrate import upgrade_database
-from storage.models import DeliveryKind, DeliveryStatus, Leadership, OutboxEntry
+from storage.models import Leadership, OutboxEntry
 from storage.outbox import claim_batch
-from tests.storage.helpers import add_caseworker, store_opaque_report
+from tests.storage.conftest import NOW
+from tests.storage.helpers import pending_deliveries
 
 pytestmark = pytest.mark.postgres
 
-NOW = dt.datetime(2025, 3, 14, 12, 0, tzinfo=dt.UTC)
 LEASE = dt.timedelta(minutes=10)
 TIMINGS = Timings(takeover=2.0)
 
@@ -55,22 +55,6 @@ def register(postgres_database: str) -> Callable[[str], Awaitable[LockConnection
 
 
 Register = Callable[[str], Awaitable[LockConnection]]
-
-
-async def fill(db: Database, count: int) -> None:
-    caseworker_id = await add_caseworker(db, "cw-claims")
-    stored = await store_opaque_report(db)
-    row = {
-        "kind": DeliveryKind.REPORT,
-        "caseworker_id": caseworker_id,
-        "report_id": stored.report_id,
-        "sequence": 0,
-        "not_before": NOW,
-        "attempts": 0,
-        "status": DeliveryStatus.PENDING,
-    }
-    async with db.sessionmaker() as session, session.begin():
-        await session.execute(insert(OutboxEntry), [row] * count)
 
 
 async def claims(db: Database) -> dict[str | None, int]:
@@ -102,7 +86,7 @@ async def leader(db: Database, previous: str | None = None) -> LeaderFence:
 
 
 async def test_an_unregistered_name_claims_nothing(database: Database, register: Register) -> None:
-    await fill(database, 3)
+    await pending_deliveries(database, 3)
     assert await claim(database, "instance-nobody", 3) == 0
     alive = await register("instance-alive")
     try:
@@ -114,7 +98,7 @@ async def test_an_unregistered_name_claims_nothing(database: Database, register:
 async def test_the_leader_releases_the_claims_of_the_gone_only(
     database: Database, register: Register
 ) -> None:
-    await fill(database, 6)
+    await pending_deliveries(database, 6)
     alive, dead, before = [
         await register(name) for name in ("instance-alive", "instance-dead", "instance-before")
     ]
@@ -133,7 +117,7 @@ async def test_the_leader_releases_the_claims_of_the_gone_only(
 
 
 async def test_a_superseded_leader_releases_nothing(database: Database, register: Register) -> None:
-    await fill(database, 2)
+    await pending_deliveries(database, 2)
     dead = await register("instance-dead")
     assert await claim(database, "instance-dead", 2) == 2
     await dead.close()

@@ -21,12 +21,11 @@ from sqlalchemy import select
 
 from bot.local_api import Fault
 from storage.models import DeliveryStatus, OutboxEntry
-from tests.e2e.conftest import receipt_in
-from tests.handlers.conftest import Reporter, answer_to_narrative, begin, finish_from_links
+from tests.handlers.conftest import Reporter
 from tests.support.processes import kill, stop, until
 
 from .conftest import TAKEOVER_SECONDS, Cluster
-from .test_failover import _CASE, reporter_chat
+from .test_failover import one_report, reporter_chat
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -52,16 +51,9 @@ async def test_the_killed_leaders_delivery_goes_at_the_takeover(cluster: Cluster
 
     deployment.api.faults.inject("sendDocument", sequence=[Fault.hang()])
     sends = deployment.calls["sendDocument"]
-    reporter = Reporter(reporter_chat(cluster))
-    await begin(reporter)
-    await answer_to_narrative(reporter)
-    await reporter.say("They threatened to publish my photos.", until=lambda m: bool(m.buttons))
-    await finish_from_links(reporter)
-    receipt = await reporter.press("Submit")
-    receipt_in(receipt)
-    found = _CASE.search(receipt.text or "")
-    assert found is not None
-    caption = f"{found.group(1)} #0"
+    references: list[str] = []
+    await one_report(Reporter(reporter_chat(cluster)), references)
+    caption = f"{references[0]} #0"
 
     # The leader claimed the row and is waiting on Telegram, which will never answer.
     await deployment.calls.wait_for("sendDocument", sends + 1, timeout=30)
