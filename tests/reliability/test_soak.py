@@ -145,8 +145,9 @@ class OneProcess:
 
 class Instances:
     """PostgreSQL: :data:`INSTANCES` instances, one leading; a restart is of them all. An
-    instance that ends on its own, having lost its leadership, is started again at once, as
-    the service manager does (``Restart=on-failure``, deploy/sanad.service)."""
+    instance that ends on its own, having lost its leadership, is started again
+    :data:`RESTART_SECONDS` later, as the service manager does (``Restart=on-failure``,
+    deploy/sanad.service)."""
 
     elects_a_leader = True
 
