@@ -222,6 +222,8 @@ class Soak:
         self.undelivered = 0  # receipts shown whose file did not reach the caseworker
         self.deadline = 0.0
         self.drained_after = 0.0  # seconds from the end of the load to every file delivered
+        self.forget_again = 0  # final /forget sent again: the first was not erased in time
+        self.housekeeping_left: dict[str, int] = {}  # rows left after the final purge, by kind
 
     def install_faults(self) -> None:
         for number, method in enumerate(FAULTED_METHODS):
@@ -342,14 +344,39 @@ class Soak:
         self.undelivered = len(wanted - set(self.delivered))
 
     async def final_purge(self) -> None:
-        """Every reporter ends with /forget; held messages wait their hold, then the erase job."""
-        for number in range(SOAK.reporters):
-            await self.api.chat(7_400_000_000 + number).send_command("forget")
+        """Every reporter ends with /forget, as a person does: sent again while it is not erased
+        (a Bot API fault may have cut its handling short). Held messages wait their hold, then
+        the erase job; what is left after that is counted by kind before the test fails."""
+        await asyncio.gather(*(self.forget(number) for number in range(SOAK.reporters)))
 
         async def no_rows() -> bool:
             return await self.rows(HousekeepingRow) == 0
 
-        await until(no_rows, timeout=330)
+        try:
+            await until(no_rows, timeout=330)
+        except TimeoutError:
+            async with self.deployment.database() as db, db.sessionmaker() as session:
+                left = await session.execute(
+                    select(HousekeepingRow.conversation, func.count()).group_by(
+                        HousekeepingRow.conversation))
+                self.housekeeping_left = {
+                    "conversation" if conversation else "outside": count
+                    for conversation, count in left}
+            print(json.dumps({"soak_final_purge": {"forget_again": self.forget_again,
+                                                   "housekeeping_left": self.housekeeping_left}}))
+            raise
+
+    async def forget(self, number: int, tries: int = 3) -> None:
+        chat = self.api.chat(7_400_000_000 + number)
+        for _ in range(tries):
+            forget = await chat.send_command("forget")
+            try:
+                await chat.wait_until(lambda f=forget: all(m.message_id != f.message_id
+                                                           for m in chat.messages()),
+                                      timeout=ANSWER_SECONDS)
+                return
+            except TimeoutError:
+                self.forget_again += 1
 
     async def rows(self, table: type[HousekeepingRow] | type[Report]) -> int:
         async with self.deployment.database() as db, db.sessionmaker() as session:
@@ -417,6 +444,7 @@ def _check(soak: Soak, stored: set[str], run: dict[str, Any]) -> None:
         "reports_stored": len(stored), "attempts_failed": dict(soak.attempts_failed),
         "faults_served": dict(soak.served), "repeated_files": repeats,
         "undelivered": soak.undelivered, "drained_after_seconds": soak.drained_after,
+        "final_forget_again": soak.forget_again,
         "lost_document_acks": soak.lost_document_acks, "memory_kib": soak.memory_kib,
         "memory_series_kib": soak.memory_series_kib,
     }
