@@ -106,6 +106,17 @@ async def failed_counts(runtime: Runtime) -> dict[str, int]:
     return dict(status.failed)
 
 
+async def reports_queued_for(
+    api: LocalBotApi, org: OrganisationKeys, db: Database, *, chat_id: int, count: int
+) -> UserChat:
+    """A verified caseworker in ``chat_id`` with ``count`` reports queued to them; their chat."""
+    await caseworker_chat(api, chat_id)
+    caseworker = await enrol_caseworker(db, org, chat_id=chat_id)
+    for _ in range(count):
+        await queue_report(db, org, caseworker)
+    return api.chat(chat_id)
+
+
 def documents(chat: UserChat) -> list[ChatMessage]:
     return [m for m in chat.bot_messages() if m.document is not None]
 
@@ -343,11 +354,7 @@ async def test_stopping_gives_claims_back_untried(
 ) -> None:
     async with bot_application(api, org, tmp_path) as (application, runtime):
         db = runtime.database
-        await caseworker_chat(api, 5007)
-        caseworker = await enrol_caseworker(db, org, chat_id=5007)
-        for _ in range(5):
-            await queue_report(db, org, caseworker)
-        chat = api.chat(5007)
+        chat = await reports_queued_for(api, org, db, chat_id=5007, count=5)
 
         # The application stops once two files have arrived.
         counts = await fast_forwarder(application, runtime).run(lambda: len(documents(chat)) < 2)
@@ -491,11 +498,7 @@ async def test_an_unregistered_worker_claims_nothing_and_stops_sending(
     no more of its batch, and gives the rest back untried."""
     async with bot_application(api, org, tmp_path) as (application, runtime):
         db = runtime.database
-        await caseworker_chat(api, 5301)
-        caseworker = await enrol_caseworker(db, org, chat_id=5301)
-        for _ in range(3):
-            await queue_report(db, org, caseworker)
-        chat = api.chat(5301)
+        chat = await reports_queued_for(api, org, db, chat_id=5301, count=3)
 
         await fast_forwarder(application, runtime, Listed(lambda: False)).run()
         assert all(row.claimed_by is None for row in await outbox_rows(db))
