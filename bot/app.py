@@ -25,6 +25,7 @@ from bot.leadership.fence import SINGLE_INSTANCE, Role
 from bot.leadership.lost_drafts import LostDrafts
 from bot.leadership.updates import register_update_gate
 from bot.readable_updates import ReadableUpdatesRequest
+from bot.readable_webhook import use_readable_webhook
 from bot.runtime import Runtime
 from bot.services.caseworkers import register_caseworker_commands
 from bot.services.erase_journal import EraseJournal
@@ -78,6 +79,9 @@ def build_application(
     async def post_shutdown(_application: Application) -> None:  # type: ignore[type-arg]
         await runtime.close()
 
+    # In webhook mode too, an update the library cannot read is answered and counted, never
+    # redelivered for ever.
+    use_readable_webhook()
     housekeeping = Housekeeping.from_runtime(runtime, role)
     lost_drafts = LostDrafts()
     # Every message id the flows record is journalled as it goes (I7 after a hard stop).

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
@@ -54,18 +54,27 @@ def readable_updates(raw: object, *, parse: bool) -> tuple[list[dict[str, Any]],
         if not _is_integer(update_id):
             skipped.append(None)
             continue
-        readable = _complete(item)
-        if readable and parse:
-            try:
-                Update.de_json(item, None)  # PTB copies what it parses: ``item`` stays as it was
-            except Exception:  # any failure of the library's parser means "unreadable"
-                readable = False
+        readable = parsed_update(item, None) is not None if parse else _complete(item)
         if readable:
             kept.append(item)
         else:
             skipped.append(update_id)
             kept.append({"update_id": update_id})
     return kept, skipped
+
+
+def parsed_update(item: object, bot: Bot | None) -> Update | None:
+    """``item`` as PTB reads an update for ``bot``, or None when it is unreadable: not an
+    object, no integer ``update_id``, a field handlers rely on missing (:func:`_complete`), or a
+    shape PTB's parser refuses. ``item`` is left as it was (PTB copies what it parses)."""
+    if not isinstance(item, dict) or not _is_integer(item.get("update_id")):
+        return None
+    if not _complete(item):
+        return None
+    try:
+        return Update.de_json(item, bot)
+    except Exception:  # any failure of the library's parser means "unreadable"
+        return None
 
 
 def _complete(update: dict[str, Any]) -> bool:

@@ -5,10 +5,11 @@ Argon2id pool. Features (the reporter's conversation, caseworker commands, the s
 receive it, or services built from it, through :func:`bot.app.build_application`; nothing in
 Sanad keeps it in a global.
 
-``run`` applies pending migrations before the first update is handled, then runs PTB's polling or
-webhook loop; PTB stops on SIGINT and SIGTERM after the update in hand, and ``post_shutdown``
-closes the runtime. On PostgreSQL the process is one of any number of instances, and receives
-updates only while it leads (:mod:`bot.leadership.serve`).
+``run`` applies pending migrations before the first update is handled, then receives updates by
+polling or PTB's webhook server until SIGINT or SIGTERM, which stop it cleanly wherever start-up
+was (:mod:`bot.lifecycle`): after the update in hand, open conversations handed over, and
+``post_shutdown`` closing the runtime. On PostgreSQL the process is one of any number of
+instances, and receives updates only while it leads (:mod:`bot.leadership.serve`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import datetime as dt
 import resource
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,12 +29,16 @@ from bot.bot_identity import BotIdentity, load_bot_identity
 from bot.config import Config, load_bot_token, load_config, load_webhook_secret, token_source
 from bot.failures import bot_api_failures, folder_failure
 from bot.instance_lock import hold_instance_lock
+from bot.lifecycle import StartReceiving, run_until_stopped
 from bot.logs import configure_logging, event, get_logger
 from bot.server_secrets import ServerSecrets, load_or_create_server_secrets
 from crypto.kdf_pool import KdfPool
 from storage.engine import Database, explain_failure, open_database
 from storage.errors import DatabaseUnavailable
 from storage.migrate import upgrade_database
+
+if TYPE_CHECKING:
+    from telegram.error import TelegramError
 
 _log = get_logger("runtime")
 
@@ -164,6 +169,7 @@ def run(config_path: Path) -> None:
     """
     # Imported here so that commands which never run the bot do not import PTB's application.
     from bot.app import build_application
+    from bot.heap import settle_heap
     from bot.leadership.fence import SINGLE_INSTANCE, LeaderFence, Role
     from bot.leadership.serve import run_instance
 
@@ -185,15 +191,33 @@ def run(config_path: Path) -> None:
         runtime.database
     )
     application = build_application(config, token, runtime, role)
+    # What is alive once the application is built lives as long as the process (bot/heap.py).
+    settle_heap()
     event(_log, "bot.starting")
     telegram = config.telegram
     with bot_api_failures(telegram.api_base_url, token_source(config)):
         if isinstance(role, LeaderFence):
             run_instance(application, role, config)
-        elif telegram.mode == "webhook":
-            application.run_webhook(
-                **webhook_arguments(config), drop_pending_updates=telegram.drop_pending_updates
-            )
         else:
-            application.run_polling(drop_pending_updates=telegram.drop_pending_updates)
+            asyncio.run(run_until_stopped(application, receiving(application, config)))
     event(_log, "bot.stopped")
+
+
+def receiving(application: Any, config: Config) -> StartReceiving:
+    """How the single instance starts receiving updates: PTB's webhook server or polling.
+
+    A failure to fetch updates while polling goes to the error handlers, as ``run_polling``
+    sends it (:mod:`bot.update_conflict` says a competing poller there).
+    """
+    updater = application.updater
+    drop = config.telegram.drop_pending_updates
+    if config.telegram.mode == "webhook":
+        arguments = webhook_arguments(config)
+        return lambda: updater.start_webhook(**arguments, drop_pending_updates=drop)
+
+    def to_error_handlers(exc: TelegramError) -> None:
+        application.create_task(application.process_error(error=exc, update=None))
+
+    return lambda: updater.start_polling(
+        drop_pending_updates=drop, error_callback=to_error_handlers
+    )

@@ -40,7 +40,7 @@ from typing import Any, TypeAlias
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, BaseHandler, ContextTypes, ConversationHandler
+from telegram.ext import Application, BaseHandler, ContextTypes
 from telegram.warnings import PTBUserWarning
 
 from bot.logs import event, get_logger
@@ -49,6 +49,7 @@ from handlers.budget import FreeDisk, MemoryBudget
 from handlers.draft import Draft, DraftAttachment
 from handlers.evidence import CleanedEvidence, check_size, shared_sandbox
 from handlers.i18n import DEFAULT_LANGUAGE, N_, Notice, Refused, translator
+from handlers.idle import IdleCallback, IdleEndingConversation
 from handlers.ports import HousekeepingPort
 
 Context: TypeAlias = ContextTypes.DEFAULT_TYPE
@@ -84,8 +85,10 @@ def chat_conversation(
     states: Mapping[object, list[Handler]],
     fallbacks: list[Handler],
     timeout: dt.timedelta,
-) -> ConversationHandler[Context]:
-    """A reporter conversation: one per chat, idle ``timeout``, and never persisted (I1).
+    on_idle: IdleCallback,
+) -> IdleEndingConversation:
+    """A reporter conversation: one per chat, ended by ``on_idle`` after ``timeout`` without an
+    update (:mod:`handlers.idle`), and never persisted (I1).
 
     ``per_message=False`` is deliberate: a chat has one conversation, whose buttons are checked
     against the current state by their patterns (stale ones are answered as such), so PTB's
@@ -93,13 +96,13 @@ def chat_conversation(
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*per_message=False", category=PTBUserWarning)
-        return ConversationHandler(
+        return IdleEndingConversation(
             entry_points=entry_points,
-            states=dict(states),
+            states=states,
             fallbacks=fallbacks,
-            conversation_timeout=timeout,
+            idle_after=timeout,
+            on_idle=on_idle,
             name=name,
-            persistent=False,  # I1: no PTB persistence, ever
         )
 
 

@@ -9,7 +9,7 @@ of callback data).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from babel import Locale
 from babel.dates import get_month_names
@@ -65,3 +65,18 @@ def country_name(code: str, language: str) -> str:
 def month_name(month: int, language: str) -> str:
     """The stand-alone name of ``month`` (1–12) in ``language``, from CLDR via Babel."""
     return str(get_month_names("wide", context="stand-alone", locale=language)[month])
+
+
+def load_names(languages: Iterable[str], countries: Iterable[str]) -> None:
+    """Look up every country and month name the flow can show, once, at start-up.
+
+    Babel reads its CLDR data (a few MiB) on first use. Read here, the first reporter to reach
+    the country question does not wait for it, and the bot's memory is whole once it has
+    started, so growth measured later is growth (docs/RELIABILITY.md, "Memory").
+    """
+    codes = tuple(countries)
+    for language in languages:
+        for code in codes:
+            country_name(code, language)
+        for month in range(1, 13):
+            month_name(month, language)

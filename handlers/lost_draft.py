@@ -9,7 +9,9 @@ press a button of a report that no longer exists and be told it is stale, not wh
 The notice says the report was lost, that nothing of it was kept, and how to begin again
 (``/start``); it is written in the reporter's Telegram language among those offered. It and the
 reporter's message are erased a short while later, like any answer outside a conversation. A
-``/start`` goes on to start the new report; anything else stops here.
+``/start`` goes on to start the new report; anything else stops here. A reporter who has already
+begun a new report in this process when the loss is learnt of is not told: they know, and the
+notice would swallow a step of the new report.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
 
-from handlers.chat import Context, erase_message_later, user_language
+from handlers.chat import Context, erase_message_later, open_draft, user_language
 from handlers.i18n import N_, translator
 from handlers.ports import HousekeepingPort
 
@@ -59,6 +61,10 @@ def install_lost_draft_notice(
         """Says the report was lost and how to begin again; a /start goes on to begin it."""
         chat = update.effective_chat
         if chat is None or chat.type != ChatType.PRIVATE or not lost.claim(chat.id):
+            return
+        if open_draft(context) is not None:
+            # Begun again in this process before the loss was learnt of (the erase job finds
+            # it up to a minute after a restart): the notice would break into the new report.
             return
         _ = translator(user_language(update, languages))
         if update.callback_query is not None:

@@ -76,6 +76,7 @@ from handlers.chat import (
 from handlers.draft import Draft
 from handlers.flood import FloodLimiter, update_cost
 from handlers.i18n import LANGUAGE_NAMES, LANGUAGES, N_, Refused, Translate, isolate, translator
+from handlers.idle import IdleEndingConversation, watch_idle
 from handlers.ports import HousekeepingPort, ReportSubmitter, SubmissionBusy, SubmissionNoRoom
 from handlers.text_input import MAX_LINKS, CleanText, clean_text, extract_links
 
@@ -1110,7 +1111,7 @@ class ReportFlow:
         event(_log, "report_handover", conversations=handed)
         return handed
 
-    def conversation(self) -> ConversationHandler[Context]:
+    def conversation(self) -> IdleEndingConversation:
         """The ConversationHandler of the report flow (see the module docstring)."""
         message = filters.UpdateType.MESSAGE
         text = message & filters.TEXT & ~filters.COMMAND
@@ -1198,7 +1199,6 @@ class ReportFlow:
             ],
             Step.EDIT: [buttons(Step.EDIT, editable, self.edit_step), back(Step.EDIT)],
             Step.RECEIPT: [buttons(Step.RECEIPT, [SAVED], self.saved)],
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, self.timed_out)],
         }
         private = filters.ChatType.PRIVATE
         return chat_conversation(
@@ -1220,12 +1220,13 @@ class ReportFlow:
                 MessageHandler(other, self.expected_button),
             ],
             timeout=self.settings.conversation_timeout,
+            on_idle=self.timed_out,
         )
 
 
 def build_report_handler(
     settings: ReportFlowSettings, submitter: ReportSubmitter, housekeeping: HousekeepingPort
-) -> ConversationHandler[Context]:
+) -> IdleEndingConversation:
     """The report ConversationHandler alone (use :func:`install_report_flow` to get the guards)."""
     return ReportFlow(settings, submitter, housekeeping).conversation()
 
@@ -1243,8 +1244,11 @@ def install_report_flow(
     application's ``post_stop`` so open conversations are still erased after a restart.
     """
     flow = ReportFlow(settings, submitter, housekeeping)
+    choices.load_names(settings.languages, settings.countries)
     application.add_handler(TypeHandler(Update, flow.guard), group=-1)
-    application.add_handler(flow.conversation())
+    conversation = flow.conversation()
+    application.add_handler(conversation)
+    watch_idle(application, conversation)
     # After both conversations, in the same group, so only what neither holds comes here.
     # Commands and files are left to handlers registered later (caseworker commands, reply
     # files); plain text and button presses are nobody else's.

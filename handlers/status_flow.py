@@ -45,7 +45,6 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
-    TypeHandler,
     filters,
 )
 
@@ -64,6 +63,7 @@ from handlers.chat import (
 from handlers.draft import Draft
 from handlers.flood import FloodLimiter
 from handlers.i18n import N_, Refused, Translate, isolate, translator
+from handlers.idle import IdleEndingConversation, watch_idle
 from handlers.ports import HousekeepingPort
 from handlers.report_flow import CONVERSATION_NAME as REPORT_CONVERSATION
 from handlers.report_flow import DRAFT_KEY as REPORT_DRAFT_KEY
@@ -489,7 +489,7 @@ class StatusFlow:
 
     # -- wiring -----------------------------------------------------------------------------
 
-    def conversation(self) -> ConversationHandler[Context]:
+    def conversation(self) -> IdleEndingConversation:
         """The ConversationHandler of /status (see the module docstring)."""
         message = filters.UpdateType.MESSAGE
         text = message & filters.TEXT & ~filters.COMMAND
@@ -503,7 +503,6 @@ class StatusFlow:
                 MessageHandler(files, self.add_file),
                 CallbackQueryHandler(self.send, pattern=f"^{SEND}$"),
             ],
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, self.timed_out)],
         }
         private = filters.ChatType.PRIVATE
         return chat_conversation(
@@ -522,12 +521,13 @@ class StatusFlow:
                 MessageHandler(message, self.unexpected),
             ],
             timeout=self.settings.conversation_timeout,
+            on_idle=self.timed_out,
         )
 
 
 def build_status_handler(
     mailbox: MailboxPort, settings: ReportFlowSettings, housekeeping: HousekeepingPort
-) -> ConversationHandler[Context]:
+) -> IdleEndingConversation:
     """The /status ConversationHandler alone (use :func:`install_status_flow` in the bot)."""
     return StatusFlow(mailbox, settings, housekeeping).conversation()
 
@@ -560,5 +560,7 @@ def install_status_flow(
     flow = StatusFlow(
         mailbox, settings, housekeeping, receipt_attempts_per_minute=receipt_attempts_per_minute
     )
-    application.add_handler(flow.conversation(), group=DEFAULT_GROUP)
+    conversation = flow.conversation()
+    application.add_handler(conversation, group=DEFAULT_GROUP)
+    watch_idle(application, conversation)
     return flow

@@ -22,9 +22,9 @@ process then ends at once with :data:`EXIT_LEADERSHIP_LOST`, as if killed: no cl
 confirming of updates fetched but not handled, so Telegram hands them to the successor. The
 service manager starts it again, as a standby (``Restart=on-failure`` in deploy/sanad.service).
 
-A stop signal (SIGINT, SIGTERM) ends it cleanly, as PTB's own ``run_polling`` would: the
-updater, then the application (``post_stop``: open conversations handed to housekeeping), then
-the lock connection, which frees the lock for a standby at once.
+A stop signal (SIGINT, SIGTERM) ends it cleanly at any moment, start-up included
+(:mod:`bot.lifecycle`): the updater, then the application (``post_stop``: open conversations
+handed to housekeeping), then the lock connection, which frees the lock for a standby at once.
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from tornado.httpserver import HTTPServer
@@ -47,6 +46,13 @@ from bot.leadership.connection import LockConnection
 from bot.leadership.elector import Elector
 from bot.leadership.fence import LeaderFence
 from bot.leadership.timings import Timings
+from bot.lifecycle import (
+    StartReceiving,
+    start_application,
+    stop_application,
+    stop_on_signals,
+    unless_stopped,
+)
 from bot.logs import event, get_logger
 from bot.runtime import webhook_arguments
 
@@ -56,7 +62,6 @@ EXIT_LEADERSHIP_LOST = 75
 _log = get_logger("leadership")
 
 AnyApplication = Any  # telegram.ext.Application[...]; its generics add nothing here
-StartReceiving = Callable[[], Awaitable[object]]
 
 
 class _Unavailable(RequestHandler):
@@ -108,7 +113,8 @@ async def _lead_or_stop(
             await standby.stop()
     if stop.is_set():
         return False
-    await start_receiving()
+    if not await unless_stopped(stop, start_receiving()):
+        return False
     event(_log, "leader.receiving", epoch=fence.epoch or 0)
     lost = await elector.watch(stop)
     if lost:
@@ -131,35 +137,17 @@ async def serve(
     returns without stopping anything.
     """
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    stop_on_signals(stop)
     try:
-        await application.initialize()
-        if application.post_init is not None:
-            await application.post_init(application)
-        await application.start()
-        lost = await _lead_or_stop(elector, fence, start_receiving, stop, standby, on_lost)
+        lost = await start_application(application, stop) and await _lead_or_stop(
+            elector, fence, start_receiving, stop, standby, on_lost
+        )
     except BaseException:
-        await _stop_cleanly(application, elector)
+        await stop_application(application, release=elector.close)
         raise
     if not lost:
-        await _stop_cleanly(application, elector)
+        await stop_application(application, release=elector.close)
     return lost
-
-
-async def _stop_cleanly(application: AnyApplication, elector: Elector) -> None:
-    """What PTB's ``run_polling`` does after a stop signal, then free the lock."""
-    if application.updater is not None and application.updater.running:
-        await application.updater.stop()
-    if application.running:
-        await application.stop()
-        if application.post_stop is not None:
-            await application.post_stop(application)
-    await elector.close()
-    await application.shutdown()
-    if application.post_shutdown is not None:
-        await application.post_shutdown(application)
 
 
 def end_after_lost_leadership() -> None:

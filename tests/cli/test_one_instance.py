@@ -60,7 +60,7 @@ async def test_second_run_on_one_sqlite_database_is_refused(tmp_path: Path) -> N
             assert first.returncode is None  # the first one runs on, untouched
             assert await stop(first) == 0
         # Once it has stopped, the next start takes the lock again. It is stopped once it polls:
-        # a stop signal in the middle of PTB's own start-up is not what this test is about.
+        # a stop signal during start-up is test_stop_signals.py's subject, not this test's.
         calls = CallCounter(api)
         async with sanad_run(config, second_log, {TOKEN_ENV: TOKEN}) as third:
             await until(lambda: _contains(second_log, "database.ready"))

@@ -16,6 +16,7 @@ from bot.local_api import ChatMessage, LocalBotApi, UserChat
 from handlers.choices import country_name, month_name
 from handlers.draft import Draft
 from handlers.i18n import LANGUAGE_NAMES, translator
+from handlers.lost_draft import LostDraftPort, install_lost_draft_notice
 from handlers.ports import ReportSubmitter, Submission
 from handlers.report_flow import (
     ReportFlow,
@@ -126,9 +127,11 @@ class Harness:
 async def running_bot(
     settings: ReportFlowSettings = SETTINGS,
     submitter: ReportSubmitter | None = None,
+    lost_drafts: LostDraftPort | None = None,
     **api_options: Any,
 ) -> AsyncIterator[Harness]:
-    """A local Bot API server and a polling application with the report flow installed."""
+    """A local Bot API server and a polling application with the report flow installed (and,
+    with ``lost_drafts``, the lost-draft notice in front of it, as bot.app registers it)."""
     async with LocalBotApi.running(**api_options) as api:
         token = api.add_bot()
         app = (
@@ -141,6 +144,8 @@ async def running_bot(
         )
         housekeeping = RecordingHousekeeping()
         submitter = submitter if submitter is not None else RecordingSubmitter()
+        if lost_drafts is not None:
+            install_lost_draft_notice(app, lost_drafts, housekeeping, settings.languages)
         flow = install_report_flow(app, settings, submitter, housekeeping)
         install_outside_catch_all(app, flow)  # last, as bot.app registers it
         async with app:

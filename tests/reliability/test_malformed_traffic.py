@@ -5,23 +5,40 @@ The server is the local one, spoiling its answers on purpose (bot/local_api/faul
 half-way, connections reset, answers that come late, a getUpdates batch ten times Telegram's
 hundred, updates of a type no client sends and messages missing fields Telegram always fills.
 After each, a reporter who writes ``/start`` must be answered.
+
+In webhook mode the same updates arrive as requests to PTB's webhook server, delivered by the
+local server as Telegram delivers them (one at a time, in order, again and again until the
+answer is a 2xx), and bodies no Telegram sends (not JSON, cut short, not UTF-8, far too large)
+are posted with the right secret. Each must be answered 2xx, counted, and quoted in no log
+record; a request without the secret is still refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from bot.app import build_application
+from bot.config import load_config
+from bot.config.token import BotToken
+from bot.lifecycle import start_application, stop_application
 from bot.local_api import LocalBotApi, UserChat
 from bot.local_api.faults import Spoil
 from bot.logs import SANAD_LOGGER
-from tests.reliability.conftest import make_deployment, polling_bot
+from bot.runtime import Runtime, receiving
+from crypto.keys import OrganisationKeys
+from tests.reliability.conftest import LIMITS, make_deployment, polling_bot
+from tests.webhook.configuration import config_toml
+from tests.webhook.test_webhook import free_loopback_port
 
 # Shapes a Bot API server could send that the Bot API never does.
 MALFORMED_UPDATES: list[dict[str, Any]] = [
@@ -41,6 +58,12 @@ MALFORMED_UPDATES: list[dict[str, Any]] = [
     {"message": {"message_id": 6, "date": 1700000000, "chat": {"id": 7, "type": "private"},
                  "from": {"id": 7, "is_bot": False, "first_name": "x"}, "photo": [{"x": 1}]}},
 ]
+
+
+# Words a reporter might have written, inside updates and bodies the bot cannot read.
+CANARY = "canary-Khaled-was-here-7f3a"
+SECRET_ENV = "SANAD_WEBHOOK_SECRET"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 @asynccontextmanager
@@ -135,3 +158,112 @@ async def test_a_batch_twice_telegrams_limit_is_answered_in_full(tmp_path: Path)
         assert api.traffic.spoilt == 1
         await answered(api.open_chat(1001, "Amal"))
         await all_confirmed(api, token)
+
+
+@asynccontextmanager
+async def webhook_bot_on(
+    api: LocalBotApi, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[str, str, str]]:
+    """The bot in this process, receiving by webhook as ``sanad run`` does; yields its token,
+    webhook URL and secret."""
+    token = api.add_bot()
+    secret = secrets.token_hex(32)
+    monkeypatch.setenv(SECRET_ENV, secret)
+    port = free_loopback_port()
+    url = f"http://127.0.0.1:{port}/telegram/{secrets.token_hex(8)}"
+    config_path = folder / "config.toml"
+    config_path.write_text(config_toml(
+        api_url=api.url, folder=folder, org=OrganisationKeys.generate(), token_env="UNUSED",
+        tables={
+            "telegram": {"mode": "webhook", "webhook_url": url, "webhook_listen": "127.0.0.1",
+                         "webhook_port": port, "webhook_secret_env": SECRET_ENV},
+            "database": {"url": f"sqlite+aiosqlite:///{folder / 'sanad.sqlite3'}"},
+            "limits": LIMITS,
+        },
+    ))
+    config = load_config(config_path)
+    application = build_application(config, BotToken(token), Runtime.open(config))
+    try:
+        assert await start_application(application, asyncio.Event())
+        await receiving(application, config)()
+        yield token, url, secret
+    finally:
+        await stop_application(application)
+
+
+def quoting(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
+    """Loggers whose records hold ``text`` anywhere: message, arguments or exception."""
+    found = []
+    for record in caplog.records:
+        parts = [record.getMessage(), repr(record.args), repr(record.exc_info)]
+        if any(text in part for part in parts):
+            found.append(record.name)
+    return found
+
+
+def unreadable_total(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(counts.get("skipped", 0) for counts in sanad_events(caplog, "updates.unreadable"))
+
+
+async def test_unreadable_updates_by_webhook_are_answered_counted_and_the_rest_is_answered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO, logger=SANAD_LOGGER)
+    async with LocalBotApi.running() as api, webhook_bot_on(api, tmp_path, monkeypatch) as bot:
+        token, _url, _secret = bot
+        before = api.open_chat(1001, "Amal")
+        await answered(before)
+        for body in MALFORMED_UPDATES:
+            api.traffic.push_raw_update(token, _with_canary(body))
+        after = api.open_chat(1002, "Badr")
+        # Delivered one at a time, in order: Badr's /start comes after every malformed update.
+        await answered(after)
+        await all_confirmed(api, token)  # each was answered 2xx, so none is delivered again
+        assert api.world.bots[token].webhook.last_error_message is None  # type: ignore[union-attr]
+    assert 0 < unreadable_total(caplog) <= len(MALFORMED_UPDATES)
+    assert not handler_errors(caplog)
+    assert not quoting(caplog, CANARY)
+
+
+def _with_canary(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with a reporter's words beside it, where a log line quoting it would show them."""
+    return {**body, "canary": CANARY}
+
+
+# Bodies no Telegram sends, each holding a reporter's words.
+UNREADABLE_BODIES: list[Any] = [
+    pytest.param(f"what happened: {CANARY}".encode(), id="not-json"),
+    pytest.param(json.dumps({"update_id": 5, "message": {"text": CANARY}}).encode()[:30]
+                 + CANARY.encode(), id="truncated-json"),
+    pytest.param(b"\xff\xfe" + CANARY.encode(), id="not-utf8"),
+    pytest.param(json.dumps([{"update_id": 5, "text": CANARY}]).encode(), id="json-list"),
+    pytest.param(json.dumps({"message": {"text": CANARY}}).encode(), id="no-update-id"),
+    pytest.param(json.dumps({"update_id": 5, "message": {"message_id": 1, "date": "today",
+                 "chat": {"id": 7, "type": "private"}, "text": CANARY}}).encode(),
+                 id="wrong-field-type"),
+    pytest.param(json.dumps({"update_id": 5, "message": {"message_id": 1, "date": 1700000000,
+                 "chat": {"id": 7, "type": "private"}, "text": CANARY * 100_000}}).encode(),
+                 id="huge-body"),
+]
+
+
+@pytest.mark.parametrize("body", UNREADABLE_BODIES)
+async def test_unreadable_webhook_bodies_are_answered_counted_and_never_quoted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+    body: bytes,
+) -> None:
+    caplog.set_level(logging.INFO, logger=SANAD_LOGGER)
+    async with LocalBotApi.running() as api, webhook_bot_on(api, tmp_path, monkeypatch) as bot:
+        _token, url, secret = bot
+        headers = {"Content-Type": "application/json"}
+        async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
+            refused = await http.post(url, content=body, headers={**headers, SECRET_HEADER: "x"})
+            answer = await http.post(url, content=body, headers={**headers, SECRET_HEADER: secret})
+        assert refused.status_code == 403  # without the secret, nothing is read or counted
+        assert refused.headers["Connection"] == "close"  # its body unread, the connection ends
+        # A 2xx: Telegram would otherwise deliver the same body again and again.
+        assert answer.status_code == 200
+        assert unreadable_total(caplog) == 1
+        await answered(api.open_chat(1001, "Amal"))
+    assert not handler_errors(caplog)
+    assert not quoting(caplog, CANARY)
