@@ -118,7 +118,7 @@ def build_application(
     register_journal_job(application, journal)
     register_erase_job(application, housekeeping, role, on_lost_draft=lost_drafts.note)
     register_purge_job(application, runtime, housekeeping, role)
-    register_forward_job(application, runtime)
+    register_forward_job(application, runtime, role)
     register_certificate_job(application, runtime.bot)
     register_health(application, runtime, role=role)
     register_caseworker_commands(application, runtime)

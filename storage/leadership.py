@@ -18,6 +18,9 @@ What ``sanad admin status`` shows comes from :func:`leader_state` and :func:`ins
 instances are the live connections whose ``application_name`` starts with
 :data:`APPLICATION_PREFIX` (a random instance name, nothing about the machine), so an instance
 that died is gone from the list with its connection, and no table of instances can go stale.
+That list is the **registry**: :func:`registered` asks it inside any statement, which is how a
+delivery's claim (``storage.outbox``, claimed under the instance's name) is known to belong to an
+instance that is gone.
 """
 
 from __future__ import annotations
@@ -25,7 +28,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    column,
+    delete,
+    exists,
+    func,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,10 +56,13 @@ KEEP_UPDATES = 5000
 PRUNE_EVERY = 100
 
 TRY_LOCK_SQL = "SELECT pg_try_advisory_lock($1, $2)"
-#: The bump: the new epoch is returned; ``since`` is passed to the minute, naive UTC.
+#: The bump: the new epoch is returned with the name of the instance that led before (the row
+#: joined to itself reads the values from before the update); ``since`` is passed to the minute,
+#: naive UTC.
 BUMP_EPOCH_SQL = (
-    "UPDATE leadership SET epoch = epoch + 1, leader = $1, since = $2 "
-    "WHERE singleton = 'leader' RETURNING epoch"
+    "UPDATE leadership AS l SET epoch = l.epoch + 1, leader = $1, since = $2 "
+    "FROM leadership AS before WHERE l.singleton = 'leader' AND before.singleton = 'leader' "
+    "RETURNING l.epoch, before.leader"
 )
 #: The leader's heartbeat: the epoch now in force (another value means a successor bumped it).
 EPOCH_SQL = "SELECT epoch FROM leadership WHERE singleton = 'leader'"
@@ -122,6 +138,21 @@ _INSTANCES_SQL = text(
     ORDER BY 2 DESC, 1
     """
 )
+
+
+_ACTIVITY = table("pg_stat_activity", column("datname"), column("application_name"))
+
+
+def registered(name: SQLColumnExpression[str | None]) -> ColumnElement[bool]:
+    """SQL: whether an instance named ``name`` is connected now, its lock connection alive.
+
+    PostgreSQL only. A process killed, or whose lock connection the server ended, is no longer
+    registered from the moment its session is gone.
+    """
+    return exists().where(
+        _ACTIVITY.c.datname == func.current_database(),
+        _ACTIVITY.c.application_name == func.concat(APPLICATION_PREFIX, name),
+    )
 
 
 async def instances(session: AsyncSession) -> list[Instance]:

@@ -15,7 +15,10 @@ Life of a row (DESIGN.md §6 "forward", I8):
 4. A worker that dies holding a claim loses it when ``claimed_until`` passes: an expired claim is
    claimable again by anyone (the reclaim is part of :func:`claim_batch`). That is the one way a
    file can be sent twice, which I8 accepts and the caseworker recognises by case reference and
-   sequence.
+   sequence. On PostgreSQL a worker is an instance of ``sanad run`` and claims under the name
+   the leadership registry lists it by (``storage.leadership.registered``), and only while it is
+   listed; so the leader releases the claims of an instance that is gone at once
+   (:func:`release_absent_claims`) instead of leaving them for the lease.
 
 Coarse times (I3). Every time stored on a pending row — its earliest delivery (``not_before``)
 and the lapse of a claim (``claimed_until``) — is rounded up onto a :class:`DeliverySchedule`'s
@@ -41,11 +44,12 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import String, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.coarse_time import round_down, round_up
 from storage.engine import Database
+from storage.leadership import registered
 from storage.models import DeliveryKind, DeliveryStatus, OutboxEntry
 
 # An error class name (``RetryAfter``, ``telegram.error.NetworkError``), nothing longer or freer.
@@ -180,8 +184,13 @@ async def claim_batch(
     limit: int,
     lease: dt.timedelta,
     schedule: DeliverySchedule = COARSE,
+    while_registered: bool = False,
 ) -> list[Delivery]:
     """Claim up to ``limit`` due deliveries for ``worker`` until ``now + lease``; commits.
+
+    With ``while_registered`` (PostgreSQL), ``worker`` is an instance's registered name and
+    nothing is claimed unless the registry lists it now, in the claiming statement itself: a
+    claim is never made under a name that :func:`release_absent_claims` takes for gone.
 
     Due means pending, ``not_before <= now``, and not claimed or claimed by a lease that has run
     out (a dead worker's rows come back here). No row is ever returned to two workers whose
@@ -206,6 +215,8 @@ async def claim_batch(
         # locks and renders nothing here; its BEGIN IMMEDIATE already serialises the statement.
         .with_for_update(skip_locked=True)
     )
+    if while_registered:
+        due = due.where(registered(literal(worker, String)))
     claim = (
         update(OutboxEntry)
         .where(OutboxEntry.id.in_(due.scalar_subquery()))
@@ -343,6 +354,33 @@ async def give_back(
     )
     async with db.sessionmaker() as session, session.begin():
         return len((await session.scalars(statement)).all())
+
+
+async def release_absent_claims(session: AsyncSession, *, previous_leader: str | None) -> int:
+    """Give back every pending row claimed by an instance the registry no longer lists, or by
+    ``previous_leader``, due at once and with no attempt counted; returns how many. PostgreSQL;
+    the caller fences the transaction (only the leader releases) and commits.
+
+    Only the claim goes: the row keeps its due time and attempts, as when a lease runs out. The
+    dead instance may have sent a file whose acknowledgement it never recorded, so a release can
+    repeat that one file (I8's repeat, recognisable by case reference and sequence).
+    ``previous_leader`` is named because its session may still be ending as its successor starts.
+    """
+    absent = ~registered(OutboxEntry.claimed_by)
+    if previous_leader is not None:
+        absent = or_(absent, OutboxEntry.claimed_by == previous_leader)
+    released = await session.scalars(
+        update(OutboxEntry)
+        .where(
+            OutboxEntry.status == DeliveryStatus.PENDING,
+            OutboxEntry.claimed_by.is_not(None),
+            absent,
+        )
+        .values(claimed_until=None, claimed_by=None)
+        .returning(OutboxEntry.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(released.all())
 
 
 async def pending_count(session: AsyncSession) -> int:

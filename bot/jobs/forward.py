@@ -37,7 +37,9 @@ Telegram's answers, as Telegram defines them:
 - ``InvalidToken``: the bot itself is refused; everything goes back untried and the run ends.
 
 When the application stops, the run gives back the rows it holds and returns; rows held by a
-process that died come back when their lease runs out.
+process that died come back when their lease runs out. On PostgreSQL the worker is the instance:
+it claims under its registered name and claims and sends only while the registry lists it, so
+the leader releases a dead instance's rows at once instead (:mod:`bot.leadership.claims`).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ from bot import metrics
 from bot.bot_identity import BotIdentity
 from bot.config import DeliverySection
 from bot.jobs import job_queue_of
+from bot.leadership.fence import SINGLE_INSTANCE, Role
 from bot.logs import event, get_logger
 from bot.revocation_mark import revocation_floor
 from bot.runtime import Runtime
@@ -246,6 +249,8 @@ class _Pass:
 class Forwarder:
     """Sends what the outbox owes caseworkers, for one bot process (its worker token)."""
 
+    worker: str
+
     def __init__(
         self,
         db: Database,
@@ -254,16 +259,20 @@ class Forwarder:
         *,
         org_key: Ed25519PublicKey,
         identity: BotIdentity,
+        role: Role = SINGLE_INSTANCE,
         clock: Clock = _utc_now,
     ) -> None:
-        """``identity`` is the certified bot key every file is signed with (I9)."""
+        """``identity`` is the certified bot key every file is signed with (I9). ``role`` names
+        the claims: an instance among several claims under its registered name, and only while
+        it is registered; a process alone claims under a random token of its own."""
         self._db = db
         self._bot = bot
         self.settings = settings
         self._org_key = org_key
         self._identity = identity
         self._clock = clock
-        self.worker = outbox.new_worker_token()
+        self._role = role
+        self.worker = role.registered_name or outbox.new_worker_token()
         # The earliest moment rows held back by a RetryAfter in this run may go again.
         self._pending_pause: dt.datetime | None = None
 
@@ -301,7 +310,10 @@ class Forwarder:
         return keep_going()
 
     async def _pass(self, counts: RunCounts, keep_going: KeepGoing) -> bool:
-        """Claim one batch and settle it; False when nothing was due."""
+        """Claim one batch and settle it; False when nothing was due (or this instance is not
+        registered, so may not claim)."""
+        if not self._role.registered():
+            return False
         now = self._clock()
         deliveries = await outbox.claim_batch(
             self._db,
@@ -310,6 +322,7 @@ class Forwarder:
             limit=self.settings.claim_size,
             lease=self.settings.lease,
             schedule=self.settings.schedule,
+            while_registered=self._role.registered_name is not None,
         )
         if not deliveries:
             return False
@@ -339,6 +352,9 @@ class Forwarder:
             )
             for delivery in _interleave(sendable, lambda d: batch.chat_of[d.id]):
                 if not keep_going() or self._clock() >= send_until:
+                    break
+                # Unregistered, its claims may be released by the leader: send none of them.
+                if not self._role.registered():
                     break
                 if batch.everything_paused is not None:
                     break
@@ -522,9 +538,12 @@ def schedule_forward_job(
 
 
 def register_forward_job(
-    application: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime
+    application: Application[Any, Any, Any, Any, Any, Any],
+    runtime: Runtime,
+    role: Role = SINGLE_INSTANCE,
 ) -> Forwarder:
-    """Deliver the outbox from ``application`` as ``runtime.config`` says; for :mod:`bot.app`."""
+    """Deliver the outbox from ``application`` as ``runtime.config`` says, claiming as ``role``
+    says; for :mod:`bot.app`."""
     forwarder = Forwarder(
         runtime.database,
         application.bot,
@@ -538,6 +557,7 @@ def register_forward_job(
         ),
         org_key=runtime.config.organisation.signing_public_key,
         identity=runtime.bot,
+        role=role,
     )
     schedule_forward_job(application, forwarder)
     return forwarder

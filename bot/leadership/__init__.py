@@ -13,6 +13,7 @@ outbox deliveries only (the claim protocol makes that safe).
   then receives; a lost leadership ends the process at once.
 - :mod:`.updates`: every update is taken once, by the leader (ids recorded, de-duplicated).
 - :mod:`.lost_drafts`: whose draft died with the previous leader, so they can be told.
+- :mod:`.claims`: outbox claims of instances that are gone, released by the leader at once.
 - :mod:`.timings`: every delay derived from ``[ha] takeover_seconds``.
 
 SQLite deployments run one process (``bot.instance_lock``), whose role is

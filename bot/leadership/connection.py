@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import NamedTuple
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import make_url
@@ -38,6 +39,13 @@ HEARTBEAT_SLICES = 10
 def asyncpg_dsn(database_url: str) -> str:
     """The asyncpg DSN of a ``postgresql+asyncpg://`` (or ``postgresql://``) database URL."""
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class Bumped(NamedTuple):
+    """The epoch this instance now leads under, and the name of the instance that led before."""
+
+    epoch: int
+    previous_leader: str | None
 
 
 class LockConnection:
@@ -79,13 +87,14 @@ class LockConnection:
         """Take the leader's lock if no session holds it; never waits for it."""
         return bool(await self._live().fetchval(TRY_LOCK_SQL, *LOCK_KEYS))
 
-    async def bump_epoch(self, now: dt.datetime) -> int:
-        """Increment the epoch under this instance's name; returns the new epoch.
+    async def bump_epoch(self, now: dt.datetime) -> Bumped:
+        """Increment the epoch under this instance's name; returns the new epoch and who led.
 
         ``since`` is stored to the minute (it says when the service changed hands).
         """
         since = now.astimezone(dt.UTC).replace(second=0, microsecond=0, tzinfo=None)
-        return int(await self._live().fetchval(BUMP_EPOCH_SQL, self.name, since))
+        epoch, previous = await self._live().fetchrow(BUMP_EPOCH_SQL, self.name, since)
+        return Bumped(int(epoch), previous)
 
     async def epoch(self) -> int:
         """The epoch in force, within the heartbeat bound; raises when the connection cannot

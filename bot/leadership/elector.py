@@ -8,7 +8,12 @@ database went away). Once it holds the lock it bumps the epoch and hands it to t
 :meth:`Elector.watch` is the leader's: it returns as soon as the lock connection ends (asyncpg
 reports it at once when the server terminates the backend or closes the socket), a heartbeat
 does not answer within :attr:`Timings.heartbeat`, or the epoch in force is no longer this
-instance's. The fence is told before it returns, so no update is taken from that moment.
+instance's. The fence is told before it returns, so no update is taken from that moment. After
+each heartbeat that finds the epoch still this instance's, ``on_heartbeat`` runs (the release of
+claims whose owner is gone, :mod:`bot.leadership.claims`).
+
+The fence also learns when this instance's lock connection opens and ends: while it is open the
+registry lists the instance (``storage.leadership.registered``), and only then does it claim.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import secrets
 from collections.abc import Callable
 
 import asyncpg  # type: ignore[import-untyped]
@@ -37,12 +41,6 @@ _DATABASE_TROUBLE = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
 )
-
-
-def instance_name() -> str:
-    """A random name for this process, shown by ``sanad admin status``: nothing about the
-    machine, and a new one at every start."""
-    return f"instance-{secrets.token_hex(3)}"
 
 
 def _utc_now() -> dt.datetime:
@@ -66,11 +64,14 @@ class Elector:
         timings: Timings,
         *,
         clock: Callable[[], dt.datetime] = _utc_now,
+        on_heartbeat: Callable[[], object] = lambda: None,
     ) -> None:
+        """``on_heartbeat`` runs inside the watch: it must return at once and not raise."""
         self._connect = connect
         self._fence = fence
         self._timings = timings
         self._clock = clock
+        self._on_heartbeat = on_heartbeat
         self._connection: LockConnection | None = None
 
     async def become_leader(self, stop: asyncio.Event) -> bool:
@@ -82,11 +83,12 @@ class Elector:
                     await self._drop_connection()
                     self._connection = self._connect()
                     await self._connection.open()
+                    self._fence.registered_until(self._connection.closed)
                 if await self._connection.try_lock():
                     await self._pause(stop, self._timings.grace)
-                    epoch = await self._connection.bump_epoch(self._clock())
-                    self._fence.lead(epoch)
-                    event(_log, "leader.elected", epoch=epoch)
+                    bumped = await self._connection.bump_epoch(self._clock())
+                    self._fence.lead(bumped.epoch, bumped.previous_leader)
+                    event(_log, "leader.elected", epoch=bumped.epoch)
                     return True
             except _DATABASE_TROUBLE:
                 if not told_unreachable:
@@ -113,6 +115,7 @@ class Elector:
                 return self._lost("leader.heartbeat_failed")
             if epoch != self._fence.epoch:
                 return self._lost("leader.superseded")
+            self._on_heartbeat()
 
     def _lost(self, why: str) -> bool:
         self._fence.lose()
@@ -125,6 +128,7 @@ class Elector:
 
     async def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
+        self._fence.registered_until(None)
         if connection is not None:
             await connection.close()
 

@@ -12,8 +12,9 @@ and its webhook port refuses connections.
 
 When the :class:`~bot.leadership.elector.Elector` wins, the takeover runs in this order: the
 epoch is bumped (in :meth:`Elector.become_leader`), the takeover tasks run (the erase job over
-what the previous leader left, which also learns whose drafts died with it), and only then are
-updates received (polling, or PTB's webhook server in place of the stand-in).
+what the previous leader left, which also learns whose drafts died with it; then the release of
+the outbox claims it held, :mod:`bot.leadership.claims`), and only then are updates received
+(polling, or PTB's webhook server in place of the stand-in).
 
 When leadership is lost, the fence already refuses every update and every once-only write; the
 process then ends at once with :data:`EXIT_LEADERSHIP_LOST`, as if killed: no clean hand-over
@@ -40,8 +41,9 @@ from tornado.web import Application as WebApplication
 from tornado.web import RequestHandler
 
 from bot.config import Config
+from bot.leadership.claims import AbsentClaims
 from bot.leadership.connection import LockConnection
-from bot.leadership.elector import Elector, instance_name
+from bot.leadership.elector import Elector
 from bot.leadership.fence import LeaderFence
 from bot.leadership.timings import Timings
 from bot.lifecycle import (
@@ -163,8 +165,14 @@ def run_instance(application: AnyApplication, fence: LeaderFence, config: Config
     reporters sent while no one led.
     """
     timings = Timings(config.ha.takeover_seconds)
-    name = instance_name()
-    elector = Elector(lambda: LockConnection(config.database.url, name, timings), fence, timings)
+    claims = AbsentClaims(fence)
+    fence.at_takeover(claims.release)
+    elector = Elector(
+        lambda: LockConnection(config.database.url, fence.name, timings),
+        fence,
+        timings,
+        on_heartbeat=claims.at_heartbeat,
+    )
     telegram = config.telegram
     updater = application.updater
     standby: StandbyWebhook | None = None

@@ -22,6 +22,7 @@ from bot.app import build_application
 from bot.config import BotToken, Config, parse_config
 from bot.jobs import forward as forward_module
 from bot.jobs.forward import JOB_NAME, Forwarder, ForwardSettings
+from bot.leadership.fence import SINGLE_INSTANCE, Role
 from bot.local_api import ChatMessage, Fault, LocalBotApi, UserChat
 from bot.runtime import Runtime
 from bot.services.delivery import Parcel
@@ -79,7 +80,9 @@ async def bot_application(
         await runtime.close()
 
 
-def fast_forwarder(application: App, runtime: Runtime, **overrides: Any) -> Forwarder:
+def fast_forwarder(
+    application: App, runtime: Runtime, role: Role = SINGLE_INSTANCE, **overrides: Any
+) -> Forwarder:
     """A forwarder on the application's bot with short backoff and send timeouts."""
     settings = replace(
         ForwardSettings.from_config(runtime.config.delivery),
@@ -93,6 +96,7 @@ def fast_forwarder(application: App, runtime: Runtime, **overrides: Any) -> Forw
         settings,
         org_key=runtime.config.organisation.signing_public_key,
         identity=runtime.bot,
+        role=role,
     )
 
 
@@ -100,6 +104,17 @@ async def failed_counts(runtime: Runtime) -> dict[str, int]:
     """Failed deliveries by error class, as ``sanad admin status`` shows them."""
     status = await gather_status(runtime.database, runtime.config, dt.datetime.now(dt.UTC))
     return dict(status.failed)
+
+
+async def reports_queued_for(
+    api: LocalBotApi, org: OrganisationKeys, db: Database, *, chat_id: int, count: int
+) -> UserChat:
+    """A verified caseworker in ``chat_id`` with ``count`` reports queued to them; their chat."""
+    await caseworker_chat(api, chat_id)
+    caseworker = await enrol_caseworker(db, org, chat_id=chat_id)
+    for _ in range(count):
+        await queue_report(db, org, caseworker)
+    return api.chat(chat_id)
 
 
 def documents(chat: UserChat) -> list[ChatMessage]:
@@ -339,11 +354,7 @@ async def test_stopping_gives_claims_back_untried(
 ) -> None:
     async with bot_application(api, org, tmp_path) as (application, runtime):
         db = runtime.database
-        await caseworker_chat(api, 5007)
-        caseworker = await enrol_caseworker(db, org, chat_id=5007)
-        for _ in range(5):
-            await queue_report(db, org, caseworker)
-        chat = api.chat(5007)
+        chat = await reports_queued_for(api, org, db, chat_id=5007, count=5)
 
         # The application stops once two files have arrived.
         counts = await fast_forwarder(application, runtime).run(lambda: len(documents(chat)) < 2)
@@ -456,3 +467,49 @@ async def test_a_batch_is_built_one_file_at_a_time_just_before_it_is_sent(
 
         assert len(documents(api.chat(5011))) == 4
         assert built_unsent == [1, 1, 1, 1]
+
+
+class Listed:
+    """A process alone with its database whose entry in the registry ends when ``until`` says
+    (what a lock connection's end is to an instance on PostgreSQL, ``bot.leadership.fence``)."""
+
+    registered_name = None
+
+    def __init__(self, until: Callable[[], bool]) -> None:
+        self.registered = until
+
+    def leading(self) -> bool:
+        return True
+
+    async def check(self, session: Any) -> None:
+        """Nothing to check."""
+
+    async def take_update(self, update_id: int) -> bool:
+        return True
+
+    def at_takeover(self, task: Any) -> None:
+        """No takeover."""
+
+
+async def test_an_unregistered_worker_claims_nothing_and_stops_sending(
+    api: LocalBotApi, org: OrganisationKeys, tmp_path: Path
+) -> None:
+    """Once unlisted, a leader may release its claims and another instance send them: it sends
+    no more of its batch, and gives the rest back untried."""
+    async with bot_application(api, org, tmp_path) as (application, runtime):
+        db = runtime.database
+        chat = await reports_queued_for(api, org, db, chat_id=5301, count=3)
+
+        await fast_forwarder(application, runtime, Listed(lambda: False)).run()
+        assert all(row.claimed_by is None for row in await outbox_rows(db))
+        assert documents(chat) == []
+
+        # Listed for the claim and the first file; unlisted from then on.
+        listed_until_a_file = Listed(lambda: not documents(chat))
+        counts = await fast_forwarder(application, runtime, listed_until_a_file).run()
+        assert counts.sent == 1
+        assert len(documents(chat)) == 1
+        rows = await outbox_rows(db)
+        pending = [row for row in rows if row.status is DeliveryStatus.PENDING]
+        assert len(pending) == 2
+        assert [(row.claimed_by, row.attempts) for row in pending] == [(None, 0), (None, 0)]

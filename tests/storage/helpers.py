@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from sqlalchemy import insert, select
+
 from crypto import new_report_id
 from storage.engine import Database
-from storage.models import Language
+from storage.models import DeliveryKind, DeliveryStatus, Language, OutboxEntry
 from storage.reports import NewMailbox, StoredReport, store_report
 from storage.repositories import CaseworkerRepository
 
@@ -56,3 +58,22 @@ async def store_opaque_report(
         assigned_caseworker_id=caseworker_id,
         deliver_not_before=None if caseworker_id is None else NOW,
     )
+
+
+async def pending_deliveries(db: Database, count: int, not_before: dt.datetime = NOW) -> list[int]:
+    """``count`` pending deliveries of one real report to one real caseworker; returns ids."""
+    caseworker_id = await add_caseworker(db, "cw-outbox")
+    stored = await store_opaque_report(db)
+    row = {
+        "kind": DeliveryKind.REPORT,
+        "caseworker_id": caseworker_id,
+        "report_id": stored.report_id,
+        "sequence": 0,
+        "not_before": not_before,
+        "attempts": 0,
+        "status": DeliveryStatus.PENDING,
+    }
+    async with db.sessionmaker() as session, session.begin():
+        await session.execute(insert(OutboxEntry), [row] * count)
+        ids = (await session.scalars(select(OutboxEntry.id).order_by(OutboxEntry.id))).all()
+    return list(ids)

@@ -8,7 +8,7 @@ import datetime as dt
 from collections import Counter
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from storage.engine import Backend, Database, open_database
 from storage.models import DeliveryKind, DeliveryStatus, OutboxEntry
@@ -26,28 +26,9 @@ from storage.outbox import (
 )
 
 from .conftest import NOW
-from .helpers import add_caseworker, store_opaque_report
+from .helpers import add_caseworker, pending_deliveries, store_opaque_report
 
 LEASE = dt.timedelta(minutes=5)
-
-
-async def _fill(db: Database, count: int, not_before: dt.datetime = NOW) -> list[int]:
-    """``count`` pending deliveries of one real report to one real caseworker; returns ids."""
-    caseworker_id = await add_caseworker(db, "cw-outbox")
-    stored = await store_opaque_report(db)
-    row = {
-        "kind": DeliveryKind.REPORT,
-        "caseworker_id": caseworker_id,
-        "report_id": stored.report_id,
-        "sequence": 0,
-        "not_before": not_before,
-        "attempts": 0,
-        "status": DeliveryStatus.PENDING,
-    }
-    async with db.sessionmaker() as session, session.begin():
-        await session.execute(insert(OutboxEntry), [row] * count)
-        ids = (await session.scalars(select(OutboxEntry.id).order_by(OutboxEntry.id))).all()
-    return list(ids)
 
 
 async def _entry(db: Database, delivery_id: int) -> OutboxEntry:
@@ -81,7 +62,7 @@ async def test_enqueue_in_callers_transaction_and_claim_it(db: Database) -> None
 
 
 async def test_claim_skips_deliveries_not_yet_due(db: Database) -> None:
-    await _fill(db, 3, not_before=NOW + dt.timedelta(seconds=1))
+    await pending_deliveries(db, 3, not_before=NOW + dt.timedelta(seconds=1))
     assert await claim_batch(db, worker="w", now=NOW, limit=10, lease=LEASE) == []
     later = NOW + dt.timedelta(seconds=1)
     due = await claim_batch(db, worker="w", now=later, limit=10, lease=LEASE)
@@ -89,7 +70,7 @@ async def test_claim_skips_deliveries_not_yet_due(db: Database) -> None:
 
 
 async def test_claimed_rows_are_not_claimed_again_while_the_lease_runs(db: Database) -> None:
-    ids = await _fill(db, 10)
+    ids = await pending_deliveries(db, 10)
     first = await claim_batch(db, worker="a", now=NOW, limit=4, lease=LEASE)
     second = await claim_batch(db, worker="b", now=NOW + LEASE / 2, limit=100, lease=LEASE)
     assert len(first) == 4
@@ -98,7 +79,7 @@ async def test_claimed_rows_are_not_claimed_again_while_the_lease_runs(db: Datab
 
 
 async def test_dead_workers_claims_are_reclaimed_after_the_lease(db: Database) -> None:
-    ids = await _fill(db, 20)
+    ids = await pending_deliveries(db, 20)
     dead = await claim_batch(db, worker="dead", now=NOW, limit=20, lease=LEASE)
     assert len(dead) == 20
     # I3: the stored lapse is the lease's end rounded up onto the grid, so at least the lease.
@@ -115,7 +96,7 @@ async def test_dead_workers_claims_are_reclaimed_after_the_lease(db: Database) -
 
 
 async def test_mark_sent_keeps_only_the_day(db: Database) -> None:
-    [delivery_id] = await _fill(db, 1)
+    [delivery_id] = await pending_deliveries(db, 1)
     await claim_batch(db, worker="w", now=NOW, limit=1, lease=LEASE)
     sent_at = dt.datetime(2025, 3, 15, 17, 42, 13, tzinfo=dt.UTC)
     assert await mark_sent(db, delivery_id, worker="w", now=sent_at)
@@ -129,7 +110,7 @@ async def test_mark_sent_keeps_only_the_day(db: Database) -> None:
 
 
 async def test_release_backs_off_exponentially_then_fails(db: Database) -> None:
-    [delivery_id] = await _fill(db, 1)
+    [delivery_id] = await pending_deliveries(db, 1)
     policy = RetryPolicy(
         base=dt.timedelta(seconds=10), cap=dt.timedelta(seconds=60), max_attempts=5
     )
@@ -170,7 +151,7 @@ async def test_release_backs_off_exponentially_then_fails(db: Database) -> None:
 
 
 async def test_release_by_a_worker_without_the_claim_changes_nothing(db: Database) -> None:
-    [delivery_id] = await _fill(db, 1)
+    [delivery_id] = await pending_deliveries(db, 1)
     await claim_batch(db, worker="owner", now=NOW, limit=1, lease=LEASE)
     status = await release(
         db, delivery_id, worker="other", now=NOW, error_class="NetworkError", policy=RetryPolicy()
@@ -186,7 +167,7 @@ async def test_release_by_a_worker_without_the_claim_changes_nothing(db: Databas
 async def test_release_refuses_anything_but_an_error_class_name(
     db: Database, error_class: str
 ) -> None:
-    [delivery_id] = await _fill(db, 1)
+    [delivery_id] = await pending_deliveries(db, 1)
     await claim_batch(db, worker="w", now=NOW, limit=1, lease=LEASE)
     with pytest.raises(ValueError, match="class name"):
         await release(
@@ -202,7 +183,7 @@ def test_retry_policy_rejects_nonsense() -> None:
 async def test_concurrent_workers_claim_every_row_exactly_once(db: Database) -> None:
     """Four workers with their own connections (own engines on SQLite, as separate processes
     would be) drain 2,000 rows together: no row twice, none left behind."""
-    ids = await _fill(db, 2000)
+    ids = await pending_deliveries(db, 2000)
     if db.backend is Backend.SQLITE:
         assert db.sqlite_path is not None
         engines = [open_database(f"sqlite:///{db.sqlite_path}") for _ in range(4)]
@@ -267,7 +248,7 @@ def test_a_schedule_refuses_an_empty_grid_or_negative_jitter() -> None:
 
 
 async def test_every_time_a_pending_delivery_stores_is_on_the_grid(db: Database) -> None:
-    [delivery_id] = await _fill(db, 1)
+    [delivery_id] = await pending_deliveries(db, 1)
     odd = NOW + dt.timedelta(minutes=3, seconds=7, microseconds=123)
     await claim_batch(db, worker="w", now=odd, limit=1, lease=LEASE)
     claimed = await _entry(db, delivery_id)

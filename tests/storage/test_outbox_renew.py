@@ -9,14 +9,15 @@ from storage.engine import Database
 from storage.outbox import COARSE, claim_batch, mark_sent, renew_claim
 
 from .conftest import NOW
-from .test_outbox import LEASE, _fill
+from .helpers import pending_deliveries
+from .test_outbox import LEASE
 
 # A claim lapses at ``now + lease`` rounded up onto the delivery grid (I3).
 LAPSE = COARSE.coarse(NOW + LEASE)
 
 
 async def test_a_renewed_claim_is_not_taken_by_another_worker(db: Database) -> None:
-    [delivery_id] = await _fill(db, 1)
+    [delivery_id] = await pending_deliveries(db, 1)
     await claim_batch(db, worker="a", now=NOW, limit=1, lease=LEASE)
     later = LAPSE - dt.timedelta(seconds=1)
     assert await renew_claim(db, delivery_id, worker="a", now=later, lease=LEASE)
@@ -26,7 +27,7 @@ async def test_a_renewed_claim_is_not_taken_by_another_worker(db: Database) -> N
 
 
 async def test_a_claim_that_ran_out_or_is_held_by_another_is_not_renewed(db: Database) -> None:
-    [delivery_id] = await _fill(db, 1)
+    [delivery_id] = await pending_deliveries(db, 1)
     await claim_batch(db, worker="a", now=NOW, limit=1, lease=LEASE)
     assert not await renew_claim(db, delivery_id, worker="b", now=NOW, lease=LEASE)
     assert not await renew_claim(db, delivery_id, worker="a", now=LAPSE, lease=LEASE)
