@@ -33,6 +33,7 @@ from bot.lifecycle import StartReceiving, run_until_stopped
 from bot.logs import configure_logging, event, get_logger
 from bot.server_secrets import ServerSecrets, load_or_create_server_secrets
 from crypto.kdf_pool import KdfPool
+from storage import outbox
 from storage.engine import Database, explain_failure, open_database
 from storage.errors import DatabaseUnavailable
 from storage.migrate import upgrade_database
@@ -111,6 +112,8 @@ class Runtime:
         await upgrade_database(self.database)
         try:
             await check_recovery_wraps(self.database, organisation.recovery_public_key)
+            if self.database.sqlite_path is not None:
+                await self._release_dead_claims()
             revocations = await revocations_in_force(
                 self.database,
                 organisation.signing_public_key,
@@ -125,6 +128,16 @@ class Runtime:
             load_bot_identity(state_dir, organisation.signing_public_key, revocations=revocations)
             raise_mark(state_dir, revocations.serial)
         event(_log, "database.ready")
+
+    async def _release_dead_claims(self) -> None:
+        """SQLite has one ``sanad run`` (``bot.instance_lock``): a delivery claimed when it starts
+        was claimed by a process that died (SIGKILL, a crash) and goes out now, not after the
+        claim's lease. PostgreSQL's leader does this for instances that are gone
+        (``bot.leadership.claims``)."""
+        async with self.database.sessionmaker() as session, session.begin():
+            released = await outbox.release_every_claim(session)
+        if released:
+            event(_log, "outbox.claims_released", count=released)
 
     async def close(self) -> None:
         self.kdf_pool.close()

@@ -44,7 +44,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import String, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, String, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.coarse_time import round_down, round_up
@@ -369,12 +369,25 @@ async def release_absent_claims(session: AsyncSession, *, previous_leader: str |
     absent = ~registered(OutboxEntry.claimed_by)
     if previous_leader is not None:
         absent = or_(absent, OutboxEntry.claimed_by == previous_leader)
+    return await _release_claims(session, absent)
+
+
+async def release_every_claim(session: AsyncSession) -> int:
+    """Give back every pending row's claim, as :func:`release_absent_claims` does a dead
+    instance's; returns how many. Only for the one process a database can have (SQLite, under
+    ``bot.instance_lock``), at its start: every claim then is a dead predecessor's, which would
+    otherwise wait out its lease (ten minutes) before anyone sent it. The caller commits.
+    """
+    return await _release_claims(session, literal(True))
+
+
+async def _release_claims(session: AsyncSession, which: ColumnElement[bool]) -> int:
     released = await session.scalars(
         update(OutboxEntry)
         .where(
             OutboxEntry.status == DeliveryStatus.PENDING,
             OutboxEntry.claimed_by.is_not(None),
-            absent,
+            which,
         )
         .values(claimed_until=None, claimed_by=None)
         .returning(OutboxEntry.id)

@@ -60,10 +60,15 @@ async def store_opaque_report(
     )
 
 
-async def pending_deliveries(db: Database, count: int, not_before: dt.datetime = NOW) -> list[int]:
+async def pending_deliveries(
+    db: Database,
+    count: int,
+    not_before: dt.datetime = NOW,
+    wraps: dict[bytes, bytes] | None = None,
+) -> list[int]:
     """``count`` pending deliveries of one real report to one real caseworker; returns ids."""
     caseworker_id = await add_caseworker(db, "cw-outbox")
-    stored = await store_opaque_report(db)
+    stored = await store_opaque_report(db, wraps=wraps)
     row = {
         "kind": DeliveryKind.REPORT,
         "caseworker_id": caseworker_id,
