@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from bot.leadership.lost_drafts import LostDrafts
 from handlers.lost_draft import LOST_DRAFT
 from tests.handlers.conftest import Reporter, begin, running_bot
+
+
+@asynccontextmanager
+async def reporter_with_lost_drafts(chat_id: int) -> AsyncIterator[tuple[Reporter, LostDrafts]]:
+    """A reporter of a bot with the lost-draft notice, and the bot's record of lost drafts."""
+    lost = LostDrafts()
+    async with running_bot(lost_drafts=lost) as harness:
+        yield Reporter(harness.api.open_chat(chat_id, "A")), lost
 
 
 def _told(reporter: Reporter) -> bool:
@@ -12,26 +23,20 @@ def _told(reporter: Reporter) -> bool:
 
 
 async def test_the_next_message_after_a_lost_report_is_answered_with_why() -> None:
-    lost = LostDrafts()
-    async with running_bot(lost_drafts=lost) as harness:
-        chat = harness.api.open_chat(6_300_001, "A")
-        reporter = Reporter(chat)
+    async with reporter_with_lost_drafts(6_300_001) as (reporter, lost):
         # The process that held this chat's draft died; this one learnt of it from the journal.
-        lost.note(chat.chat_id)
-        await chat.send_text("Is my report still there?")
-        await chat.wait_until(lambda: _told(reporter))
+        lost.note(reporter.chat.chat_id)
+        await reporter.chat.send_text("Is my report still there?")
+        await reporter.chat.wait_until(lambda: _told(reporter))
         assert len(lost) == 0
 
 
 async def test_a_report_begun_again_before_the_loss_was_learnt_goes_on() -> None:
     # After a restart the erase job learns of the dead process's drafts up to a minute later;
     # a reporter who has already begun a new report must not have it broken into.
-    lost = LostDrafts()
-    async with running_bot(lost_drafts=lost) as harness:
-        chat = harness.api.open_chat(6_300_002, "A")
-        reporter = Reporter(chat)
+    async with reporter_with_lost_drafts(6_300_002) as (reporter, lost):
         await begin(reporter)
-        lost.note(chat.chat_id)
+        lost.note(reporter.chat.chat_id)
         question = await reporter.press("Harassment or threats")
         assert question.buttons  # the next question of the new report
         assert not _told(reporter)
@@ -40,12 +45,9 @@ async def test_a_report_begun_again_before_the_loss_was_learnt_goes_on() -> None
 
 async def test_forget_after_a_lost_report_empties_the_chat_at_once() -> None:
     # /forget asks for an empty chat (I7): the notice would stay behind it, held for minutes.
-    lost = LostDrafts()
-    async with running_bot(lost_drafts=lost) as harness:
-        chat = harness.api.open_chat(6_300_003, "A")
-        reporter = Reporter(chat)
-        lost.note(chat.chat_id)
-        await chat.send_command("forget")
-        await chat.wait_until(lambda: not chat.messages())
+    async with reporter_with_lost_drafts(6_300_003) as (reporter, lost):
+        lost.note(reporter.chat.chat_id)
+        await reporter.chat.send_command("forget")
+        await reporter.chat.wait_until(lambda: not reporter.chat.messages())
         assert not _told(reporter)
         assert len(lost) == 0
