@@ -49,9 +49,8 @@ def _command(update: Update) -> str | None:
     """``start`` for ``/start`` (or ``/start@bot``), and so on; None for anything else."""
     message = update.message
     text = (message.text or "") if message is not None else ""
-    if not text.startswith("/"):
-        return None
-    return text[1:].split()[0].split("@")[0] if len(text) > 1 else None
+    words = text[1:].split() if text.startswith("/") else []
+    return words[0].split("@")[0] if words else None
 
 
 def install_lost_draft_notice(

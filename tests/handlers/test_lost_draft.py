@@ -51,3 +51,11 @@ async def test_forget_after_a_lost_report_empties_the_chat_at_once() -> None:
         await reporter.chat.wait_until(lambda: not reporter.chat.messages())
         assert not _told(reporter)
         assert len(lost) == 0
+
+
+async def test_a_bare_slash_after_a_lost_report_is_told_like_any_message() -> None:
+    # Hostile or mistyped text that starts like a command must not break the notice.
+    async with reporter_with_lost_drafts(6_300_004) as (reporter, lost):
+        lost.note(reporter.chat.chat_id)
+        await reporter.chat.send_text("/   ")
+        await reporter.chat.wait_until(lambda: _told(reporter))
