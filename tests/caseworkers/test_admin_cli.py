@@ -209,7 +209,7 @@ async def test_caseworkers_lists_each_with_whether_and_why_the_bot_seals(
 
 
 async def test_approve_by_label_signs_with_the_pinned_key_and_makes_a_recipient(
-    deployment: Deployment,
+    deployment: Deployment, utc_day: dt.date
 ) -> None:
     enrolment, keys = await deployment.enrol("Salma")
 
@@ -226,7 +226,7 @@ async def test_approve_by_label_signs_with_the_pinned_key_and_makes_a_recipient(
         )
     assert recipient.caseworker_id == enrolment.caseworker_id
     assert recipient.keys == keys.public
-    assert recipient.certificate.expires == today_utc() + dt.timedelta(days=10)
+    assert recipient.certificate.expires == utc_day + dt.timedelta(days=10)
     async with deployment.db.sessionmaker() as session:
         [audit] = (await session.scalars(select(AuditEntry))).all()
     assert audit.event == "caseworker.approved"

@@ -34,7 +34,6 @@ pytestmark = pytest.mark.slow
 
 SANAD = Path(sys.executable).with_name("sanad")
 PASSPHRASE = "a long enough test passphrase"
-TODAY = dt.datetime.now(dt.UTC).date()
 # A token of the right shape; `sanad run` stops before it would ever be used.
 TOKEN = "123456:" + "A" * 35
 
@@ -110,13 +109,13 @@ def certify(deployment: Deployment, *extra: str) -> subprocess.CompletedProcess[
 
 
 def test_certify_bot_lets_the_bot_key_sign_for_the_pinned_organisation(
-    deployment: Deployment,
+    deployment: Deployment, utc_day: dt.date
 ) -> None:
     result = certify(deployment, "--days", "30")
     assert result.returncode == 0, result.stderr
     identity = load_bot_identity(deployment.state_dir, deployment.organisation.signing.public_key)
     assert identity.verified.serial == 1
-    assert identity.verified.expires == TODAY + dt.timedelta(days=30)
+    assert identity.verified.expires == utc_day + dt.timedelta(days=30)
     assert f"serial 1, expires on {identity.verified.expires.isoformat()}" in result.stdout
     assert identity.public_key.key_id.hex()[:16] in result.stdout
     assert audit_events(deployment.database) == ["bot.certified"]
@@ -125,7 +124,7 @@ def test_certify_bot_lets_the_bot_key_sign_for_the_pinned_organisation(
     assert renewed.returncode == 0, renewed.stderr
     again = load_bot_identity(deployment.state_dir, deployment.organisation.signing.public_key)
     assert (again.verified.serial, again.public_key) == (2, identity.public_key)
-    assert again.verified.expires == TODAY + dt.timedelta(days=90)
+    assert again.verified.expires == utc_day + dt.timedelta(days=90)
 
 
 def test_certify_bot_refuses_another_organisations_key_before_its_passphrase(
@@ -162,12 +161,14 @@ def test_run_refuses_to_start_without_a_bot_certificate(deployment: Deployment) 
     assert_run_refused(result, "the bot key has no certificate yet")
 
 
-def test_run_refuses_to_start_with_an_expired_bot_certificate(deployment: Deployment) -> None:
+def test_run_refuses_to_start_with_an_expired_bot_certificate(
+    deployment: Deployment, utc_day: dt.date
+) -> None:
     certify_bot(
         deployment.state_dir,
         deployment.organisation.signing,
         days=30,
-        today=TODAY - dt.timedelta(days=40),
+        today=utc_day - dt.timedelta(days=40),
     )
     result = sanad("run", "--config", deployment.config)
     assert_run_refused(result, "the bot certificate has expired")
@@ -185,13 +186,17 @@ def test_run_refuses_a_certificate_from_another_organisation(deployment: Deploym
     ("days_left", "warned"), [(RENEWAL_WARNING_DAYS - 9, True), (RENEWAL_WARNING_DAYS + 1, False)]
 )
 async def test_runtime_logs_renewal_due_with_only_the_days_left(
-    deployment: Deployment, caplog: pytest.LogCaptureFixture, days_left: int, warned: bool
+    deployment: Deployment,
+    caplog: pytest.LogCaptureFixture,
+    utc_day: dt.date,
+    days_left: int,
+    warned: bool,
 ) -> None:
     certify_bot(
         deployment.state_dir,
         deployment.organisation.signing,
         days=30,
-        today=TODAY - dt.timedelta(days=30 - days_left),
+        today=utc_day - dt.timedelta(days=30 - days_left),
     )
     with caplog.at_level(logging.INFO):
         runtime = Runtime.open(load_config(deployment.config))

@@ -45,7 +45,6 @@ from tests.caseworkers.conftest import approved, insert_by_hand
 from tests.config.conftest import minimal_toml
 from tests.storage.helpers import store_opaque_report
 
-TODAY = dt.datetime.now(dt.UTC).date()
 BOT_CERTIFICATE_DAYS = 10  # inside bot.bot_identity.RENEWAL_WARNING_DAYS: renewal is due
 CERTIFY_BOT = "`sanad admin certify-bot --org-key FILE`"
 
@@ -100,19 +99,22 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
         await db.close()
 
 
-async def populate(db: Database, org: OrganisationKeys, state_dir: Path) -> list[str]:
-    """A small deployment's worth of rows; returns every identifier that must stay unshown."""
+async def populate(
+    db: Database, org: OrganisationKeys, state_dir: Path, today: dt.date
+) -> list[str]:
+    """A small deployment's worth of rows, stored on ``today``; returns every identifier that
+    must stay unshown."""
     chat_id = 5_300_000_000 + secrets.randbelow(10**8)
     label = f"amal-{secrets.token_hex(3)}"
     caseworker_id, _ = await approved(db, org, label, chat_id=chat_id)
-    waiting = await store_opaque_report(db, today=TODAY - dt.timedelta(days=8))
-    recent = await store_opaque_report(db, today=TODAY)
-    closed = await store_opaque_report(db, caseworker_id=caseworker_id, today=TODAY)
+    waiting = await store_opaque_report(db, today=today - dt.timedelta(days=8))
+    recent = await store_opaque_report(db, today=today)
+    closed = await store_opaque_report(db, caseworker_id=caseworker_id, today=today)
     async with db.sessionmaker() as session, session.begin():
         await session.execute(
             update(Report)
             .where(Report.id == closed.report_id)
-            .values(status=ReportStatus.CLOSED, closed_day=TODAY - dt.timedelta(days=10))
+            .values(status=ReportStatus.CLOSED, closed_day=today - dt.timedelta(days=10))
         )
         await session.execute(
             update(OutboxEntry).values(status=DeliveryStatus.FAILED, last_error="Forbidden")
@@ -129,10 +131,10 @@ async def populate(db: Database, org: OrganisationKeys, state_dir: Path) -> list
                 signer=2,
                 signer_key_id=secrets.token_bytes(16),
                 signature=secrets.token_bytes(64),
-                created_day=TODAY,
+                created_day=today,
             )
         )
-    certify_bot(state_dir, org.signing, days=BOT_CERTIFICATE_DAYS)
+    certify_bot(state_dir, org.signing, days=BOT_CERTIFICATE_DAYS, today=today)
     (state_dir / "secrets").mkdir(mode=0o700, parents=True, exist_ok=True)
     reporter_chat = 7_400_000_000_000 + secrets.randbelow(10**9)
     await Housekeeping(
@@ -149,9 +151,11 @@ async def populate(db: Database, org: OrganisationKeys, state_dir: Path) -> list
 
 
 async def test_status_subprocess_shows_counts_and_deadlines_and_no_identifiers(
-    deployment: Deployment,
+    deployment: Deployment, utc_day: dt.date
 ) -> None:
-    identifiers = await populate(deployment.db, deployment.org, deployment.config.server.state_dir)
+    identifiers = await populate(
+        deployment.db, deployment.org, deployment.config.server.state_dir, utc_day
+    )
 
     result = deployment.sanad("admin", "status")
 
@@ -162,7 +166,7 @@ async def test_status_subprocess_shows_counts_and_deadlines_and_no_identifiers(
     assert "deliveries: pending 0, failed 1 (Forbidden 1)" in lines
     assert "caseworkers: pending 0, verified 1, revoked 0" in lines
     assert "replies failing their signature check: 1  (not shown to reporters)" in lines
-    expires = TODAY + dt.timedelta(days=BOT_CERTIFICATE_DAYS)
+    expires = utc_day + dt.timedelta(days=BOT_CERTIFICATE_DAYS)
     assert f"bot certificate: valid until {expires.isoformat()}" in lines
     assert (
         f"warning: the bot certificate expires in {BOT_CERTIFICATE_DAYS} days"
@@ -175,19 +179,21 @@ async def test_status_subprocess_shows_counts_and_deadlines_and_no_identifiers(
     assert not [i for i in identifiers if i in result.stdout + result.stderr]
 
 
-async def test_gather_status_counts_on_each_backend(db: Database, tmp_path: Path) -> None:
+async def test_gather_status_counts_on_each_backend(
+    db: Database, tmp_path: Path, utc_day: dt.date
+) -> None:
     org = OrganisationKeys.generate()
     config = load_config(write_config(tmp_path, org))
-    await populate(db, org, tmp_path / "state")
+    await populate(db, org, tmp_path / "state", utc_day)
 
     found = await gather_status(db, config, dt.datetime.now(dt.UTC))
 
     assert dict(found.reports) == {"received": 2, "assigned": 0, "in_progress": 0, "closed": 1}
     assert (found.unassigned_overdue, found.pending, dict(found.failed)) == (1, 0, {"Forbidden": 1})
-    assert found.deadlines.closed_report == TODAY + dt.timedelta(days=50)
-    assert found.deadlines.mailbox == TODAY + dt.timedelta(days=37)
+    assert found.deadlines.closed_report == utc_day + dt.timedelta(days=50)
+    assert found.deadlines.mailbox == utc_day + dt.timedelta(days=37)
     assert found.replies_unverified == 1
-    assert found.bot_certificate.expires == TODAY + dt.timedelta(days=BOT_CERTIFICATE_DAYS)
+    assert found.bot_certificate.expires == utc_day + dt.timedelta(days=BOT_CERTIFICATE_DAYS)
     assert found.bot_certificate.renewal_due
 
 
@@ -224,11 +230,11 @@ async def test_status_names_a_bot_certificate_from_another_organisation(
 
 
 async def append_entries(db: Database, count: int) -> list[int]:
-    ids = []
+    ids, today = [], dt.datetime.now(dt.UTC).date()
     for n in range(count):
         async with db.sessionmaker() as session, session.begin():
             entry = await audit.append(
-                session, "case.reassigned", secrets.token_bytes(16), {"bodies": n + 1}, TODAY
+                session, "case.reassigned", secrets.token_bytes(16), {"bodies": n + 1}, today
             )
             ids.append(entry.id)
     return ids
@@ -346,9 +352,9 @@ async def test_admin_commands_seal_their_audit_entries(deployment: Deployment) -
 
 
 async def test_admin_listings_fit_80_columns_and_never_cut_label_status_or_fingerprint(
-    deployment: Deployment,
+    deployment: Deployment, utc_day: dt.date
 ) -> None:
-    await populate(deployment.db, deployment.org, deployment.config.server.state_dir)
+    await populate(deployment.db, deployment.org, deployment.config.server.state_dir, utc_day)
     await append_entries(deployment.db, 2)
     label = "Amal-Beirut-legal-aid-evening-02"  # the longest a label may be: 32 bytes
     await insert_by_hand(deployment.db, label, status=CaseworkerStatus.PENDING)
