@@ -20,7 +20,7 @@ from crypto.sealed_file import OpenedFile, SealedFile, open_sealed_file
 from crypto.sealed_parts import is_sealed_part
 from desk.cli.options import PRIVATE_DIR_MODE
 from desk.errors import DeskError
-from desk.evidence.custody import CustodyLog
+from desk.evidence.custody import CustodyLog, UnverifiedCustodyLog
 from desk.inert import inert, inert_lines
 from desk.manifest import OpenedManifest
 from desk.opening import (
@@ -91,8 +91,8 @@ def _log_open(log: CustodyLog, case_reference: str) -> None:
     not fatal: the caseworker still needs to read the report."""
     try:
         log.record(case_reference, "opened", dt.datetime.now(dt.UTC).replace(microsecond=0))
-    except DeskError as exc:
-        typer.echo(f"warning: {exc}", err=True)
+    except UnverifiedCustodyLog as exc:
+        typer.echo(f"warning: {exc}: this open was not recorded", err=True)
 
 
 def _print_originals(attachments: tuple[Attachment, ...]) -> None:

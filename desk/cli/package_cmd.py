@@ -19,7 +19,7 @@ from desk.cli.case_file import (
     open_case,
 )
 from desk.errors import DeskError
-from desk.evidence.custody import CustodyLog
+from desk.evidence.custody import CustodyLog, UnverifiedCustodyLog
 from desk.evidence.package import build_package
 from desk.evidence.verify import verify_package
 from desk.opening import organisation_key
@@ -59,7 +59,10 @@ def caseworker_package(
     found = open_case(reference, source, key, passphrase_file)
     log = CustodyLog.beside(key, found.identity.keys)
     now = _now()
-    custody = log.with_packaging(reference, now)
+    try:
+        custody = log.with_packaging(reference, now)
+    except UnverifiedCustodyLog as exc:
+        raise DeskError(f"{exc}: no package was written", hint=exc.hint) from exc
     package = build_package(found.opened, found.sealed, found.data, found.identity, custody)
     try:
         write_private_file(out, package)

@@ -10,7 +10,8 @@ records cut off the end; a package's manifest, signed when it is made, fixes the
 that moment.
 
 The log is appended to, never rewritten: a crash mid-write leaves at most a torn last record,
-reported as damage.
+reported as damage. A log that cannot be verified is never repaired, replaced or appended to
+here: :class:`UnverifiedCustodyLog` says so, and the file stays as it is for whoever looks at it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,19 @@ from desk.errors import DeskError
 
 LOG_NAME = "custody.log"
 _LENGTH_BYTES = 4
+
+
+class UnverifiedCustodyLog(DeskError):
+    """The log was changed, damaged or could not be read, so the history it holds cannot be
+    trusted: no package may state it, and nothing is added to it until an admin has looked."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"the custody log {path} could not be verified: {reason}",
+            hint="do not package or export this case until an admin has looked; "
+            "keep the log as it is",
+        )
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -53,8 +67,8 @@ class CustodyLog:
         return cls(key_file.parent / LOG_NAME, keys)
 
     def events(self, case_reference: str | None = None) -> list[CustodyEvent]:
-        """Every event (of one case, if given), oldest first; raises :class:`DeskError` if the
-        log was tampered with or damaged."""
+        """Every event (of one case, if given), oldest first; raises
+        :class:`UnverifiedCustodyLog` if the log was tampered with, damaged or cannot be read."""
         return [e for e, _ in self._read() if case_reference in (None, e.case_reference)]
 
     def with_packaging(self, case_reference: str, at: dt.datetime) -> list[CustodyEvent]:
@@ -92,6 +106,9 @@ class CustodyLog:
             data = self._path.read_bytes()
         except FileNotFoundError:
             return []
+        except OSError as exc:  # a folder in its place, or a file this account may not read
+            reason = f"it could not be read ({_reason(exc)})"
+            raise UnverifiedCustodyLog(self._path, reason) from exc
         found: list[tuple[CustodyEvent, str]] = []
         position, previous = 0, ""
         try:
@@ -108,11 +125,12 @@ class CustodyLog:
                 found.append((CustodyEvent(str(entry["case"]), str(entry["event"]), at), previous))
                 position += _LENGTH_BYTES + length
         except (CryptoError, ValueError, KeyError, TypeError) as exc:
-            raise DeskError(
-                f"the custody log {self._path} was changed or damaged: nothing was recorded",
-                hint="keep it as it is for whoever investigates, and tell an admin",
-            ) from exc
+            raise UnverifiedCustodyLog(self._path, "it was changed or damaged") from exc
         return found
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or "input/output error").lower()
 
 
 def _packaging(case_reference: str, at: dt.datetime) -> list[CustodyEvent]:

@@ -4,7 +4,8 @@ Statistics are made from the consented reports on this desk (:mod:`desk.advocacy
 shows each one-way table with its chart and links every file ``sanad caseworker export
 --advocacy`` would write, made in memory on each request and never kept. A package is made the
 same way as ``sanad caseworker package`` (:mod:`desk.evidence`), recorded in the custody log
-beside the key file, and sent as a download.
+beside the key file, and sent as a download; when that log cannot be verified, the caseworker gets
+a page saying so and what to do instead, and the log is left as it is.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from desk.advocacy.counts import count
 from desk.advocacy.export import Statistics, make_statistics
 from desk.advocacy.records import Dimension, advocacy_record
 from desk.advocacy.suppression import HIDDEN, TooFewReports
-from desk.evidence.custody import CustodyLog
+from desk.evidence.custody import CustodyLog, UnverifiedCustodyLog
 from desk.evidence.package import build_package
 from desk.i18n import N_
 from desk.labels import value_label
@@ -128,7 +129,8 @@ class StatisticsFile(StatisticsHandler):
 
 
 class PackageHandler(CaseHandler):
-    """``POST /case/REF/package``: the case's signed evidence package, as a download."""
+    """``POST /case/REF/package``: the case's signed evidence package, as a download, or (409)
+    the page that says the custody log could not be verified."""
 
     def post(self, reference: str) -> None:
         case = self.case_of(reference)
@@ -139,9 +141,13 @@ class PackageHandler(CaseHandler):
         identity = self.desk.book.identity
         log = CustodyLog.beside(self.desk.settings.key_file, identity.keys)
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        package = build_package(
-            case.report, sealed, data, identity, log.with_packaging(reference, now)
-        )
+        try:
+            custody = log.with_packaging(reference, now)
+        except UnverifiedCustodyLog as exc:
+            self.set_status(409)
+            self.render("custody.html", reference=reference, log=str(exc.path))
+            return
+        package = build_package(case.report, sealed, data, identity, custody)
         log.record_packaging(reference, now)
         self.set_header("Content-Type", "application/zip")
         self.set_header("Content-Disposition", f'attachment; filename="{reference}-evidence.zip"')

@@ -4,8 +4,6 @@ removed, moved or added by anyone else is caught when the log is read."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from pathlib import Path
 
 import pytest
@@ -14,29 +12,22 @@ from crypto.custody import open_custody_entry, seal_custody_entry
 from crypto.errors import OpenFailure
 from crypto.keys import CaseworkerKeys
 from desk.errors import DeskError
-from desk.evidence.custody import CustodyLog
-
-AT = dt.datetime(2026, 12, 6, 18, 30, tzinfo=dt.UTC)
-
-
-def records(path: Path) -> list[bytes]:
-    data, found, position = path.read_bytes(), [], 0
-    while position < len(data):
-        length = int.from_bytes(data[position : position + 4], "big")
-        found.append(data[position : position + 4 + length])
-        position += 4 + length
-    return found
+from desk.evidence.custody import CustodyLog, UnverifiedCustodyLog
+from tests.evidence.custody_damage import (
+    AT,
+    DAMAGES,
+    damage,
+    forged_record,
+    records,
+    write_history,
+)
 
 
 @pytest.fixture
 def log_with_three(tmp_path: Path) -> tuple[CustodyLog, Path, CaseworkerKeys]:
     keys = CaseworkerKeys.generate()
     path = tmp_path / "custody.log"
-    log = CustodyLog(path, keys)
-    log.record("K7Q-4M2P", "opened", AT)
-    log.record("A1B-2C3D", "opened", AT + dt.timedelta(minutes=1))
-    log.record("K7Q-4M2P", "packaged", AT + dt.timedelta(minutes=2))
-    return log, path, keys
+    return write_history(path, keys, "K7Q-4M2P"), path, keys
 
 
 def test_events_come_back_in_order_per_case_and_the_file_names_no_case(
@@ -74,17 +65,37 @@ def test_a_record_removed_moved_changed_or_torn_is_caught(
         log.record("K7Q-4M2P", "opened", AT)
 
 
+@pytest.mark.parametrize("how", list(DAMAGES))
+def test_each_damage_the_commands_and_the_desk_are_tested_with_is_caught(
+    log_with_three: tuple[CustodyLog, Path, CaseworkerKeys], how: str
+) -> None:
+    log, path, keys = log_with_three
+    damaged = damage(path, keys, how)
+    with pytest.raises(UnverifiedCustodyLog, match="changed or damaged") as caught:
+        log.events()
+    assert caught.value.path == path
+    assert path.read_bytes() == damaged
+
+
+def test_a_log_that_cannot_be_read_cannot_be_verified(tmp_path: Path) -> None:
+    path = tmp_path / "custody.log"
+    path.mkdir()  # a folder in its place: a sync tool's conflict, a copy gone wrong
+    log = CustodyLog(path, CaseworkerKeys.generate())
+    with pytest.raises(UnverifiedCustodyLog, match="could not be read"):
+        log.events()
+    with pytest.raises(UnverifiedCustodyLog):
+        log.record("K7Q-4M2P", "opened", AT)
+    assert path.is_dir()
+
+
 def test_a_record_sealed_by_someone_who_knows_only_the_public_key_is_refused(
     log_with_three: tuple[CustodyLog, Path, CaseworkerKeys],
 ) -> None:
     log, path, keys = log_with_three
     # Anyone can seal to the caseworker's public key; only the caseworker can sign.
-    forger = CaseworkerKeys(keys.encryption, CaseworkerKeys.generate().signing)
-    previous = hashlib.sha256(records(path)[-1][4:]).hexdigest()
-    entry = {"case": "K7Q-4M2P", "event": "opened", "at": AT.isoformat(), "previous": previous}
-    forged = seal_custody_entry(json.dumps(entry).encode(), forger)
+    forged = forged_record(path, keys)
     with path.open("ab") as handle:
-        handle.write(len(forged).to_bytes(4, "big") + forged)
+        handle.write(forged)
     with pytest.raises(DeskError):
         log.events()
 
@@ -95,3 +106,4 @@ def test_custody_records_open_only_with_the_keys_that_sealed_them() -> None:
     assert open_custody_entry(sealed, keys) == b'{"case": "K7Q-4M2P"}'
     with pytest.raises(OpenFailure):
         open_custody_entry(sealed, CaseworkerKeys.generate())
+
