@@ -11,18 +11,24 @@ record added, changed, moved or removed by anyone else is caught when the log is
 
     record = "scus" || version (2) || u32 len || entry || Ed25519 signature of all before (64)
     sealed = crypto_box_seal(caseworker's X25519 public key, record)
+
+Opens with the organisation's recovery key are logged too, beside the recovery key file. That
+file holds an X25519 key only, so its log's records are sealed to the recovery key and signed
+with an Ed25519 key derived from it (:func:`recovery_custody_keys`): the same records, which
+only whoever holds the recovery key can read or add to.
 """
 
 from __future__ import annotations
 
 from crypto import _sodium
 from crypto.errors import OpenFailure, unsupported_version
-from crypto.keys import CaseworkerKeys
+from crypto.keys import CaseworkerKeys, Ed25519SigningKey, X25519SecretKey
 
 MAGIC = b"scus"
 VERSION = 2
 _SIGNATURE_BYTES = 64
 MAX_ENTRY_BYTES = 64 * 1024
+_RECOVERY_SIGNING_LABEL = b"sanad custody recovery signing v1"
 
 
 def seal_custody_entry(entry: bytes, keys: CaseworkerKeys) -> bytes:
@@ -46,3 +52,12 @@ def open_custody_entry(sealed: bytes, keys: CaseworkerKeys) -> bytes:
     if len(signed) != 9 + length or not keys.public.signing.verify(signed, signature):
         raise OpenFailure
     return signed[9:]
+
+
+def recovery_custody_keys(recovery: X25519SecretKey) -> CaseworkerKeys:
+    """The keys a recovery key's custody log is sealed and signed with: the recovery key itself,
+    and an Ed25519 key whose seed is BLAKE2b keyed with it over a fixed label (the recovery key
+    file holds no signing key, and sealing alone would let anyone who knows the public key add
+    records)."""
+    seed = _sodium.blake2b(_RECOVERY_SIGNING_LABEL, key=recovery.raw, size=32)
+    return CaseworkerKeys(recovery, Ed25519SigningKey(seed))

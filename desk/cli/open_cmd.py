@@ -20,7 +20,12 @@ from crypto.sealed_file import OpenedFile, SealedFile, open_sealed_file
 from crypto.sealed_parts import is_sealed_part
 from desk.cli.options import PRIVATE_DIR_MODE
 from desk.errors import DeskError
-from desk.evidence.custody import CustodyLog, UnverifiedCustodyLog
+from desk.evidence.custody import (
+    OPENED,
+    OPENED_WITH_RECOVERY_KEY,
+    CustodyLog,
+    CustodyLogError,
+)
 from desk.inert import inert, inert_lines
 from desk.manifest import OpenedManifest
 from desk.opening import (
@@ -86,12 +91,13 @@ def _print_report(opened: OpenedFile) -> None:
             typer.echo(f"    {line}")
 
 
-def _log_open(log: CustodyLog, case_reference: str) -> None:
-    """Add this open to the custody log (an evidence package's history). A damaged log is said,
-    not fatal: the caseworker still needs to read the report."""
+def _log_open(log: CustodyLog, case_reference: str, event: str) -> None:
+    """Add this open to the custody log (an evidence package's history; for the recovery key,
+    the record of its use). A damaged log, or one that cannot be written (a recovery key on a
+    read-only stick), is said, not fatal: the report still needs reading."""
     try:
-        log.record(case_reference, "opened", dt.datetime.now(dt.UTC).replace(microsecond=0))
-    except UnverifiedCustodyLog as exc:
+        log.record(case_reference, event, dt.datetime.now(dt.UTC).replace(microsecond=0))
+    except CustodyLogError as exc:
         typer.echo(f"warning: {exc}: this open was not recorded", err=True)
 
 
@@ -151,7 +157,8 @@ def caseworker_open(
     The file must be signed by your organisation's bot, whose certificate must chain to the
     organisation key your key file pins; otherwise it is refused before anything is decrypted.
     A report too large for one Telegram upload arrives as numbered parts: give them all, and
-    each must be signed by the bot too.
+    each must be signed by the bot too. Each open is added to the custody log beside the key
+    file (recovery-custody.log for the recovery key).
     """
     given = [file.read_bytes() for file in files]
     with refusals("this file"):
@@ -159,15 +166,16 @@ def caseworker_open(
         data = whole_file(given, opening)
         sealed = trusted_file(data, opening)
         passphrase = read_passphrase(passphrase_file, creating=False)
-        identity = None
         if opening.header.kind is KeyKind.CASEWORKER:
             identity = caseworker_identity(opening, passphrase)
             secret = identity.keys.encryption
+            log, event = CustodyLog.beside(key, identity.keys), OPENED
         else:
             secret = decryption_key(opening, passphrase)
+            log = CustodyLog.beside_recovery_key(key, secret)
+            event = OPENED_WITH_RECOVERY_KEY
         opened = open_sealed_file(data, secret, opening.organisation)
-    if identity is not None:
-        _log_open(CustodyLog.beside(key, identity.keys), opened.case_reference)
+    _log_open(log, opened.case_reference, event)
     _print_report(opened)
     # I8: a crash between Telegram's acknowledgement and its record can send a file twice; say
     # so when it repeats one opened into this folder, rather than let it pass for a new report.

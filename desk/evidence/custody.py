@@ -9,6 +9,11 @@ rather than hand back a history with a hole in it. What the chain cannot show is
 records cut off the end; a package's manifest, signed when it is made, fixes the history up to
 that moment.
 
+An open with the organisation's recovery key (``caseworker open --key org-recovery.key``) is
+logged in the same way in a log of its own beside that key file, :data:`RECOVERY_LOG_NAME`, as
+an event naming the key (:data:`OPENED_WITH_RECOVERY_KEY`); its own file, so that a recovery key
+kept in the caseworker's key folder never mixes records of two keys into one log.
+
 The log is appended to, never rewritten: a crash mid-write leaves at most a torn last record,
 reported as damage. A log that cannot be verified is never repaired, replaced or appended to
 here: :class:`UnverifiedCustodyLog` says so, and the file stays as it is for whoever looks at it.
@@ -23,26 +28,38 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from crypto.custody import open_custody_entry, seal_custody_entry
+from crypto.custody import open_custody_entry, recovery_custody_keys, seal_custody_entry
 from crypto.errors import CryptoError
-from crypto.keys import CaseworkerKeys
+from crypto.keys import CaseworkerKeys, X25519SecretKey
 from desk.errors import DeskError
 
 LOG_NAME = "custody.log"
+RECOVERY_LOG_NAME = "recovery-custody.log"
+OPENED = "opened"
+PACKAGED = "packaged"
+OPENED_WITH_RECOVERY_KEY = "opened with the recovery key"
 _LENGTH_BYTES = 4
 
 
-class UnverifiedCustodyLog(DeskError):
+class CustodyLogError(DeskError):
+    """The custody log at ``path`` could not be used; the message says why."""
+
+    def __init__(self, path: Path, failure: str, *, hint: str | None = None) -> None:
+        super().__init__(f"the custody log {path} {failure}", hint=hint)
+        self.path = path
+
+
+class UnverifiedCustodyLog(CustodyLogError):
     """The log was changed, damaged or could not be read, so the history it holds cannot be
     trusted: no package may state it, and nothing is added to it until an admin has looked."""
 
     def __init__(self, path: Path, reason: str) -> None:
         super().__init__(
-            f"the custody log {path} could not be verified: {reason}",
+            path,
+            f"could not be verified: {reason}",
             hint="do not package or export this case until an admin has looked; "
             "keep the log as it is",
         )
-        self.path = path
 
 
 @dataclass(frozen=True)
@@ -55,7 +72,8 @@ class CustodyEvent:
 
 
 class CustodyLog:
-    """The custody log at ``path``, read and written with the caseworker's ``keys``."""
+    """The custody log at ``path``, read and written with ``keys``: the caseworker's, or those
+    of the recovery key (:meth:`beside_recovery_key`)."""
 
     def __init__(self, path: Path, keys: CaseworkerKeys) -> None:
         self._path = path
@@ -65,6 +83,11 @@ class CustodyLog:
     def beside(cls, key_file: Path, keys: CaseworkerKeys) -> CustodyLog:
         """The log kept in the folder of the caseworker's key file."""
         return cls(key_file.parent / LOG_NAME, keys)
+
+    @classmethod
+    def beside_recovery_key(cls, key_file: Path, recovery: X25519SecretKey) -> CustodyLog:
+        """The log of the opens made with the recovery key file ``key_file``, in its folder."""
+        return cls(key_file.parent / RECOVERY_LOG_NAME, recovery_custody_keys(recovery))
 
     def events(self, case_reference: str | None = None) -> list[CustodyEvent]:
         """Every event (of one case, if given), oldest first; raises
@@ -93,11 +116,14 @@ class CustodyLog:
         }
         sealed = seal_custody_entry(json.dumps(entry, sort_keys=True).encode(), self._keys)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
-        fd = os.open(self._path, flags, 0o600)
-        with os.fdopen(fd, "ab") as handle:
-            handle.write(len(sealed).to_bytes(_LENGTH_BYTES, "big") + sealed)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            fd = os.open(self._path, flags, 0o600)
+            with os.fdopen(fd, "ab") as handle:
+                handle.write(len(sealed).to_bytes(_LENGTH_BYTES, "big") + sealed)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:  # a read-only medium (a recovery key's USB stick), a full disk
+            raise CustodyLogError(self._path, f"could not be written ({_reason(exc)})") from exc
         return CustodyEvent(case_reference, event, at)
 
     def _read(self) -> list[tuple[CustodyEvent, str]]:
@@ -135,6 +161,6 @@ def _reason(exc: OSError) -> str:
 
 def _packaging(case_reference: str, at: dt.datetime) -> list[CustodyEvent]:
     return [
-        CustodyEvent(case_reference, "opened", at),
-        CustodyEvent(case_reference, "packaged", at),
+        CustodyEvent(case_reference, OPENED, at),
+        CustodyEvent(case_reference, PACKAGED, at),
     ]

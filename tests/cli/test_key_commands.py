@@ -7,7 +7,9 @@ written as sealed files, which the command then opens.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -34,6 +36,12 @@ from crypto.keys import (
     Ed25519PublicKey,
     OrganisationKeys,
     X25519PublicKey,
+)
+from desk.evidence.custody import (
+    OPENED_WITH_RECOVERY_KEY,
+    RECOVERY_LOG_NAME,
+    CustodyLog,
+    UnverifiedCustodyLog,
 )
 from tests.support.signed_files import BotSigner
 
@@ -297,6 +305,53 @@ def test_open_with_the_recovery_key_names_the_organisation_key(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     _assert_report_printed(result.stdout)
+
+
+def test_an_open_with_the_recovery_key_is_recorded_in_a_custody_log_beside_it(
+    trust: Trust, recovery_key: Path, sealed_files: dict[str, Path]
+) -> None:
+    # Its own log, as a caseworker's: when the recovery key was used, on which case, nothing else.
+    log = CustodyLog.beside_recovery_key(recovery_key, trust.organisation.recovery)
+    path = recovery_key.parent / RECOVERY_LOG_NAME
+    before = log.events(CASE)
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    result = sanad(
+        "caseworker", "open", sealed_files["recovery"], "--key", recovery_key,
+        "--org", trust.org_text,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    added = log.events(CASE)[len(before) :]
+    assert [event.event for event in added] == [OPENED_WITH_RECOVERY_KEY]
+    assert "recovery key" in added[0].event
+    assert started <= added[0].at <= dt.datetime.now(dt.UTC)
+    assert path.stat().st_mode & 0o777 == 0o600
+    content = path.read_bytes()
+    assert CASE.encode() not in content
+    assert b"recovery" not in content
+    # Sealed to the recovery key and signed with a key only its holder has: other keys find a
+    # log they cannot verify.
+    with pytest.raises(UnverifiedCustodyLog):
+        CustodyLog(path, CaseworkerKeys.generate()).events()
+
+
+def test_a_recovery_key_whose_folder_cannot_be_written_still_opens_and_says_so(
+    trust: Trust, recovery_key: Path, sealed_files: dict[str, Path], tmp_path: Path
+) -> None:
+    # As on a read-only stick (which tests run as root cannot make): the log cannot be created.
+    key = tmp_path / "org-recovery.key"
+    shutil.copy2(recovery_key, key)
+    log = tmp_path / RECOVERY_LOG_NAME
+    log.symlink_to(tmp_path / "no-such-folder" / RECOVERY_LOG_NAME)
+    result = sanad(
+        "caseworker", "open", sealed_files["recovery"], "--key", key, "--org", trust.org_text
+    )
+    assert result.returncode == 0, result.stderr
+    _assert_report_printed(result.stdout)
+    assert result.stderr.splitlines() == [
+        f"warning: the custody log {log} could not be written (no such file or directory): "
+        "this open was not recorded"
+    ]
 
 
 def test_open_with_the_recovery_key_refuses_without_an_organisation_key(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from crypto.custody import open_custody_entry
+from crypto.custody import open_custody_entry, recovery_custody_keys
 from crypto.errors import CryptoError, OpenFailure, UnsupportedVersion
 from crypto.keys import CaseworkerKeys, Ed25519SigningKey, X25519SecretKey
 
@@ -33,6 +33,11 @@ def test_custody_vector(case: dict[str, Any]) -> None:
         X25519SecretKey(bytes.fromhex(case["encryption_secret"])),
         Ed25519SigningKey(bytes.fromhex(case["signing_seed"])),
     )
+    if "recovery_secret" in case:
+        # A recovery key's log: the recorded keys are the ones derived from the recovery key.
+        derived = recovery_custody_keys(X25519SecretKey(bytes.fromhex(case["recovery_secret"])))
+        assert derived.encryption.raw == keys.encryption.raw
+        assert derived.signing.seed == keys.signing.seed
     sealed, entry = bytes.fromhex(case["sealed"]), bytes.fromhex(case["entry"])
     if case["expect"] == "ok":
         assert open_custody_entry(sealed, keys) == entry

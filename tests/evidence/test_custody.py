@@ -10,9 +10,9 @@ import pytest
 
 from crypto.custody import open_custody_entry, seal_custody_entry
 from crypto.errors import OpenFailure
-from crypto.keys import CaseworkerKeys
+from crypto.keys import CaseworkerKeys, X25519SecretKey
 from desk.errors import DeskError
-from desk.evidence.custody import CustodyLog, UnverifiedCustodyLog
+from desk.evidence.custody import OPENED_WITH_RECOVERY_KEY, CustodyLog, UnverifiedCustodyLog
 from tests.evidence.custody_damage import (
     AT,
     DAMAGES,
@@ -107,3 +107,19 @@ def test_custody_records_open_only_with_the_keys_that_sealed_them() -> None:
     with pytest.raises(OpenFailure):
         open_custody_entry(sealed, CaseworkerKeys.generate())
 
+
+def test_a_recovery_key_kept_beside_a_caseworker_key_keeps_its_own_log(tmp_path: Path) -> None:
+    # One file holding records of two keys would read as damaged for both.
+    keys, recovery = CaseworkerKeys.generate(), X25519SecretKey.generate()
+    mine = CustodyLog.beside(tmp_path / "amira.key", keys)
+    theirs = CustodyLog.beside_recovery_key(tmp_path / "org-recovery.key", recovery)
+    mine.record("K7Q-4M2P", "opened", AT)
+    theirs.record("K7Q-4M2P", OPENED_WITH_RECOVERY_KEY, AT + dt.timedelta(minutes=1))
+    mine.record("K7Q-4M2P", "packaged", AT + dt.timedelta(minutes=2))
+    assert [e.event for e in mine.events()] == ["opened", "packaged"]
+    assert [(e.event, e.at) for e in theirs.events()] == [
+        (OPENED_WITH_RECOVERY_KEY, AT + dt.timedelta(minutes=1))
+    ]
+    # Only the recovery key reads and extends its log; another recovery key cannot.
+    with pytest.raises(UnverifiedCustodyLog):
+        CustodyLog.beside_recovery_key(tmp_path / "other.key", X25519SecretKey.generate()).events()

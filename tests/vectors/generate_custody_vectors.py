@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crypto import _sodium
-from crypto.custody import MAGIC, VERSION
+from crypto.custody import MAGIC, VERSION, recovery_custody_keys
 from crypto.keys import CaseworkerKeys, Ed25519SigningKey, X25519SecretKey
 
 OUT = Path(__file__).with_name("custody.json")
@@ -26,6 +26,13 @@ OTHER_SIGNER = Ed25519SigningKey(bytes(range(0x10, 0x30)))
 ENTRY = (
     b'{"at": "2026-12-06T18:30:00+00:00", "case": "K7Q-4M2P", "event": "opened", "previous": ""}'
 )
+# A recovery key's log: sealed to it, signed with the key derived from it.
+RECOVERY_SECRET = bytes(range(0x50, 0x70))
+RECOVERY_KEYS = recovery_custody_keys(X25519SecretKey(RECOVERY_SECRET))
+RECOVERY_ENTRY = (
+    b'{"at": "2026-12-07T01:00:00+00:00", "case": "K7Q-4M2P", '
+    b'"event": "opened with the recovery key", "previous": ""}'
+)
 
 
 def _record(
@@ -35,16 +42,18 @@ def _record(
     return signed + signer.sign(signed)
 
 
-def _case(name: str, expect: str, record: bytes, *, flip: int | None = None) -> dict[str, Any]:
-    sealed = bytearray(_sodium.seal(KEYS.public.encryption.raw, record))
+def _case(
+    name: str, expect: str, record: bytes, *, flip: int | None = None, keys: CaseworkerKeys = KEYS
+) -> dict[str, Any]:
+    sealed = bytearray(_sodium.seal(keys.public.encryption.raw, record))
     if flip is not None:
         sealed[flip] ^= 0x01
     return {
         "name": name,
         "expect": expect,
-        "encryption_secret": bytes(range(0x90, 0xB0)).hex(),
-        "signing_seed": bytes(range(0xB0, 0xD0)).hex(),
-        "entry": ENTRY.hex(),
+        "encryption_secret": keys.encryption.raw.hex(),
+        "signing_seed": keys.signing.seed.hex(),
+        "entry": record[9:-64].hex(),
         "record": record.hex(),
         "sealed": bytes(sealed).hex(),
     }
@@ -53,6 +62,15 @@ def _case(name: str, expect: str, record: bytes, *, flip: int | None = None) -> 
 def cases() -> list[dict[str, Any]]:
     return [
         _case("opened", "ok", _record(ENTRY)),
+        {
+            **_case(
+                "opened with the recovery key",
+                "ok",
+                _record(RECOVERY_ENTRY, signer=RECOVERY_KEYS.signing),
+                keys=RECOVERY_KEYS,
+            ),
+            "recovery_secret": RECOVERY_SECRET.hex(),
+        },
         _case("sealed byte flipped", "open_failure", _record(ENTRY), flip=60),
         _case("signed by someone else", "open_failure", _record(ENTRY, signer=OTHER_SIGNER)),
         _case("future version", "bad_version", _record(ENTRY, version=3)),
