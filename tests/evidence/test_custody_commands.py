@@ -4,6 +4,7 @@ that the open was not recorded. Neither touches the log. Run as processes, with 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,50 +20,58 @@ CASE = "K7Q-4M2P"
 ANSWERS = [("incident.type", "blackmail")]
 
 
-def _damaged_log(caseworker: Caseworker, how: str) -> tuple[Path, bytes]:  # noqa: F811
+@dataclass(frozen=True)
+class Damaged:
+    """A caseworker's key file, the log beside it damaged, its bytes, and a report of the case."""
+
+    key_file: Path
+    log: Path
+    data: bytes
+    report: Path
+
+
+@pytest.fixture
+def damaged(
+    request: pytest.FixtureRequest,
+    caseworker: Caseworker,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> Damaged:
+    """The log damaged in the way the test names (``indirect`` parameter)."""
     log = caseworker.key_file.parent / LOG_NAME
     write_history(log, caseworker.keys, CASE)
-    return log, damage(log, caseworker.keys, how)
+    data = damage(log, caseworker.keys, request.param)
+    report = caseworker.save(tmp_path, CASE, caseworker.sealed(CASE, ANSWERS))
+    return Damaged(caseworker.key_file, log, data, report)
 
 
 def _unverified(log: Path) -> str:
     return f"the custody log {log} could not be verified: it was changed or damaged"
 
 
-@pytest.mark.parametrize("how", list(DAMAGES))
+@pytest.mark.parametrize("damaged", list(DAMAGES), indirect=True)
 def test_package_refuses_a_damaged_log_in_one_line_and_writes_nothing(
-    caseworker: Caseworker,  # noqa: F811 (the fixture)
-    tmp_path: Path,
-    how: str,
+    damaged: Damaged, tmp_path: Path
 ) -> None:
-    log, damaged = _damaged_log(caseworker, how)
-    report = caseworker.save(tmp_path, CASE, caseworker.sealed(CASE, ANSWERS))
     out = tmp_path / "package.zip"
     result = sanad(
-        "caseworker", "package", CASE, "--key", caseworker.key_file, "--from", report,
+        "caseworker", "package", CASE, "--key", damaged.key_file, "--from", damaged.report,
         "--out", out, passphrase=PASSPHRASE,
     )  # fmt: skip
-    assert_one_line_failure(result, f"{_unverified(log)}: no package was written")
+    assert_one_line_failure(result, f"{_unverified(damaged.log)}: no package was written")
     assert result.stderr.splitlines()[1] == (
         "hint: do not package or export this case until an admin has looked; keep the log as it is"
     )
     assert not out.exists()
-    assert log.read_bytes() == damaged
+    assert damaged.log.read_bytes() == damaged.data
 
 
-@pytest.mark.parametrize("how", ["cut short", "record signed by another key"])
-def test_open_shows_the_report_and_warns_that_the_open_was_not_recorded(
-    caseworker: Caseworker,  # noqa: F811 (the fixture)
-    tmp_path: Path,
-    how: str,
-) -> None:
-    log, damaged = _damaged_log(caseworker, how)
-    report = caseworker.save(tmp_path, CASE, caseworker.sealed(CASE, ANSWERS))
+@pytest.mark.parametrize("damaged", ["cut short", "record signed by another key"], indirect=True)
+def test_open_shows_the_report_and_warns_that_the_open_was_not_recorded(damaged: Damaged) -> None:
     result = sanad(
-        "caseworker", "open", report, "--key", caseworker.key_file, passphrase=PASSPHRASE
+        "caseworker", "open", damaged.report, "--key", damaged.key_file, passphrase=PASSPHRASE
     )
     assert result.returncode == 0, result.stderr
     assert f"Case: {CASE}" in result.stdout
-    warning = f"warning: {_unverified(log)}: this open was not recorded"
+    warning = f"warning: {_unverified(damaged.log)}: this open was not recorded"
     assert result.stderr.splitlines() == [warning]
-    assert log.read_bytes() == damaged
+    assert damaged.log.read_bytes() == damaged.data
