@@ -12,7 +12,9 @@ These are single commands, not a conversation: each is answered at once and keep
   ``/enroll`` gets a new code, from any chat. The message carrying the code is deleted from the chat
   first, whatever the outcome, so a seized phone does not hand over the caseworker's public keys
   and label together with their Telegram account. Sending /enroll is limited per user
-  (:class:`~handlers.flood.FloodLimiter`), and the service caps keys pending per chat.
+  (:class:`~handlers.flood.FloodLimiter`), and the service bounds the claims a chat, a key and
+  the whole deployment can hold; a /enroll past one of them gets the :class:`EnrolmentLimit`
+  answer.
 - ``/cases`` — a verified caseworker's open case references and states, in the chat their
   certificate names; anyone else gets the same one-line refusal, which says nothing about
   whether they ever enrolled.
@@ -21,20 +23,25 @@ These are single commands, not a conversation: each is answered at once and keep
 Commands work in private chats only: a group must never become a delivery chat. ``handlers``
 sees no keys or SQL: everything goes through a :class:`CaseworkerDesk`, which ``bot/services``
 implements. Texts here are for caseworkers and are English only; all of them sit in
-:class:`_Text`. Labels and references are sent as plain text (no parse mode), so nothing a
-caseworker typed can turn into markup.
+:class:`_Text`. The one exception is the answer to a /enroll refused by a bound
+(:class:`EnrolmentLimit`): a flood of fake profiles reaches it before any admin has met the
+sender, and a real caseworker who meets it must understand what to do, so it comes from the
+catalogue in the sender's Telegram language. Labels and references are sent as plain text (no
+parse mode), so nothing a caseworker typed can turn into markup.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from typing import Any, Final, Protocol
 
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
-from handlers.chat import delete_in_clear
+from handlers.chat import delete_in_clear, user_language
 from handlers.flood import FloodLimiter
+from handlers.i18n import LANGUAGES, N_, translator
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -44,6 +51,33 @@ ENROLL_PER_MINUTE: Final = 3
 
 class DeskRefusal(Exception):
     """The desk refused the command; the message is a sentence for the caseworker."""
+
+
+class EnrolmentLimit(enum.Enum):
+    """Which bound on enrolment claims refused a /enroll; the value is the answer (a catalogue
+    message id). ``bot.services.caseworkers`` keeps the bounds (docs/admins.md, "Bounds on
+    enrolment")."""
+
+    CHAT = N_(
+        "Too many enrolments from this chat are waiting for approval. Send a code you already "
+        "sent to get a new confirmation code for it, or ask an administrator."
+    )
+    KEY = N_(
+        "This enrolment code has already been sent from too many chats, so it cannot be used "
+        "from another one. Make a new key with sanad caseworker init and tell an administrator."
+    )
+    FULL = N_(
+        "Too many enrolments are waiting for approval, so no new one is taken now. Ask an "
+        "administrator. Enrolments that are not approved expire after two weeks."
+    )
+
+
+class EnrolmentLimited(DeskRefusal):
+    """A bound on enrolment claims refused this /enroll; ``limit`` says which."""
+
+    def __init__(self, limit: EnrolmentLimit) -> None:
+        super().__init__(limit.name)
+        self.limit = limit
 
 
 class EnrolmentView(Protocol):
@@ -80,7 +114,9 @@ class CaseworkerDesk(Protocol):
     """
 
     async def enroll(self, code: str, chat_id: int) -> EnrolmentView:
-        """Record that ``chat_id`` sent the key in ``code``; return its new confirmation code."""
+        """Record that ``chat_id`` sent the key in ``code``; return its new confirmation code.
+
+        Raises :class:`EnrolmentLimited` when a bound on enrolment claims refuses it."""
         ...
 
     async def open_cases(self, chat_id: int) -> Sequence[CaseView] | None:
@@ -155,6 +191,10 @@ class CaseworkerCommands:
             return
         try:
             enrolment = await self._desk.enroll(code, chat.id)
+        except EnrolmentLimited as exc:
+            translate = translator(user_language(update, LANGUAGES))
+            await _send(context, chat.id, translate(exc.limit.value))
+            return
         except DeskRefusal as exc:
             await _send(context, chat.id, _Text.ENROLL_REFUSED.format(reason=_sentence(exc)))
             return

@@ -116,6 +116,13 @@ def _status_lines(status: Status, config: Config, now: dt.datetime) -> list[str]
         f"deliveries: pending {status.pending}{_by_class(status.retrying)}, "
         f"failed {sum(status.failed.values())}{_by_class(status.failed)}",
         f"caseworkers: {_listing(status.caseworkers)}",
+        f"enrolments waiting for approval: {status.enrolments_waiting} of "
+        f"{status.enrolments_limit}"
+        + (
+            "  <- full: /enroll is refused until you approve some or they expire"
+            if status.enrolments_waiting >= status.enrolments_limit
+            else ""
+        ),
         f"replies failing their signature check: {status.replies_unverified}"
         + ("  (not shown to reporters)" if status.replies_unverified else ""),
         *_bot_certificate_lines(status.bot_certificate, today),
@@ -159,6 +166,10 @@ def _status_json(status: Status) -> dict[str, object]:
             "failed": dict(status.failed),
         },
         "caseworkers": dict(status.caseworkers),
+        "enrolments": {
+            "waiting": status.enrolments_waiting,
+            "limit": status.enrolments_limit,
+        },
         "replies_unverified": status.replies_unverified,
         "leadership": _leadership_json(status),
         "bot_certificate": {
@@ -184,8 +195,9 @@ def status(
 
     Shows how many reports are in each state (and how many have waited for a caseworker longer
     than retention.unassigned_alert_days), deliveries pending and failed by error class,
-    caseworkers by state, how many stored replies fail their signature check (reporters are
-    not shown them), the bot certificate's expiry (with a warning when renewal is due), how
+    caseworkers by state, enrolments waiting for approval against their limit (past it /enroll
+    is refused), how many stored replies fail their signature check (reporters are not shown
+    them), the bot certificate's expiry (with a warning when renewal is due), how
     often each job runs, and in how many days the earliest stored item of each kind is purged.
     No content, case reference or identifier is shown.
     """

@@ -8,11 +8,14 @@ Every :data:`PURGE_INTERVAL_SECONDS` (and once shortly after start) a run:
    crypto-shredding), and delivery records once as old as a closed report may be — then makes
    the deletion physical (SQLite WAL checkpoint and truncate, VACUUM when worth it; PostgreSQL
    VACUUM);
-2. destroys housekeeping keys no remaining row needs (:meth:`Housekeeping.retire_keys`), so any
+2. expires enrolments no code can approve any more (:func:`bot.services.caseworkers.
+   expire_enrolments`: claims older than two weeks, then pending rows left without one), so a
+   flood of ``/enroll`` does not hold the bound on pending enrolments for ever;
+3. destroys housekeeping keys no remaining row needs (:meth:`Housekeeping.retire_keys`), so any
    copy of an old erase target that survived anywhere is unreadable;
-3. records what it removed in the audit log (counts only, one ``purge.done`` entry per run that
+4. records what it removed in the audit log (counts only, one ``purge.done`` entry per run that
    removed something, so a quiet deployment's log is not an hourly list of zeros);
-4. logs how many unassigned reports are older than ``unassigned_alert_days``: they are flagged,
+5. logs how many unassigned reports are older than ``unassigned_alert_days``: they are flagged,
    never deleted, and ``sanad admin status`` shows the same count.
 
 The clock is injected (:class:`Purger` takes ``clock``), so tests walk a report past each
@@ -36,6 +39,7 @@ from bot.jobs import job_queue_of
 from bot.leadership.fence import SINGLE_INSTANCE, Role
 from bot.logs import event, get_logger
 from bot.runtime import Runtime
+from bot.services.caseworkers import ExpiredEnrolments, expire_enrolments
 from bot.services.housekeeping import Housekeeping
 from storage import audit
 from storage.engine import Database
@@ -85,6 +89,7 @@ class PurgeSummary:
     """What one run removed, destroyed and flagged (counts only)."""
 
     rows: PurgeCounts
+    enrolments: ExpiredEnrolments
     keys_destroyed: int
     unassigned_overdue: int
 
@@ -95,6 +100,8 @@ class PurgeSummary:
             "reports": self.rows.reports,
             "wraps": self.rows.wraps,
             "deliveries": self.rows.deliveries,
+            "enrolment_claims": self.enrolments.claims,
+            "pending_caseworkers": self.enrolments.caseworkers,
             "keys": self.keys_destroyed,
         }
 
@@ -128,6 +135,9 @@ class Purger:
     async def run(self) -> PurgeSummary:
         """Purge everything past its deadline now, then record and log the counts."""
         now = self._clock()
+        today = now.astimezone(dt.UTC).date()
+        # Before the purge, whose WAL checkpoint (SQLite) then covers these deletions too.
+        enrolments = await expire_enrolments(self._db, today=today, guard=self._role.check)
         rows = await purge(
             self._db,
             now=now,
@@ -137,11 +147,10 @@ class Purger:
             guard=self._role.check,
         )
         keys = await self._housekeeping.retire_keys()
-        today = now.astimezone(dt.UTC).date()
         async with self._db.sessionmaker() as session, session.begin():
             await self._role.check(session)
             overdue = await unassigned_since(session, today - self.settings.unassigned_alert)
-            summary = PurgeSummary(rows, keys, overdue)
+            summary = PurgeSummary(rows, enrolments, keys, overdue)
             if summary.removed_anything:
                 await audit.append(session, AUDIT_EVENT, None, summary.audit_counts(), today)
         event(_log, "purge.run", compacted=int(rows.compacted), **summary.audit_counts())

@@ -20,9 +20,12 @@ chat"):
 
 1. ``/enroll CODE`` in Telegram → :func:`enroll`: a ``pending`` row for the key (no chat yet) and
    an *enrolment claim* the bot signs — "this chat presented this key" — whose 8-digit
-   confirmation code the bot sends back with the fingerprint. Every ``/enroll`` of the key adds a
-   claim, from whichever chat: a code pasted into a stranger's chat is not refused in silence,
-   it shows up as a second claim in ``sanad admin caseworkers``. A new key under a label already
+   confirmation code the bot sends back with the fingerprint. Every ``/enroll`` of the key makes
+   a claim, from whichever chat: a code pasted into a stranger's chat is not refused in silence,
+   it shows up as a second claim in ``sanad admin caseworkers``. Claims are bounded (one per key
+   and chat, a few per chat and per key, :data:`MAX_PENDING_ENROLMENTS` in all) and expire with
+   their code (:func:`expire_enrolments`), so a flood of ``/enroll`` neither grows the table nor
+   pushes out the caseworker's own claim. A new key under a label already
    enrolled is a *rotation*: a new pending row whose ``replaces_id`` points at the latest row of
    that label. Because labels are unique in the database, the rotation row is stored as
    ``LABEL/2``, ``LABEL/3``, ... — ``/`` cannot occur in an enrolment label, so these never
@@ -51,11 +54,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
@@ -102,9 +105,14 @@ from crypto.keys import (
     X25519PublicKey,
     X25519SecretKey,
 )
-from handlers.caseworker_commands import DeskRefusal, install_caseworker_commands
+from handlers.caseworker_commands import (
+    DeskRefusal,
+    EnrolmentLimit,
+    EnrolmentLimited,
+    install_caseworker_commands,
+)
 from storage import audit, outbox
-from storage.engine import Database
+from storage.engine import Backend, Database
 from storage.models import (
     BodyKind,
     Caseworker,
@@ -124,9 +132,16 @@ from storage.repositories import CaseworkerRepository, ReportRepository
 
 _log = get_logger("caseworkers")
 
-# Bounds the rows one Telegram chat can create by pasting codes: a pending row costs an admin's
-# attention, and a flood of them is how an adversary would hide their own key among real ones.
-MAX_PENDING_PER_CHAT = 3
+# Bounds on enrolment claims (docs/admins.md, "Bounds on enrolment"). A claim costs an admin's
+# attention, and a flood of them is how an adversary would hide their own key among real ones or
+# grow the table without end. A chat holds one claim per key (a new /enroll replaces it), at most
+# MAX_CLAIMS_PER_CHAT claims in all; a key is claimed from at most MAX_CHATS_PER_KEY chats; the
+# deployment holds at most MAX_PENDING_ENROLMENTS claims. Past a bound a /enroll is refused, never
+# made room for by dropping an older claim: the caseworker's own claim, made first, must survive
+# a flood that comes after it.
+MAX_CLAIMS_PER_CHAT = 3
+MAX_CHATS_PER_KEY = 3
+MAX_PENDING_ENROLMENTS = 50
 ROTATION_SEPARATOR = "/"  # never valid in an enrolment label (crypto.enrolment.validate_label)
 # What a stored body is sealed as, and what delivering it is: shared with the key lifecycle.
 ENVELOPE_KIND_OF_BODY = {
@@ -149,6 +164,14 @@ class UnknownCaseworker(CaseworkerError):
 
 class EnrolmentRefused(CaseworkerError):
     """This enrolment cannot be recorded (the message says why)."""
+
+
+class EnrolmentCapped(EnrolmentRefused):
+    """A bound on enrolment claims refuses this one; ``limit`` says which."""
+
+    def __init__(self, message: str, limit: EnrolmentLimit) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class NotEligible(CaseworkerError):
@@ -613,30 +636,35 @@ async def enroll(
     signs, and return the claim's confirmation code with the fingerprint.
 
     A new key becomes a pending row with no chat (only approval binds one, I9); a key already
-    enrolled gets one more claim, from this chat or any other, so every ``/enroll`` is answered
-    alike with a new code and an admin sees how many chats claimed the key. A new key under a
-    label already enrolled is a rotation of that label's latest row. Raises
-    ``crypto.EnrolmentCodeError`` / ``crypto.InvalidLabel`` for a bad code, and
-    :class:`EnrolmentRefused` when the key is enrolled under another label or revoked, the
-    label's latest key is bound to another chat, or this chat has too many keys waiting.
-    Commits.
+    enrolled gets a claim from this chat too, so every ``/enroll`` is answered alike with a new
+    code and an admin sees how many chats claimed the key. This chat's earlier claim of the same
+    key is replaced (its code confirms nothing any more). A new key under a label already
+    enrolled is a rotation of that label's latest row. Raises ``crypto.EnrolmentCodeError`` /
+    ``crypto.InvalidLabel`` for a bad code, :class:`EnrolmentCapped` past a bound on claims
+    (:data:`MAX_CLAIMS_PER_CHAT`, :data:`MAX_CHATS_PER_KEY`, :data:`MAX_PENDING_ENROLMENTS`), and
+    :class:`EnrolmentRefused` when the key is enrolled under another label or revoked, or the
+    label's latest key is bound to another chat. Commits.
     """
     label, keys = decode_enrolment_code(code)
     fingerprint = caseworker_fingerprint(keys)
     claim = issue_enrolment_claim(bot_key, chat_id, keys, issued=today)
     try:
         async with db.sessionmaker() as session, session.begin():
+            await _one_enrolment_at_a_time(session, db.backend)
             row = await CaseworkerRepository(session).get_by_encryption_key_id(
                 keys.encryption.key_id
             )
-            if row is None:
-                row = await _add_pending(session, label, keys, fingerprint, chat_id, bot_key, today)
-            elif row.signing_public_key != keys.signing.raw or _split_label(row.label)[0] != label:
+            if row is not None and (
+                row.signing_public_key != keys.signing.raw or _split_label(row.label)[0] != label
+            ):
                 raise EnrolmentRefused("this key is already enrolled under another label")
-            elif row.status is CaseworkerStatus.REVOKED:
+            if row is not None and row.status is CaseworkerStatus.REVOKED:
                 raise EnrolmentRefused(
                     "this key has been revoked; make a new one with `sanad caseworker init`"
                 )
+            await _make_room(session, None if row is None else row.id, chat_id, bot_key.public_key)
+            if row is None:
+                row = await _add_pending(session, label, keys, fingerprint, chat_id, today)
             session.add(EnrolmentClaimRow(caseworker_id=row.id, claim=claim, created_day=today))
             return Enrolment(
                 row.id,
@@ -650,21 +678,65 @@ async def enroll(
         raise EnrolmentRefused("this enrolment collided with another; send it again") from exc
 
 
+# The advisory lock enrolments take on PostgreSQL, two 32-bit keys ("Sana", "d-en").
+_ENROLMENT_LOCK = {"a": 0x53616E61, "b": 0x642D656E}
+
+
+async def _one_enrolment_at_a_time(session: AsyncSession, backend: Backend) -> None:
+    """Serialise enrolments for the rest of the transaction, so that two at once cannot both
+    pass a bound with one place left. SQLite already does (``BEGIN IMMEDIATE``); on PostgreSQL
+    a transaction-level advisory lock, released at commit."""
+    if backend is Backend.POSTGRESQL:
+        await session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), _ENROLMENT_LOCK)
+
+
+async def _make_room(
+    session: AsyncSession, caseworker_id: int | None, chat_id: int, bot_public: Ed25519PublicKey
+) -> None:
+    """Make room for ``chat_id``'s new claim of caseworker ``caseworker_id`` (None: a key not
+    enrolled yet), or raise :class:`EnrolmentCapped`.
+
+    This chat's earlier claim of the same key is deleted: the table does not grow, so this is
+    allowed even when the deployment is full, and a caseworker can always get a fresh code.
+    Otherwise the chat's claims, the key's chats and all claims are each checked against their
+    bound. Every stored claim's signature is verified (the chat is inside it); there are at most
+    :data:`MAX_PENDING_ENROLMENTS` of them.
+    """
+    claims = await _verified_claims(session, bot_public)
+    earlier = [
+        c.row_id for c in claims if c.caseworker_id == caseworker_id and c.claim.chat_id == chat_id
+    ]
+    if earlier:
+        await session.execute(
+            delete(EnrolmentClaimRow)
+            .where(EnrolmentClaimRow.id.in_(earlier))
+            .execution_options(synchronize_session=False)
+        )
+        return
+    if sum(c.claim.chat_id == chat_id for c in claims) >= MAX_CLAIMS_PER_CHAT:
+        raise EnrolmentCapped(
+            "too many enrolments from this chat are waiting for approval", EnrolmentLimit.CHAT
+        )
+    key_chats = {c.claim.chat_id for c in claims if c.caseworker_id == caseworker_id}
+    if caseworker_id is not None and len(key_chats) >= MAX_CHATS_PER_KEY:
+        raise EnrolmentCapped(
+            "this enrolment code was already sent from too many chats", EnrolmentLimit.KEY
+        )
+    # Every stored row counts, even one this bot key cannot verify: it fills the table alike.
+    stored = await session.scalar(select(func.count()).select_from(EnrolmentClaimRow))
+    if int(stored or 0) >= MAX_PENDING_ENROLMENTS:
+        raise EnrolmentCapped("too many enrolments are waiting for approval", EnrolmentLimit.FULL)
+
+
 async def _add_pending(
     session: AsyncSession,
     label: str,
     keys: CaseworkerPublicKeys,
     fingerprint: str,
     chat_id: int,
-    bot_key: Ed25519SigningKey,
     today: dt.date,
 ) -> Caseworker:
     """A new pending row for ``keys`` under ``label`` (a rotation when the label exists)."""
-    waiting = await claiming_chats(session, bot_key.public_key, pending_only=True)
-    if sum(chat_id in chats for chats in waiting.values()) >= MAX_PENDING_PER_CHAT:
-        raise EnrolmentRefused(
-            "too many keys from this chat are waiting for approval; ask an administrator"
-        )
     family = list(
         await session.scalars(
             select(Caseworker)
@@ -692,47 +764,95 @@ async def _add_pending(
     )
 
 
+@dataclass(frozen=True)
+class _StoredClaim:
+    """A stored claim whose signature verified: its row, its caseworker and what it says."""
+
+    row_id: int
+    caseworker_id: int
+    claim: EnrolmentClaim
+
+
 async def _verified_claims(
     session: AsyncSession, bot_public: Ed25519PublicKey, caseworker_ids: list[int] | None = None
-) -> list[tuple[int, EnrolmentClaim]]:
-    """(caseworker id, claim) for every stored claim that ``bot_public`` signed.
+) -> list[_StoredClaim]:
+    """Every stored claim that ``bot_public`` signed, in row order.
 
     A claim that does not verify — made under an earlier bot key, or edited in the database to
     name another chat — is skipped: it binds nothing (I9).
     """
-    query = select(EnrolmentClaimRow.caseworker_id, EnrolmentClaimRow.claim).order_by(
-        EnrolmentClaimRow.id
-    )
+    query = select(
+        EnrolmentClaimRow.id, EnrolmentClaimRow.caseworker_id, EnrolmentClaimRow.claim
+    ).order_by(EnrolmentClaimRow.id)
     if caseworker_ids is not None:
         query = query.where(EnrolmentClaimRow.caseworker_id.in_(caseworker_ids))
-    found: list[tuple[int, EnrolmentClaim]] = []
-    for caseworker_id, data in (await session.execute(query)).all():
+    found: list[_StoredClaim] = []
+    for row_id, caseworker_id, data in (await session.execute(query)).all():
         try:
-            found.append((caseworker_id, verify_enrolment_claim(data, bot_public)))
+            found.append(
+                _StoredClaim(row_id, caseworker_id, verify_enrolment_claim(data, bot_public))
+            )
         except CryptoError:
             continue
     return found
 
 
 async def claiming_chats(
-    session: AsyncSession, bot_public: Ed25519PublicKey, *, pending_only: bool = False
+    session: AsyncSession, bot_public: Ed25519PublicKey
 ) -> dict[int, set[int]]:
     """Caseworker id → the distinct chats whose verified claims await approval for that key.
 
     More than one chat means the enrolment code was sent from several chats: at most one of
     them is the caseworker's, and only the one whose code the admin types is ever bound.
     """
-    ids = None
-    if pending_only:
-        ids = list(
-            await session.scalars(
-                select(Caseworker.id).where(Caseworker.status == CaseworkerStatus.PENDING)
-            )
-        )
     chats: dict[int, set[int]] = {}
-    for caseworker_id, claim in await _verified_claims(session, bot_public, ids):
-        chats.setdefault(caseworker_id, set()).add(claim.chat_id)
+    for stored in await _verified_claims(session, bot_public):
+        chats.setdefault(stored.caseworker_id, set()).add(stored.claim.chat_id)
     return chats
+
+
+@dataclass(frozen=True)
+class ExpiredEnrolments:
+    """What :func:`expire_enrolments` removed (counts only)."""
+
+    claims: int
+    caseworkers: int
+
+
+async def expire_enrolments(
+    db: Database, *, today: dt.date, guard: Callable[[AsyncSession], Awaitable[None]] | None = None
+) -> ExpiredEnrolments:
+    """Delete the enrolment claims older than :data:`CLAIM_VALIDITY` (their codes can no longer
+    approve anything), then the pending rows left without a claim, a certificate or a claim
+    younger than that. Verified and revoked rows stay, whatever their age.
+
+    Without this a flood's claims would hold :data:`MAX_PENDING_ENROLMENTS` for ever. ``guard``
+    runs first and may raise to refuse the transaction (the leader's epoch check). Commits.
+    """
+    cutoff = today - CLAIM_VALIDITY
+    async with db.sessionmaker() as session, session.begin():
+        if guard is not None:
+            await guard(session)
+        claims = await session.execute(
+            delete(EnrolmentClaimRow)
+            .where(EnrolmentClaimRow.created_day < cutoff)
+            .execution_options(synchronize_session=False)
+        )
+        rows = await session.execute(
+            delete(Caseworker)
+            .where(
+                Caseworker.status == CaseworkerStatus.PENDING,
+                Caseworker.certificate.is_(None),
+                Caseworker.created_day < cutoff,
+                ~select(EnrolmentClaimRow.id)
+                .where(EnrolmentClaimRow.caseworker_id == Caseworker.id)
+                .exists(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return ExpiredEnrolments(
+            int(getattr(claims, "rowcount", 0) or 0), int(getattr(rows, "rowcount", 0) or 0)
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -811,7 +931,7 @@ async def approve(
             raise CaseworkerError("this caseworker's stored keys are malformed")
         if row.encryption_key_id != keys.encryption.key_id:
             raise CaseworkerError("this caseworker's stored key id does not match their key")
-        claims = [c for _, c in await _verified_claims(session, bot_public, [row.id])]
+        claims = [c.claim for c in await _verified_claims(session, bot_public, [row.id])]
         claim = _confirmed_claim(claims, confirmation, keys, today)
         certificate = Certificate(
             caseworker_id=str(row.id),
@@ -1116,6 +1236,9 @@ class TelegramDesk:
             enrolment = await enroll(
                 self._db, code=code, chat_id=chat_id, bot_key=self._bot_key, today=self._today()
             )
+        except EnrolmentCapped as exc:
+            event(_log, "caseworker.enrol_capped", **{exc.limit.name.lower(): 1})
+            raise EnrolmentLimited(exc.limit) from exc
         except (CaseworkerError, EnrolmentCodeError, InvalidLabel) as exc:
             event(_log, "caseworker.enrol_refused")
             raise DeskRefusal(str(exc) or "this enrolment code cannot be used") from exc

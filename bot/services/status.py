@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.bot_identity import BotIdentity, load_bot_identity, read_bot_certificate
 from bot.config import Config, ConfigError
 from bot.jobs.purge import RetentionSettings
-from bot.services.caseworkers import latest_revocations
+from bot.services.caseworkers import MAX_PENDING_ENROLMENTS, latest_revocations
 from bot.services.reply_signatures import ReplySigners, reply_signers
 from crypto import RevocationList
 from crypto.keys import Ed25519PublicKey, key_id
@@ -34,6 +34,7 @@ from storage.models import (
     CaseworkerStatus,
     DeliveryStatus,
     Direction,
+    EnrolmentClaim,
     Mailbox,
     MailboxMessage,
     OutboxEntry,
@@ -66,6 +67,8 @@ class Status:
     retrying: Mapping[str, int]
     failed: Mapping[str, int]
     caseworkers: Mapping[str, int]
+    enrolments_waiting: int  # stored enrolment claims; /enroll is refused at the limit
+    enrolments_limit: int
     deadlines: Deadlines
     replies_unverified: int  # stored replies /status does not show (I9)
     bot_certificate: BotCertificateState
@@ -129,6 +132,7 @@ async def gather_status(db: Database, config: Config, now: dt.datetime) -> Statu
                 select(Caseworker.status, func.count()).group_by(Caseworker.status)
             )
         }
+        enrolments = await session.scalar(select(func.count()).select_from(EnrolmentClaim))
         deliveries = (
             await session.execute(
                 select(OutboxEntry.status, OutboxEntry.last_error, func.count())
@@ -177,6 +181,8 @@ async def gather_status(db: Database, config: Config, now: dt.datetime) -> Statu
         retrying=retrying,
         failed=failed,
         caseworkers={s.value: caseworkers.get(s, 0) for s in CaseworkerStatus},
+        enrolments_waiting=int(enrolments or 0),
+        enrolments_limit=MAX_PENDING_ENROLMENTS,
         deadlines=deadlines,
         replies_unverified=unverified,
         bot_certificate=bot_certificate,

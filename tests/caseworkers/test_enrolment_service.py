@@ -57,14 +57,15 @@ async def test_enrolment_records_a_pending_row_bound_to_no_chat_and_a_signed_cla
     assert enrolment.confirmation_code == f"{code_of(enrolment)[:4]} {code_of(enrolment)[4:]}"
 
 
-async def test_same_code_sent_again_gets_a_new_claim_and_a_new_code(db: Database) -> None:
+async def test_same_code_sent_again_gets_a_new_code_in_place_of_the_old(db: Database) -> None:
     chat_id = new_chat_id()
     keys = CaseworkerKeys.generate()
     first, _ = await enrolled(db, "Nour", chat_id=chat_id, keys=keys)
     again, _ = await enrolled(db, "Nour", chat_id=chat_id, keys=keys)
     assert again.caseworker_id == first.caseworker_id
     assert again.confirmation_code != first.confirmation_code
-    assert len(await _claims(db, first.caseworker_id)) == 2
+    [stored] = await _claims(db, first.caseworker_id)
+    assert verify_enrolment_claim(stored, BOT_KEY.public_key).confirmed_by(code_of(again))
 
 
 async def test_new_key_under_the_same_label_is_a_pending_rotation(db: Database) -> None:
@@ -115,11 +116,3 @@ async def test_truncated_code_is_refused_before_anything_is_stored(db: Database)
         )
     async with db.sessionmaker() as session:
         assert (await session.get(Caseworker, 1)) is None
-
-
-async def test_pending_keys_from_one_chat_are_capped(db: Database) -> None:
-    chat_id = new_chat_id()
-    for index in range(service.MAX_PENDING_PER_CHAT):
-        await enrolled(db, f"Key {index}", chat_id=chat_id)
-    with pytest.raises(service.EnrolmentRefused, match="too many"):
-        await enrolled(db, "One more", chat_id=chat_id)

@@ -20,17 +20,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.local_api import LocalBotApi, UserChat
+from bot.local_api import ChatMessage, LocalBotApi, UserChat
 from bot.local_api.ptb import application_builder, polling
 from bot.services import caseworkers as service
 from bot.services.caseworkers import TelegramDesk
-from crypto import verify_enrolment_claim
-from crypto.keys import ORG_SIGNING_PREFIX, OrganisationKeys
+from crypto import encode_enrolment_code, verify_enrolment_claim
+from crypto.keys import ORG_SIGNING_PREFIX, CaseworkerKeys, OrganisationKeys
 from handlers.caseworker_commands import (
     ENROLL_PER_MINUTE,
     CaseworkerDesk,
+    EnrolmentLimit,
     install_caseworker_commands,
 )
+from handlers.i18n import LANGUAGES, translator
 from storage.engine import Database, open_database
 from storage.migrate import upgrade_database
 from storage.models import Caseworker, CaseworkerStatus, EnrolmentClaim, Report, ReportStatus
@@ -116,6 +118,21 @@ def _confirmation_code(text: str) -> str:
     found = re.search(r"^Confirmation code: (\d{4} \d{4})$", text, re.MULTILINE)
     assert found is not None, text
     return found.group(1)
+
+
+async def _approve_amal(
+    database: Database, org: OrganisationKeys, enrolled: ChatMessage
+) -> service.Approval:
+    """``sanad admin approve Amal --confirm`` with the code the bot's answer ``enrolled`` shows."""
+    return await service.approve(
+        database,
+        who="Amal",
+        confirmation=_confirmation_code(enrolled.text or "").replace(" ", ""),
+        signing_key=org.signing,
+        org_public=org.signing.public_key,
+        bot_public=BOT_KEY.public_key,
+        today=TODAY,
+    )
 
 
 @pytest.mark.usefixtures("bot")
@@ -213,15 +230,7 @@ async def test_cases_and_close_for_the_verified_caseworker_only(
     refused = await chat.wait_for()
     assert refused.text == "This command is for verified caseworkers."
 
-    await service.approve(
-        database,
-        who="Amal",
-        confirmation=_confirmation_code(enrolled.text or "").replace(" ", ""),
-        signing_key=org.signing,
-        org_public=org.signing.public_key,
-        bot_public=BOT_KEY.public_key,
-        today=TODAY,
-    )
+    await _approve_amal(database, org, enrolled)
     async with database.sessionmaker() as session:
         caseworker_id = await session.scalar(select(Caseworker.id))
     stored = await store_opaque_report(database, caseworker_id=caseworker_id)
@@ -243,3 +252,59 @@ async def test_cases_and_close_for_the_verified_caseworker_only(
     await stranger.send_command("close", stored.case_reference)
     answer = await stranger.wait_for()
     assert answer.text == "Not closed: none of your open cases has this reference."
+
+
+@pytest.mark.usefixtures("bot")
+async def test_a_flood_of_enroll_from_many_chats_stays_bounded_and_the_caseworker_still_approves(
+    api: LocalBotApi,
+    database: Database,
+    org: OrganisationKeys,
+    caseworker_init: InitOutput,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(service, "MAX_PENDING_ENROLMENTS", 6)
+    caseworker = api.open_chat(4949, "Amal")
+    await caseworker.send_command("enroll", caseworker_init.code)
+    enrolled = await caseworker.wait_for(lambda m: "Fingerprint:" in (m.text or ""))
+
+    # Fake profiles, each within the per-minute flood limit: the caseworker's pasted code,
+    # then fresh keys, one chat after the other.
+    refusals: dict[str, set[str]] = {language: set() for language in LANGUAGES}
+    for index in range(9):
+        language = LANGUAGES[index % len(LANGUAGES)]
+        chat = api.open_chat(7000 + index, "Fake", language_code=language)
+        codes = [caseworker_init.code]
+        codes += [
+            encode_enrolment_code(f"Fake{index}x{n}", CaseworkerKeys.generate().public)
+            for n in range(ENROLL_PER_MINUTE - 1)
+        ]
+        for code in codes:
+            await chat.send_command("enroll", code)
+        await chat.wait_until(
+            lambda chat=chat: (
+                len(chat.bot_messages()) == ENROLL_PER_MINUTE
+                and not any(not m.from_bot for m in chat.messages())
+            )
+        )
+        refusals[language] |= {
+            m.text or "" for m in chat.bot_messages() if "Fingerprint:" not in (m.text or "")
+        }
+
+    async with database.sessionmaker() as session:
+        claims = await session.scalar(select(func.count()).select_from(EnrolmentClaim))
+        rows = await session.scalar(select(func.count()).select_from(Caseworker))
+    assert claims == service.MAX_PENDING_ENROLMENTS
+    assert (rows or 0) <= service.MAX_PENDING_ENROLMENTS
+    for language, texts in refusals.items():
+        expected = {
+            translator(language)(limit.value) for limit in (EnrolmentLimit.KEY, EnrolmentLimit.FULL)
+        }
+        assert texts == expected, language
+        if language != "en":
+            assert not texts & refusals["en"]
+
+    approval = await _approve_amal(database, org, enrolled)
+    assert approval.other_chats == service.MAX_CHATS_PER_KEY - 1
+    async with database.sessionmaker() as session:
+        recipients = await service.eligible_caseworkers(session, org.signing.public_key, TODAY)
+    assert [r.delivery_chat_id for r in recipients] == [caseworker.chat_id]

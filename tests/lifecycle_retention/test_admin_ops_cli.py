@@ -24,6 +24,7 @@ from sqlalchemy import delete, select, update
 from bot.audit_head import BotAuditSeal, install_audit_seal
 from bot.bot_identity import certify_bot, load_or_create_bot_key
 from bot.config import Config, load_config
+from bot.services.caseworkers import MAX_PENDING_ENROLMENTS
 from bot.services.housekeeping import Housekeeping, HousekeepingKeyring
 from bot.services.status import gather_status
 from crypto.keys import ORG_SIGNING_PREFIX, OrganisationKeys
@@ -41,7 +42,7 @@ from storage.models import (
     Report,
     ReportStatus,
 )
-from tests.caseworkers.conftest import approved, insert_by_hand
+from tests.caseworkers.conftest import approved, enrolled, insert_by_hand
 from tests.config.conftest import minimal_toml
 from tests.storage.helpers import store_opaque_report
 
@@ -165,6 +166,7 @@ async def test_status_subprocess_shows_counts_and_deadlines_and_no_identifiers(
     assert "unassigned for 7+ days: 1  <- assign them with `sanad admin reassign`" in lines
     assert "deliveries: pending 0, failed 1 (Forbidden 1)" in lines
     assert "caseworkers: pending 0, verified 1, revoked 0" in lines
+    assert f"enrolments waiting for approval: 0 of {MAX_PENDING_ENROLMENTS}" in lines
     assert "replies failing their signature check: 1  (not shown to reporters)" in lines
     expires = utc_day + dt.timedelta(days=BOT_CERTIFICATE_DAYS)
     assert f"bot certificate: valid until {expires.isoformat()}" in lines
@@ -185,6 +187,8 @@ async def test_gather_status_counts_on_each_backend(
     org = OrganisationKeys.generate()
     config = load_config(write_config(tmp_path, org))
     await populate(db, org, tmp_path / "state", utc_day)
+    for label in ("first", "second"):
+        await enrolled(db, label, today=utc_day)
 
     found = await gather_status(db, config, dt.datetime.now(dt.UTC))
 
@@ -193,6 +197,7 @@ async def test_gather_status_counts_on_each_backend(
     assert found.deadlines.closed_report == utc_day + dt.timedelta(days=50)
     assert found.deadlines.mailbox == utc_day + dt.timedelta(days=37)
     assert found.replies_unverified == 1
+    assert (found.enrolments_waiting, found.enrolments_limit) == (2, MAX_PENDING_ENROLMENTS)
     assert found.bot_certificate.expires == utc_day + dt.timedelta(days=BOT_CERTIFICATE_DAYS)
     assert found.bot_certificate.renewal_due
 

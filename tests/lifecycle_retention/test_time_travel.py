@@ -26,6 +26,8 @@ from storage import audit
 from storage.engine import Database
 from storage.models import (
     AuditEntry,
+    Caseworker,
+    EnrolmentClaim,
     Language,
     Mailbox,
     MailboxMessage,
@@ -40,7 +42,7 @@ from storage.models import (
     ReportBody as ReportBodyRow,
 )
 from storage.reports import NewMailbox, store_report
-from tests.caseworkers.conftest import approved
+from tests.caseworkers.conftest import approved, enrolled
 
 from .conftest import TODAY, Clock
 
@@ -218,3 +220,24 @@ async def test_report_life_past_every_deadline(
     assert [entry["reports"] for entry in purges] == [0, 0, 1]
     assert [entry["mailboxes"] for entry in purges] == [0, 1, 0]
     assert purges[0]["housekeeping"] == purges[0]["keys"] == 1
+
+
+async def test_unapproved_enrolments_expire_two_weeks_on_and_the_purge_records_it(
+    db: Database, housekeeping: Housekeeping, clock: Clock
+) -> None:
+    await enrolled(db, "flood", today=TODAY)
+    purger = Purger(db, housekeeping, SETTINGS, clock=clock)
+
+    clock.advance(days=caseworkers.CLAIM_VALIDITY.days)
+    kept = await purger.run()
+    clock.advance(days=1)
+    expired = await purger.run()
+
+    assert kept.enrolments == caseworkers.ExpiredEnrolments(claims=0, caseworkers=0)
+    assert expired.enrolments == caseworkers.ExpiredEnrolments(claims=1, caseworkers=1)
+    assert await count(db, EnrolmentClaim.id) == await count(db, Caseworker.id) == 0
+    async with db.sessionmaker() as session:
+        [entry] = (
+            await session.scalars(select(AuditEntry.counts).where(AuditEntry.event == AUDIT_EVENT))
+        ).all()
+    assert (entry["enrolment_claims"], entry["pending_caseworkers"]) == (1, 1)
