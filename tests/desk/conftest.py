@@ -23,10 +23,12 @@ import pytest
 from PIL import Image
 
 from crypto import Answer, Attachment, EnvelopeKind, ReportBody, seal_report
-from crypto.file_names import delivery_file_name
+from crypto.file_names import delivery_file_name, part_file_name
 from crypto.header import new_report_id
 from crypto.keyfile import MINIMUM, save_caseworker_key
 from crypto.keys import CaseworkerKeys, OrganisationKeys, X25519SecretKey
+from crypto.sealed_file import read_sealed_file
+from crypto.sealed_parts import split_sealed_file
 from tests.handlers.samples import ogg_opus
 from tests.support.signed_files import BotSigner
 
@@ -98,11 +100,30 @@ class Caseworker:
             body_sealed=sealed.body_sealed,
         )
 
+    def parts(self, data: bytes, count: int, *, bot: BotSigner | None = None) -> list[bytes]:
+        """The sealed file ``data`` cut into ``count`` parts, each signed by ``bot`` (default:
+        the organisation's own), as the bot sends a file too large for one upload."""
+        sealed = read_sealed_file(data, self.organisation.signing.public_key)
+        signer = bot or self.bot
+        parts = split_sealed_file(
+            data, case_reference=sealed.case_reference, report_id=sealed.report_id,
+            sequence=sealed.sequence, part_size=-(-len(data) // count), bot_key=signer.key,
+            bot_certificate=signer.certificate,
+        )  # fmt: skip
+        assert len(parts) == count
+        return parts
+
     def save(self, folder: Path, reference: str, data: bytes, sequence: int = 0) -> Path:
         """Save ``data`` under the name the bot gives it, as a download from Telegram."""
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / delivery_file_name(reference, sequence)
         path.write_bytes(data)
+        return path
+
+    def save_part(self, folder: Path, reference: str, parts: list[bytes], index: int) -> Path:
+        """Save part ``index`` of ``parts`` (of sequence 0) under the name the bot gives it."""
+        path = folder / part_file_name(reference, 0, index, len(parts))
+        path.write_bytes(parts[index])
         return path
 
 
