@@ -186,6 +186,25 @@ def test_files_in_the_inbox_folder_are_listed_and_a_repeat_counts_once(
     assert "Tunisie" in page
 
 
+def test_files_saved_while_the_desk_runs_appear_when_the_inbox_page_is_loaded(
+    caseworker: Caseworker, desk: RunningDesk, signed_in: Browser
+) -> None:
+    _, page = signed_in.get("/")
+    assert "No cases yet." in page
+    caseworker.save(desk.inbox, CASE, caseworker.sealed(CASE, [("incident.type", "blackmail")]))
+    _, page = signed_in.get("/")
+    assert f'data-reference="{CASE}"' in page
+    signed_in.get(f"/case/{CASE}")  # read
+    addition = caseworker.sealed(CASE, [("addendum.text", "later")], sequence=1)
+    caseworker.save(desk.inbox, CASE, addition, sequence=1)
+    # Saved under a name looked at before (a browser replacing an earlier download): read again.
+    (desk.inbox / "case-K7Q4M2P-0.sanad").write_bytes(
+        caseworker.sealed(CASE, [("addendum.text", "again")], sequence=2)
+    )
+    _, page = signed_in.get("/")
+    assert '<td class="unread">2</td>' in page
+
+
 def test_nothing_but_sealed_bytes_is_left_in_the_data_folder(
     caseworker: Caseworker, desk: RunningDesk, signed_in: Browser
 ) -> None:
