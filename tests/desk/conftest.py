@@ -8,12 +8,16 @@ settings so that starting a desk costs milliseconds.
 
 from __future__ import annotations
 
+import http.cookiejar
 import io
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -190,3 +194,51 @@ def running_desk(
             process.terminate()
         process.wait(timeout=20)
         out.close()
+
+
+class Browser:
+    """Cookies and redirects, as a browser keeps them; nothing else."""
+
+    def __init__(self, desk: RunningDesk) -> None:
+        self.desk = desk
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def get(self, path: str) -> tuple[int, str]:
+        status, body = self.get_bytes(path)
+        return status, body.decode()
+
+    def get_bytes(self, path: str) -> tuple[int, bytes]:
+        with self.opener.open(self.desk.origin + path, timeout=30) as response:
+            return response.status, response.read()
+
+    def post(self, path: str, **fields: str) -> tuple[int, str]:
+        body = urllib.parse.urlencode(fields).encode()
+        with self.opener.open(self.desk.origin + path, body, timeout=30) as response:
+            return response.status, response.read().decode()
+
+    def drop(self, name: str, data: bytes) -> dict[str, object]:
+        request = urllib.request.Request(
+            self.desk.origin + "/drop",
+            data=data,
+            headers={"X-File-Name": urllib.parse.quote(name),
+                     "Content-Type": "application/octet-stream"},
+        )  # fmt: skip
+        with self.opener.open(request, timeout=30) as response:
+            result: dict[str, object] = json.loads(response.read())
+            return result
+
+
+@pytest.fixture
+def desk(caseworker: Caseworker, tmp_path: Path) -> Iterator[RunningDesk]:
+    with running_desk(caseworker.key_file, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def signed_in(desk: RunningDesk) -> Browser:
+    browser = Browser(desk)
+    status, _ = browser.get(f"/?token={desk.token}")
+    assert status == 200
+    return browser

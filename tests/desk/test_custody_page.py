@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from desk.evidence.custody import LOG_NAME
-from tests.desk.conftest import Caseworker, RunningDesk, running_desk
-from tests.desk.test_web import Browser
+from tests.desk.conftest import Browser, Caseworker, RunningDesk, running_desk
 from tests.evidence.custody_damage import DAMAGES, damage, write_history
 
 pytestmark = pytest.mark.slow

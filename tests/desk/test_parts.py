@@ -12,8 +12,6 @@ from __future__ import annotations
 import html
 import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,8 +20,7 @@ from crypto.keys import Ed25519SigningKey, OrganisationKeys
 from desk.casebook import FORGED, PARTS_DO_NOT_JOIN
 from desk.opening import opening_key
 from desk.parts import HeldParts, TooManyParts, Waiting
-from tests.desk.conftest import PASSPHRASE, Caseworker, RunningDesk, running_desk
-from tests.desk.test_web import Browser
+from tests.desk.conftest import PASSPHRASE, Browser, Caseworker, RunningDesk
 from tests.support.signed_files import BotSigner
 
 pytestmark = pytest.mark.slow
@@ -66,66 +63,52 @@ def _refusals(page: str) -> list[str]:
     return [_text(reason) for reason in re.findall(r'<span class="reason">(.*?)</span>', page)]
 
 
-@pytest.fixture
-def desk(caseworker: Caseworker, tmp_path: Path) -> Iterator[RunningDesk]:
-    with running_desk(caseworker.key_file, tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-def browser(desk: RunningDesk) -> Browser:
-    browser = Browser(desk)
-    status, _ = browser.get(f"/?token={desk.token}")
-    assert status == 200
-    return browser
-
-
 def test_parts_dropped_in_any_order_wait_then_open_as_one_case(
-    caseworker: Caseworker, desk: RunningDesk, browser: Browser
+    caseworker: Caseworker, desk: RunningDesk, signed_in: Browser
 ) -> None:
     whole = _report(caseworker)
     parts = caseworker.parts(whole, 3)
 
-    assert browser.drop("case-K7Q4M2P-0.part3of3.sanad", parts[2]) == {
+    assert signed_in.drop("case-K7Q4M2P-0.part3of3.sanad", parts[2]) == {
         "ok": True, "case": CASE, "waiting": True, "held": 1, "count": 3}  # fmt: skip
     # The same part again (a browser's "(1)" copy) counts once.
-    assert browser.drop("case-K7Q4M2P-0.part3of3 (1).sanad", parts[2])["held"] == 1
-    assert browser.drop("case-K7Q4M2P-0.part1of3.sanad", parts[0])["held"] == 2
+    assert signed_in.drop("case-K7Q4M2P-0.part3of3 (1).sanad", parts[2])["held"] == 1
+    assert signed_in.drop("case-K7Q4M2P-0.part1of3.sanad", parts[0])["held"] == 2
     for language, words in WAITING.items():
-        _, page = browser.get(f"/?lang={language}")
+        _, page = signed_in.get(f"/?lang={language}")
         assert _waiting(page) == [f"{CASE} #0: " + words.format(held=2, count=3)], language
         assert f'data-reference="{CASE}"' not in page
     assert _kept(desk) == []  # nothing of an incomplete file is written
 
-    assert browser.drop("case-K7Q4M2P-0.part2of3.sanad", parts[1]) == {
+    assert signed_in.drop("case-K7Q4M2P-0.part2of3.sanad", parts[1]) == {
         "ok": True, "case": CASE, "repeat": False}  # fmt: skip
-    browser.get("/?lang=en")
-    _, page = browser.get("/")
+    signed_in.get("/?lang=en")
+    _, page = signed_in.get("/")
     assert f'data-reference="{CASE}"' in page
     assert _waiting(page) == []
     assert "Refused files" not in page
-    _, page = browser.get(f"/case/{CASE}")
+    _, page = signed_in.get(f"/case/{CASE}")
     assert CANARY in page
     # The desk keeps the joined file as the bot sealed it, once; a part given after is a repeat.
     assert _kept(desk) == [whole]
-    assert browser.drop("late.sanad", parts[0]) == {"ok": True, "case": CASE, "repeat": True}
+    assert signed_in.drop("late.sanad", parts[0]) == {"ok": True, "case": CASE, "repeat": True}
     assert _kept(desk) == [whole]
     assert CANARY not in desk.log.read_text()
 
 
 def test_parts_saved_into_the_inbox_open_without_a_restart_and_outlast_the_lock(
-    caseworker: Caseworker, desk: RunningDesk, browser: Browser
+    caseworker: Caseworker, desk: RunningDesk, signed_in: Browser
 ) -> None:
     parts = caseworker.parts(_report(caseworker), 2)
     caseworker.save_part(desk.inbox, CASE, parts, 1)
-    _, page = browser.get("/")
+    _, page = signed_in.get("/")
     assert _waiting(page) == [f"{CASE} #0: 1 of 2 parts"]
     # Locking forgets what is held; a part in the inbox folder is read again on unlocking.
-    browser.post("/lock")
-    _, page = browser.post("/unlock", passphrase=PASSPHRASE)
+    signed_in.post("/lock")
+    _, page = signed_in.post("/unlock", passphrase=PASSPHRASE)
     assert _waiting(page) == [f"{CASE} #0: 1 of 2 parts"]
     caseworker.save_part(desk.inbox, CASE, parts, 0)
-    _, page = browser.get("/")
+    _, page = signed_in.get("/")
     assert f'data-reference="{CASE}"' in page
     assert _waiting(page) == []
     assert len(_kept(desk)) == 1
@@ -133,7 +116,7 @@ def test_parts_saved_into_the_inbox_open_without_a_restart_and_outlast_the_lock(
 
 @pytest.mark.parametrize("forger", ["copied certificate", "other organisation", "no signature"])
 def test_a_forged_part_is_refused_and_not_held(
-    caseworker: Caseworker, desk: RunningDesk, browser: Browser, forger: str
+    caseworker: Caseworker, desk: RunningDesk, signed_in: Browser, forger: str
 ) -> None:
     whole = _report(caseworker)
     parts = caseworker.parts(whole, 3)
@@ -146,22 +129,22 @@ def test_a_forged_part_is_refused_and_not_held(
                               bot=signers[forger])[1]  # fmt: skip
     if forger == "no signature":
         forged = forged[:-64] + bytes(64)
-    browser.drop("case-K7Q4M2P-0.part1of3.sanad", parts[0])
-    result = browser.drop("case-K7Q4M2P-0.part2of3.sanad", forged)
+    signed_in.drop("case-K7Q4M2P-0.part1of3.sanad", parts[0])
+    result = signed_in.drop("case-K7Q4M2P-0.part2of3.sanad", forged)
     assert result["ok"] is False
     assert result["reason"] == FORGED
     assert str(result["detail"]).startswith("refused: ")
-    _, page = browser.get("/")
+    _, page = signed_in.get("/")
     assert _refusals(page) == [FORGED]
     assert _waiting(page) == [f"{CASE} #0: 1 of 3 parts"]  # the forged part is not counted
     # The real parts still join: the forgery took no place of theirs.
-    browser.drop("2.sanad", parts[1])
-    assert browser.drop("3.sanad", parts[2]) == {"ok": True, "case": CASE, "repeat": False}
+    signed_in.drop("2.sanad", parts[1])
+    assert signed_in.drop("3.sanad", parts[2]) == {"ok": True, "case": CASE, "repeat": False}
     assert _kept(desk) == [whole]
 
 
 def test_parts_that_do_not_join_are_refused_with_the_reason(
-    caseworker: Caseworker, desk: RunningDesk, browser: Browser
+    caseworker: Caseworker, desk: RunningDesk, signed_in: Browser
 ) -> None:
     mine = caseworker.parts(_report(caseworker), 3)
     # Another file under the same case and sequence: its parts name another whole file.
@@ -171,15 +154,15 @@ def test_parts_that_do_not_join_are_refused_with_the_reason(
     changed[len(changed) // 2] ^= 1
     twin = bytes(changed) + caseworker.bot.key.sign(bytes(changed))
 
-    browser.drop("1.sanad", mine[0])
-    browser.drop("2.sanad", mine[1])
-    mixed = browser.drop("other-3.sanad", other[2])
+    signed_in.drop("1.sanad", mine[0])
+    signed_in.drop("2.sanad", mine[1])
+    mixed = signed_in.drop("other-3.sanad", other[2])
     assert (mixed["ok"], mixed["reason"]) == (False, PARTS_DO_NOT_JOIN)
     assert "different files" in str(mixed["detail"])
-    twice = browser.drop("2-again.sanad", twin)
+    twice = signed_in.drop("2-again.sanad", twin)
     assert (twice["ok"], twice["reason"]) == (False, PARTS_DO_NOT_JOIN)
     assert "part 2 of 3 is given twice with different contents" in str(twice["detail"])
-    _, page = browser.get("/?lang=fr")
+    _, page = signed_in.get("/?lang=fr")
     assert _waiting(page) == [f"{CASE} #0: 2 parties sur 3"]
     assert _refusals(page) == [
         "Une partie qui ne va pas avec les autres parties de son fichier."
@@ -188,29 +171,29 @@ def test_parts_that_do_not_join_are_refused_with_the_reason(
 
 
 def test_a_full_set_that_does_not_make_its_file_is_refused_and_let_go(
-    caseworker: Caseworker, desk: RunningDesk, browser: Browser
+    caseworker: Caseworker, desk: RunningDesk, signed_in: Browser
 ) -> None:
     parts = caseworker.parts(_report(caseworker), 2)
     changed = bytearray(parts[1][:-64])
     changed[len(changed) // 2] ^= 1  # signed by the bot, but not the bytes of its file
-    browser.drop("1.sanad", parts[0])
-    result = browser.drop("2.sanad", bytes(changed) + caseworker.bot.key.sign(bytes(changed)))
+    signed_in.drop("1.sanad", parts[0])
+    result = signed_in.drop("2.sanad", bytes(changed) + caseworker.bot.key.sign(bytes(changed)))
     assert (result["ok"], result["reason"]) == (False, PARTS_DO_NOT_JOIN)
     assert "do not join into the file they name" in str(result["detail"])
-    _, page = browser.get("/")
+    _, page = signed_in.get("/")
     assert _waiting(page) == []  # not left waiting for ever
-    assert browser.drop("1.sanad", parts[0])["held"] == 1
-    assert browser.drop("2.sanad", parts[1])["ok"] is True
+    assert signed_in.drop("1.sanad", parts[0])["held"] == 1
+    assert signed_in.drop("2.sanad", parts[1])["ok"] is True
 
 
 def test_a_flood_of_bogus_parts_is_refused_and_listed_within_bounds(
-    caseworker: Caseworker, desk: RunningDesk, browser: Browser
+    caseworker: Caseworker, desk: RunningDesk, signed_in: Browser
 ) -> None:
     bogus = caseworker.parts(_report(caseworker), 2, bot=BotSigner.certified_by(
         OrganisationKeys.generate().signing))[0]  # fmt: skip
     for number in range(150):
-        assert browser.drop(f"flood-{number}.sanad", bogus)["ok"] is False
-    _, page = browser.get("/")
+        assert signed_in.drop(f"flood-{number}.sanad", bogus)["ok"] is False
+    _, page = signed_in.get("/")
     assert len(_refusals(page)) == 100
     assert "flood-149.sanad" in page  # the newest are shown
     assert "50 more refused files are not listed." in page
