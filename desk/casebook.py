@@ -5,23 +5,30 @@ A file enters the desk only through :meth:`CaseBook.take`, which verifies it exa
 organisation key, sealed to this key — I9) before anything is decrypted; a file that fails is
 refused with the reason and never opened. What a file holds is decrypted into memory only, for
 as long as the desk is unlocked. I8's one repeat (the same file sent twice) is recognised by its
-case, sequence and sealed body, and counted once.
+case, sequence and sealed body, and counted once. A large file's parts are held
+(:mod:`desk.parts`) until all are there, then the joined file is taken as one.
+
+What a session refuses is listed on the inbox page; a flood of refused files (anything saved
+into the inbox folder is read) keeps only the newest :data:`MAX_REFUSALS` and counts the rest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from crypto.errors import CryptoError, NotForThisKey, UnsupportedVersion
 from crypto.keyfile import CaseworkerIdentity
 from crypto.sealed_file import OpenedFile, SealedFile, UntrustedFile, open_sealed_file
-from crypto.sealed_parts import is_sealed_part
+from crypto.sealed_parts import PartsDoNotJoin, is_sealed_part
 from desk.errors import DeskError
 from desk.i18n import N_
 from desk.opening import OpeningKey, refusals, trusted_file
+from desk.parts import HeldParts, TooManyParts, Waiting
 from desk.store import CaseRecord, CaseState, DeskState, DeskStore
 
 
@@ -40,7 +47,13 @@ FORGED = N_("Not sent by your organisation's bot: it may be forged.")
 NOT_FOR_THIS_KEY = N_("Sealed to another key than yours.")
 OTHER_VERSION = N_("Made by another version of Sanad.")
 DAMAGED = N_("Damaged, or not a sealed report file.")
-PART = N_("One part of a large report: open all its parts with sanad caseworker open.")
+PARTS_DO_NOT_JOIN = N_("A part that does not fit with the other parts of its file.")
+TOO_MANY_PARTS = N_(
+    "Too many parts are waiting for the rest of their files: this part was not kept. "
+    "Give the missing parts of the files waiting, then this one again."
+)
+#: The refused files the inbox page lists (the newest); older ones are only counted.
+MAX_REFUSALS = 100
 
 
 class _Refused(Exception):
@@ -59,7 +72,24 @@ def _reason(cause: BaseException | None) -> str:
         return NOT_FOR_THIS_KEY
     if isinstance(cause, UnsupportedVersion):
         return OTHER_VERSION
+    if isinstance(cause, PartsDoNotJoin):
+        return PARTS_DO_NOT_JOIN
     return DAMAGED
+
+
+@contextlib.contextmanager
+def _refusing(what: str) -> Iterator[None]:
+    """:func:`desk.opening.refusals` for ``what``, raising :class:`_Refused` in the
+    caseworker's words."""
+    try:
+        with refusals(what):
+            yield
+    except DeskError as exc:
+        raise _Refused(_reason(exc.__cause__), str(exc)) from exc
+    except TooManyParts as exc:
+        raise _Refused(TOO_MANY_PARTS, "too many parts are held") from exc
+    except CryptoError as exc:  # not a sealed file or part at all: refusals() lets it through
+        raise _Refused(DAMAGED, str(exc) or DAMAGED) from exc
 
 
 @dataclass
@@ -117,7 +147,9 @@ class CaseBook:
         self.state: DeskState = store.load_state(identity.keys.encryption)
         self._cases: dict[str, Case] = {}
         self._seen: set[tuple[str, int, str]] = set()
-        self.refused: list[Refusal] = []
+        self._parts = HeldParts(opening, kept=store.kept)
+        self.refused: deque[Refusal] = deque(maxlen=MAX_REFUSALS)
+        self.refusals_not_listed = 0
         for data in store.sealed_files():
             self._open(data)
 
@@ -130,18 +162,11 @@ class CaseBook:
 
         Raises :class:`_Refused` with the reason in the caseworker's words.
         """
-        if is_sealed_part(data):
-            raise _Refused(PART, "this is one part of a large report")
-        try:
-            with refusals("this file"):
-                sealed = trusted_file(data, self._opening)
-                opened = open_sealed_file(
-                    data, self._identity.keys.encryption, self._opening.organisation
-                )
-        except DeskError as exc:
-            raise _Refused(_reason(exc.__cause__), str(exc)) from exc
-        except CryptoError as exc:  # not a sealed file at all: refusals() lets it through
-            raise _Refused(DAMAGED, str(exc) or DAMAGED) from exc
+        with _refusing("this file"):
+            sealed = trusted_file(data, self._opening)
+            opened = open_sealed_file(
+                data, self._identity.keys.encryption, self._opening.organisation
+            )
         seen = (
             sealed.case_reference,
             sealed.sequence,
@@ -156,21 +181,37 @@ class CaseBook:
         case.files.setdefault(opened.sequence, opened)
         return opened, repeat
 
-    def take(self, name: str, data: bytes) -> Taken | Refusal:
-        """Verify, open and keep a file that arrived (dropped, or found in the inbox folder).
+    def _whole(self, data: bytes) -> bytes | Waiting:
+        """``data`` itself, or, for a part, the joined file once every part is held.
+
+        Raises :class:`_Refused` for a part that is refused.
+        """
+        if not is_sealed_part(data):
+            return data
+        with _refusing("this part"):
+            return self._parts.add(data)
+
+    def take(self, name: str, data: bytes) -> Taken | Waiting | Refusal:
+        """Verify, open and keep a file that arrived (dropped, or found in the inbox folder); a
+        part is held until its file is complete.
 
         A refused file is remembered for this session's inbox page with its reason; nothing of
         it is kept.
         """
         try:
-            opened, repeat = self._open(data)
+            whole = self._whole(data)
+            if isinstance(whole, Waiting):
+                return whole
+            opened, repeat = self._open(whole)
         except _Refused as exc:
             refusal = Refusal(name, exc.reason, exc.detail)
             if refusal not in self.refused:
+                if len(self.refused) == self.refused.maxlen:
+                    self.refusals_not_listed += 1
                 self.refused.append(refusal)
             return refusal
         if not repeat:
-            self._store.keep(data)
+            self._store.keep(whole)
             self.save()
         return Taken(opened.case_reference, opened.sequence, repeat)
 
@@ -184,6 +225,10 @@ class CaseBook:
             if (sealed.case_reference, sealed.sequence) == (reference, sequence):
                 return data, sealed
         return None
+
+    def waiting(self) -> list[Waiting]:
+        """The files some of whose parts are held, waiting for the others."""
+        return self._parts.waiting()
 
     def cases(self) -> list[Case]:
         """Every case, the most recently received first, then by reference."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from desk.casebook import CaseBook, Refusal, Taken
 from desk.opening import OpeningKey, caseworker_identity, opening_key, refusals
+from desk.parts import Waiting
 from desk.store import DeskStore
 
 
@@ -81,7 +82,7 @@ class Desk:
             raise RuntimeError("the desk is locked")
         return self._book
 
-    def take(self, name: str, data: bytes) -> Taken | Refusal:
+    def take(self, name: str, data: bytes) -> Taken | Waiting | Refusal:
         """A file dropped onto the page."""
         return self.book.take(name, data)
 

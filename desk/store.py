@@ -100,6 +100,11 @@ class DeskStore:
             write_private_file(path, data)
         return digest
 
+    def kept(self, digest: str) -> bytes | None:
+        """The sealed file kept under ``digest`` (see :meth:`digest`), or None."""
+        path = self._files / f"{digest}.sanad"
+        return path.read_bytes() if path.is_file() else None
+
     def sealed_files(self) -> list[bytes]:
         """Every sealed file kept, in name order."""
         return [path.read_bytes() for path in sorted(self._files.glob("*.sanad"))]

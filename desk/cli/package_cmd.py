@@ -19,7 +19,7 @@ from desk.cli.case_file import (
     open_case,
 )
 from desk.errors import DeskError
-from desk.evidence.custody import CustodyLog, UnverifiedCustodyLog
+from desk.evidence.custody import CustodyLog, CustodyLogError, UnverifiedCustodyLog
 from desk.evidence.package import build_package
 from desk.evidence.verify import verify_package
 from desk.opening import organisation_key
@@ -64,11 +64,19 @@ def caseworker_package(
     except UnverifiedCustodyLog as exc:
         raise DeskError(f"{exc}: no package was written", hint=exc.hint) from exc
     package = build_package(found.opened, found.sealed, found.data, found.identity, custody)
+    # Logged before the package is written: a package whose making the log does not hold would
+    # state a history the log cannot back.
+    try:
+        log.record_packaging(reference, now)
+    except CustodyLogError as exc:
+        raise DeskError(
+            f"{exc}: no package was written",
+            hint="make room on the disk or make the log's folder writable, then package again",
+        ) from exc
     try:
         write_private_file(out, package)
     except FileExistsError as exc:
         raise DeskError(f"{out} already exists", hint="choose another --out") from exc
-    log.record_packaging(reference, now)  # once the package exists
     typer.echo(
         f"Wrote {out}: {len(found.opened.body.attachments)} file(s), signed by you "
         f"(fingerprint {caseworker_fingerprint(found.identity.keys.public)})."

@@ -96,7 +96,8 @@ class CustodyLog:
 
     def with_packaging(self, case_reference: str, at: dt.datetime) -> list[CustodyEvent]:
         """The case's history with this packaging (an open and an export) at its end, for a
-        package's manifest; :meth:`record_packaging` logs them once the package exists."""
+        package's manifest; :meth:`record_packaging` logs them once the package is made, before it
+        is written or sent, so that no package leaves without its record."""
         return [*self.events(case_reference), *_packaging(case_reference, at)]
 
     def record_packaging(self, case_reference: str, at: dt.datetime) -> None:

@@ -4,7 +4,8 @@ the unlock page, ``POST /lock`` and ``POST /alive`` (the page saying someone is 
 Opening ``/`` looks in the inbox folder again, so a file saved from Telegram appears by
 reloading; a dropped file is posted as its raw bytes. Either way it goes through
 :meth:`desk.casebook.CaseBook.take`: verified before anything is decrypted, refused with the
-reason otherwise.
+reason otherwise. A part of a large file is held until the file is complete, and the page lists
+it as waiting, with how many of its parts are there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from crypto.report_fields import KEY_PLATFORM as PLATFORM
 from crypto.report_fields import KEY_TYPE as INCIDENT_TYPE
 from desk.casebook import Refusal
 from desk.i18n import N_
+from desk.parts import Waiting
 from desk.web.base import UNLOCK_PATH, DeskHandler
 from desk.web.registry import Registry
 
@@ -34,7 +36,9 @@ class InboxPage(DeskHandler):
         self.render(
             "inbox.html",
             cases=desk.book.cases(),
-            refused=desk.book.refused,
+            refused=list(desk.book.refused),
+            refusals_not_listed=desk.book.refusals_not_listed,
+            waiting=desk.book.waiting(),
             inbox=str(desk.settings.inbox),
             columns=(LANGUAGE, INCIDENT_TYPE, COUNTRY, PLATFORM),
         )
@@ -52,6 +56,11 @@ class DropHandler(DeskHandler):
         result = self.desk.take(name, self.request.body)
         if isinstance(result, Refusal):
             self.finish({"ok": False, "reason": result.reason, "detail": result.detail})
+        elif isinstance(result, Waiting):
+            self.finish(
+                {"ok": True, "case": result.reference, "waiting": True, "held": result.held,
+                 "count": result.count}
+            )  # fmt: skip
         else:
             self.finish({"ok": True, "case": result.reference, "repeat": result.repeat})
 

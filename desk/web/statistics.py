@@ -5,7 +5,10 @@ shows each one-way table with its chart and links every file ``sanad caseworker 
 --advocacy`` would write, made in memory on each request and never kept. A package is made the
 same way as ``sanad caseworker package`` (:mod:`desk.evidence`), recorded in the custody log
 beside the key file, and sent as a download; when that log cannot be verified, the caseworker gets
-a page saying so and what to do instead, and the log is left as it is.
+a page saying so and what to do instead, and the log is left as it is. When the log cannot be
+written once the package is made (a read-only folder, a full disk, a drive taken out), the package
+is not sent — a package whose making the log does not hold would state a history the log cannot
+back — and a page says so and what to do.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from desk.advocacy.counts import count
 from desk.advocacy.export import Statistics, make_statistics
 from desk.advocacy.records import Dimension, advocacy_record
 from desk.advocacy.suppression import HIDDEN, TooFewReports
-from desk.evidence.custody import CustodyLog, UnverifiedCustodyLog
+from desk.evidence.custody import CustodyLog, CustodyLogError, UnverifiedCustodyLog
 from desk.evidence.package import build_package
 from desk.i18n import N_
 from desk.labels import value_label
@@ -129,8 +132,8 @@ class StatisticsFile(StatisticsHandler):
 
 
 class PackageHandler(CaseHandler):
-    """``POST /case/REF/package``: the case's signed evidence package, as a download, or (409)
-    the page that says the custody log could not be verified."""
+    """``POST /case/REF/package``: the case's signed evidence package, as a download, or the
+    page that says the custody log could not be verified (409) or written (500)."""
 
     def post(self, reference: str) -> None:
         case = self.case_of(reference)
@@ -148,7 +151,14 @@ class PackageHandler(CaseHandler):
             self.render("custody.html", reference=reference, log=str(exc.path))
             return
         package = build_package(case.report, sealed, data, identity, custody)
-        log.record_packaging(reference, now)
+        try:
+            log.record_packaging(reference, now)
+        except CustodyLogError as exc:
+            self.set_status(500)
+            self.render(
+                "custody_unwritten.html", reference=reference, log=str(exc.path), detail=str(exc)
+            )
+            return
         self.set_header("Content-Type", "application/zip")
         self.set_header("Content-Disposition", f'attachment; filename="{reference}-evidence.zip"')
         self.finish(package)

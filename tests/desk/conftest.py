@@ -8,12 +8,16 @@ settings so that starting a desk costs milliseconds.
 
 from __future__ import annotations
 
+import http.cookiejar
 import io
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,10 +27,12 @@ import pytest
 from PIL import Image
 
 from crypto import Answer, Attachment, EnvelopeKind, ReportBody, seal_report
-from crypto.file_names import delivery_file_name
+from crypto.file_names import delivery_file_name, part_file_name
 from crypto.header import new_report_id
 from crypto.keyfile import MINIMUM, save_caseworker_key
 from crypto.keys import CaseworkerKeys, OrganisationKeys, X25519SecretKey
+from crypto.sealed_file import read_sealed_file
+from crypto.sealed_parts import split_sealed_file
 from tests.handlers.samples import ogg_opus
 from tests.support.signed_files import BotSigner
 
@@ -98,11 +104,30 @@ class Caseworker:
             body_sealed=sealed.body_sealed,
         )
 
+    def parts(self, data: bytes, count: int, *, bot: BotSigner | None = None) -> list[bytes]:
+        """The sealed file ``data`` cut into ``count`` parts, each signed by ``bot`` (default:
+        the organisation's own), as the bot sends a file too large for one upload."""
+        sealed = read_sealed_file(data, self.organisation.signing.public_key)
+        signer = bot or self.bot
+        parts = split_sealed_file(
+            data, case_reference=sealed.case_reference, report_id=sealed.report_id,
+            sequence=sealed.sequence, part_size=-(-len(data) // count), bot_key=signer.key,
+            bot_certificate=signer.certificate,
+        )  # fmt: skip
+        assert len(parts) == count
+        return parts
+
     def save(self, folder: Path, reference: str, data: bytes, sequence: int = 0) -> Path:
         """Save ``data`` under the name the bot gives it, as a download from Telegram."""
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / delivery_file_name(reference, sequence)
         path.write_bytes(data)
+        return path
+
+    def save_part(self, folder: Path, reference: str, parts: list[bytes], index: int) -> Path:
+        """Save part ``index`` of ``parts`` (of sequence 0) under the name the bot gives it."""
+        path = folder / part_file_name(reference, 0, index, len(parts))
+        path.write_bytes(parts[index])
         return path
 
 
@@ -169,3 +194,51 @@ def running_desk(
             process.terminate()
         process.wait(timeout=20)
         out.close()
+
+
+class Browser:
+    """Cookies and redirects, as a browser keeps them; nothing else."""
+
+    def __init__(self, desk: RunningDesk) -> None:
+        self.desk = desk
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def get(self, path: str) -> tuple[int, str]:
+        status, body = self.get_bytes(path)
+        return status, body.decode()
+
+    def get_bytes(self, path: str) -> tuple[int, bytes]:
+        with self.opener.open(self.desk.origin + path, timeout=30) as response:
+            return response.status, response.read()
+
+    def post(self, path: str, **fields: str) -> tuple[int, str]:
+        body = urllib.parse.urlencode(fields).encode()
+        with self.opener.open(self.desk.origin + path, body, timeout=30) as response:
+            return response.status, response.read().decode()
+
+    def drop(self, name: str, data: bytes) -> dict[str, object]:
+        request = urllib.request.Request(
+            self.desk.origin + "/drop",
+            data=data,
+            headers={"X-File-Name": urllib.parse.quote(name),
+                     "Content-Type": "application/octet-stream"},
+        )  # fmt: skip
+        with self.opener.open(request, timeout=30) as response:
+            result: dict[str, object] = json.loads(response.read())
+            return result
+
+
+@pytest.fixture
+def desk(caseworker: Caseworker, tmp_path: Path) -> Iterator[RunningDesk]:
+    with running_desk(caseworker.key_file, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def signed_in(desk: RunningDesk) -> Browser:
+    browser = Browser(desk)
+    status, _ = browser.get(f"/?token={desk.token}")
+    assert status == 200
+    return browser

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import http.cookiejar
-import json
 import secrets
 import signal
 import socket
@@ -17,7 +16,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,46 +23,19 @@ import pytest
 from crypto import Attachment, AttachmentKind
 from crypto.keys import OrganisationKeys
 from crypto.mailbox_messages import open_reply, read_reply_file
-from tests.desk.conftest import PASSPHRASE, Caseworker, RunningDesk, photo, running_desk
+from tests.desk.conftest import (
+    PASSPHRASE,
+    Browser,
+    Caseworker,
+    RunningDesk,
+    photo,
+    running_desk,
+)
 from tests.support.signed_files import BotSigner
 
 pytestmark = pytest.mark.slow
 
 CASE = "K7Q-4M2P"
-
-
-class Browser:
-    """Cookies and redirects, as a browser keeps them; nothing else."""
-
-    def __init__(self, desk: RunningDesk) -> None:
-        self.desk = desk
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        )
-
-    def get(self, path: str) -> tuple[int, str]:
-        status, body = self.get_bytes(path)
-        return status, body.decode()
-
-    def get_bytes(self, path: str) -> tuple[int, bytes]:
-        with self.opener.open(self.desk.origin + path, timeout=30) as response:
-            return response.status, response.read()
-
-    def post(self, path: str, **fields: str) -> tuple[int, str]:
-        body = urllib.parse.urlencode(fields).encode()
-        with self.opener.open(self.desk.origin + path, body, timeout=30) as response:
-            return response.status, response.read().decode()
-
-    def drop(self, name: str, data: bytes) -> dict[str, object]:
-        request = urllib.request.Request(
-            self.desk.origin + "/drop",
-            data=data,
-            headers={"X-File-Name": urllib.parse.quote(name),
-                     "Content-Type": "application/octet-stream"},
-        )  # fmt: skip
-        with self.opener.open(request, timeout=30) as response:
-            result: dict[str, object] = json.loads(response.read())
-            return result
 
 
 def raw_status(desk: RunningDesk, path: str, *, host: str | None = None,
@@ -80,20 +51,6 @@ def raw_status(desk: RunningDesk, path: str, *, host: str | None = None,
         return connection.getresponse().status
     finally:
         connection.close()
-
-
-@pytest.fixture
-def desk(caseworker: Caseworker, tmp_path: Path) -> Iterator[RunningDesk]:
-    with running_desk(caseworker.key_file, tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-def signed_in(desk: RunningDesk) -> Browser:
-    browser = Browser(desk)
-    status, _ = browser.get(f"/?token={desk.token}")
-    assert status == 200
-    return browser
 
 
 @pytest.mark.parametrize(
@@ -184,6 +141,25 @@ def test_files_in_the_inbox_folder_are_listed_and_a_repeat_counts_once(
     _, page = signed_in.get("/?lang=fr")
     assert "Chantage / extorsion" in page
     assert "Tunisie" in page
+
+
+def test_files_saved_while_the_desk_runs_appear_when_the_inbox_page_is_loaded(
+    caseworker: Caseworker, desk: RunningDesk, signed_in: Browser
+) -> None:
+    _, page = signed_in.get("/")
+    assert "No cases yet." in page
+    caseworker.save(desk.inbox, CASE, caseworker.sealed(CASE, [("incident.type", "blackmail")]))
+    _, page = signed_in.get("/")
+    assert f'data-reference="{CASE}"' in page
+    signed_in.get(f"/case/{CASE}")  # read
+    addition = caseworker.sealed(CASE, [("addendum.text", "later")], sequence=1)
+    caseworker.save(desk.inbox, CASE, addition, sequence=1)
+    # Saved under a name looked at before (a browser replacing an earlier download): read again.
+    (desk.inbox / "case-K7Q4M2P-0.sanad").write_bytes(
+        caseworker.sealed(CASE, [("addendum.text", "again")], sequence=2)
+    )
+    _, page = signed_in.get("/")
+    assert '<td class="unread">2</td>' in page
 
 
 def test_nothing_but_sealed_bytes_is_left_in_the_data_folder(

@@ -75,3 +75,23 @@ def test_open_shows_the_report_and_warns_that_the_open_was_not_recorded(damaged:
     warning = f"warning: {_unverified(damaged.log)}: this open was not recorded"
     assert result.stderr.splitlines() == [warning]
     assert damaged.log.read_bytes() == damaged.data
+
+
+def test_package_with_a_log_that_cannot_be_written_says_so_and_writes_no_package(
+    caseworker: Caseworker,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> None:
+    log = caseworker.key_file.parent / LOG_NAME
+    log.symlink_to(log.parent / "unplugged" / LOG_NAME)  # a drive that was taken out
+    report = caseworker.save(tmp_path, CASE, caseworker.sealed(CASE, ANSWERS))
+    out = tmp_path / "package.zip"
+    result = sanad(
+        "caseworker", "package", CASE, "--key", caseworker.key_file, "--from", report,
+        "--out", out, passphrase=PASSPHRASE,
+    )  # fmt: skip
+    assert_one_line_failure(
+        result,
+        f"the custody log {log} could not be written (no such file or directory): "
+        "no package was written",
+    )
+    assert not out.exists()
