@@ -136,12 +136,15 @@ def test_an_idle_page_hides_the_case_and_locks_the_desk(
     caseworker: Caseworker, tmp_path: Path
 ) -> None:
     reference, narrative = REPORTS["en"][0], REPORTS["en"][1]
-    with running_desk(caseworker.key_file, tmp_path, "--lock-after", "0.05") as desk:  # 3 s
+    with running_desk(caseworker.key_file, tmp_path, "--lock-after", "0.1") as desk:  # 6 s
         caseworker.save(desk.inbox, reference, _report(caseworker, "en"))
         with desk_page(sync_api, desk.url) as opened:
             page = opened.page
-            page.goto(f"{desk.origin}/case/{reference}")
-            assert page.locator(".user-text", has_text=narrative).count() == 1
+            # What was served, not what is on screen by now: on a loaded machine the idle lock
+            # may already have taken the page away before a locator looks.
+            shown = page.goto(f"{desk.origin}/case/{reference}")
+            assert shown is not None
+            assert narrative in shown.text()
             page.wait_for_url(f"{desk.origin}/unlock", timeout=STEP_MS)
             assert narrative not in page.content()
             page.fill("input[name=passphrase]", PASSPHRASE)
