@@ -1,4 +1,5 @@
-"""Admin commands: ``sanad admin caseworkers|approve|languages|reassign`` (DESIGN.md §9).
+"""Admin commands: ``sanad admin caseworkers|approve|discard-enrolment|languages|reassign``
+(DESIGN.md §9).
 
 They read the deployment through ``--config`` and act on its database; the organisation key
 file an admin brings is checked against the configuration before its passphrase is asked
@@ -30,7 +31,12 @@ from bot.services.limits import DEFAULT_CERTIFICATE_DAYS
 from crypto.certificates import today_utc
 
 if TYPE_CHECKING:
-    from bot.services.caseworkers import Approval, Assessment, Reassignment
+    from bot.services.caseworkers import (
+        Approval,
+        Assessment,
+        DiscardedEnrolments,
+        Reassignment,
+    )
     from storage.engine import Database
 
 admin_app = typer.Typer(
@@ -287,6 +293,60 @@ def approve(
             f"this key replaces caseworker {approval.rotation_of}'s; move their open cases with "
             f"`sanad admin rewrap --caseworker {approval.caseworker_id}`"
         )
+
+
+@admin_app.command("discard-enrolment")
+def discard_enrolment(
+    who: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="The pending caseworker's id or label.")
+    ] = None,
+    config: ConfigOption = DEFAULT_CONFIG_PATH,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every enrolment waiting for approval (after a flood).")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The counts as one JSON document for scripts.")
+    ] = False,
+) -> None:
+    """Throw away enrolments waiting for approval: the pending row and every /enroll claim.
+
+    What frees the places a flood of /enroll from fake accounts took, without waiting two weeks
+    for them to expire. Only rows /enroll made are touched: a verified or revoked caseworker, and
+    a chat bound by a certificate, never are. A real caseworker whose enrolment went with the
+    rest sends /enroll again. Needs no key; run it on the server, where the audit entry is
+    signed.
+    """
+    if every == (who is not None):
+        raise SanadError(
+            "name one caseworker, or pass --all", hint="`sanad admin discard-enrolment --help`"
+        )
+    from bot.services.caseworkers import (
+        MAX_PENDING_ENROLMENTS,
+        discard_all_enrolments,
+        discard_enrolment,
+    )
+
+    settings = load_settings(config)
+
+    async def work(db: Database) -> DiscardedEnrolments:
+        if who is None:
+            return await discard_all_enrolments(db, today=today_utc())
+        return await discard_enrolment(db, who=who, today=today_utc())
+
+    done = on_database(settings, work)
+    if as_json:
+        echo_json(
+            {
+                "pending_caseworkers": done.caseworkers,
+                "enrolment_claims": done.claims,
+                "enrolments": {"waiting": done.waiting, "limit": MAX_PENDING_ENROLMENTS},
+            }
+        )
+        return
+    typer.echo(
+        f"discarded {done.caseworkers} pending caseworker(s) and {done.claims} enrolment "
+        f"claim(s); enrolments waiting for approval: {done.waiting} of {MAX_PENDING_ENROLMENTS}"
+    )
 
 
 @admin_app.command("languages")

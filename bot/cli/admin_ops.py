@@ -119,7 +119,8 @@ def _status_lines(status: Status, config: Config, now: dt.datetime) -> list[str]
         f"enrolments waiting for approval: {status.enrolments_waiting} of "
         f"{status.enrolments_limit}"
         + (
-            "  <- full: /enroll is refused until you approve some or they expire"
+            "  <- full: /enroll is refused until you approve some, they expire or you "
+            "discard them with `sanad admin discard-enrolment`"
             if status.enrolments_waiting >= status.enrolments_limit
             else ""
         ),

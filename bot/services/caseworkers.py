@@ -24,8 +24,9 @@ chat"):
    a claim, from whichever chat: a code pasted into a stranger's chat is not refused in silence,
    it shows up as a second claim in ``sanad admin caseworkers``. Claims are bounded (one per key
    and chat, a few per chat and per key, :data:`MAX_PENDING_ENROLMENTS` in all) and expire with
-   their code (:func:`expire_enrolments`), so a flood of ``/enroll`` neither grows the table nor
-   pushes out the caseworker's own claim. A new key under a label already
+   their code (:func:`expire_enrolments`) or when an admin discards them
+   (:func:`discard_enrolment`, :func:`discard_all_enrolments`), so a flood of ``/enroll`` neither
+   grows the table nor pushes out the caseworker's own claim. A new key under a label already
    enrolled is a *rotation*: a new pending row whose ``replaces_id`` points at the latest row of
    that label. Because labels are unique in the database, the rotation row is stored as
    ``LABEL/2``, ``LABEL/3``, ... — ``/`` cannot occur in an enrolment label, so these never
@@ -58,7 +59,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import ColumnElement, Result, and_, delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
@@ -811,6 +812,15 @@ async def claiming_chats(
     return chats
 
 
+# A caseworker row only /enroll made: nothing was signed for it and no chat is bound to it. The
+# only rows the purge (expire_enrolments) and an admin's discard (discard_enrolment) delete.
+_ONLY_ENROLLED = and_(
+    Caseworker.status == CaseworkerStatus.PENDING,
+    Caseworker.certificate.is_(None),
+    Caseworker.delivery_chat_id.is_(None),
+)
+
+
 @dataclass(frozen=True)
 class ExpiredEnrolments:
     """What :func:`expire_enrolments` removed (counts only)."""
@@ -823,8 +833,8 @@ async def expire_enrolments(
     db: Database, *, today: dt.date, guard: Callable[[AsyncSession], Awaitable[None]] | None = None
 ) -> ExpiredEnrolments:
     """Delete the enrolment claims older than :data:`CLAIM_VALIDITY` (their codes can no longer
-    approve anything), then the pending rows left without a claim, a certificate or a claim
-    younger than that. Verified and revoked rows stay, whatever their age.
+    approve anything), then the pending rows left without a claim, a certificate or a bound
+    chat, made before that. Verified and revoked rows stay, whatever their age.
 
     Without this a flood's claims would hold :data:`MAX_PENDING_ENROLMENTS` for ever. ``guard``
     runs first and may raise to refuse the transaction (the leader's epoch check). Commits.
@@ -841,8 +851,7 @@ async def expire_enrolments(
         rows = await session.execute(
             delete(Caseworker)
             .where(
-                Caseworker.status == CaseworkerStatus.PENDING,
-                Caseworker.certificate.is_(None),
+                _ONLY_ENROLLED,
                 Caseworker.created_day < cutoff,
                 ~select(EnrolmentClaimRow.id)
                 .where(EnrolmentClaimRow.caseworker_id == Caseworker.id)
@@ -850,9 +859,78 @@ async def expire_enrolments(
             )
             .execution_options(synchronize_session=False)
         )
-        return ExpiredEnrolments(
-            int(getattr(claims, "rowcount", 0) or 0), int(getattr(rows, "rowcount", 0) or 0)
-        )
+        return ExpiredEnrolments(_deleted(claims), _deleted(rows))
+
+
+@dataclass(frozen=True)
+class DiscardedEnrolments:
+    """What an admin threw away (counts only), and the claims still waiting afterwards."""
+
+    claims: int
+    caseworkers: int
+    waiting: int  # of MAX_PENDING_ENROLMENTS; a verified caseworker's claims are not discarded
+
+
+class NotAnEnrolment(CaseworkerError):
+    """This caseworker is verified, revoked or bound to a chat: not a pending enrolment."""
+
+
+async def discard_enrolment(db: Database, *, who: str, today: dt.date) -> DiscardedEnrolments:
+    """Throw away the enrolment of caseworker ``who`` (id or label): their pending row and
+    every claim of their key, so that the places they held are free and the label with them.
+
+    Refused with :class:`NotAnEnrolment` unless the row is one only ``/enroll`` made (pending,
+    no certificate, no chat bound): a verified or revoked caseworker is never removed here
+    (``sanad admin revoke`` ends access). :class:`UnknownCaseworker` when nobody is ``who``.
+    Records an audit entry (counts only). Commits.
+    """
+    async with db.sessionmaker() as session, session.begin():
+        await _one_enrolment_at_a_time(session, db.backend)
+        row = await resolve_caseworker(session, who)
+        if not await session.scalar(select(_ONLY_ENROLLED).where(Caseworker.id == row.id)):
+            raise NotAnEnrolment(
+                f"caseworker {row.id} is not an enrolment waiting for approval "
+                f"({row.status.value}{', bound to a chat' if row.delivery_chat_id else ''})",
+                hint="`sanad admin revoke ID --org-key FILE` ends a caseworker's access",
+            )
+        return await _discard(session, Caseworker.id == row.id, today)
+
+
+async def discard_all_enrolments(db: Database, *, today: dt.date) -> DiscardedEnrolments:
+    """Throw away every pending enrolment at once, as :func:`discard_enrolment` does one: what
+    frees the :data:`MAX_PENDING_ENROLMENTS` places a flood of ``/enroll`` took, without waiting
+    for the claims to expire. A real caseworker among them sends ``/enroll`` again and reads the
+    new confirmation code. Verified and revoked caseworkers, their claims and their chats stay.
+    Records an audit entry (counts only). Commits.
+    """
+    async with db.sessionmaker() as session, session.begin():
+        await _one_enrolment_at_a_time(session, db.backend)
+        return await _discard(session, _ONLY_ENROLLED, today)
+
+
+async def _discard(
+    session: AsyncSession, which: ColumnElement[bool], today: dt.date
+) -> DiscardedEnrolments:
+    """Delete the claims, then the rows, of the caseworkers ``which`` selects among those only
+    ``/enroll`` made; audit the counts and count the claims left."""
+    chosen = select(Caseworker.id).where(_ONLY_ENROLLED, which).scalar_subquery()
+    claims = await session.execute(
+        delete(EnrolmentClaimRow)
+        .where(EnrolmentClaimRow.caseworker_id.in_(chosen))
+        .execution_options(synchronize_session=False)
+    )
+    rows = await session.execute(
+        delete(Caseworker).where(_ONLY_ENROLLED, which).execution_options(synchronize_session=False)
+    )
+    discarded = {"enrolment_claims": _deleted(claims), "pending_caseworkers": _deleted(rows)}
+    await audit.append(session, "caseworker.enrolments_discarded", None, discarded, today)
+    waiting = await session.scalar(select(func.count()).select_from(EnrolmentClaimRow))
+    return DiscardedEnrolments(_deleted(claims), _deleted(rows), int(waiting or 0))
+
+
+def _deleted(result: Result[Any]) -> int:
+    """The rows a DELETE removed (every driver Sanad uses reports it)."""
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # ---------------------------------------------------------------------------------------------

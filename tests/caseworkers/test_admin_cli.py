@@ -1,4 +1,5 @@
-"""``sanad admin caseworkers|approve|reassign`` as real subprocesses against a real SQLite file.
+"""``sanad admin caseworkers|approve|reassign|discard-enrolment`` as real subprocesses against
+a real SQLite file.
 
 The deployment is a config.toml the test writes; organisation key files are made through the
 library with the lightest Argon2id settings (``kdf=MINIMUM``), passphrases come through
@@ -9,6 +10,7 @@ uses, then the command runs in its own process as an admin would run it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -327,7 +329,7 @@ async def test_reassign_to_a_caseworker_the_bot_will_not_seal_to_says_why(
     _one_line_failure(result, "no certificate")
 
 
-@pytest.mark.parametrize("command", ["caseworkers", "approve", "reassign"])
+@pytest.mark.parametrize("command", ["caseworkers", "approve", "reassign", "discard-enrolment"])
 def test_admin_command_has_help_with_config_option(command: str) -> None:
     result = CliRunner().invoke(admin_app, [command, "--help"])
     assert result.exit_code == 0
@@ -393,3 +395,96 @@ async def test_two_chats_claiming_one_key_show_in_caseworkers_and_only_the_confi
     assert recipient.delivery_chat_id == row.delivery_chat_id == caseworker_chat
     listed = deployment.sanad("admin", "caseworkers", "--plain")
     assert _plain_rows(listed.stdout)["Salma"]["claims"] == "0"  # a code confirms once
+
+
+async def _rows(deployment: Deployment) -> dict[str, CaseworkerStatus]:
+    async with deployment.db.sessionmaker() as session:
+        return {r.label: r.status for r in await session.scalars(select(Caseworker))}
+
+
+async def test_discard_enrolment_by_label_answers_in_one_line_and_audits_counts_only(
+    deployment: Deployment,
+) -> None:
+    keys = CaseworkerKeys.generate()
+    await deployment.enrol("Fake Nour", keys=keys)
+    await deployment.enrol("Fake Nour", keys=keys)
+    await deployment.enrol("Salma")
+
+    result = deployment.sanad("admin", "discard-enrolment", "Fake Nour")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "discarded 1 pending caseworker(s) and 2 enrolment claim(s); "
+        f"enrolments waiting for approval: 1 of {service.MAX_PENDING_ENROLMENTS}"
+    ]
+    assert await _rows(deployment) == {"Salma": CaseworkerStatus.PENDING}
+    async with deployment.db.sessionmaker() as session:
+        [entry] = (await session.scalars(select(AuditEntry))).all()
+    assert entry.event == "caseworker.enrolments_discarded"
+    assert entry.counts == {"enrolment_claims": 2, "pending_caseworkers": 1}
+    assert entry.actor_key_id is None
+    assert entry.signature is not None  # sealed by the bot key, as on the server
+    verified = deployment.sanad("admin", "audit", "--verify")
+    assert verified.returncode == 0, verified.stderr
+
+
+async def test_discard_enrolment_refuses_an_unknown_or_not_pending_caseworker(
+    deployment: Deployment,
+) -> None:
+    await deployment.approve((await deployment.enrol("Amal"))[0])
+    await deployment.enrol("Salma")
+
+    unknown = deployment.sanad("admin", "discard-enrolment", "Nobody")
+    verified = deployment.sanad("admin", "discard-enrolment", "Amal")
+    both = deployment.sanad("admin", "discard-enrolment", "Salma", "--all")
+    neither = deployment.sanad("admin", "discard-enrolment")
+
+    _one_line_failure(unknown, "no caseworker has the id or label")
+    _one_line_failure(verified, "not an enrolment waiting for approval")
+    _one_line_failure(both, "name one caseworker, or pass --all")
+    _one_line_failure(neither, "name one caseworker, or pass --all")
+    assert await _rows(deployment) == {
+        "Amal": CaseworkerStatus.VERIFIED,
+        "Salma": CaseworkerStatus.PENDING,
+    }
+    async with deployment.db.sessionmaker() as session:
+        events = [e.event for e in await session.scalars(select(AuditEntry))]
+    assert events == ["caseworker.approved"]
+
+
+async def test_discard_enrolment_all_frees_the_places_a_flood_took(
+    deployment: Deployment,
+) -> None:
+    amal, _ = await deployment.enrol("Amal")
+    await deployment.approve(amal)
+    flood = 0
+    while flood < service.MAX_PENDING_ENROLMENTS:
+        chat_id = new_chat_id()
+        for _ in range(min(service.MAX_CLAIMS_PER_CHAT, service.MAX_PENDING_ENROLMENTS - flood)):
+            await deployment.enrol(f"Fake {flood}", chat_id=chat_id)
+            flood += 1
+    with pytest.raises(service.EnrolmentCapped):
+        await deployment.enrol("Salma")
+    full = deployment.sanad("admin", "status")
+    assert f"enrolments waiting for approval: {flood} of {flood}  <- full" in full.stdout
+
+    result = deployment.sanad("admin", "discard-enrolment", "--all", "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "pending_caseworkers": flood,
+        "enrolment_claims": flood,
+        "enrolments": {"waiting": 0, "limit": service.MAX_PENDING_ENROLMENTS},
+    }
+    assert await _rows(deployment) == {"Amal": CaseworkerStatus.VERIFIED}
+    salma, _ = await deployment.enrol("Salma")
+    approved = deployment.sanad(
+        "admin", "approve", "Salma", "--org-key", str(deployment.signing_key),
+        "--confirm", salma.confirmation_code,
+    )  # fmt: skip
+    assert approved.returncode == 0, approved.stderr
+    async with deployment.db.sessionmaker() as session:
+        recipients = await service.eligible_caseworkers(
+            session, deployment.org.signing.public_key, today_utc()
+        )
+    assert [r.label for r in recipients] == ["Amal", "Salma"]

@@ -1,6 +1,8 @@
 """Bounds on enrolment claims: a flood of ``/enroll`` — the same key again and again, one key
 pasted into many chats, fresh keys from many chats — keeps the claims table and the pending
-listing bounded, and the real caseworker's claim still approves with its code."""
+listing bounded, and the real caseworker's claim still approves with its code. What a flood
+does fill, an admin can throw away (``discard_enrolment``, ``discard_all_enrolments``) without
+touching a verified or revoked caseworker or a bound chat."""
 
 from __future__ import annotations
 
@@ -16,9 +18,18 @@ from crypto import verify_enrolment_claim
 from crypto.keys import CaseworkerKeys, OrganisationKeys
 from handlers.caseworker_commands import EnrolmentLimit
 from storage.engine import Database
-from storage.models import Caseworker, CaseworkerStatus, EnrolmentClaim
+from storage.models import AuditEntry, Caseworker, CaseworkerStatus, EnrolmentClaim
 
-from .conftest import BOT_KEY, TODAY, approve_enrolment, enrolled, new_chat_id, org
+from .conftest import (
+    BOT_KEY,
+    TODAY,
+    approve_enrolment,
+    approved,
+    enrolled,
+    insert_by_hand,
+    new_chat_id,
+    org,
+)
 
 __all__ = ["org"]  # a fixture
 
@@ -161,3 +172,115 @@ async def test_enrolments_at_once_cannot_pass_the_bound_together(
         isinstance(r, service.EnrolmentCapped) for r in results if isinstance(r, BaseException)
     )
     assert await _count(db, EnrolmentClaim.id) == 3
+
+
+async def _audit_counts(db: Database) -> list[tuple[str, dict[str, int]]]:
+    async with db.sessionmaker() as session:
+        return [(e.event, e.counts) for e in await session.scalars(select(AuditEntry))]
+
+
+async def _flood(db: Database) -> None:
+    """Fresh keys from fake chats, as many to a chat as it may hold, until no place is left."""
+    index = 0
+    while await _count(db, EnrolmentClaim.id) < service.MAX_PENDING_ENROLMENTS:
+        chat_id = new_chat_id()
+        for _ in range(service.MAX_CLAIMS_PER_CHAT):
+            if await _count(db, EnrolmentClaim.id) < service.MAX_PENDING_ENROLMENTS:
+                await enrolled(db, f"Fake {index}", chat_id=chat_id)
+                index += 1
+
+
+async def test_discarding_one_enrolment_removes_its_row_and_every_claim_of_it(
+    db: Database, org: OrganisationKeys
+) -> None:
+    keys = CaseworkerKeys.generate()
+    target, _ = await enrolled(db, "Nour", keys=keys)
+    await enrolled(db, "Nour", keys=keys)  # the code pasted into a second chat
+    other, _ = await enrolled(db, "Other")
+
+    discarded = await service.discard_enrolment(db, who="Nour", today=TODAY)
+
+    assert discarded == service.DiscardedEnrolments(claims=2, caseworkers=1, waiting=1)
+    async with db.sessionmaker() as session:
+        assert await session.get(Caseworker, target.caseworker_id) is None
+    assert len(await _claim_chats(db, other.caseworker_id)) == 1
+    assert await _audit_counts(db) == [
+        ("caseworker.enrolments_discarded", {"enrolment_claims": 2, "pending_caseworkers": 1})
+    ]
+    # The label is free again: the caseworker's own /enroll makes a first key, not a rotation.
+    again, _ = await enrolled(db, "Nour", keys=keys)
+    assert (again.label, again.replaces_id) == ("Nour", None)
+
+
+async def test_discarding_refuses_a_caseworker_who_is_not_an_enrolment_waiting(
+    db: Database, org: OrganisationKeys
+) -> None:
+    verified, keys = await enrolled(db, "Verified")
+    await approve_enrolment(db, org, verified)
+    await enrolled(db, "Verified", keys=keys, chat_id=new_chat_id())  # a claim on a verified key
+    await insert_by_hand(db, "Revoked", status=CaseworkerStatus.REVOKED, certificate=None)
+    await insert_by_hand(db, "Bound", status=CaseworkerStatus.PENDING, certificate=None)
+    claims = await _count(db, EnrolmentClaim.id)
+
+    for who in ("Verified", str(verified.caseworker_id), "Revoked", "Bound"):
+        with pytest.raises(service.NotAnEnrolment, match="not an enrolment waiting"):
+            await service.discard_enrolment(db, who=who, today=TODAY)
+    with pytest.raises(service.UnknownCaseworker):
+        await service.discard_enrolment(db, who="Nobody", today=TODAY)
+
+    assert await _count(db, Caseworker.id) == 3
+    assert await _count(db, EnrolmentClaim.id) == claims == 1
+    assert await _audit_counts(db) == [("caseworker.approved", {"caseworkers": 1, "days": 30})]
+
+
+async def test_discarding_every_enrolment_frees_the_places_a_flood_took(
+    db: Database, org: OrganisationKeys
+) -> None:
+    amal, amal_keys = await enrolled(db, "Amal")
+    await approve_enrolment(db, org, amal)
+    renewal, _ = await enrolled(db, "Amal", keys=amal_keys, chat_id=new_chat_id())
+    await _flood(db)
+    with pytest.raises(service.EnrolmentCapped) as refused:
+        await enrolled(db, "Salma")
+    assert refused.value.limit is EnrolmentLimit.FULL
+    flood_rows = await _count(db, Caseworker.id) - 1
+
+    discarded = await service.discard_all_enrolments(db, today=TODAY)
+
+    # Amal's row, certificate and chat stay, and so does the claim made of her verified key.
+    flood_claims = service.MAX_PENDING_ENROLMENTS - 1
+    assert discarded == service.DiscardedEnrolments(
+        claims=flood_claims, caseworkers=flood_rows, waiting=1
+    )
+    async with db.sessionmaker() as session:
+        [recipient] = await service.eligible_caseworkers(session, org.signing.public_key, TODAY)
+        rows = list(await session.scalars(select(Caseworker)))
+    assert [(r.label, r.status) for r in rows] == [("Amal", CaseworkerStatus.VERIFIED)]
+    assert recipient.caseworker_id == amal.caseworker_id
+    assert len(await _claim_chats(db, renewal.caseworker_id)) == 1
+    assert await _audit_counts(db) == [
+        ("caseworker.approved", {"caseworkers": 1, "days": 30}),
+        (
+            "caseworker.enrolments_discarded",
+            {"enrolment_claims": flood_claims, "pending_caseworkers": flood_rows},
+        ),
+    ]
+    salma, _ = await enrolled(db, "Salma")
+    approval = await approve_enrolment(db, org, salma)
+    assert approval.caseworker_id == salma.caseworker_id
+
+
+async def test_discarding_every_enrolment_takes_a_pending_next_key_not_the_verified_one(
+    db: Database, org: OrganisationKeys
+) -> None:
+    chat_id = new_chat_id()
+    await approved(db, org, "Amal", chat_id=chat_id)
+    rotation, _ = await enrolled(db, "Amal", chat_id=chat_id)
+
+    discarded = await service.discard_all_enrolments(db, today=TODAY)
+
+    assert rotation.label == "Amal/2"
+    assert discarded == service.DiscardedEnrolments(claims=1, caseworkers=1, waiting=0)
+    async with db.sessionmaker() as session:
+        rows = [(r.label, r.status) for r in await session.scalars(select(Caseworker))]
+    assert rows == [("Amal", CaseworkerStatus.VERIFIED)]

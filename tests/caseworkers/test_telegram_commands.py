@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from bot.local_api.ptb import application_builder, polling
 from bot.services import caseworkers as service
 from bot.services.caseworkers import TelegramDesk
 from crypto import encode_enrolment_code, verify_enrolment_claim
+from crypto.certificates import today_utc
 from crypto.keys import ORG_SIGNING_PREFIX, CaseworkerKeys, OrganisationKeys
 from handlers.caseworker_commands import (
     ENROLL_PER_MINUTE,
@@ -39,6 +41,9 @@ from storage.models import Caseworker, CaseworkerStatus, EnrolmentClaim, Report,
 from tests.storage.helpers import store_opaque_report
 
 from .conftest import BOT_KEY, TODAY
+from .test_admin_cli import Deployment, deployment
+
+__all__ = ["deployment"]  # a fixture
 
 PASSPHRASE = "a long caseworker passphrase"
 
@@ -94,19 +99,22 @@ async def api() -> AsyncIterator[LocalBotApi]:
         yield server
 
 
-@pytest.fixture
-async def bot(api: LocalBotApi, database: Database, org: OrganisationKeys) -> AsyncIterator[None]:
-    """A PTB application with the caseworker commands, polling the local server."""
+@asynccontextmanager
+async def serving(api: LocalBotApi, desk: CaseworkerDesk) -> AsyncIterator[None]:
+    """A PTB application with the caseworker commands of ``desk``, polling the local server."""
     application = application_builder(api, api.add_bot()).concurrent_updates(8).build()
-    desk: CaseworkerDesk = TelegramDesk(
-        database,
-        org.signing.public_key,
-        bot_key=BOT_KEY,
-        floor=lambda: 0,
-        today=lambda: TODAY,
-    )
     install_caseworker_commands(application, desk)
     async with polling(application):
+        yield
+
+
+@pytest.fixture
+async def bot(api: LocalBotApi, database: Database, org: OrganisationKeys) -> AsyncIterator[None]:
+    """The caseworker commands on :data:`BOT_KEY` and ``database``, on :data:`TODAY`."""
+    desk = TelegramDesk(
+        database, org.signing.public_key, bot_key=BOT_KEY, floor=lambda: 0, today=lambda: TODAY
+    )
+    async with serving(api, desk):
         yield
 
 
@@ -308,3 +316,46 @@ async def test_a_flood_of_enroll_from_many_chats_stays_bounded_and_the_caseworke
     async with database.sessionmaker() as session:
         recipients = await service.eligible_caseworkers(session, org.signing.public_key, TODAY)
     assert [r.delivery_chat_id for r in recipients] == [caseworker.chat_id]
+
+
+async def test_after_a_flood_the_admin_discards_it_and_the_caseworkers_enroll_is_accepted(
+    api: LocalBotApi, deployment: Deployment, caseworker_init: InitOutput
+) -> None:
+    """The bot of a deployment (its database and bot key, today); the flood fills every place,
+    then ``sanad admin discard-enrolment --all`` runs as a subprocess, as an admin runs it."""
+    desk = TelegramDesk(
+        deployment.db,
+        deployment.org.signing.public_key,
+        bot_key=deployment.bot_key,
+        floor=lambda: 0,
+    )
+    flood = 0
+    while flood < service.MAX_PENDING_ENROLMENTS:
+        chat_id = 8_000_000_000 + flood
+        for _ in range(min(service.MAX_CLAIMS_PER_CHAT, service.MAX_PENDING_ENROLMENTS - flood)):
+            await deployment.enrol(f"Fake{flood}", chat_id=chat_id)
+            flood += 1
+    async with serving(api, desk):
+        caseworker = api.open_chat(5151, "Amal")
+        await caseworker.send_command("enroll", caseworker_init.code)
+        refused = await caseworker.wait_for()
+        assert refused.text == translator("en")(EnrolmentLimit.FULL.value)
+
+        discarded = deployment.sanad("admin", "discard-enrolment", "--all")
+        assert discarded.returncode == 0, discarded.stderr
+        assert f"enrolments waiting for approval: 0 of {flood}" in discarded.stdout
+
+        await caseworker.send_command("enroll", caseworker_init.code)
+        enrolled = await caseworker.wait_for(lambda m: "Fingerprint:" in (m.text or ""))
+
+    assert f"Fingerprint: {caseworker_init.fingerprint}" in (enrolled.text or "")
+    approved = deployment.sanad(
+        "admin", "approve", "Amal", "--org-key", str(deployment.signing_key),
+        "--confirm", _confirmation_code(enrolled.text or ""),
+    )  # fmt: skip
+    assert approved.returncode == 0, approved.stderr
+    async with deployment.db.sessionmaker() as session:
+        [recipient] = await service.eligible_caseworkers(
+            session, deployment.org.signing.public_key, today_utc()
+        )
+    assert recipient.delivery_chat_id == caseworker.chat_id
