@@ -14,6 +14,17 @@ stop. Whatever point start-up had reached, :func:`stop_application` then undoes 
 ``run_polling`` does after a signal: receiving, the application and its ``post_stop`` (open
 conversations handed to housekeeping, I7), ``shutdown`` and ``post_shutdown`` (the runtime and
 its database closed).
+
+Before the event loop runs (reading the configuration and the token, opening the runtime:
+server secrets, bot key and certificate, the database's engine), a signal would still get
+Python's default handling: SIGTERM ending the process at once (status -15), SIGINT a
+``KeyboardInterrupt`` raised wherever it lands. :func:`hold_stop_signals` blocks both there
+instead; they stay pending, not lost, and :func:`stop_on_signals` unblocks them once the loop's
+handlers are in place, so a signal that came during those steps sets the stop event at once and
+:func:`start_application` goes no further: nothing has reached Telegram or the database yet, and
+the runtime is closed by ``post_shutdown``. Those steps are local and short (no network, no
+waiting on a lock), so holding the signal through them delays the stop by no more than the
+start-up's first second or two, and no step is ever left half-done.
 """
 
 from __future__ import annotations
@@ -32,11 +43,23 @@ StartReceiving = Callable[[], Awaitable[object]]
 Release = Callable[[], Awaitable[object]]
 
 
+def hold_stop_signals() -> None:
+    """Hold :data:`STOP_SIGNALS` until :func:`stop_on_signals` (see the module docstring): the
+    first call of a command that starts an event loop, before its imports and configuration.
+
+    Threads started meanwhile inherit the block and never take the signals (Python handles
+    them on the main thread anyway); nothing spawns a process before the loop runs.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
 def stop_on_signals(stop: asyncio.Event) -> None:
-    """Make :data:`STOP_SIGNALS` set ``stop`` instead of interrupting whatever runs."""
+    """Make :data:`STOP_SIGNALS` set ``stop`` instead of interrupting whatever runs; a signal
+    held since :func:`hold_stop_signals` sets it now."""
     loop = asyncio.get_running_loop()
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 async def unless_stopped(stop: asyncio.Event, work: Awaitable[object]) -> bool:
@@ -64,7 +87,7 @@ async def unless_stopped(stop: asyncio.Event, work: Awaitable[object]) -> bool:
 async def start_application(application: AnyApplication, stop: asyncio.Event) -> bool:
     """``initialize``, ``post_init`` and ``start``, as ``run_polling`` runs them; False when a
     stop came first (what had started is left for :func:`stop_application`)."""
-    if not await unless_stopped(stop, application.initialize()):
+    if stop.is_set() or not await unless_stopped(stop, application.initialize()):
         return False
     if application.post_init is not None:
         # Not cancelled: the database is prepared to the end, then the stop is honoured.
