@@ -13,7 +13,8 @@ short — it is local, bounded, and a migration stopped half-way is the one thin
 stop. Whatever point start-up had reached, :func:`stop_application` then undoes it in the order
 ``run_polling`` does after a signal: receiving, the application and its ``post_stop`` (open
 conversations handed to housekeeping, I7), ``shutdown`` and ``post_shutdown`` (the runtime and
-its database closed).
+its database closed). ``sanad try`` starts and stops its bot with the same :func:`receiving`,
+and its demo caseworker's enrolment is one more step a stop cuts short.
 
 Before the event loop runs (reading the configuration and the token, opening the runtime:
 server secrets, bot key and certificate, the database's engine), a signal would still get
@@ -32,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 #: The signals that stop ``sanad run`` cleanly (a service manager's stop, Ctrl-C).
@@ -63,7 +64,8 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 
 
 async def unless_stopped(stop: asyncio.Event, work: Awaitable[object]) -> bool:
-    """Await ``work``; True once it is done, False if ``stop`` was set first (it is cancelled).
+    """Await ``work``; True once it is done with no stop set, False once ``stop`` is set (a
+    ``work`` not done is cancelled; one whose stop was set before it began never begins).
 
     ``work``'s own failure is raised. Cancelled, it is awaited to its end, so nothing it started
     runs on behind the clean stop.
@@ -71,7 +73,8 @@ async def unless_stopped(stop: asyncio.Event, work: Awaitable[object]) -> bool:
     task = asyncio.ensure_future(work)
     stopped = asyncio.create_task(stop.wait())
     try:
-        await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
+        if not stop.is_set():
+            await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopped.cancel()
         if not task.done():
@@ -81,13 +84,13 @@ async def unless_stopped(stop: asyncio.Event, work: Awaitable[object]) -> bool:
     if task.cancelled() and stop.is_set():
         return False
     task.result()  # the work's failure, or its cancellation by anything but a stop
-    return True
+    return not stop.is_set()
 
 
 async def start_application(application: AnyApplication, stop: asyncio.Event) -> bool:
     """``initialize``, ``post_init`` and ``start``, as ``run_polling`` runs them; False when a
     stop came first (what had started is left for :func:`stop_application`)."""
-    if stop.is_set() or not await unless_stopped(stop, application.initialize()):
+    if not await unless_stopped(stop, application.initialize()):
         return False
     if application.post_init is not None:
         # Not cancelled: the database is prepared to the end, then the stop is honoured.
@@ -114,15 +117,26 @@ async def stop_application(application: AnyApplication, release: Release | None 
         await application.post_shutdown(application)
 
 
+@contextlib.asynccontextmanager
+async def receiving(
+    application: AnyApplication, start_receiving: StartReceiving, stop: asyncio.Event
+) -> AsyncIterator[bool]:
+    """Start ``application`` and receive updates with ``start_receiving`` (polling or the
+    webhook); the block learns whether that was done before ``stop`` was set, and on leaving it,
+    however it leaves, everything is stopped cleanly wherever start-up was."""
+    try:
+        yield await start_application(application, stop) and await unless_stopped(
+            stop, start_receiving()
+        )
+    finally:
+        await stop_application(application)
+
+
 async def run_until_stopped(application: AnyApplication, start_receiving: StartReceiving) -> None:
     """Start ``application``, receive updates with ``start_receiving`` (polling or the webhook),
     and stop cleanly at the first stop signal, wherever start-up was."""
     stop = asyncio.Event()
     stop_on_signals(stop)
-    try:
-        if await start_application(application, stop) and await unless_stopped(
-            stop, start_receiving()
-        ):
+    async with receiving(application, start_receiving, stop) as started:
+        if started:
             await stop.wait()
-    finally:
-        await stop_application(application)
