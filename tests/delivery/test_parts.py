@@ -4,6 +4,10 @@
 The server's upload limit and the bot's part size are lowered (the same seams, the same rule:
 a part must fit an upload), so the files stay small. On the old code such a report was sent whole,
 refused with 413 at every attempt, and marked failed.
+
+A file the server still refuses as too large (the bot's part size above the server's limit, as
+behind a proxy with a smaller body limit than Telegram's) is refused the same way at every
+attempt: it fails at its first, counted under its own reason, and is not sent again.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from telegram.error import NetworkError
 from bot.jobs.forward import Forwarder
 from bot.local_api import Fault, LocalBotApi
 from bot.services.sealed_files import part_caption, part_file_name
+from bot.upload_limit import UploadTooLarge
 from crypto import join_sealed_parts, open_sealed_file, read_sealed_part
 from crypto.keyfile import MINIMUM, save_caseworker_key
 from crypto.keys import OrganisationKeys
 from storage.models import DeliveryStatus
+from tests.support.calls import CallCounter
 
 from .conftest import (
     caseworker_chat,
@@ -34,7 +40,7 @@ from .conftest import (
     outbox_rows,
     queue_report,
 )
-from .test_forward import bot_application, documents, drain, fast_forwarder
+from .test_forward import bot_application, documents, drain, failed_counts, fast_forwarder
 
 UPLOAD_LIMIT = 16 * 1024
 PART_BYTES = 12 * 1024  # a part's chunk; its other fields fit in what is left of the limit
@@ -68,16 +74,45 @@ async def test_an_upload_over_the_limit_is_refused_with_413_as_telegram_does(
 ) -> None:
     async with bot_application(api, org, tmp_path) as (application, _runtime):
         await caseworker_chat(api, 5101)
-        with pytest.raises(NetworkError, match="Request Entity Too Large"):
+        with pytest.raises(UploadTooLarge) as refused:
             await application.bot.send_document(
                 5101, InputFile(bytes(UPLOAD_LIMIT + 1), filename="big.sanad")
             )
+        # A refusal, not a network failure that a retry might get past.
+        assert not isinstance(refused.value, NetworkError)
         await application.bot.send_document(
             5101, InputFile(bytes(UPLOAD_LIMIT), filename="fits.sanad")
         )
         assert [m.document.file_name for m in documents(api.chat(5101)) if m.document] == [
             "fits.sanad"
         ]
+
+
+async def test_a_file_the_server_refuses_as_too_large_fails_at_once_with_its_reason(
+    api: LocalBotApi, org: OrganisationKeys, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with bot_application(api, org, tmp_path) as (application, runtime):
+        db = runtime.database
+        await caseworker_chat(api, 5106)
+        caseworker = await enrol_caseworker(db, org, chat_id=5106)
+        await queue_report(db, org, caseworker, evidence=os.urandom(EVIDENCE_BYTES))
+        calls = CallCounter(api)
+        # The bot's own part size (45 MiB): the 40 KB file goes whole, over the server's limit.
+        forwarder = fast_forwarder(application, runtime)
+
+        counts = await forwarder.run()
+
+        assert (counts.sent, counts.failed, counts.retrying) == (0, 1, 0)
+        [row] = await outbox_rows(db)
+        assert (row.status, row.attempts, row.last_error) == (
+            DeliveryStatus.FAILED, 1, "UploadTooLarge"
+        )  # fmt: skip
+        # As `sanad admin status` shows it: failed 1 (UploadTooLarge: 1).
+        assert await failed_counts(runtime) == {"UploadTooLarge": 1}
+        assert "forward.upload_too_large" in caplog.text
+        await forwarder.run()  # nothing is due any more: the server is not asked again
+        assert calls["sendDocument"] == 1
+        assert documents(api.chat(5106)) == []
 
 
 def test_the_upload_limit_can_only_be_lowered() -> None:
