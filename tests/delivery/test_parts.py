@@ -31,10 +31,13 @@ from bot.upload_limit import UploadTooLarge
 from crypto import join_sealed_parts, open_sealed_file, read_sealed_part
 from crypto.keyfile import MINIMUM, save_caseworker_key
 from crypto.keys import OrganisationKeys
+from storage.engine import Database
 from storage.models import DeliveryStatus
 from tests.support.calls import CallCounter
 
 from .conftest import (
+    EnrolledCaseworker,
+    QueuedReport,
     caseworker_chat,
     enrol_caseworker,
     outbox_rows,
@@ -61,6 +64,16 @@ def open_files(files: list[Path], key_file: Path, out: Path) -> subprocess.Compl
         timeout=120,
         check=False,
     )  # fmt: skip
+
+
+async def large_report_queued(
+    api: LocalBotApi, org: OrganisationKeys, db: Database, chat_id: int
+) -> tuple[EnrolledCaseworker, QueuedReport]:
+    """A verified caseworker in ``chat_id`` and one report queued to them, its evidence larger
+    than the server's upload limit."""
+    await caseworker_chat(api, chat_id)
+    caseworker = await enrol_caseworker(db, org, chat_id=chat_id)
+    return caseworker, await queue_report(db, org, caseworker, evidence=os.urandom(EVIDENCE_BYTES))
 
 
 @pytest.fixture
@@ -93,9 +106,7 @@ async def test_a_file_the_server_refuses_as_too_large_fails_at_once_with_its_rea
 ) -> None:
     async with bot_application(api, org, tmp_path) as (application, runtime):
         db = runtime.database
-        await caseworker_chat(api, 5106)
-        caseworker = await enrol_caseworker(db, org, chat_id=5106)
-        await queue_report(db, org, caseworker, evidence=os.urandom(EVIDENCE_BYTES))
+        await large_report_queued(api, org, db, 5106)
         calls = CallCounter(api)
         # The bot's own part size (45 MiB): the 40 KB file goes whole, over the server's limit.
         forwarder = fast_forwarder(application, runtime)
@@ -125,9 +136,7 @@ async def test_report_over_the_upload_limit_arrives_as_signed_parts_that_open(
 ) -> None:
     async with bot_application(api, org, tmp_path) as (application, runtime):
         db = runtime.database
-        await caseworker_chat(api, 5102)
-        caseworker = await enrol_caseworker(db, org, chat_id=5102)
-        report = await queue_report(db, org, caseworker, evidence=os.urandom(EVIDENCE_BYTES))
+        caseworker, report = await large_report_queued(api, org, db, 5102)
         forwarder = fast_forwarder(application, runtime, max_document_bytes=PART_BYTES)
 
         await drain(forwarder, db)
@@ -165,9 +174,7 @@ async def test_a_failure_between_parts_sends_every_part_again_and_they_still_joi
 ) -> None:
     async with bot_application(api, org, tmp_path) as (application, runtime):
         db = runtime.database
-        await caseworker_chat(api, 5103)
-        caseworker = await enrol_caseworker(db, org, chat_id=5103)
-        report = await queue_report(db, org, caseworker, evidence=os.urandom(EVIDENCE_BYTES))
+        caseworker, report = await large_report_queued(api, org, db, 5103)
         # The first part goes through, the second meets a server error.
         api.faults.inject("sendDocument", sequence=[None, Fault.server_error()])
         forwarder = fast_forwarder(application, runtime, max_document_bytes=PART_BYTES)
@@ -198,9 +205,7 @@ async def test_parts_from_the_chat_open_with_the_caseworker_command(
 ) -> None:
     async with bot_application(api, org, tmp_path) as (application, runtime):
         db = runtime.database
-        await caseworker_chat(api, 5104)
-        caseworker = await enrol_caseworker(db, org, chat_id=5104)
-        report = await queue_report(db, org, caseworker, evidence=os.urandom(EVIDENCE_BYTES))
+        caseworker, report = await large_report_queued(api, org, db, 5104)
         await drain(fast_forwarder(application, runtime, max_document_bytes=PART_BYTES), db)
         downloads = tmp_path / "Downloads"
         downloads.mkdir()
@@ -226,9 +231,7 @@ async def test_a_claim_lost_between_parts_stops_the_set_and_the_next_claim_sends
 ) -> None:
     async with bot_application(api, org, tmp_path) as (application, runtime):
         db = runtime.database
-        await caseworker_chat(api, 5105)
-        caseworker = await enrol_caseworker(db, org, chat_id=5105)
-        report = await queue_report(db, org, caseworker, evidence=os.urandom(EVIDENCE_BYTES))
+        caseworker, report = await large_report_queued(api, org, db, 5105)
         chat = api.chat(5105)
         settings = fast_forwarder(application, runtime, max_document_bytes=PART_BYTES).settings
 
