@@ -34,6 +34,7 @@ from bot.services.mailbox import register_replies, register_status
 from bot.services.report_submission import register_report_flow
 from bot.update_conflict import register_conflict_notice
 from bot.update_order import PerChatUpdateProcessor
+from bot.upload_limit import BotApiRequest
 from handlers.chat import erase_message_later
 from handlers.lost_draft import install_lost_draft_notice
 from handlers.report_flow import install_outside_catch_all
@@ -92,8 +93,12 @@ def build_application(
         .token(token.reveal())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .connection_pool_size(BOT_API_CONNECTIONS)
-        .pool_timeout(POOL_WAIT_SECONDS)
+        # A 413 is a refusal of the upload, not a network failure (bot/upload_limit.py).
+        .request(
+            BotApiRequest(
+                connection_pool_size=BOT_API_CONNECTIONS, pool_timeout=POOL_WAIT_SECONDS
+            )
+        )
         # An update the library cannot read is skipped and counted, never a stuck batch.
         .get_updates_request(ReadableUpdatesRequest())
         # max_retries=0: a RetryAfter reaches the caller, which reschedules (forward job).

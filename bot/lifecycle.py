@@ -13,7 +13,19 @@ short — it is local, bounded, and a migration stopped half-way is the one thin
 stop. Whatever point start-up had reached, :func:`stop_application` then undoes it in the order
 ``run_polling`` does after a signal: receiving, the application and its ``post_stop`` (open
 conversations handed to housekeeping, I7), ``shutdown`` and ``post_shutdown`` (the runtime and
-its database closed).
+its database closed). ``sanad try`` starts and stops its bot with the same :func:`receiving`,
+and its demo caseworker's enrolment is one more step a stop cuts short.
+
+Before the event loop runs (reading the configuration and the token, opening the runtime:
+server secrets, bot key and certificate, the database's engine), a signal would still get
+Python's default handling: SIGTERM ending the process at once (status -15), SIGINT a
+``KeyboardInterrupt`` raised wherever it lands. :func:`hold_stop_signals` blocks both there
+instead; they stay pending, not lost, and :func:`stop_on_signals` unblocks them once the loop's
+handlers are in place, so a signal that came during those steps sets the stop event at once and
+:func:`start_application` goes no further: nothing has reached Telegram or the database yet, and
+the runtime is closed by ``post_shutdown``. Those steps are local and short (no network, no
+waiting on a lock), so holding the signal through them delays the stop by no more than the
+start-up's first second or two, and no step is ever left half-done.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 #: The signals that stop ``sanad run`` cleanly (a service manager's stop, Ctrl-C).
@@ -32,15 +44,28 @@ StartReceiving = Callable[[], Awaitable[object]]
 Release = Callable[[], Awaitable[object]]
 
 
+def hold_stop_signals() -> None:
+    """Hold :data:`STOP_SIGNALS` until :func:`stop_on_signals` (see the module docstring): the
+    first call of a command that starts an event loop, before its imports and configuration.
+
+    Threads started meanwhile inherit the block and never take the signals (Python handles
+    them on the main thread anyway); nothing spawns a process before the loop runs.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
 def stop_on_signals(stop: asyncio.Event) -> None:
-    """Make :data:`STOP_SIGNALS` set ``stop`` instead of interrupting whatever runs."""
+    """Make :data:`STOP_SIGNALS` set ``stop`` instead of interrupting whatever runs; a signal
+    held since :func:`hold_stop_signals` sets it now."""
     loop = asyncio.get_running_loop()
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 async def unless_stopped(stop: asyncio.Event, work: Awaitable[object]) -> bool:
-    """Await ``work``; True once it is done, False if ``stop`` was set first (it is cancelled).
+    """Await ``work``; True once it is done with no stop set, False once ``stop`` is set (a
+    ``work`` not done is cancelled; one whose stop was set before it began never begins).
 
     ``work``'s own failure is raised. Cancelled, it is awaited to its end, so nothing it started
     runs on behind the clean stop.
@@ -48,7 +73,8 @@ async def unless_stopped(stop: asyncio.Event, work: Awaitable[object]) -> bool:
     task = asyncio.ensure_future(work)
     stopped = asyncio.create_task(stop.wait())
     try:
-        await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
+        if not stop.is_set():
+            await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopped.cancel()
         if not task.done():
@@ -58,7 +84,7 @@ async def unless_stopped(stop: asyncio.Event, work: Awaitable[object]) -> bool:
     if task.cancelled() and stop.is_set():
         return False
     task.result()  # the work's failure, or its cancellation by anything but a stop
-    return True
+    return not stop.is_set()
 
 
 async def start_application(application: AnyApplication, stop: asyncio.Event) -> bool:
@@ -91,15 +117,26 @@ async def stop_application(application: AnyApplication, release: Release | None 
         await application.post_shutdown(application)
 
 
+@contextlib.asynccontextmanager
+async def receiving(
+    application: AnyApplication, start_receiving: StartReceiving, stop: asyncio.Event
+) -> AsyncIterator[bool]:
+    """Start ``application`` and receive updates with ``start_receiving`` (polling or the
+    webhook); the block learns whether that was done before ``stop`` was set, and on leaving it,
+    however it leaves, everything is stopped cleanly wherever start-up was."""
+    try:
+        yield await start_application(application, stop) and await unless_stopped(
+            stop, start_receiving()
+        )
+    finally:
+        await stop_application(application)
+
+
 async def run_until_stopped(application: AnyApplication, start_receiving: StartReceiving) -> None:
     """Start ``application``, receive updates with ``start_receiving`` (polling or the webhook),
     and stop cleanly at the first stop signal, wherever start-up was."""
     stop = asyncio.Event()
     stop_on_signals(stop)
-    try:
-        if await start_application(application, stop) and await unless_stopped(
-            stop, start_receiving()
-        ):
+    async with receiving(application, start_receiving, stop) as started:
+        if started:
             await stop.wait()
-    finally:
-        await stop_application(application)

@@ -7,9 +7,10 @@ Sanad keeps it in a global.
 
 ``run`` applies pending migrations before the first update is handled, then receives updates by
 polling or PTB's webhook server until SIGINT or SIGTERM, which stop it cleanly wherever start-up
-was (:mod:`bot.lifecycle`): after the update in hand, open conversations handed over, and
-``post_shutdown`` closing the runtime. On PostgreSQL the process is one of any number of
-instances, and receives updates only while it leads (:mod:`bot.leadership.serve`).
+was, reading the configuration included (:mod:`bot.lifecycle`): after the update in hand, open
+conversations handed over, and ``post_shutdown`` closing the runtime. On PostgreSQL the process
+is one of any number of instances, and receives updates only while it leads
+(:mod:`bot.leadership.serve`).
 """
 
 from __future__ import annotations

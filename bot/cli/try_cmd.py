@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 import typer
 
+from bot.lifecycle import hold_stop_signals
+
 DEFAULT_HOST = "127.0.0.1"
 
 # The page's options, shared with ``sanad local-api``, which serves the same page.
@@ -40,6 +42,8 @@ def try_sandbox(
     Keys, database and opened files live in a temporary folder, deleted on Ctrl-C.
     No token and no configuration needed; a demonstration, whose keys protect nothing.
     """
+    # First: a stop signal from here on is a clean stop, during the heavy imports too.
+    hold_stop_signals()
     # Imported here: the sandbox starts the whole bot; other commands must not pay for it.
     from bot.try_mode import run_sandbox
 

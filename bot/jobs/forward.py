@@ -34,6 +34,10 @@ Telegram's answers, as Telegram defines them:
 - ``Forbidden`` (the caseworker blocked the bot), ``BadRequest``, ``ChatMigrated``: a retry cannot
   help, so ``failed`` at once, counted by error class in ``sanad admin status``
   (:func:`bot.services.status.gather_status`).
+- ``UploadTooLarge`` (HTTP 413, :mod:`bot.upload_limit`): the same bytes would be refused again,
+  so ``failed`` at once too, and logged (``forward.upload_too_large``): a limit smaller than
+  Telegram's stands between the bot and the Bot API server (a proxy's body limit), or a server
+  with a smaller limit, and every large file will meet it until an administrator raises it.
 - ``InvalidToken``: the bot itself is refused; everything goes back untried and the run ends.
 
 When the application stops, the run gives back the rows it holds and returns; rows held by a
@@ -84,6 +88,7 @@ from bot.services.delivery import (
     Recipient,
     build_parcels,
 )
+from bot.upload_limit import UploadTooLarge
 from crypto.keys import Ed25519PublicKey
 from storage import outbox
 from storage.engine import Database
@@ -425,6 +430,10 @@ class Forwarder:
             batch.everything_paused = self._clock() + dt.timedelta(
                 seconds=self.settings.batch_interval + self.settings.longest_wait
             )
+            return
+        except UploadTooLarge as error:
+            event(_log, "forward.upload_too_large", logging.ERROR)
+            await self._record_failure(batch, delivery, error, _FAIL_NOW, counts)
             return
         except (Forbidden, BadRequest, ChatMigrated) as error:
             await self._record_failure(batch, delivery, error, _FAIL_NOW, counts)

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from bot.config import Config, load_bot_token
 from bot.config.model import TELEGRAM_API
 from bot.errors import SanadError
+from bot.lifecycle import stop_on_signals
 from bot.local_api import LocalBotApi
 from bot.logs import configure_logging, event, get_logger
 from bot.try_mode.page import serving_page
-from bot.try_mode.sandbox import loopback_host, open_chats, stop_on_signals
+from bot.try_mode.sandbox import loopback_host, open_chats
 
 _log = get_logger("local_api")
 
@@ -115,7 +116,7 @@ def run_local_api(
 
     async def main() -> None:
         stop = asyncio.Event()
-        with stop_on_signals(stop):
-            await serve_local_api(config, host, page_port, announce, stop, reporter_language)
+        stop_on_signals(stop)
+        await serve_local_api(config, host, page_port, announce, stop, reporter_language)
 
     asyncio.run(main())

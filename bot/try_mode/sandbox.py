@@ -2,6 +2,9 @@
 
 Everything lives in one temporary folder (mode 0700, removed when the sandbox ends, on Ctrl-C
 and SIGTERM too): the SQLite database, the server secrets, the bot token file and demo key files.
+A stop signal is a clean stop whenever it comes: :mod:`bot.lifecycle` starts and stops the bot
+as it does for ``sanad run``, the enrolment of the demo caseworker is cut short too, and a
+sandbox stopped while starting never announces its page.
 Nothing is configured by hand: the configuration is built in memory with
 :func:`bot.config.parse_config` from the same keys a deployment's ``config.toml`` holds, so the
 bot that runs is the one ``sanad run`` runs (:func:`bot.app.build_application` and
@@ -28,9 +31,8 @@ import ipaddress
 import os
 import secrets
 import shutil
-import signal
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -38,6 +40,7 @@ from typing import Final
 from bot.bot_identity import certify_bot
 from bot.config import Config, load_bot_token, parse_config
 from bot.errors import SanadError
+from bot.lifecycle import StartReceiving, receiving, stop_on_signals, unless_stopped
 from bot.local_api import LocalBotApi, UserChat
 from bot.local_api.ptb import AnyApplication
 from bot.logs import configure_logging, event, get_logger
@@ -214,14 +217,13 @@ def _write_token(path: Path, token: str) -> None:
         handle.write(token)
 
 
-@contextlib.asynccontextmanager
-async def running_bot(runtime: Runtime) -> AsyncIterator[AnyApplication]:
-    """The bot of :func:`bot.app.build_application` on ``runtime``, polling, with its hooks.
+def sandbox_bot(runtime: Runtime) -> tuple[AnyApplication, StartReceiving]:
+    """The bot of :func:`bot.app.build_application` on ``runtime``, and how it starts polling.
 
-    The hooks run in the order ``Application.run_polling`` runs them (``post_init`` after
-    initialising, ``post_stop`` after stopping, ``post_shutdown`` last), because they are where
-    the bot applies migrations, hands open conversations to the erase job and closes the runtime;
-    ``run_polling`` itself cannot be used, as it owns the event loop the page shares.
+    It is started and stopped by :func:`bot.lifecycle.receiving`, as ``sanad run`` is: the hooks
+    in ``run_polling``'s order (``post_init`` applies migrations, ``post_stop`` hands open
+    conversations to the erase job, ``post_shutdown`` closes the runtime), each step of start-up
+    cut short by a stop signal wherever it comes.
     """
     from bot.app import build_application  # PTB's application is heavy; only the bot needs it
 
@@ -230,22 +232,7 @@ async def running_bot(runtime: Runtime) -> AsyncIterator[AnyApplication]:
     updater = application.updater
     if updater is None:
         raise SanadError("the sandbox's bot was built without an updater")
-    try:
-        async with application:
-            if application.post_init is not None:
-                await application.post_init(application)
-            await updater.start_polling(poll_interval=0.0, timeout=POLL_SECONDS)
-            await application.start()
-            try:
-                yield application
-            finally:
-                await updater.stop()
-                await application.stop()
-                if application.post_stop is not None:
-                    await application.post_stop(application)
-    finally:
-        if application.post_shutdown is not None:
-            await application.post_shutdown(application)
+    return application, lambda: updater.start_polling(poll_interval=0.0, timeout=POLL_SECONDS)
 
 
 async def enrol_caseworker(chat: UserChat, keys: DemoKeys, runtime: Runtime) -> None:
@@ -288,20 +275,6 @@ async def approve_demo_caseworker(keys: DemoKeys, runtime: Runtime, confirmation
     )
 
 
-@contextlib.contextmanager
-def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
-    """Set ``stop`` on SIGINT or SIGTERM while the block runs, so servers stop in order."""
-    loop = asyncio.get_running_loop()
-    handled = (signal.SIGINT, signal.SIGTERM)
-    for signum in handled:
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        yield
-    finally:
-        for signum in handled:
-            loop.remove_signal_handler(signum)
-
-
 async def serve_sandbox(
     host: str,
     port: int,
@@ -321,11 +294,14 @@ async def serve_sandbox(
             async with serving_page(sandbox.chats, host, port, computer) as url:
                 certify_bot(config.server.state_dir, keys.organisation.signing)
                 runtime = Runtime.open(config)
-                async with running_bot(runtime):
-                    await enrol_caseworker(sandbox.chats.caseworker, keys, runtime)
-                    event(_log, "sandbox.ready")
-                    announce(url, folder)
-                    await stop.wait()
+                async with receiving(*sandbox_bot(runtime), stop) as started:
+                    caseworker = sandbox.chats.caseworker
+                    if started and await unless_stopped(
+                        stop, enrol_caseworker(caseworker, keys, runtime)
+                    ):
+                        event(_log, "sandbox.ready")
+                        announce(url, folder)
+                        await stop.wait()
 
 
 def run_sandbox(
@@ -344,7 +320,7 @@ def run_sandbox(
 
     async def main() -> None:
         stop = asyncio.Event()
-        with stop_on_signals(stop):
-            await serve_sandbox(address, port, announce, stop, reporter_language)
+        stop_on_signals(stop)
+        await serve_sandbox(address, port, announce, stop, reporter_language)
 
     asyncio.run(main())

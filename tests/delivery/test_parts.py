@@ -4,6 +4,10 @@
 The server's upload limit and the bot's part size are lowered (the same seams, the same rule:
 a part must fit an upload), so the files stay small. On the old code such a report was sent whole,
 refused with 413 at every attempt, and marked failed.
+
+A file the server still refuses as too large (the bot's part size above the server's limit, as
+behind a proxy with a smaller body limit than Telegram's) is refused the same way at every
+attempt: it fails at its first, counted under its own reason, and is not sent again.
 """
 
 from __future__ import annotations
@@ -23,18 +27,23 @@ from telegram.error import NetworkError
 from bot.jobs.forward import Forwarder
 from bot.local_api import Fault, LocalBotApi
 from bot.services.sealed_files import part_caption, part_file_name
+from bot.upload_limit import UploadTooLarge
 from crypto import join_sealed_parts, open_sealed_file, read_sealed_part
 from crypto.keyfile import MINIMUM, save_caseworker_key
 from crypto.keys import OrganisationKeys
+from storage.engine import Database
 from storage.models import DeliveryStatus
+from tests.support.calls import CallCounter
 
 from .conftest import (
+    EnrolledCaseworker,
+    QueuedReport,
     caseworker_chat,
     enrol_caseworker,
     outbox_rows,
     queue_report,
 )
-from .test_forward import bot_application, documents, drain, fast_forwarder
+from .test_forward import bot_application, documents, drain, failed_counts, fast_forwarder
 
 UPLOAD_LIMIT = 16 * 1024
 PART_BYTES = 12 * 1024  # a part's chunk; its other fields fit in what is left of the limit
@@ -57,6 +66,16 @@ def open_files(files: list[Path], key_file: Path, out: Path) -> subprocess.Compl
     )  # fmt: skip
 
 
+async def large_report_queued(
+    api: LocalBotApi, org: OrganisationKeys, db: Database, chat_id: int
+) -> tuple[EnrolledCaseworker, QueuedReport]:
+    """A verified caseworker in ``chat_id`` and one report queued to them, its evidence larger
+    than the server's upload limit."""
+    await caseworker_chat(api, chat_id)
+    caseworker = await enrol_caseworker(db, org, chat_id=chat_id)
+    return caseworker, await queue_report(db, org, caseworker, evidence=os.urandom(EVIDENCE_BYTES))
+
+
 @pytest.fixture
 async def api() -> AsyncIterator[LocalBotApi]:
     async with LocalBotApi.running(seed=11, max_upload_bytes=UPLOAD_LIMIT) as server:
@@ -68,16 +87,43 @@ async def test_an_upload_over_the_limit_is_refused_with_413_as_telegram_does(
 ) -> None:
     async with bot_application(api, org, tmp_path) as (application, _runtime):
         await caseworker_chat(api, 5101)
-        with pytest.raises(NetworkError, match="Request Entity Too Large"):
+        with pytest.raises(UploadTooLarge) as refused:
             await application.bot.send_document(
                 5101, InputFile(bytes(UPLOAD_LIMIT + 1), filename="big.sanad")
             )
+        # A refusal, not a network failure that a retry might get past.
+        assert not isinstance(refused.value, NetworkError)
         await application.bot.send_document(
             5101, InputFile(bytes(UPLOAD_LIMIT), filename="fits.sanad")
         )
         assert [m.document.file_name for m in documents(api.chat(5101)) if m.document] == [
             "fits.sanad"
         ]
+
+
+async def test_a_file_the_server_refuses_as_too_large_fails_at_once_with_its_reason(
+    api: LocalBotApi, org: OrganisationKeys, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with bot_application(api, org, tmp_path) as (application, runtime):
+        db = runtime.database
+        await large_report_queued(api, org, db, 5106)
+        calls = CallCounter(api)
+        # The bot's own part size (45 MiB): the 40 KB file goes whole, over the server's limit.
+        forwarder = fast_forwarder(application, runtime)
+
+        counts = await forwarder.run()
+
+        assert (counts.sent, counts.failed, counts.retrying) == (0, 1, 0)
+        [row] = await outbox_rows(db)
+        assert (row.status, row.attempts, row.last_error) == (
+            DeliveryStatus.FAILED, 1, "UploadTooLarge"
+        )  # fmt: skip
+        # As `sanad admin status` shows it: failed 1 (UploadTooLarge: 1).
+        assert await failed_counts(runtime) == {"UploadTooLarge": 1}
+        assert "forward.upload_too_large" in caplog.text
+        await forwarder.run()  # nothing is due any more: the server is not asked again
+        assert calls["sendDocument"] == 1
+        assert documents(api.chat(5106)) == []
 
 
 def test_the_upload_limit_can_only_be_lowered() -> None:
@@ -90,9 +136,7 @@ async def test_report_over_the_upload_limit_arrives_as_signed_parts_that_open(
 ) -> None:
     async with bot_application(api, org, tmp_path) as (application, runtime):
         db = runtime.database
-        await caseworker_chat(api, 5102)
-        caseworker = await enrol_caseworker(db, org, chat_id=5102)
-        report = await queue_report(db, org, caseworker, evidence=os.urandom(EVIDENCE_BYTES))
+        caseworker, report = await large_report_queued(api, org, db, 5102)
         forwarder = fast_forwarder(application, runtime, max_document_bytes=PART_BYTES)
 
         await drain(forwarder, db)
@@ -130,9 +174,7 @@ async def test_a_failure_between_parts_sends_every_part_again_and_they_still_joi
 ) -> None:
     async with bot_application(api, org, tmp_path) as (application, runtime):
         db = runtime.database
-        await caseworker_chat(api, 5103)
-        caseworker = await enrol_caseworker(db, org, chat_id=5103)
-        report = await queue_report(db, org, caseworker, evidence=os.urandom(EVIDENCE_BYTES))
+        caseworker, report = await large_report_queued(api, org, db, 5103)
         # The first part goes through, the second meets a server error.
         api.faults.inject("sendDocument", sequence=[None, Fault.server_error()])
         forwarder = fast_forwarder(application, runtime, max_document_bytes=PART_BYTES)
@@ -163,9 +205,7 @@ async def test_parts_from_the_chat_open_with_the_caseworker_command(
 ) -> None:
     async with bot_application(api, org, tmp_path) as (application, runtime):
         db = runtime.database
-        await caseworker_chat(api, 5104)
-        caseworker = await enrol_caseworker(db, org, chat_id=5104)
-        report = await queue_report(db, org, caseworker, evidence=os.urandom(EVIDENCE_BYTES))
+        caseworker, report = await large_report_queued(api, org, db, 5104)
         await drain(fast_forwarder(application, runtime, max_document_bytes=PART_BYTES), db)
         downloads = tmp_path / "Downloads"
         downloads.mkdir()
@@ -191,9 +231,7 @@ async def test_a_claim_lost_between_parts_stops_the_set_and_the_next_claim_sends
 ) -> None:
     async with bot_application(api, org, tmp_path) as (application, runtime):
         db = runtime.database
-        await caseworker_chat(api, 5105)
-        caseworker = await enrol_caseworker(db, org, chat_id=5105)
-        report = await queue_report(db, org, caseworker, evidence=os.urandom(EVIDENCE_BYTES))
+        caseworker, report = await large_report_queued(api, org, db, 5105)
         chat = api.chat(5105)
         settings = fast_forwarder(application, runtime, max_document_bytes=PART_BYTES).settings
 

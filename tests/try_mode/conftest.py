@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,17 +75,25 @@ def _wait_reachable(url: str, deadline: float) -> None:
     raise AssertionError("the page of sanad try is not reachable")
 
 
+def start_sanad_try(
+    log: Path, *arguments: str, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """``sanad try ARGUMENTS`` started, ``env`` added to this environment; its stdout piped,
+    its stderr (the log) appended to ``log``."""
+    with log.open("a") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "try", *arguments],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+
+
 @contextlib.contextmanager
 def sanad_try(log: Path, *arguments: str) -> Iterator[SanadTry]:
     """Start ``sanad try ARGUMENTS``; stopped with SIGINT (SIGKILL if stuck) on leaving."""
     started = time.monotonic()
     deadline = started + READY_TIMEOUT
-    with log.open("a") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "try", *arguments],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+    process = start_sanad_try(log, *arguments)
     try:
         url, folder = _read_announcement(process, deadline)
         _wait_reachable(url, deadline)

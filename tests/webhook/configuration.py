@@ -30,18 +30,20 @@ def config_toml(
     api_url: str,
     folder: Path,
     org: OrganisationKeys,
-    token_env: str,
+    token_env: str | None,
     tables: Mapping[str, Mapping[str, Scalar]] | None = None,
 ) -> str:
     """A configuration for a bot on the local server, with a SQLite file in ``folder``.
 
     ``tables`` adds or overrides keys, e.g. ``{"logging": {"level": "debug"}}``. The bot key in
     ``folder/state`` is certified by ``org``, as ``sanad admin certify-bot`` leaves it: without
-    that certificate ``sanad run`` does not start (I9).
+    that certificate ``sanad run`` does not start (I9). Without ``token_env``, ``tables`` names
+    the ``telegram.token_file``.
     """
     certify_bot(folder / "state", org.signing)
+    token: dict[str, Scalar] = {} if token_env is None else {"token_env": token_env}
     base: dict[str, dict[str, Scalar]] = {
-        "telegram": {"token_env": token_env, "api_base_url": api_url},
+        "telegram": {**token, "api_base_url": api_url},
         "organisation": {
             "signing_public_key": org.signing.public_key.to_text(ORG_SIGNING_PREFIX),
             "recovery_public_key": org.recovery.public_key.to_text(),
