@@ -8,8 +8,16 @@ as long as the desk is unlocked. I8's one repeat (the same file sent twice) is r
 case, sequence and sealed body, and counted once. A large file's parts are held
 (:mod:`desk.parts`) until all are there, then the joined file is taken as one.
 
+A file larger than :data:`MAX_FILE_BYTES` is refused, not taken
+(:meth:`CaseBook.refuse_too_large`; the inbox folder does not even read one,
+:mod:`desk.inbox_folder`): the bot never sends one, and anyone who can put a file into the inbox
+folder could otherwise make the desk hold gigabytes.
+
 What a session refuses is listed on the inbox page; a flood of refused files (anything saved
 into the inbox folder is read) keeps only the newest :data:`MAX_REFUSALS` and counts the rest.
+A file refused as damaged leaves the list when a file of the same name is taken: it was that
+file cut short (a download read before it finished). Other refusals stay: a genuine file under
+the name of a forged one does not make the forgery less worth telling an admin about.
 """
 
 from __future__ import annotations
@@ -52,6 +60,11 @@ TOO_MANY_PARTS = N_(
     "Too many parts are waiting for the rest of their files: this part was not kept. "
     "Give the missing parts of the files waiting, then this one again."
 )
+TOO_LARGE = N_("Larger than any file the bot sends: it was not read.")
+#: The largest file the desk takes, dropped or saved into the inbox folder: a sealed file or a
+#: part is at most one Telegram upload (50 MB; the bot's chunks are at most 45 MiB, plus a
+#: part's header and certificate).
+MAX_FILE_BYTES = 50_000_000
 #: The refused files the inbox page lists (the newest); older ones are only counted.
 MAX_REFUSALS = 100
 
@@ -193,27 +206,45 @@ class CaseBook:
 
     def take(self, name: str, data: bytes) -> Taken | Waiting | Refusal:
         """Verify, open and keep a file that arrived (dropped, or found in the inbox folder); a
-        part is held until its file is complete.
+        part is held until its file is complete. The caller keeps ``data`` within
+        :data:`MAX_FILE_BYTES` (:meth:`refuse_too_large` otherwise).
 
         A refused file is remembered for this session's inbox page with its reason; nothing of
-        it is kept.
+        it is kept. A file taken under a name refused as damaged takes that refusal's place.
         """
         try:
-            whole = self._whole(data)
-            if isinstance(whole, Waiting):
-                return whole
-            opened, repeat = self._open(whole)
+            taken = self._take(data)
         except _Refused as exc:
-            refusal = Refusal(name, exc.reason, exc.detail)
-            if refusal not in self.refused:
-                if len(self.refused) == self.refused.maxlen:
-                    self.refusals_not_listed += 1
-                self.refused.append(refusal)
-            return refusal
+            return self._refuse(Refusal(name, exc.reason, exc.detail))
+        self.refused = deque(
+            (r for r in self.refused if (r.name, r.reason) != (name, DAMAGED)), MAX_REFUSALS
+        )
+        return taken
+
+    def refuse_too_large(self, name: str) -> Refusal:
+        """Refuse a file over :data:`MAX_FILE_BYTES`, unread, and list it as any refusal."""
+        megabytes = MAX_FILE_BYTES // 1_000_000
+        detail = f"refused: this file is over {megabytes} MB, larger than any sealed file"
+        return self._refuse(Refusal(name, TOO_LARGE, detail))
+
+    def _take(self, data: bytes) -> Taken | Waiting:
+        """What :meth:`take` does with a file it does not refuse (raises :class:`_Refused`)."""
+        whole = self._whole(data)
+        if isinstance(whole, Waiting):
+            return whole
+        opened, repeat = self._open(whole)
         if not repeat:
             self._store.keep(whole)
             self.save()
         return Taken(opened.case_reference, opened.sequence, repeat)
+
+    def _refuse(self, refusal: Refusal) -> Refusal:
+        """List ``refusal`` once; past :data:`MAX_REFUSALS`, the oldest are only counted."""
+        if refusal not in self.refused:
+            if len(self.refused) == self.refused.maxlen:
+                self.refusals_not_listed += 1
+            self.refused.append(refusal)
+        return refusal
 
     def delivered(self, reference: str, sequence: int = 0) -> tuple[bytes, SealedFile] | None:
         """The sealed file of ``reference`` #``sequence`` as the bot delivered it, verified

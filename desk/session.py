@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desk.casebook import CaseBook, Refusal, Taken
+from desk.inbox_folder import InboxFolder, TooLarge
 from desk.opening import OpeningKey, caseworker_identity, opening_key, refusals
 from desk.parts import Waiting
 from desk.store import DeskStore
@@ -42,7 +43,7 @@ class Desk:
         self._opening: OpeningKey = opening_key(settings.key_file, None, caseworker_only=True)
         self._book: CaseBook | None = None
         self._last_request = clock()
-        self._inbox_seen: dict[str, tuple[int, int]] = {}
+        self._inbox = InboxFolder(settings.inbox)
 
     @property
     def locked(self) -> bool:
@@ -56,7 +57,7 @@ class Desk:
         with refusals("the desk's state"):
             identity = caseworker_identity(self._opening, passphrase)
             self._book = CaseBook(self._store, self._opening, identity)
-        self._inbox_seen.clear()
+        self._inbox.forget()
         self._last_request = self._clock()
 
     def lock(self) -> None:
@@ -87,21 +88,14 @@ class Desk:
         return self.book.take(name, data)
 
     def scan_inbox(self) -> None:
-        """Take every ``case-*.sanad`` file in the inbox folder not looked at since it changed.
+        """Take every file of the inbox folder not read since it changed
+        (:mod:`desk.inbox_folder`), and refuse one over the bound unread.
 
         The files are left where they are: the caseworker may still want them, and the desk
         keeps its own sealed copy.
         """
-        inbox = self.settings.inbox
-        if not inbox.is_dir():
-            return
-        for path in sorted(inbox.glob("case-*.sanad")):
-            try:
-                info = path.stat()
-            except OSError:
-                continue
-            signature = (info.st_size, info.st_mtime_ns)
-            if self._inbox_seen.get(path.name) == signature:
-                continue
-            self._inbox_seen[path.name] = signature
-            self.take(path.name, path.read_bytes())
+        for name, found in self._inbox.new_files():
+            if isinstance(found, TooLarge):
+                self.book.refuse_too_large(name)
+            else:
+                self.take(name, found)

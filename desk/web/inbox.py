@@ -1,11 +1,12 @@
 """The inbox and the case list (``/``), files dropped onto it (``POST /drop``), and the lock:
 the unlock page, ``POST /lock`` and ``POST /alive`` (the page saying someone is still there).
 
-Opening ``/`` looks in the inbox folder again, so a file saved from Telegram appears by
-reloading; a dropped file is posted as its raw bytes. Either way it goes through
-:meth:`desk.casebook.CaseBook.take`: verified before anything is decrypted, refused with the
-reason otherwise. A part of a large file is held until the file is complete, and the page lists
-it as waiting, with how many of its parts are there.
+Opening ``/`` looks in the inbox folder again (:mod:`desk.inbox_folder`), so a file saved from
+Telegram appears by reloading; a dropped file is posted as its raw bytes, and one over
+:data:`desk.casebook.MAX_FILE_BYTES` is refused (413) and listed as a file in the folder over it
+is. Otherwise it goes through :meth:`desk.casebook.CaseBook.take`: verified before anything is
+decrypted, refused with the reason otherwise. A part of a large file is held until the file is
+complete, and the page lists it as waiting, with how many of its parts are there.
 """
 
 from __future__ import annotations
@@ -17,14 +18,11 @@ from crypto.report_fields import KEY_COUNTRY as COUNTRY
 from crypto.report_fields import KEY_LANGUAGE as LANGUAGE
 from crypto.report_fields import KEY_PLATFORM as PLATFORM
 from crypto.report_fields import KEY_TYPE as INCIDENT_TYPE
-from desk.casebook import Refusal
+from desk.casebook import MAX_FILE_BYTES, Refusal, Taken
 from desk.i18n import N_
 from desk.parts import Waiting
 from desk.web.base import UNLOCK_PATH, DeskHandler
 from desk.web.registry import Registry
-
-#: The largest file the page accepts: a whole sealed file is at most one Telegram upload.
-MAX_DROP_BYTES = 50_000_000
 
 
 class InboxPage(DeskHandler):
@@ -48,12 +46,12 @@ class DropHandler(DeskHandler):
     """``POST /drop``: one file's bytes; its name in ``X-File-Name`` (URL-encoded)."""
 
     def post(self) -> None:
-        if len(self.request.body) > MAX_DROP_BYTES:
-            self.set_status(413)
-            self.finish({"ok": False, "reason": "too large for a sealed file"})
-            return
         name = unquote(self.request.headers.get("X-File-Name", "dropped file"))[:200]
-        result = self.desk.take(name, self.request.body)
+        if len(self.request.body) > MAX_FILE_BYTES:
+            self.set_status(413)
+            result: Taken | Waiting | Refusal = self.desk.book.refuse_too_large(name)
+        else:
+            result = self.desk.take(name, self.request.body)
         if isinstance(result, Refusal):
             self.finish({"ok": False, "reason": result.reason, "detail": result.detail})
         elif isinstance(result, Waiting):

@@ -8,6 +8,7 @@ settings so that starting a desk costs milliseconds.
 
 from __future__ import annotations
 
+import html
 import http.cookiejar
 import io
 import json
@@ -39,6 +40,21 @@ from tests.support.signed_files import BotSigner
 SANAD = Path(sys.executable).with_name("sanad")
 PASSPHRASE = "a long enough desk passphrase"
 _URL = re.compile(r"Your desk is open at (http://127\.0\.0\.1:(\d+)/\?token=(\S+))")
+
+
+def page_text(fragment: str) -> str:
+    """What a fragment of a page says, without its tags."""
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment)).strip()
+
+
+def refused(page: str) -> list[tuple[str, str]]:
+    """The inbox's refused files, as (file name, reason) in the page's language."""
+    found = re.findall(
+        r'<li class="refusal"><bdi class="file-name">(.*?)</bdi>: '
+        r'<span class="reason">(.*?)</span>',
+        page,
+    )
+    return [(page_text(name), page_text(reason)) for name, reason in found]
 
 
 def photo(colour: tuple[int, int, int] = (200, 40, 40), size: int = 64) -> bytes:

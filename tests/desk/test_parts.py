@@ -9,7 +9,6 @@ delivery does (:meth:`tests.desk.conftest.Caseworker.parts`).
 
 from __future__ import annotations
 
-import html
 import os
 import re
 
@@ -20,7 +19,7 @@ from crypto.keys import Ed25519SigningKey, OrganisationKeys
 from desk.casebook import FORGED, PARTS_DO_NOT_JOIN
 from desk.opening import opening_key
 from desk.parts import HeldParts, TooManyParts, Waiting
-from tests.desk.conftest import PASSPHRASE, Browser, Caseworker, RunningDesk
+from tests.desk.conftest import PASSPHRASE, Browser, Caseworker, RunningDesk, page_text
 from tests.support.signed_files import BotSigner
 
 pytestmark = pytest.mark.slow
@@ -49,18 +48,14 @@ def _section(page: str, name: str) -> str:
     return page.split(start)[1].split("</section>")[0] if start in page else ""
 
 
-def _text(fragment: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", "", fragment)).strip()
-
-
 def _waiting(page: str) -> list[str]:
     """The inbox's waiting lines, as text."""
     lines = re.findall(r'<li class="waiting-file">(.*?)</li>', _section(page, "waiting"), re.S)
-    return [_text(line) for line in lines]
+    return [page_text(line) for line in lines]
 
 
 def _refusals(page: str) -> list[str]:
-    return [_text(reason) for reason in re.findall(r'<span class="reason">(.*?)</span>', page)]
+    return [page_text(reason) for reason in re.findall(r'<span class="reason">(.*?)</span>', page)]
 
 
 def test_parts_dropped_in_any_order_wait_then_open_as_one_case(
