@@ -346,8 +346,8 @@ def revocations_rolled_back(min_serial: int) -> RevocationsRolledBack:
     return RevocationsRolledBack(
         f"the database has no valid revocation list with serial {min_serial} or above: "
         "revocations were removed from it",
-        hint="restore the database from a backup, or sign the revocations again with "
-        "`sanad admin revoke`",
+        hint="restore the database from a backup, or sign the revocations again: "
+        "`sanad admin revoke ID --after-rollback` for each caseworker revoked",
     )
 
 
@@ -1120,6 +1120,7 @@ async def reassign(
     org_public: Ed25519PublicKey,
     today: dt.date,
     now: dt.datetime,
+    min_serial: int,
 ) -> Reassignment:
     """Give case ``case_reference`` to caseworker ``to``, in one transaction.
 
@@ -1129,7 +1130,8 @@ async def reassign(
     pending deliveries of the case are replaced by one delivery per body to the new caseworker
     from ``now``. Raises :class:`NotEligible` (with the reason) for a target the bot would not
     seal to, :class:`WrongOrganisationKey` when ``recovery_key`` is not the configured recovery
-    key, :class:`UnknownCase`, and ``crypto.OpenFailure`` if a wrap does not open. Commits.
+    key, :class:`UnknownCase`, ``crypto.OpenFailure`` if a wrap does not open, and
+    :class:`RevocationsRolledBack` below the high-water mark ``min_serial``. Commits.
     """
     if recovery_key.public_key != recovery_public:
         raise WrongOrganisationKey(
@@ -1143,7 +1145,8 @@ async def reassign(
         if report.status is ReportStatus.CLOSED:
             raise CaseworkerError("this case is closed; it cannot be reassigned")
         row = await resolve_caseworker(session, to)
-        verdict = assess(row, org_public, today, await latest_revocations(session, org_public))
+        revocations = await latest_revocations(session, org_public, min_serial=min_serial)
+        verdict = assess(row, org_public, today, revocations)
         if verdict.recipient is None:
             reason = verdict.reason.value if verdict.reason else "not eligible"
             raise NotEligible(f"the bot will not seal to this caseworker: {reason}")

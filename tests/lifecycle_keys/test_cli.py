@@ -315,7 +315,9 @@ async def test_signing_rotation_reissues_certificates_only_for_caseworkers_the_o
     assert f"caseworker(s) {good_id}" in out
     pinned = Ed25519PublicKey.from_text(new_public, prefix=ORG_SIGNING_PREFIX)
     async with d.db.sessionmaker() as session:
-        eligible = await caseworkers.eligible_caseworkers(session, pinned, today_utc())
+        eligible = await caseworkers.eligible_caseworkers(
+            session, pinned, today_utc(), min_serial=read_mark(d.folder / "state")
+        )
         rows = {r.id: r for r in await session.scalars(select(Caseworker))}
     assert [r.caseworker_id for r in eligible] == [good_id]
     assert rows[revoked_id].status is CaseworkerStatus.REVOKED
@@ -388,7 +390,12 @@ async def test_a_compromised_rotation_reissues_nothing_and_every_caseworker_is_r
     assert "--confirm CODE" in refused.stderr
     pinned = Ed25519PublicKey.from_text(new_public, prefix=ORG_SIGNING_PREFIX)
     async with d.db.sessionmaker() as session:
-        assert await caseworkers.eligible_caseworkers(session, pinned, today_utc()) == []
+        assert (
+            await caseworkers.eligible_caseworkers(
+                session, pinned, today_utc(), min_serial=read_mark(d.folder / "state")
+            )
+            == []
+        )
     # The bot is certified by the new key; the caseworker sends /enroll again for a new code.
     new_signing = load_org_signing_key(new_key, PASSPHRASE)[1]
     certify_bot(d.folder / "state", new_signing)
