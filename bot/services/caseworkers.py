@@ -316,7 +316,7 @@ class CaseLine:
 
 
 async def latest_revocations(
-    session: AsyncSession, org_public: Ed25519PublicKey, *, min_serial: int = 0
+    session: AsyncSession, org_public: Ed25519PublicKey, *, min_serial: int
 ) -> RevocationList | None:
     """The revocation list in force: the highest serial whose signature verifies.
 
@@ -470,7 +470,7 @@ async def assess_caseworkers(
     org_public: Ed25519PublicKey,
     today: dt.date,
     *,
-    min_serial: int = 0,
+    min_serial: int,
     bot_public: Ed25519PublicKey | None = None,
 ) -> list[Assessment]:
     """Every caseworker with the bot's verdict, in id order (``sanad admin caseworkers``).
@@ -504,7 +504,7 @@ async def _recipients(
 
 
 async def eligible_caseworkers(
-    session: AsyncSession, org_public: Ed25519PublicKey, today: dt.date, *, min_serial: int = 0
+    session: AsyncSession, org_public: Ed25519PublicKey, today: dt.date, *, min_serial: int
 ) -> list[Recipient]:
     """The caseworkers the bot may seal to today, in id order (I4).
 
@@ -526,7 +526,7 @@ async def eligible_caseworkers_among(
     org_public: Ed25519PublicKey,
     today: dt.date,
     *,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> list[Recipient]:
     """Those of ``caseworker_ids`` that :func:`eligible_caseworkers` would list, in id order."""
     rows = list(
@@ -543,7 +543,7 @@ async def eligible_caseworkers_for_chat(
     org_public: Ed25519PublicKey,
     today: dt.date,
     *,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> list[Recipient]:
     """The eligible caseworkers whose certificate names ``chat_id`` (every key generation).
 
@@ -570,7 +570,7 @@ async def eligible_caseworker(
     org_public: Ed25519PublicKey,
     today: dt.date,
     *,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> Recipient | None:
     """This caseworker as a recipient if :func:`eligible_caseworkers` would list them, else None."""
     found = await eligible_caseworkers_among(
@@ -585,7 +585,7 @@ async def choose_caseworker(
     today: dt.date,
     language: Language,
     *,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> Recipient | None:
     """The caseworker a new report in ``language`` is sealed to, or None when nobody is eligible.
 
@@ -1236,7 +1236,7 @@ async def open_cases(
     chat_id: int,
     org_public: Ed25519PublicKey,
     today: dt.date,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> list[CaseLine] | None:
     """The open cases assigned to the verified caseworker whose certificate names ``chat_id``;
     None if there is none."""
@@ -1262,7 +1262,7 @@ async def close_case(
     case_reference: str,
     org_public: Ed25519PublicKey,
     today: dt.date,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> str:
     """Close a case assigned to the verified caseworker whose certificate names ``chat_id``;
     returns its reference.

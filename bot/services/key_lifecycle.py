@@ -176,7 +176,7 @@ async def _add_revocation_list(
     caseworker_ids: Iterable[str],
     key_ids: Iterable[bytes],
     today: dt.date,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> int:
     """Sign a revocation list of these ids and keys and add it to the session; return its serial.
 
@@ -272,7 +272,7 @@ async def revoke(
     signing_key: Ed25519SigningKey,
     org_public: Ed25519PublicKey,
     today: dt.date,
-    min_serial: int = 0,
+    min_serial: int,
     after_rollback: bool = False,
 ) -> Revocation:
     """Revoke caseworker ``who`` (id or label), in one transaction.
@@ -820,7 +820,7 @@ async def reissue_certificates(
     previous: Ed25519PublicKey | None,
     today: dt.date,
     days: int,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> Reissue:
     """Re-sign, with ``signing_key`` (the pinned ``org_public``), every certificate in force.
 
@@ -904,7 +904,7 @@ async def carry_revocations_after_compromise(
     org_public: Ed25519PublicKey,
     previous: Ed25519PublicKey,
     today: dt.date,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> int:
     """After a rotation because ``previous`` was compromised: sign, with the new key, one
     revocation list naming everyone any stored list names and every revoked row; return its
