@@ -22,11 +22,10 @@ from crypto import CertificateError, verify_certificate, verify_revocation_list
 from crypto.certificates import today_utc
 from crypto.keys import ORG_SIGNING_PREFIX, Ed25519PublicKey
 from storage.models import Caseworker, CaseworkerStatus, RevocationList
-from tests.caseworkers.conftest import new_chat_id
 from tests.caseworkers.test_admin_cli import Deployment, deployment
 
 from .conftest import opens, store_case
-from .test_cli import _approve, _ok, _rotate_signing
+from .test_cli import _approve, _ok, _rotate_signing, rotated_with_a_case
 
 __all__ = ["deployment"]
 
@@ -76,12 +75,7 @@ async def test_rewrap_refuses_a_new_key_whose_revocation_was_rolled_back(
     deployment: Deployment,
 ) -> None:
     d = deployment
-    chat = new_chat_id()
-    old_id, old_keys = await _approve(d, "Rana", chat_id=chat)
-    _, parts = await store_case(
-        d.db, [d.org.recovery.public_key, old_keys.public.encryption], caseworker_id=old_id
-    )
-    new_id, new_keys = await _approve(d, "Rana", chat_id=chat)
+    parts, _, new_id, new_keys = await rotated_with_a_case(d)
     async with d.db.sessionmaker() as session:
         new_label = await session.scalar(select(Caseworker.label).where(Caseworker.id == new_id))
     assert new_label is not None
