@@ -402,6 +402,7 @@ def reassign(
         raise SanadError(
             "name one case, or pass --all-from ID", hint="`sanad admin reassign --help`"
         )
+    from bot.revocation_mark import revocation_floor
     from bot.services.caseworkers import reassign as reassign_case
 
     settings = load_settings(config)
@@ -412,6 +413,7 @@ def reassign(
 
         reassign_all(settings, from_who=str(all_from), to=to, recovery_key=secret)
         return
+    floor = revocation_floor(settings.server.state_dir, organisation.min_revocation_serial)
 
     async def work(db: Database) -> Reassignment:
         return await reassign_case(
@@ -423,6 +425,7 @@ def reassign(
             org_public=organisation.signing_public_key,
             today=today_utc(),
             now=datetime.now(UTC),
+            min_serial=floor,
         )
 
     result = on_database(settings, work)

@@ -65,6 +65,14 @@ def revoke(
     ],
     config: ConfigOption = DEFAULT_CONFIG_PATH,
     passphrase_file: PassphraseFileOption = None,
+    after_rollback: Annotated[
+        bool,
+        typer.Option(
+            "--after-rollback",
+            help="The database lost revocation lists (below the revocation mark): sign a new "
+            "list over what is left. Revoke again everyone who was revoked.",
+        ),
+    ] = False,
 ) -> None:
     """Revoke a caseworker: signed revocation list, wraps deleted, deliveries stopped.
 
@@ -88,6 +96,7 @@ def revoke(
             org_public=org_public,
             today=today_utc(),
             min_serial=floor,
+            after_rollback=after_rollback,
         )
 
     result = on_database(settings, work)
@@ -128,6 +137,7 @@ def rewrap(
     settings = load_settings(config)
     organisation = settings.organisation
     secret = open_recovery_key(settings, recovery_key, passphrase_file)
+    floor = _revocation_floor(settings)
 
     async def work(db: Database) -> Rewrapping:
         return await lifecycle.rewrap_rotated(
@@ -138,6 +148,7 @@ def rewrap(
             org_public=organisation.signing_public_key,
             today=today_utc(),
             now=datetime.now(UTC),
+            min_serial=floor,
         )
 
     result = on_database(settings, work)
@@ -465,6 +476,7 @@ def reassign_all(
     from bot.services import key_lifecycle as lifecycle
 
     organisation = settings.organisation
+    floor = _revocation_floor(settings)
 
     async def work(db: Database) -> list[Reassignment]:
         return await lifecycle.reassign_all(
@@ -476,6 +488,7 @@ def reassign_all(
             org_public=organisation.signing_public_key,
             today=today_utc(),
             now=datetime.now(UTC),
+            min_serial=floor,
         )
 
     results = on_database(settings, work)

@@ -203,7 +203,7 @@ async def eligible_recipients(
     *,
     org_key: Ed25519PublicKey,
     today: dt.date,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> dict[int, Recipient]:
     """The caseworkers among ``caseworker_ids`` who may receive a sealed file today, each with
     the chat their certificate names.

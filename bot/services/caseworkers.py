@@ -316,7 +316,7 @@ class CaseLine:
 
 
 async def latest_revocations(
-    session: AsyncSession, org_public: Ed25519PublicKey, *, min_serial: int = 0
+    session: AsyncSession, org_public: Ed25519PublicKey, *, min_serial: int
 ) -> RevocationList | None:
     """The revocation list in force: the highest serial whose signature verifies.
 
@@ -346,8 +346,8 @@ def revocations_rolled_back(min_serial: int) -> RevocationsRolledBack:
     return RevocationsRolledBack(
         f"the database has no valid revocation list with serial {min_serial} or above: "
         "revocations were removed from it",
-        hint="restore the database from a backup, or sign the revocations again with "
-        "`sanad admin revoke`",
+        hint="restore the database from a backup, or sign the revocations again: "
+        "`sanad admin revoke ID --after-rollback` for each caseworker revoked",
     )
 
 
@@ -470,7 +470,7 @@ async def assess_caseworkers(
     org_public: Ed25519PublicKey,
     today: dt.date,
     *,
-    min_serial: int = 0,
+    min_serial: int,
     bot_public: Ed25519PublicKey | None = None,
 ) -> list[Assessment]:
     """Every caseworker with the bot's verdict, in id order (``sanad admin caseworkers``).
@@ -504,7 +504,7 @@ async def _recipients(
 
 
 async def eligible_caseworkers(
-    session: AsyncSession, org_public: Ed25519PublicKey, today: dt.date, *, min_serial: int = 0
+    session: AsyncSession, org_public: Ed25519PublicKey, today: dt.date, *, min_serial: int
 ) -> list[Recipient]:
     """The caseworkers the bot may seal to today, in id order (I4).
 
@@ -526,7 +526,7 @@ async def eligible_caseworkers_among(
     org_public: Ed25519PublicKey,
     today: dt.date,
     *,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> list[Recipient]:
     """Those of ``caseworker_ids`` that :func:`eligible_caseworkers` would list, in id order."""
     rows = list(
@@ -543,7 +543,7 @@ async def eligible_caseworkers_for_chat(
     org_public: Ed25519PublicKey,
     today: dt.date,
     *,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> list[Recipient]:
     """The eligible caseworkers whose certificate names ``chat_id`` (every key generation).
 
@@ -570,7 +570,7 @@ async def eligible_caseworker(
     org_public: Ed25519PublicKey,
     today: dt.date,
     *,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> Recipient | None:
     """This caseworker as a recipient if :func:`eligible_caseworkers` would list them, else None."""
     found = await eligible_caseworkers_among(
@@ -585,7 +585,7 @@ async def choose_caseworker(
     today: dt.date,
     language: Language,
     *,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> Recipient | None:
     """The caseworker a new report in ``language`` is sealed to, or None when nobody is eligible.
 
@@ -1120,6 +1120,7 @@ async def reassign(
     org_public: Ed25519PublicKey,
     today: dt.date,
     now: dt.datetime,
+    min_serial: int,
 ) -> Reassignment:
     """Give case ``case_reference`` to caseworker ``to``, in one transaction.
 
@@ -1129,7 +1130,8 @@ async def reassign(
     pending deliveries of the case are replaced by one delivery per body to the new caseworker
     from ``now``. Raises :class:`NotEligible` (with the reason) for a target the bot would not
     seal to, :class:`WrongOrganisationKey` when ``recovery_key`` is not the configured recovery
-    key, :class:`UnknownCase`, and ``crypto.OpenFailure`` if a wrap does not open. Commits.
+    key, :class:`UnknownCase`, ``crypto.OpenFailure`` if a wrap does not open, and
+    :class:`RevocationsRolledBack` below the high-water mark ``min_serial``. Commits.
     """
     if recovery_key.public_key != recovery_public:
         raise WrongOrganisationKey(
@@ -1143,7 +1145,8 @@ async def reassign(
         if report.status is ReportStatus.CLOSED:
             raise CaseworkerError("this case is closed; it cannot be reassigned")
         row = await resolve_caseworker(session, to)
-        verdict = assess(row, org_public, today, await latest_revocations(session, org_public))
+        revocations = await latest_revocations(session, org_public, min_serial=min_serial)
+        verdict = assess(row, org_public, today, revocations)
         if verdict.recipient is None:
             reason = verdict.reason.value if verdict.reason else "not eligible"
             raise NotEligible(f"the bot will not seal to this caseworker: {reason}")
@@ -1233,7 +1236,7 @@ async def open_cases(
     chat_id: int,
     org_public: Ed25519PublicKey,
     today: dt.date,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> list[CaseLine] | None:
     """The open cases assigned to the verified caseworker whose certificate names ``chat_id``;
     None if there is none."""
@@ -1259,7 +1262,7 @@ async def close_case(
     case_reference: str,
     org_public: Ed25519PublicKey,
     today: dt.date,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> str:
     """Close a case assigned to the verified caseworker whose certificate names ``chat_id``;
     returns its reference.

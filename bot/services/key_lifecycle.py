@@ -61,6 +61,7 @@ from bot.services.caseworkers import (
     assess,
     latest_revocations,
     resolve_caseworker,
+    revocations_rolled_back,
 )
 from bot.services.limits import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
 from crypto import (
@@ -175,7 +176,7 @@ async def _add_revocation_list(
     caseworker_ids: Iterable[str],
     key_ids: Iterable[bytes],
     today: dt.date,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> int:
     """Sign a revocation list of these ids and keys and add it to the session; return its serial.
 
@@ -271,7 +272,8 @@ async def revoke(
     signing_key: Ed25519SigningKey,
     org_public: Ed25519PublicKey,
     today: dt.date,
-    min_serial: int = 0,
+    min_serial: int,
+    after_rollback: bool = False,
 ) -> Revocation:
     """Revoke caseworker ``who`` (id or label), in one transaction.
 
@@ -286,14 +288,19 @@ async def revoke(
     their assignment so ``sanad admin reassign --all-from`` finds them. Audited. Commits.
 
     The new list's serial is above the high-water mark ``min_serial`` too; the caller raises the
-    mark to it after the commit (:func:`bot.revocation_mark.raise_mark`). Revoking works even in
-    a database whose lists were removed: that is how an admin signs the revocations again.
+    mark to it after the commit (:func:`bot.revocation_mark.raise_mark`). In a database whose
+    lists stop below the mark it raises
+    :class:`~bot.services.caseworkers.RevocationsRolledBack`: a list carrying over only what is
+    left would lift the mark over the lost revocations, and whoever they named would be a
+    recipient again. With ``after_rollback`` the admin says they know, and revokes again
+    everyone revoked since: that is how the revocations are signed again.
     """
     _check_signing_key(signing_key, org_public)
     async with db.sessionmaker() as session, session.begin():
         row = await resolve_caseworker(session, who)
-        # No floor here: the list is read to carry its names over, never to decide eligibility.
-        current = await latest_revocations(session, org_public)
+        current = await latest_revocations(
+            session, org_public, min_serial=0 if after_rollback else min_serial
+        )
         if (
             row.status is CaseworkerStatus.REVOKED
             and current is not None
@@ -382,6 +389,7 @@ async def reassign_all(
     org_public: Ed25519PublicKey,
     today: dt.date,
     now: dt.datetime,
+    min_serial: int,
 ) -> list[caseworkers.Reassignment]:
     """Give every open case of caseworker ``from_who`` to ``to`` (after a revocation, a leave).
 
@@ -405,6 +413,7 @@ async def reassign_all(
             org_public=org_public,
             today=today,
             now=now,
+            min_serial=min_serial,
         )
         for reference in references
     ]
@@ -434,6 +443,7 @@ async def rewrap_rotated(
     org_public: Ed25519PublicKey,
     today: dt.date,
     now: dt.datetime,
+    min_serial: int,
 ) -> Rewrapping:
     """Move the open cases of caseworker ``who``'s older keys to ``who``'s key, in one transaction.
 
@@ -445,12 +455,15 @@ async def rewrap_rotated(
     opens nothing still stored; the cases are assigned to the new row with their status kept;
     pending deliveries to the old rows are dropped and each moved body is queued for the new key
     from ``now`` (the caseworker may no longer hold the old key). The old rows are retired
-    (status ``revoked``). Audited. Commits.
+    (status ``revoked``). Audited. Commits. Raises
+    :class:`~bot.services.caseworkers.RevocationsRolledBack` below the high-water mark
+    ``min_serial``.
     """
     _check_recovery_key(recovery_key, recovery_public)
     async with db.sessionmaker() as session, session.begin():
         row = await resolve_caseworker(session, who)
-        verdict = assess(row, org_public, today, await latest_revocations(session, org_public))
+        revocations = await latest_revocations(session, org_public, min_serial=min_serial)
+        verdict = assess(row, org_public, today, revocations)
         if verdict.recipient is None:
             reason = verdict.reason.value if verdict.reason else "not eligible"
             raise NotEligible(f"the bot will not seal to this caseworker: {reason}")
@@ -807,7 +820,7 @@ async def reissue_certificates(
     previous: Ed25519PublicKey | None,
     today: dt.date,
     days: int,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> Reissue:
     """Re-sign, with ``signing_key`` (the pinned ``org_public``), every certificate in force.
 
@@ -818,7 +831,10 @@ async def reissue_certificates(
     certificate from either key, so it gains nothing (I4). Each new certificate keeps the chat
     the old one named (I9) and runs ``days`` from ``today``. The latest revocation list under
     ``previous`` is re-issued under ``org_public`` with the next serial (above ``min_serial``),
-    so a revoked caseworker stays revoked after the switch. Audited. Commits.
+    so a revoked caseworker stays revoked after the switch. Audited. Commits. Raises
+    :class:`~bot.services.caseworkers.RevocationsRolledBack`, signing nothing, when neither
+    key's latest list reaches the high-water mark ``min_serial``: re-issuing from a rolled-back
+    list would certify again someone the deleted list revoked.
 
     Only for a scheduled rotation: after a compromise use
     :func:`carry_revocations_after_compromise`, which signs no certificate.
@@ -826,7 +842,10 @@ async def reissue_certificates(
     _check_signing_key(signing_key, org_public)
     signers = [org_public] + ([previous] if previous is not None else [])
     async with db.sessionmaker() as session, session.begin():
-        lists = {key: await latest_revocations(session, key) for key in signers}
+        # Each key's latest list, read without the mark: before the switch only the old key
+        # has signed any. The mark applies to the newer of the two (_reach_mark).
+        lists = {key: await latest_revocations(session, key, min_serial=0) for key in signers}
+        _reach_mark([found.serial for found in lists.values() if found is not None], min_serial)
         rows = list(
             await session.scalars(
                 select(Caseworker)
@@ -885,7 +904,7 @@ async def carry_revocations_after_compromise(
     org_public: Ed25519PublicKey,
     previous: Ed25519PublicKey,
     today: dt.date,
-    min_serial: int = 0,
+    min_serial: int,
 ) -> int:
     """After a rotation because ``previous`` was compromised: sign, with the new key, one
     revocation list naming everyone any stored list names and every revoked row; return its
@@ -895,20 +914,27 @@ async def carry_revocations_after_compromise(
     so every caseworker stays ineligible until approved again with fingerprint and confirmation
     code. Every list that verifies under either key is merged, not only the latest: a thief
     could have signed a newer list that leaves someone out, and adding a name is never unsafe.
-    Audited. Commits.
+    Audited. Commits. Raises :class:`~bot.services.caseworkers.RevocationsRolledBack`, signing
+    nothing, when no list reaches the high-water mark ``min_serial``: the merge would leave out
+    whoever the deleted lists named, above the mark.
     """
     _check_signing_key(signing_key, org_public)
     async with db.sessionmaker() as session, session.begin():
         ids: set[str] = set()
         keys: set[bytes] = set()
+        serials: list[int] = []
         for data in await session.scalars(select(RevocationListRow.signed)):
             for key in (previous, org_public):
                 try:
+                    # No mark per list: an old list below it still adds names, and adding a
+                    # name is never unsafe; the mark applies to the newest (_reach_mark below).
                     found = verify_revocation_list(data, key, min_serial=0)
                 except (CertificateError, UnsupportedVersion):
                     continue
                 ids |= found.caseworker_ids
                 keys |= found.key_ids
+                serials.append(found.serial)
+        _reach_mark(serials, min_serial)
         for row in await session.scalars(
             select(Caseworker).where(Caseworker.status == CaseworkerStatus.REVOKED)
         ):
@@ -931,6 +957,13 @@ async def carry_revocations_after_compromise(
         )
     event(_log, "signing_key.compromise_handled")
     return serial
+
+
+def _reach_mark(serials: Iterable[int], min_serial: int) -> None:
+    """Raise :class:`~bot.services.caseworkers.RevocationsRolledBack` unless one of the
+    ``serials`` of lists read under either key of a rotation reaches the mark ``min_serial``."""
+    if max(serials, default=0) < min_serial:
+        raise revocations_rolled_back(min_serial)
 
 
 async def revocations_in_force(

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.bot_identity import BotIdentity, load_bot_identity, read_bot_certificate
 from bot.config import Config, ConfigError
 from bot.jobs.purge import RetentionSettings
+from bot.revocation_mark import revocation_floor
 from bot.services.caseworkers import MAX_PENDING_ENROLMENTS, latest_revocations
 from bot.services.reply_signatures import ReplySigners, reply_signers
 from crypto import RevocationList
@@ -115,10 +116,16 @@ async def _count_unverified_replies(session: AsyncSession, signers: ReplySigners
 
 
 async def gather_status(db: Database, config: Config, now: dt.datetime) -> Status:
-    """Read the counts and the earliest deadlines, in one read-only transaction."""
+    """Read the counts and the earliest deadlines, in one read-only transaction.
+
+    Raises :class:`~bot.services.caseworkers.RevocationsRolledBack` when the database's
+    revocation lists stop below the high-water mark: the bot certificate and the replies would
+    otherwise be judged against a list that no longer names everyone revoked.
+    """
     retention = RetentionSettings.from_config(config.retention)
     today = now.astimezone(dt.UTC).date()
     org_public = config.organisation.signing_public_key
+    floor = revocation_floor(config.server.state_dir, config.organisation.min_revocation_serial)
     async with db.sessionmaker() as session, session.begin():
         reports = {
             state: count
@@ -146,7 +153,7 @@ async def gather_status(db: Database, config: Config, now: dt.datetime) -> Statu
             closed_report_retention=retention.closed_report,
             mailbox_retention=retention.mailbox,
         )
-        revocations = await latest_revocations(session, org_public)
+        revocations = await latest_revocations(session, org_public, min_serial=floor)
         bot_certificate, bot = _bot_certificate(
             config.server.state_dir, org_public, revocations, today
         )

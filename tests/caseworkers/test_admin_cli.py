@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from bot.bot_identity import certify_bot, load_bot_identity
 from bot.cli.admin import admin_app
+from bot.revocation_mark import read_mark
 from bot.services import caseworkers as service
 from crypto import EnvelopeKind, Wrap, issue_revocation_list, open_report
 from crypto.certificates import today_utc
@@ -224,7 +225,10 @@ async def test_approve_by_label_signs_with_the_pinned_key_and_makes_a_recipient(
     assert f"Fingerprint: {enrolment.fingerprint}" in result.stdout
     async with deployment.db.sessionmaker() as session:
         [recipient] = await service.eligible_caseworkers(
-            session, deployment.org.signing.public_key, today_utc()
+            session,
+            deployment.org.signing.public_key,
+            today_utc(),
+            min_serial=read_mark(deployment.folder / "state"),
         )
     assert recipient.caseworker_id == enrolment.caseworker_id
     assert recipient.keys == keys.public
@@ -389,7 +393,10 @@ async def test_two_chats_claiming_one_key_show_in_caseworkers_and_only_the_confi
     async with deployment.db.sessionmaker() as session:
         row = await session.get(Caseworker, real.caseworker_id)
         [recipient] = await service.eligible_caseworkers(
-            session, deployment.org.signing.public_key, today_utc()
+            session,
+            deployment.org.signing.public_key,
+            today_utc(),
+            min_serial=read_mark(deployment.folder / "state"),
         )
     assert row is not None
     assert recipient.delivery_chat_id == row.delivery_chat_id == caseworker_chat
@@ -485,6 +492,9 @@ async def test_discard_enrolment_all_frees_the_places_a_flood_took(
     assert approved.returncode == 0, approved.stderr
     async with deployment.db.sessionmaker() as session:
         recipients = await service.eligible_caseworkers(
-            session, deployment.org.signing.public_key, today_utc()
+            session,
+            deployment.org.signing.public_key,
+            today_utc(),
+            min_serial=read_mark(deployment.folder / "state"),
         )
     assert [r.label for r in recipients] == ["Amal", "Salma"]

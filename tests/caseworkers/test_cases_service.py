@@ -22,7 +22,7 @@ async def test_cases_lists_only_the_caseworkers_own_open_cases(
     mine = await store_opaque_report(db, caseworker_id=mine_id)
     await store_opaque_report(db, caseworker_id=other_id)
     lines = await service.open_cases(
-        db, chat_id=chat_id, org_public=org.signing.public_key, today=TODAY
+        db, chat_id=chat_id, org_public=org.signing.public_key, today=TODAY, min_serial=0
     )
     assert lines == [service.CaseLine(mine.case_reference, ReportStatus.ASSIGNED)]
 
@@ -34,7 +34,7 @@ async def test_cases_answers_none_to_a_pending_caseworker(
     await enrolled(db, "Waiting", chat_id=chat_id)
     assert (
         await service.open_cases(
-            db, chat_id=chat_id, org_public=org.signing.public_key, today=TODAY
+            db, chat_id=chat_id, org_public=org.signing.public_key, today=TODAY, min_serial=0
         )
         is None
     )
@@ -48,7 +48,12 @@ async def test_close_sets_status_and_day_for_the_assigned_caseworker(
     stored = await store_opaque_report(db, caseworker_id=mine_id)
     typed = stored.case_reference.lower().replace("-", " ")
     closed = await service.close_case(
-        db, chat_id=chat_id, case_reference=typed, org_public=org.signing.public_key, today=TODAY
+        db,
+        chat_id=chat_id,
+        case_reference=typed,
+        org_public=org.signing.public_key,
+        today=TODAY,
+        min_serial=0,
     )
     assert closed == stored.case_reference
     async with db.sessionmaker() as session:
@@ -57,7 +62,7 @@ async def test_close_sets_status_and_day_for_the_assigned_caseworker(
     assert report.status is ReportStatus.CLOSED
     assert report.closed_day == TODAY
     after = await service.open_cases(
-        db, chat_id=chat_id, org_public=org.signing.public_key, today=TODAY
+        db, chat_id=chat_id, org_public=org.signing.public_key, today=TODAY, min_serial=0
     )
     assert after == []
 
@@ -76,6 +81,7 @@ async def test_close_refuses_someone_elses_case_like_a_missing_one(
             case_reference=theirs.case_reference,
             org_public=org.signing.public_key,
             today=TODAY,
+            min_serial=0,
         )
     with pytest.raises(service.UnknownCase) as missing:
         await service.close_case(
@@ -84,6 +90,7 @@ async def test_close_refuses_someone_elses_case_like_a_missing_one(
             case_reference="ZZZ-ZZZZ",
             org_public=org.signing.public_key,
             today=TODAY,
+            min_serial=0,
         )
     assert str(not_mine.value) == str(missing.value)
     async with db.sessionmaker() as session:

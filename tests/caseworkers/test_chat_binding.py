@@ -34,7 +34,7 @@ async def _powers(db: Database, org: OrganisationKeys, chat_id: int) -> list[int
     """The caseworker ids ``chat_id`` may act as (what /cases, /close and /reply look up)."""
     async with db.sessionmaker() as session, session.begin():
         found = await service.eligible_caseworkers_for_chat(
-            session, chat_id, org.signing.public_key, TODAY
+            session, chat_id, org.signing.public_key, TODAY, min_serial=0
         )
     return [r.caseworker_id for r in found]
 
@@ -59,11 +59,11 @@ async def test_a_code_pasted_into_another_chat_first_gets_that_chat_no_powers_no
     assert await _powers(db, org, intruder_chat) == []
     assert await _powers(db, org, caseworker_chat) == [real.caseworker_id]
     recipients = await eligible_recipients(
-        db, {real.caseworker_id}, org_key=org.signing.public_key, today=TODAY
+        db, {real.caseworker_id}, org_key=org.signing.public_key, today=TODAY, min_serial=0
     )
     assert recipients[real.caseworker_id].chat_id == caseworker_chat
     opened = await service.open_cases(
-        db, chat_id=intruder_chat, org_public=org.signing.public_key, today=TODAY
+        db, chat_id=intruder_chat, org_public=org.signing.public_key, today=TODAY, min_serial=0
     )
     assert opened is None
 
@@ -181,7 +181,9 @@ async def test_a_rewritten_delivery_chat_column_gives_that_chat_no_powers_nor_de
 
     assert await _powers(db, org, intruder_chat) == []
     org_public = org.signing.public_key
-    opened = await service.open_cases(db, chat_id=intruder_chat, org_public=org_public, today=TODAY)
+    opened = await service.open_cases(
+        db, chat_id=intruder_chat, org_public=org_public, today=TODAY, min_serial=0
+    )
     assert opened is None
     with pytest.raises(service.UnknownCase):
         await service.close_case(
@@ -190,8 +192,11 @@ async def test_a_rewritten_delivery_chat_column_gives_that_chat_no_powers_nor_de
             case_reference=stored.case_reference,
             org_public=org_public,
             today=TODAY,
+            min_serial=0,
         )
-    recipients = await eligible_recipients(db, {caseworker_id}, org_key=org_public, today=TODAY)
+    recipients = await eligible_recipients(
+        db, {caseworker_id}, org_key=org_public, today=TODAY, min_serial=0
+    )
     assert recipients[caseworker_id].chat_id == caseworker_chat  # the certificate's chat
 
 

@@ -23,8 +23,12 @@ async def _verdicts(
     db: Database, org: OrganisationKeys, today: dt.date = TODAY
 ) -> tuple[set[int], dict[int, Ineligibility | None]]:
     async with db.sessionmaker() as session, session.begin():
-        eligible = await service.eligible_caseworkers(session, org.signing.public_key, today)
-        assessments = await service.assess_caseworkers(session, org.signing.public_key, today)
+        eligible = await service.eligible_caseworkers(
+            session, org.signing.public_key, today, min_serial=0
+        )
+        assessments = await service.assess_caseworkers(
+            session, org.signing.public_key, today, min_serial=0
+        )
     return {r.caseworker_id for r in eligible}, {a.caseworker_id: a.reason for a in assessments}
 
 
@@ -33,7 +37,9 @@ async def test_approved_caseworker_is_eligible_with_certified_keys(
 ) -> None:
     caseworker_id, keys = await approved(db, org, "Amal")
     async with db.sessionmaker() as session, session.begin():
-        [recipient] = await service.eligible_caseworkers(session, org.signing.public_key, TODAY)
+        [recipient] = await service.eligible_caseworkers(
+            session, org.signing.public_key, TODAY, min_serial=0
+        )
     assert recipient.caseworker_id == caseworker_id
     assert recipient.keys == keys.public
     assert recipient.certificate.expires == TODAY + dt.timedelta(days=30)
@@ -180,7 +186,7 @@ async def test_choose_caseworker_prefers_the_least_loaded(
     await store_opaque_report(db, caseworker_id=busy_id)
     async with db.sessionmaker() as session, session.begin():
         chosen = await service.choose_caseworker(
-            session, org.signing.public_key, TODAY, Language.AR
+            session, org.signing.public_key, TODAY, Language.AR, min_serial=0
         )
     assert chosen is not None
     assert chosen.caseworker_id == free_id

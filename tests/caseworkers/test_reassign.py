@@ -110,6 +110,7 @@ async def _reassign(
         org_public=org.signing.public_key,
         today=TODAY,
         now=NOW,
+        min_serial=0,
     )
 
 
@@ -206,4 +207,5 @@ async def test_reassign_refuses_a_recovery_key_other_than_the_configured_one(
             org_public=org.signing.public_key,
             today=TODAY,
             now=NOW,
+            min_serial=0,
         )

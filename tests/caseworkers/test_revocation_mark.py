@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from bot.bot_identity import BotNotCertified, certify_bot, load_bot_identity
 from bot.config import ConfigError, load_config
@@ -65,7 +65,9 @@ def test_no_state_directory_leaves_the_mark_to_the_bot(tmp_path: Path) -> None:
     assert not raise_mark(tmp_path / "absent", 4)
 
 
-async def _revoke(db: Database, org: OrganisationKeys, who: str, floor: int = 0) -> int:
+async def _revoke(
+    db: Database, org: OrganisationKeys, who: str, floor: int = 0, *, after_rollback: bool = False
+) -> int:
     result = await lifecycle.revoke(
         db,
         who=who,
@@ -73,6 +75,7 @@ async def _revoke(db: Database, org: OrganisationKeys, who: str, floor: int = 0)
         org_public=org.signing.public_key,
         today=TODAY,
         min_serial=floor,
+        after_rollback=after_rollback,
     )
     return result.serial
 
@@ -140,7 +143,7 @@ async def test_a_revocation_signed_again_above_the_mark_restores_sealing(
             .values(status=CaseworkerStatus.REVOKED)
         )
 
-    again = await _revoke(db, org, "Amal", floor=serial)
+    again = await _revoke(db, org, "Amal", floor=serial, after_rollback=True)
 
     assert again > serial
     async with db.sessionmaker() as session, session.begin():
@@ -148,6 +151,27 @@ async def test_a_revocation_signed_again_above_the_mark_restores_sealing(
             session, org.signing.public_key, TODAY, min_serial=serial
         )
     assert [r.caseworker_id for r in eligible] == [other_id]
+
+
+async def test_revoking_someone_else_signs_no_list_over_rolled_back_revocations(
+    db: Database, org: OrganisationKeys
+) -> None:
+    caseworker_id, _ = await approved(db, org, "Amal")
+    await approved(db, org, "Salma")
+    serial = await _revoke(db, org, "Amal")
+    await _undo_revocation_in_the_database(db, caseworker_id)
+
+    # A new list built on what the database still holds would lift the mark over a list that
+    # no longer names Amal: she would be a recipient again.
+    with pytest.raises(service.RevocationsRolledBack, match=f"serial {serial} or above"):
+        await _revoke(db, org, "Salma", floor=serial)
+
+    async with db.sessionmaker() as session, session.begin():
+        assert list(await session.scalars(select(RevocationList.serial))) == []
+        with pytest.raises(service.RevocationsRolledBack):
+            await service.eligible_caseworkers(
+                session, org.signing.public_key, TODAY, min_serial=serial
+            )
 
 
 def _runtime(tmp_path: Path, org: OrganisationKeys, *, organisation: str = "") -> Runtime:

@@ -47,7 +47,9 @@ async def _reader(
 
 async def _chosen(db: Database, org: OrganisationKeys, language: Language) -> int | None:
     async with db.sessionmaker() as session, session.begin():
-        chosen = await service.choose_caseworker(session, org.signing.public_key, TODAY, language)
+        chosen = await service.choose_caseworker(
+            session, org.signing.public_key, TODAY, language, min_serial=0
+        )
     return None if chosen is None else chosen.caseworker_id
 
 

@@ -205,6 +205,7 @@ async def test_a_whole_flow_stores_no_time_finer_than_allowed_and_no_counting_id
         org_public=org.signing.public_key,
         today=moved_at.date(),
         now=moved_at,
+        min_serial=0,
     )
 
     # Conversations end one after another, each leaving erase targets.

@@ -47,12 +47,18 @@ async def _rewrap(db: Database, org: OrganisationKeys, who: str) -> lifecycle.Re
         org_public=org.signing.public_key,
         today=TODAY,
         now=NOW,
+        min_serial=0,
     )
 
 
 async def _revoke(db: Database, org: OrganisationKeys, who: str) -> lifecycle.Revocation:
     return await lifecycle.revoke(
-        db, who=who, signing_key=org.signing, org_public=org.signing.public_key, today=TODAY
+        db,
+        who=who,
+        signing_key=org.signing,
+        org_public=org.signing.public_key,
+        today=TODAY,
+        min_serial=0,
     )
 
 
@@ -174,10 +180,12 @@ async def test_revoked_key_opens_nothing_and_receives_nothing(
     ]
     async with db.sessionmaker() as session:
         assert (
-            await caseworkers.eligible_caseworker(session, bad_id, org.signing.public_key, TODAY)
+            await caseworkers.eligible_caseworker(
+                session, bad_id, org.signing.public_key, TODAY, min_serial=0
+            )
             is None
         )
-        listed = await caseworkers.latest_revocations(session, org.signing.public_key)
+        listed = await caseworkers.latest_revocations(session, org.signing.public_key, min_serial=0)
         events = (await session.scalars(select(AuditEntry.event))).all()
     assert listed is not None
     assert str(bad_id) in listed.caseworker_ids
@@ -197,7 +205,11 @@ async def test_revocation_list_keeps_a_revoked_caseworker_out_even_if_the_row_is
             .values(status=CaseworkerStatus.VERIFIED)
         )
     async with db.sessionmaker() as session:
-        verdict = (await caseworkers.assess_caseworkers(session, org.signing.public_key, TODAY))[0]
+        verdict = (
+            await caseworkers.assess_caseworkers(
+                session, org.signing.public_key, TODAY, min_serial=0
+            )
+        )[0]
     assert verdict.reason is caseworkers.Ineligibility.REVOKED_BY_LIST
 
 
@@ -236,7 +248,9 @@ async def test_revocation_takes_older_and_waiting_keys_but_not_an_approved_succe
     assert result.caseworker_ids == (old_id,)
     async with db.sessionmaker() as session:
         assert (
-            await caseworkers.eligible_caseworker(session, new_id, org.signing.public_key, TODAY)
+            await caseworkers.eligible_caseworker(
+                session, new_id, org.signing.public_key, TODAY, min_serial=0
+            )
             is not None
         )
 
@@ -266,5 +280,6 @@ async def test_revoke_refuses_a_signing_key_other_than_the_pinned_one(
             signing_key=OrganisationKeys.generate().signing,
             org_public=org.signing.public_key,
             today=TODAY,
+            min_serial=0,
         )
     assert await opens(db, parts[0], bad_keys.encryption)

@@ -33,7 +33,7 @@ from storage.repositories import new_case_reference
 from tests.caseworkers.conftest import insert_by_hand, new_chat_id
 from tests.caseworkers.test_admin_cli import PASSPHRASE, Deployment, deployment
 
-from .conftest import opens, store_case, wraps_under
+from .conftest import Part, opens, store_case, wraps_under
 
 __all__ = ["deployment"]
 
@@ -93,14 +93,23 @@ async def test_revoke_then_reassign_all_leaves_nothing_for_the_revoked_key(
     assert "revoked" in refused.stderr
 
 
-async def test_rewrap_moves_cases_to_the_rotated_key(deployment: Deployment) -> None:
-    d = deployment
+async def rotated_with_a_case(
+    d: Deployment,
+) -> tuple[list[Part], CaseworkerKeys, int, CaseworkerKeys]:
+    """Rana, approved, holds an open case; then her new key (``Rana/2``) is approved too.
+    Returns the case's parts, the old keys, the new row's id and the new keys."""
     chat = new_chat_id()
     old_id, old_keys = await _approve(d, "Rana", chat_id=chat)
     _, parts = await store_case(
         d.db, [d.org.recovery.public_key, old_keys.public.encryption], caseworker_id=old_id
     )
     new_id, new_keys = await _approve(d, "Rana", chat_id=chat)
+    return parts, old_keys, new_id, new_keys
+
+
+async def test_rewrap_moves_cases_to_the_rotated_key(deployment: Deployment) -> None:
+    d = deployment
+    parts, old_keys, new_id, new_keys = await rotated_with_a_case(d)
 
     out = _ok(
         d.sanad(
@@ -315,7 +324,9 @@ async def test_signing_rotation_reissues_certificates_only_for_caseworkers_the_o
     assert f"caseworker(s) {good_id}" in out
     pinned = Ed25519PublicKey.from_text(new_public, prefix=ORG_SIGNING_PREFIX)
     async with d.db.sessionmaker() as session:
-        eligible = await caseworkers.eligible_caseworkers(session, pinned, today_utc())
+        eligible = await caseworkers.eligible_caseworkers(
+            session, pinned, today_utc(), min_serial=read_mark(d.folder / "state")
+        )
         rows = {r.id: r for r in await session.scalars(select(Caseworker))}
     assert [r.caseworker_id for r in eligible] == [good_id]
     assert rows[revoked_id].status is CaseworkerStatus.REVOKED
@@ -388,7 +399,12 @@ async def test_a_compromised_rotation_reissues_nothing_and_every_caseworker_is_r
     assert "--confirm CODE" in refused.stderr
     pinned = Ed25519PublicKey.from_text(new_public, prefix=ORG_SIGNING_PREFIX)
     async with d.db.sessionmaker() as session:
-        assert await caseworkers.eligible_caseworkers(session, pinned, today_utc()) == []
+        assert (
+            await caseworkers.eligible_caseworkers(
+                session, pinned, today_utc(), min_serial=read_mark(d.folder / "state")
+            )
+            == []
+        )
     # The bot is certified by the new key; the caseworker sends /enroll again for a new code.
     new_signing = load_org_signing_key(new_key, PASSPHRASE)[1]
     certify_bot(d.folder / "state", new_signing)

@@ -24,7 +24,7 @@ from .conftest import TODAY, enrolled, new_chat_id
 async def _eligible(db: Database, key: Ed25519SigningKey) -> dict[int, int]:
     """Caseworker id → the chat their certificate names, under ``key``."""
     async with db.sessionmaker() as session, session.begin():
-        found = await caseworkers.eligible_caseworkers(session, key.public_key, TODAY)
+        found = await caseworkers.eligible_caseworkers(session, key.public_key, TODAY, min_serial=0)
     return {r.caseworker_id: r.delivery_chat_id for r in found}
 
 
@@ -43,6 +43,7 @@ async def test_a_scheduled_rotation_keeps_each_certificate_bound_to_its_chat(
         previous=org.signing.public_key,
         today=TODAY,
         days=30,
+        min_serial=0,
     )
 
     assert await _eligible(db, new) == {enrolment.caseworker_id: chat}
@@ -57,7 +58,12 @@ async def test_a_compromised_rotation_leaves_every_caseworker_ineligible_until_r
     tarek, _ = await enrolled(db, "Tarek")
     await approve_enrolment(db, org, tarek)
     revoked = await lifecycle.revoke(
-        db, who="Tarek", signing_key=org.signing, org_public=org.signing.public_key, today=TODAY
+        db,
+        who="Tarek",
+        signing_key=org.signing,
+        org_public=org.signing.public_key,
+        today=TODAY,
+        min_serial=0,
     )
     new = Ed25519SigningKey.generate()
 
@@ -102,6 +108,7 @@ async def test_compromise_carries_every_name_any_old_list_held(
         org_public=new.public_key,
         previous=org.signing.public_key,
         today=TODAY,
+        min_serial=0,
     )
     async with db.sessionmaker() as session:
         row = await session.get(RevocationList, serial)

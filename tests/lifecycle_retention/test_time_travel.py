@@ -138,6 +138,7 @@ async def test_report_life_past_every_deadline(
         org_public=org.signing.public_key,
         today=clock.now.date(),
         now=clock.now,
+        min_serial=0,
     )
     async with db.sessionmaker() as session:
         assert await session.scalar(select(Report.assigned_caseworker_id)) == caseworker_id
@@ -188,6 +189,7 @@ async def test_report_life_past_every_deadline(
         case_reference=stored.case_reference,
         org_public=org.signing.public_key,
         today=closed_day,
+        min_serial=0,
     )
 
     # Day 49: 29 days after closing, everything of the case is still there.
