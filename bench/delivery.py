@@ -68,7 +68,7 @@ async def measure(reports: int, chats: int, folder: Path) -> dict[str, object]:
         forwarder = Forwarder(
             db,
             application.bot,
-            ForwardSettings.from_config(config.delivery),
+            ForwardSettings.from_config(config.delivery, lambda: 0),
             org_key=config.organisation.signing_public_key,
             identity=runtime.bot,
         )

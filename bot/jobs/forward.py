@@ -55,7 +55,7 @@ import secrets
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from itertools import zip_longest
 from typing import Any
@@ -128,9 +128,9 @@ class ForwardSettings:
     # A RetryAfter up to this long is waited out within the run; a longer one is left to the
     # next run, so a run never sits idle for long holding the job.
     longest_wait: float = 60.0
-    # The lowest revocation list serial to accept (bot.revocation_mark), read at each pass: the
-    # running bot passes the mark; without one (a test's database alone) there is no floor.
-    revocation_floor: Callable[[], int] = field(default=lambda: 0, repr=False, compare=False)
+    # The lowest revocation list serial to accept (bot.revocation_mark), read at each pass. No
+    # default: a caller that forgot it would accept a list a database writer rolled back.
+    revocation_floor: Callable[[], int] = field(kw_only=True, repr=False, compare=False)
     # A sealed file larger than this is sent in parts (a seam: tests lower it).
     max_document_bytes: int = MAX_DOCUMENT_BYTES
 
@@ -143,10 +143,14 @@ class ForwardSettings:
             raise ValueError("the claim lease must outlast one send with all its timeouts")
 
     @classmethod
-    def from_config(cls, delivery: DeliverySection) -> ForwardSettings:
-        """Settings from the configuration's ``[delivery]`` table, defaults for the rest."""
+    def from_config(
+        cls, delivery: DeliverySection, revocation_floor: Callable[[], int]
+    ) -> ForwardSettings:
+        """Settings from the configuration's ``[delivery]`` table and ``revocation_floor``,
+        defaults for the rest."""
         cap = dt.timedelta(seconds=delivery.backoff_cap_seconds)
         return cls(
+            revocation_floor=revocation_floor,
             batch_interval=delivery.batch_interval_seconds,
             jitter=delivery.jitter_seconds,
             retry=RetryPolicy(
@@ -556,9 +560,9 @@ def register_forward_job(
     forwarder = Forwarder(
         runtime.database,
         application.bot,
-        replace(
-            ForwardSettings.from_config(runtime.config.delivery),
-            revocation_floor=partial(
+        ForwardSettings.from_config(
+            runtime.config.delivery,
+            partial(
                 revocation_floor,
                 runtime.config.server.state_dir,
                 runtime.config.organisation.min_revocation_serial,

@@ -193,9 +193,9 @@ class MailboxSettings:
     delivery_interval_seconds: float = DEFAULT_GRID.total_seconds()
     # Every accepted pepper version (bot.services.key_lifecycle); None: ``receipt_pepper`` alone.
     peppers: PepperRing | None = None
-    # The lowest revocation list serial to accept (bot.revocation_mark), read at each use: the
-    # running bot passes the mark; without one (a test's database alone) there is no floor.
-    revocation_floor: Callable[[], int] = field(default=lambda: 0, repr=False)
+    # The lowest revocation list serial to accept (bot.revocation_mark), read at each use. No
+    # default: a caller that forgot it would accept a list a database writer rolled back.
+    revocation_floor: Callable[[], int] = field(kw_only=True, repr=False)
 
     def pepper_ring(self) -> PepperRing:
         return self.peppers or PepperRing({1: self.receipt_pepper})

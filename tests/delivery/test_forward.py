@@ -85,7 +85,7 @@ def fast_forwarder(
 ) -> Forwarder:
     """A forwarder on the application's bot with short backoff and send timeouts."""
     settings = replace(
-        ForwardSettings.from_config(runtime.config.delivery),
+        ForwardSettings.from_config(runtime.config.delivery, lambda: 0),
         send_timeout=0.5,
         lease=dt.timedelta(seconds=30),
         **overrides,
@@ -368,7 +368,9 @@ async def test_stopping_gives_claims_back_untried(
 
 
 def test_batches_are_spaced_by_the_interval_plus_fresh_uniform_jitter() -> None:
-    settings = ForwardSettings(batch_interval=600, jitter=300, retry=RetryPolicy())
+    settings = ForwardSettings(
+        revocation_floor=lambda: 0, batch_interval=600, jitter=300, retry=RetryPolicy()
+    )
     delays = [settings.next_delay() for _ in range(2000)]
     assert all(600 <= d <= 900 for d in delays)
     # Spread over the whole jitter window: no fixed offset an observer could subtract.
@@ -409,7 +411,10 @@ async def test_two_instances_on_postgresql_never_send_one_row_twice(
                 Forwarder(
                     db,
                     application.bot,
-                    replace(ForwardSettings.from_config(runtime.config.delivery), claim_size=3),
+                    replace(
+                        ForwardSettings.from_config(runtime.config.delivery, lambda: 0),
+                        claim_size=3,
+                    ),
                     org_key=runtime.config.organisation.signing_public_key,
                     identity=runtime.bot,
                 )

@@ -125,7 +125,10 @@ async def test_a_whole_flow_stores_no_time_finer_than_allowed_and_no_counting_id
     await approved(db, org, "amal", days=30, chat_id=CASEWORKER_CHAT)
     salt, pepper = secrets.token_bytes(16), secrets.token_bytes(32)
     settings = ForwardSettings(
-        batch_interval=INTERVAL_SECONDS, jitter=JITTER_SECONDS, retry=outbox.RetryPolicy()
+        revocation_floor=lambda: 0,
+        batch_interval=INTERVAL_SECONDS,
+        jitter=JITTER_SECONDS,
+        retry=outbox.RetryPolicy(),
     )
     async with KdfPool(2) as pool:
         submitter = ReportSubmissionService(
@@ -179,6 +182,7 @@ async def test_a_whole_flow_stores_no_time_finer_than_allowed_and_no_counting_id
             db,
             pool,
             MailboxSettings(
+                revocation_floor=lambda: 0,
                 org_signing_public=org.signing.public_key,
                 recovery_public=org.recovery.public_key,
                 receipt_salt=salt,

@@ -225,6 +225,7 @@ async def test_revoked_caseworkers_reply_is_refused(
         db,
         KdfPool(1),
         MailboxSettings(
+            revocation_floor=lambda: 0,
             org_signing_public=org.signing.public_key,
             recovery_public=org.recovery.public_key,
             receipt_salt=bytes(16),

@@ -48,6 +48,7 @@ async def test_mailbox_under_the_old_pepper_is_found_and_rekeyed_after_rotation(
         db,
         KdfPool(1),
         MailboxSettings(
+            revocation_floor=lambda: 0,
             org_signing_public=org.signing.public_key,
             recovery_public=org.recovery.public_key,
             receipt_salt=server.receipt_salt,

@@ -150,6 +150,7 @@ async def test_report_life_past_every_deadline(
         db,
         KdfPool(1),
         MailboxSettings(
+            revocation_floor=lambda: 0,
             org_signing_public=org.signing.public_key,
             recovery_public=org.recovery.public_key,
             receipt_salt=bytes(16),

@@ -142,6 +142,7 @@ class Deployment:
 
     def service(self, clock: Callable[[], dt.datetime] = lambda: NOW) -> MailboxService:
         settings = MailboxSettings(
+            revocation_floor=lambda: 0,
             org_signing_public=self.org.signing.public_key,
             recovery_public=self.org.recovery.public_key,
             receipt_salt=self.salt,
