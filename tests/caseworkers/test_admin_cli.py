@@ -338,7 +338,9 @@ async def test_reassign_to_a_caseworker_the_bot_will_not_seal_to_says_why(
     _one_line_failure(result, "no certificate")
 
 
-@pytest.mark.parametrize("command", ["caseworkers", "approve", "reassign", "discard-enrolment"])
+@pytest.mark.parametrize(
+    "command", ["caseworkers", "approve", "reassign", "discard-enrolment", "redeliver"]
+)
 def test_admin_command_has_help_with_config_option(command: str) -> None:
     result = CliRunner().invoke(admin_app, [command, "--help"])
     assert result.exit_code == 0

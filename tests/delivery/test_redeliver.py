@@ -39,22 +39,27 @@ from .conftest import (
 )
 from .test_forward import FAST_DELIVERY, bot_application, documents, drain, fast_forwarder
 
-__all__ = ["db", "pg_schema", "sqlite_path"]  # fixtures: SQLite and PostgreSQL
+# The parametrised database fixture (SQLite and PostgreSQL) and what it needs.
+__all__ = ["db", "pg_schema", "sqlite_path"]
 
-NOW = dt.datetime.now(dt.UTC)
 LEASE = dt.timedelta(minutes=10)
+
+
+def now() -> dt.datetime:
+    """The real time: the fixtures queue reports due a second before it."""
+    return dt.datetime.now(dt.UTC)
 
 
 async def fail_due(db: Database, error_class: str) -> int:
     """Claim every due row and give it up as the forward job does a refusal; how many."""
     worker = outbox.new_worker_token()
-    claimed = await outbox.claim_batch(db, worker=worker, now=NOW, limit=100, lease=LEASE)
+    claimed = await outbox.claim_batch(db, worker=worker, now=now(), limit=100, lease=LEASE)
     for delivery in claimed:
         status = await outbox.release(
             db,
             delivery.id,
             worker=worker,
-            now=NOW,
+            now=now(),
             error_class=error_class,
             policy=RetryPolicy(max_attempts=1),
         )
@@ -72,7 +77,7 @@ async def failed_report(
 
 async def redeliver(db: Database, org: OrganisationKeys, **which: str) -> Redelivery:
     return await redeliver_failed(
-        db, org_public=org.signing.public_key, today=TODAY, now=NOW, **which
+        db, org_public=org.signing.public_key, today=TODAY, now=now(), **which
     )
 
 
@@ -95,10 +100,10 @@ async def test_every_failed_delivery_goes_back_pending_with_fresh_attempts_and_i
         (DeliveryStatus.PENDING, 0, None, None)
     }
     # I3: due at once, on the 10-minute marks.
-    assert all(r.not_before.replace(tzinfo=dt.UTC) <= NOW for r in rows)
+    assert all(r.not_before.replace(tzinfo=dt.UTC) <= now() for r in rows)
     assert all(r.not_before.minute % 10 == 0 and r.not_before.second == 0 for r in rows)
     claimed = await outbox.claim_batch(
-        db, worker="next-run", now=NOW, limit=10, lease=LEASE, schedule=outbox.COARSE
+        db, worker="next-run", now=now(), limit=10, lease=LEASE, schedule=outbox.COARSE
     )
     assert {d.report_id for d in claimed} == {blocked.report_id, network.report_id}
     assert all(d.attempts == 0 for d in claimed)
@@ -164,19 +169,19 @@ async def test_a_file_the_caseworker_has_or_will_get_is_never_queued_again(
                 caseworker_id=caseworker.id,
                 report_id=report.report_id,
                 sequence=0,
-                not_before=NOW - dt.timedelta(minutes=20),
+                not_before=now() - dt.timedelta(minutes=20),
             )
     worker = "run"
-    claimed = await outbox.claim_batch(db, worker=worker, now=NOW, limit=10, lease=LEASE)
+    claimed = await outbox.claim_batch(db, worker=worker, now=now(), limit=10, lease=LEASE)
     for delivery in claimed:
         if delivery.report_id == delivered.report_id:
-            assert await outbox.mark_sent(db, delivery.id, worker=worker, now=NOW)
+            assert await outbox.mark_sent(db, delivery.id, worker=worker, now=now())
         else:
             await outbox.release(
                 db,
                 delivery.id,
                 worker=worker,
-                now=NOW,
+                now=now(),
                 error_class="Forbidden",
                 policy=RetryPolicy(max_attempts=1),
             )
