@@ -12,6 +12,8 @@ Life of a row (DESIGN.md §6 "forward", I8):
 3. The worker sends outside any transaction, then records the outcome with :func:`mark_sent`, or
    :func:`release` (retry later with exponential backoff, or give up as ``failed``), or hands
    rows back untried with :func:`give_back` (Telegram said "not now", or the bot is stopping).
+   A ``failed`` row stays so until an admin makes it pending again with fresh attempts
+   (:func:`requeue_failed`, ``sanad admin redeliver``).
 4. A worker that dies holding a claim loses it when ``claimed_until`` passes: an expired claim is
    claimable again by anyone (the reclaim is part of :func:`claim_batch`). That is the one way a
    file can be sent twice, which I8 accepts and the caseworker recognises by case reference and
@@ -394,6 +396,84 @@ async def _release_claims(session: AsyncSession, which: ColumnElement[bool]) -> 
         .execution_options(synchronize_session=False)
     )
     return len(released.all())
+
+
+@dataclass(frozen=True)
+class FailedDelivery:
+    """A row given up as ``failed``: to whom, of what, and why (an error class name)."""
+
+    id: int
+    caseworker_id: int
+    report_id: bytes
+    sequence: int
+    last_error: str | None
+
+
+async def failed_deliveries(
+    session: AsyncSession, *, error_class: str | None = None, report_id: bytes | None = None
+) -> list[FailedDelivery]:
+    """The failed rows, all or those of one error class or one report, in the caller's
+    transaction; on PostgreSQL they stay locked until it ends (only a requeue writes them)."""
+    query = select(
+        OutboxEntry.id,
+        OutboxEntry.caseworker_id,
+        OutboxEntry.report_id,
+        OutboxEntry.sequence,
+        OutboxEntry.last_error,
+    ).where(OutboxEntry.status == DeliveryStatus.FAILED)
+    if error_class is not None:
+        query = query.where(OutboxEntry.last_error == error_class)
+    if report_id is not None:
+        query = query.where(OutboxEntry.report_id == report_id)
+    rows = await session.execute(query.with_for_update())
+    return [FailedDelivery(*row) for row in rows]
+
+
+async def settled_or_owed(
+    session: AsyncSession, rows: Sequence[FailedDelivery]
+) -> set[tuple[int, bytes, int]]:
+    """Which of ``rows``' (caseworker, report, sequence) already have a row sent or pending:
+    the same file to the same caseworker, delivered or on its way (a reassignment back to them
+    queues it afresh)."""
+    reports = {row.report_id for row in rows}
+    if not reports:
+        return set()
+    found = await session.execute(
+        select(OutboxEntry.caseworker_id, OutboxEntry.report_id, OutboxEntry.sequence).where(
+            OutboxEntry.report_id.in_(reports),
+            OutboxEntry.status.in_([DeliveryStatus.SENT, DeliveryStatus.PENDING]),
+        )
+    )
+    return {(cw, report, sequence) for cw, report, sequence in found}
+
+
+async def requeue_failed(
+    session: AsyncSession, delivery_ids: Sequence[int], *, now: dt.datetime
+) -> int:
+    """Make failed rows pending again with fresh attempts, due at once; returns how many.
+
+    In the caller's transaction. A failed row is held by no worker, so the requeued row is
+    claimed by :func:`claim_batch` like a new one; only rows still failed are touched, so two
+    requeues at once requeue each row once. I3: due at the last mark of the default grid
+    (:func:`stored_not_before`), which says nothing of when the report came in.
+    """
+    if not delivery_ids:
+        return 0
+    requeued = await session.scalars(
+        update(OutboxEntry)
+        .where(OutboxEntry.id.in_(list(delivery_ids)), OutboxEntry.status == DeliveryStatus.FAILED)
+        .values(
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            last_error=None,
+            not_before=stored_not_before(now),
+            claimed_until=None,
+            claimed_by=None,
+        )
+        .returning(OutboxEntry.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(requeued.all())
 
 
 async def pending_count(session: AsyncSession) -> int:

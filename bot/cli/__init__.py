@@ -21,6 +21,7 @@ from bot.cli import (
     admin_certificate,
     admin_keys,
     admin_ops,
+    admin_redeliver,
     config_cmd,
     db,
     keys,
@@ -48,6 +49,7 @@ register_top_level(app)
 app.add_typer(db.db_app, name="db")
 app.add_typer(admin.admin_app, name="admin")
 admin_ops.register(admin.admin_app)
+admin_redeliver.register(admin.admin_app)
 admin_certificate.register(admin.admin_app)
 admin_bot.register(admin.admin_app)
 admin_keys.register(admin.admin_app, keys.org_app)

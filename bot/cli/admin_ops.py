@@ -114,7 +114,12 @@ def _status_lines(status: Status, config: Config, now: dt.datetime) -> list[str]
         f"unassigned for {retention.unassigned_alert_days}+ days: {status.unassigned_overdue}"
         + ("  <- assign them with `sanad admin reassign`" if status.unassigned_overdue else ""),
         f"deliveries: pending {status.pending}{_by_class(status.retrying)}, "
-        f"failed {sum(status.failed.values())}{_by_class(status.failed)}",
+        f"failed {sum(status.failed.values())}{_by_class(status.failed)}"
+        + (
+            "  <- once the cause is gone, queue them again with `sanad admin redeliver --all`"
+            if status.failed
+            else ""
+        ),
         f"caseworkers: {_listing(status.caseworkers)}",
         f"enrolments waiting for approval: {status.enrolments_waiting} of "
         f"{status.enrolments_limit}"
@@ -195,12 +200,13 @@ def status(
     """Counts, pending deliveries, job intervals and the next retention deadlines.
 
     Shows how many reports are in each state (and how many have waited for a caseworker longer
-    than retention.unassigned_alert_days), deliveries pending and failed by error class,
-    caseworkers by state, enrolments waiting for approval against their limit (past it /enroll
-    is refused), how many stored replies fail their signature check (reporters are not shown
-    them), the bot certificate's expiry (with a warning when renewal is due), how
-    often each job runs, and in how many days the earliest stored item of each kind is purged.
-    No content, case reference or identifier is shown.
+    than retention.unassigned_alert_days), deliveries pending and failed by error class (with
+    `sanad admin redeliver` to queue failed ones again), caseworkers by state, enrolments
+    waiting for approval against their limit (past it /enroll is refused), how many stored
+    replies fail their signature check (reporters are not shown them), the bot certificate's
+    expiry (with a warning when renewal is due), how often each job runs, and in how many days
+    the earliest stored item of each kind is purged. No content, case reference or identifier
+    is shown.
     """
     from bot.services.status import gather_status
 

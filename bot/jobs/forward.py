@@ -33,7 +33,8 @@ Telegram's answers, as Telegram defines them:
   after exponential backoff, ``failed`` after ``delivery.max_attempts``.
 - ``Forbidden`` (the caseworker blocked the bot), ``BadRequest``, ``ChatMigrated``: a retry cannot
   help, so ``failed`` at once, counted by error class in ``sanad admin status``
-  (:func:`bot.services.status.gather_status`).
+  (:func:`bot.services.status.gather_status`); once the cause is gone an admin queues them again
+  with ``sanad admin redeliver`` (:mod:`bot.services.redelivery`).
 - ``UploadTooLarge`` (HTTP 413, :mod:`bot.upload_limit`): the same bytes would be refused again,
   so ``failed`` at once too, and logged (``forward.upload_too_large``): a limit smaller than
   Telegram's stands between the bot and the Bot API server (a proxy's body limit), or a server

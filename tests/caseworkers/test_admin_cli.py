@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from bot.bot_identity import certify_bot, load_bot_identity
@@ -31,9 +31,18 @@ from crypto import EnvelopeKind, Wrap, issue_revocation_list, open_report
 from crypto.certificates import today_utc
 from crypto.keyfile import MINIMUM, save_org_recovery_key, save_org_signing_key
 from crypto.keys import ORG_SIGNING_PREFIX, CaseworkerKeys, Ed25519SigningKey, OrganisationKeys
+from storage import outbox
 from storage.engine import Database, open_database
 from storage.migrate import upgrade_database
-from storage.models import AuditEntry, Caseworker, CaseworkerStatus, OutboxEntry, RevocationList
+from storage.models import (
+    AuditEntry,
+    Caseworker,
+    CaseworkerStatus,
+    DeliveryStatus,
+    OutboxEntry,
+    RevocationList,
+)
+from storage.outbox import RetryPolicy
 from storage.repositories import ReportRepository
 from tests.config.conftest import minimal_toml
 
@@ -333,7 +342,9 @@ async def test_reassign_to_a_caseworker_the_bot_will_not_seal_to_says_why(
     _one_line_failure(result, "no certificate")
 
 
-@pytest.mark.parametrize("command", ["caseworkers", "approve", "reassign", "discard-enrolment"])
+@pytest.mark.parametrize(
+    "command", ["caseworkers", "approve", "reassign", "discard-enrolment", "redeliver"]
+)
 def test_admin_command_has_help_with_config_option(command: str) -> None:
     result = CliRunner().invoke(admin_app, [command, "--help"])
     assert result.exit_code == 0
@@ -498,3 +509,94 @@ async def test_discard_enrolment_all_frees_the_places_a_flood_took(
             min_serial=read_mark(deployment.folder / "state"),
         )
     assert [r.label for r in recipients] == ["Amal", "Salma"]
+
+
+async def _failed_delivery_to(deployment: Deployment, label: str, error_class: str) -> str:
+    """An approved caseworker ``label`` with one report whose delivery the forward job gave up
+    with ``error_class``; the case reference."""
+    enrolment, keys = await deployment.enrol(label)
+    approval = await deployment.approve(enrolment)
+    stored = await store_sealed_report(
+        deployment.db,
+        b"canary report body",
+        [keys.public.encryption, deployment.org.recovery.public_key],
+        caseworker_id=approval.caseworker_id,
+    )
+    now = dt.datetime.now(dt.UTC)
+    [delivery] = await outbox.claim_batch(
+        deployment.db, worker="run", now=now, limit=10, lease=dt.timedelta(minutes=10)
+    )
+    await outbox.release(
+        deployment.db,
+        delivery.id,
+        worker="run",
+        now=now,
+        error_class=error_class,
+        policy=RetryPolicy(max_attempts=1),
+    )
+    return stored.case_reference
+
+
+async def _deliveries(deployment: Deployment) -> list[tuple[DeliveryStatus, str | None]]:
+    async with deployment.db.sessionmaker() as session:
+        rows = await session.scalars(select(OutboxEntry))
+        return sorted((row.status, row.last_error) for row in rows)
+
+
+async def test_redeliver_requeues_failed_deliveries_in_one_line_and_audits_counts_only(
+    deployment: Deployment,
+) -> None:
+    case = await _failed_delivery_to(deployment, "Salma", "Forbidden")
+    await _failed_delivery_to(deployment, "Amal", "UploadTooLarge")
+    await _failed_delivery_to(deployment, "Nour", "UploadTooLarge")
+    async with deployment.db.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Caseworker)
+            .where(Caseworker.label == "Nour")
+            .values(status=CaseworkerStatus.REVOKED)
+        )
+
+    one_class = deployment.sanad("admin", "redeliver", "--all", "--reason", "UploadTooLarge")
+
+    assert one_class.returncode == 0, one_class.stderr
+    assert one_class.stdout.splitlines() == [
+        "requeued 1 failed delivery(ies) for the next forward run; left failed: 1 whose "
+        "caseworker may not receive them (`sanad admin caseworkers` says why; move those cases "
+        "with `sanad admin reassign`)"
+    ]
+    assert await _deliveries(deployment) == [
+        (DeliveryStatus.FAILED, "Forbidden"),
+        (DeliveryStatus.FAILED, "UploadTooLarge"),
+        (DeliveryStatus.PENDING, None),
+    ]
+    one_case = deployment.sanad("admin", "redeliver", case, "--json")
+    assert one_case.returncode == 0, one_case.stderr
+    assert json.loads(one_case.stdout) == {
+        "requeued": 1,
+        "not_eligible": 0,
+        "already_delivered": 0,
+    }
+    async with deployment.db.sessionmaker() as session:
+        entries = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
+    requeues = [e for e in entries if e.event == "delivery.requeued"]
+    assert [e.counts for e in requeues] == [
+        {"requeued": 1, "not_eligible": 1, "already_delivered": 0},
+        {"requeued": 1, "not_eligible": 0, "already_delivered": 0},
+    ]
+    assert all(e.actor_key_id is None and e.signature is not None for e in requeues)
+    assert case not in one_class.stdout + one_case.stdout
+
+
+async def test_redeliver_refuses_an_unknown_case_or_a_missing_choice(
+    deployment: Deployment,
+) -> None:
+    case = await _failed_delivery_to(deployment, "Salma", "Forbidden")
+
+    unknown = deployment.sanad("admin", "redeliver", "ZZZ-ZZZZ")
+    both = deployment.sanad("admin", "redeliver", case, "--all")
+    neither = deployment.sanad("admin", "redeliver", "--reason", "Forbidden")
+
+    _one_line_failure(unknown, "no case has this reference")
+    _one_line_failure(both, "name one case, or pass --all")
+    _one_line_failure(neither, "name one case, or pass --all")
+    assert await _deliveries(deployment) == [(DeliveryStatus.FAILED, "Forbidden")]

@@ -164,7 +164,10 @@ async def test_status_subprocess_shows_counts_and_deadlines_and_no_identifiers(
     lines = result.stdout.splitlines()
     assert "reports: received 2, assigned 0, in_progress 0, closed 1" in lines
     assert "unassigned for 7+ days: 1  <- assign them with `sanad admin reassign`" in lines
-    assert "deliveries: pending 0, failed 1 (Forbidden 1)" in lines
+    assert (
+        "deliveries: pending 0, failed 1 (Forbidden 1)"
+        "  <- once the cause is gone, queue them again with `sanad admin redeliver --all`"
+    ) in lines
     assert "caseworkers: pending 0, verified 1, revoked 0" in lines
     assert f"enrolments waiting for approval: 0 of {MAX_PENDING_ENROLMENTS}" in lines
     assert "replies failing their signature check: 1  (not shown to reporters)" in lines
