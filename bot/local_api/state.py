@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ DEFAULT_UPDATE_TYPES = frozenset(
 )
 # Telegram keeps file paths usable for at least an hour after getFile.
 FILE_PATH_LIFETIME = 3600.0
+# How often a waiter re-checks its condition between changes of its chat.
+RECHECK_SECONDS = 0.05
 
 
 class Signal:
@@ -48,8 +51,9 @@ class Signal:
         await self._event.wait()
 
     async def wait_until(self, condition: Callable[[], bool], within: float) -> bool:
-        """Wait until ``condition()`` holds, re-checking at each change; ``False`` after
-        ``within`` seconds without it."""
+        """Wait until ``condition()`` holds, re-checking at each change and every
+        :data:`RECHECK_SECONDS` (a condition may read what no change of this chat announces,
+        such as what the bot recorded); ``False`` after ``within`` seconds without it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:
@@ -61,10 +65,8 @@ class Signal:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
-            try:
-                await asyncio.wait_for(event.wait(), remaining)
-            except TimeoutError:
-                return condition()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), min(remaining, RECHECK_SECONDS))
 
 
 @dataclass(frozen=True, slots=True)
