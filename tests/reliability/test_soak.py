@@ -58,7 +58,7 @@ from tests.support.processes import kill, stop, until
 
 __all__ = ["postgres_database"]  # the fixture, for the PostgreSQL run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 CASEWORKER_CHAT = 6_100_900_100
 FAULT_SHARE = 0.02
