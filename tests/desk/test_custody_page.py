@@ -18,7 +18,7 @@ import pytest
 
 from desk.evidence.custody import LOG_NAME
 from tests.desk.conftest import Browser, Caseworker, RunningDesk, running_desk
-from tests.evidence.custody_damage import DAMAGES, damage, write_history
+from tests.evidence.custody_damage import DAMAGES, damaged_log_beside
 
 pytestmark = pytest.mark.slow
 
@@ -53,9 +53,8 @@ def _sign_in(desk: RunningDesk) -> Browser:
 def test_a_damaged_custody_log_is_explained_in_each_language_and_left_as_it_is(
     caseworker: Caseworker, tmp_path: Path, how: str
 ) -> None:
-    log = caseworker.key_file.parent / LOG_NAME
-    write_history(log, caseworker.keys, CASE)
-    damaged = damage(log, caseworker.keys, how)
+    log = damaged_log_beside(caseworker.key_file, caseworker.keys, CASE, how)
+    damaged = log.read_bytes()
     caseworker.save(tmp_path / "Downloads", CASE, caseworker.sealed(CASE, ANSWERS))
 
     with running_desk(caseworker.key_file, tmp_path) as desk:

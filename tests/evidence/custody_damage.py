@@ -16,7 +16,7 @@ from pathlib import Path
 
 from crypto.custody import seal_custody_entry
 from crypto.keys import CaseworkerKeys
-from desk.evidence.custody import CustodyLog
+from desk.evidence.custody import LOG_NAME, CustodyLog
 
 AT = dt.datetime(2026, 12, 6, 18, 30, tzinfo=dt.UTC)
 
@@ -73,3 +73,11 @@ def damage(path: Path, keys: CaseworkerKeys, how: str) -> bytes:
     damaged = DAMAGES[how](path, keys)
     path.write_bytes(damaged)
     return damaged
+
+
+def damaged_log_beside(key_file: Path, keys: CaseworkerKeys, case: str, how: str) -> Path:
+    """The caseworker's log beside ``key_file``: :func:`write_history`, then damaged ``how``."""
+    log = key_file.parent / LOG_NAME
+    write_history(log, keys, case)
+    damage(log, keys, how)
+    return log

@@ -12,7 +12,7 @@ import pytest
 from desk.evidence.custody import LOG_NAME
 from tests.cli.test_key_commands import assert_one_line_failure, sanad
 from tests.desk.conftest import PASSPHRASE, Caseworker, caseworker  # noqa: F401 (fixture)
-from tests.evidence.custody_damage import DAMAGES, damage, write_history
+from tests.evidence.custody_damage import DAMAGES, damaged_log_beside
 
 pytestmark = pytest.mark.slow
 
@@ -37,11 +37,9 @@ def damaged(
     tmp_path: Path,
 ) -> Damaged:
     """The log damaged in the way the test names (``indirect`` parameter)."""
-    log = caseworker.key_file.parent / LOG_NAME
-    write_history(log, caseworker.keys, CASE)
-    data = damage(log, caseworker.keys, request.param)
+    log = damaged_log_beside(caseworker.key_file, caseworker.keys, CASE, request.param)
     report = caseworker.save(tmp_path, CASE, caseworker.sealed(CASE, ANSWERS))
-    return Damaged(caseworker.key_file, log, data, report)
+    return Damaged(caseworker.key_file, log, log.read_bytes(), report)
 
 
 def _unverified(log: Path) -> str:
