@@ -5,16 +5,21 @@ after ``idle_seconds`` without a request the desk locks — the keys and every d
 dropped, and only the passphrase brings them back — and at exit they are dropped for good.
 Python cannot promise that freed memory is overwritten; dropping every reference is what it can
 do, and the desk does it at once.
+
+The span from an unlock to the next lock is one session: the first view of a case in it is an
+open in the custody log (:meth:`Desk.log_open`), as ``sanad caseworker open`` is.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from desk.casebook import CaseBook, Refusal, Taken
+from desk.evidence.custody import OPENED, CustodyLog
 from desk.inbox_folder import InboxFolder, TooLarge
 from desk.opening import OpeningKey, caseworker_identity, opening_key, refusals
 from desk.parts import Waiting
@@ -44,6 +49,7 @@ class Desk:
         self._book: CaseBook | None = None
         self._last_request = clock()
         self._inbox = InboxFolder(settings.inbox)
+        self._logged_opens: set[str] = set()  # the cases this session's views logged as opened
 
     @property
     def locked(self) -> bool:
@@ -61,8 +67,9 @@ class Desk:
         self._last_request = self._clock()
 
     def lock(self) -> None:
-        """Forget the keys and everything decrypted."""
+        """Forget the keys and everything decrypted; the next session logs its views anew."""
         self._book = None
+        self._logged_opens.clear()
 
     def lock_if_idle(self) -> None:
         """Lock if nothing happened for the idle time; called by a timer, so that an unused desk
@@ -82,6 +89,23 @@ class Desk:
         if self._book is None:
             raise RuntimeError("the desk is locked")
         return self._book
+
+    def log_open(self, reference: str) -> None:
+        """Record the caseworker's first view of case ``reference`` in this session as an open in
+        the custody log beside the key file, as ``sanad caseworker open`` records each open: an
+        evidence package states the case's history from that log. Later views (a reload, the
+        page after a reply or a note) add nothing until the desk locks.
+
+        Raises :class:`~desk.evidence.custody.CustodyLogError`
+        (:class:`~desk.evidence.custody.UnverifiedCustodyLog` for a log that cannot be verified,
+        which is left as it is: nothing is added to it). The view is then not counted as logged:
+        the next one tries again, so the first view once the log is usable again is recorded.
+        """
+        if reference in self._logged_opens:
+            return
+        log = CustodyLog.beside(self.settings.key_file, self.book.identity.keys)
+        log.record(reference, OPENED, dt.datetime.now(dt.UTC).replace(microsecond=0))
+        self._logged_opens.add(reference)
 
     def take(self, name: str, data: bytes) -> Taken | Waiting | Refusal:
         """A file dropped onto the page."""

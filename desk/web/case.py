@@ -4,6 +4,14 @@ The reply composer writes the signed, sealed reply file (:mod:`desk.replies`) wi
 reply number into the inbox folder — where the caseworker's files from Telegram already are —
 and the page says which file to drag into the bot's chat. Notes go into the desk's sealed state.
 Nothing here writes plaintext to disk.
+
+The case page's first view in a session is logged as an open in the custody log
+(:meth:`desk.session.Desk.log_open`): a case is on the desk only once one of its files was
+opened (its report, or an addition that came first, whose open the command logs too), so every
+case page shows something decrypted. A log that cannot be verified or written does not hide the
+case — the report still needs reading, as with ``sanad caseworker open`` — but the page says this
+view was not recorded, where the log is, and, for one that cannot be verified, not to package or
+export the case until an admin has looked.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from crypto.report_fields import KEY_LINK as LINK
 from crypto.sealed_file import OpenedFile
 from desk.casebook import Case
 from desk.errors import DeskError
+from desk.evidence.custody import CustodyLogError, UnverifiedCustodyLog
 from desk.labels import FREE_TEXT
 from desk.pdf_pages import page_count
 from desk.replies import reply_file_name, signed_reply_file
@@ -44,6 +53,11 @@ class CasePage(CaseHandler):
     def get(self, reference: str) -> None:
         case = self.case_of(reference)
         self.desk.book.mark_read(case)
+        try:
+            self.desk.log_open(case.reference)
+            unrecorded: CustodyLogError | None = None
+        except CustodyLogError as exc:
+            unrecorded = exc
         written = self.get_query_argument("written", None)
         self.render(
             "case.html",
@@ -57,6 +71,8 @@ class CasePage(CaseHandler):
             actions=self.context.registry.case_actions,
             states=CaseState,
             empty_reply=self.get_query_argument("error", None) == "empty",
+            unrecorded_log=str(unrecorded.path) if unrecorded else None,
+            unverified_log=isinstance(unrecorded, UnverifiedCustodyLog),
         )
 
 

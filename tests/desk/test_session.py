@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from crypto.keyfile import WrongPassphrase
+from desk.evidence.custody import OPENED, CustodyLog
 from desk.session import Desk, DeskSettings
 from tests.desk.conftest import PASSPHRASE, Caseworker
 
@@ -56,3 +57,18 @@ def test_only_the_passphrase_unlocks_and_the_cases_come_back(desk: Desk) -> None
     assert desk.locked
     desk.unlock(PASSPHRASE)
     assert [case.reference for case in desk.book.cases()] == ["K7Q-4M2P"]
+
+
+def test_a_case_is_logged_as_opened_once_per_session_and_again_after_the_idle_lock(
+    desk: Desk, clock: Clock, caseworker: Caseworker
+) -> None:
+    log = CustodyLog.beside(caseworker.key_file, caseworker.keys)
+    desk.log_open("K7Q-4M2P")
+    desk.log_open("K7Q-4M2P")
+    assert [(e.case_reference, e.event) for e in log.events()] == [("K7Q-4M2P", OPENED)]
+    clock.now += 61
+    desk.lock_if_idle()
+    desk.unlock(PASSPHRASE)
+    desk.log_open("K7Q-4M2P")
+    desk.log_open("K7Q-4M2P")
+    assert [e.event for e in log.events("K7Q-4M2P")] == [OPENED, OPENED]
