@@ -32,7 +32,15 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """
     if config.option.capture == "no":
         return 0
-    return min(os.cpu_count() or 1, MAX_WORKERS)
+    return min(_usable_cores(), MAX_WORKERS)
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (``taskset``, a container's CPU set), where the system
+    tells; otherwise all of the machine's."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
