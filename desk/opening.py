@@ -30,6 +30,7 @@ from crypto.keys import ORG_SIGNING_PREFIX, Ed25519PublicKey, MalformedKey, X255
 from crypto.sealed_file import SealedFile, UntrustedFile, read_sealed_file
 from crypto.sealed_parts import PartsDoNotJoin, is_sealed_part, join_sealed_parts
 from desk.errors import DeskError
+from desk.evidence.custody import OPENED, OPENED_WITH_RECOVERY_KEY, CustodyLog
 
 
 def organisation_key(text: str) -> Ed25519PublicKey:
@@ -54,14 +55,10 @@ class OpeningKey:
     organisation: Ed25519PublicKey
 
 
-def opening_key(key_file: Path, org: str | None, *, caseworker_only: bool) -> OpeningKey:
-    """The key file's public header and the organisation key to verify files against.
-
-    A caseworker key file pins that key (``init --org``); the recovery key file pins none, so
-    whoever opens with it names the organisation key with ``--org`` (unless ``caseworker_only``,
-    for replies, which only a caseworker signs). Read without a passphrase, so that an untrusted
-    file is refused before Argon2id runs; a key file other accounts may read is refused first.
-    """
+def key_file_header(key_file: Path, *, caseworker_only: bool = False) -> KeyFileHeader:
+    """The public header of a caseworker key file, or the recovery key file (unless
+    ``caseworker_only``), read without a passphrase; a key file other accounts may read is
+    refused first, and the organisation signing key, which opens nothing, after."""
     header = read_key_file_header(key_file)
     refuse_exposed_key_file(key_file)
     if caseworker_only and header.kind is not KeyKind.CASEWORKER:
@@ -71,6 +68,18 @@ def opening_key(key_file: Path, org: str | None, *, caseworker_only: bool) -> Op
             "this is the organisation signing key, which cannot open reports",
             hint="use your caseworker key file or the organisation's recovery key file",
         )
+    return header
+
+
+def opening_key(key_file: Path, org: str | None, *, caseworker_only: bool) -> OpeningKey:
+    """The key file's public header and the organisation key to verify files against.
+
+    A caseworker key file pins that key (``init --org``); the recovery key file pins none, so
+    whoever opens with it names the organisation key with ``--org`` (unless ``caseworker_only``,
+    for replies, which only a caseworker signs). Read without a passphrase, so that an untrusted
+    file is refused before Argon2id runs; a key file other accounts may read is refused first.
+    """
+    header = key_file_header(key_file, caseworker_only=caseworker_only)
     given = organisation_key(org) if org is not None else None
     pinned = header.organisation
     if pinned is not None and given is not None and given != pinned:
@@ -117,8 +126,14 @@ def trusted_file(data: bytes, key: OpeningKey) -> SealedFile:
 def caseworker_identity(key: OpeningKey, passphrase: str) -> CaseworkerIdentity:
     """The opened caseworker key file, if its authenticated organisation key is the one the
     file was verified against (the header read earlier could have been swapped since)."""
-    identity = load_caseworker_identity(key.path, passphrase)
-    if identity.organisation != key.organisation:
+    return _identity(key.path, passphrase, key.organisation)
+
+
+def _identity(
+    key_file: Path, passphrase: str, organisation: Ed25519PublicKey | None
+) -> CaseworkerIdentity:
+    identity = load_caseworker_identity(key_file, passphrase)
+    if organisation is not None and identity.organisation != organisation:
         raise DeskError(
             "your key file changed while this command ran: nothing was opened",
             hint="run the command again",
@@ -131,6 +146,35 @@ def decryption_key(key: OpeningKey, passphrase: str) -> X25519SecretKey:
     if key.header.kind is KeyKind.CASEWORKER:
         return caseworker_identity(key, passphrase).keys.encryption
     return load_org_recovery_key(key.path, passphrase)[1]
+
+
+@dataclass(frozen=True)
+class UnlockedKey:
+    """A caseworker or recovery key file opened with its passphrase: the key that decrypts,
+    its custody log, and the event an open with it records there."""
+
+    encryption: X25519SecretKey
+    custody: CustodyLog
+    opened: str
+
+
+def unlock(
+    key_file: Path,
+    header: KeyFileHeader,
+    passphrase: str,
+    *,
+    organisation: Ed25519PublicKey | None = None,
+) -> UnlockedKey:
+    """The key file whose ``header`` (:func:`key_file_header`) was read, opened: a caseworker's
+    keys log to ``custody.log`` beside it, the recovery key to ``recovery-custody.log`` beside
+    it. ``organisation``, when files were verified against it, must still be the one a
+    caseworker key file pins (see :func:`caseworker_identity`)."""
+    if header.kind is KeyKind.CASEWORKER:
+        keys = _identity(key_file, passphrase, organisation).keys
+        return UnlockedKey(keys.encryption, CustodyLog.beside(key_file, keys), OPENED)
+    recovery = load_org_recovery_key(key_file, passphrase)[1]
+    log = CustodyLog.beside_recovery_key(key_file, recovery)
+    return UnlockedKey(recovery, log, OPENED_WITH_RECOVERY_KEY)
 
 
 @contextlib.contextmanager

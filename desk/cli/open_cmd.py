@@ -14,28 +14,16 @@ import typer
 
 from crypto.body import Attachment
 from crypto.file_names import delivery_file_name
-from crypto.keyfile import KeyKind, write_private_file
+from crypto.keyfile import write_private_file
 from crypto.originals import describe_change
 from crypto.sealed_file import OpenedFile, SealedFile, open_sealed_file
 from crypto.sealed_parts import is_sealed_part
 from desk.cli.options import PRIVATE_DIR_MODE
 from desk.errors import DeskError
-from desk.evidence.custody import (
-    OPENED,
-    OPENED_WITH_RECOVERY_KEY,
-    CustodyLog,
-    CustodyLogError,
-)
+from desk.evidence.custody import CustodyLog, CustodyLogError
 from desk.inert import inert, inert_lines
 from desk.manifest import OpenedManifest
-from desk.opening import (
-    caseworker_identity,
-    decryption_key,
-    opening_key,
-    refusals,
-    trusted_file,
-    whole_file,
-)
+from desk.opening import opening_key, refusals, trusted_file, unlock, whole_file
 from desk.passphrase import PassphraseFileOption, read_passphrase
 
 
@@ -166,16 +154,9 @@ def caseworker_open(
         data = whole_file(given, opening)
         sealed = trusted_file(data, opening)
         passphrase = read_passphrase(passphrase_file, creating=False)
-        if opening.header.kind is KeyKind.CASEWORKER:
-            identity = caseworker_identity(opening, passphrase)
-            secret = identity.keys.encryption
-            log, event = CustodyLog.beside(key, identity.keys), OPENED
-        else:
-            secret = decryption_key(opening, passphrase)
-            log = CustodyLog.beside_recovery_key(key, secret)
-            event = OPENED_WITH_RECOVERY_KEY
-        opened = open_sealed_file(data, secret, opening.organisation)
-    _log_open(log, opened.case_reference, event)
+        unlocked = unlock(key, opening.header, passphrase, organisation=opening.organisation)
+        opened = open_sealed_file(data, unlocked.encryption, opening.organisation)
+    _log_open(unlocked.custody, opened.case_reference, unlocked.opened)
     _print_report(opened)
     # I8: a crash between Telegram's acknowledgement and its record can send a file twice; say
     # so when it repeats one opened into this folder, rather than let it pass for a new report.

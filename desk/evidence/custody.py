@@ -17,6 +17,8 @@ kept in the caseworker's key folder never mixes records of two keys into one log
 The log is appended to, never rewritten: a crash mid-write leaves at most a torn last record,
 reported as damage. A log that cannot be verified is never repaired, replaced or appended to
 here: :class:`UnverifiedCustodyLog` says so, and the file stays as it is for whoever looks at it.
+:meth:`CustodyLog.verify` is that look (``sanad caseworker custody``): the records that verify,
+and at which record and why the chain breaks.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crypto.custody import open_custody_entry, recovery_custody_keys, seal_custody_entry
-from crypto.errors import CryptoError
+from crypto.errors import CryptoError, UnsupportedVersion
 from crypto.keys import CaseworkerKeys, X25519SecretKey
 from desk.errors import DeskError
 
@@ -69,6 +71,35 @@ class CustodyEvent:
     case_reference: str
     event: str
     at: dt.datetime
+
+
+#: Why a record does not verify, in words for whoever looks at the log (:class:`ChainBreak`).
+TORN = "the last record is cut short (torn), as by a crash or a full disk"
+NOT_THIS_KEY = "the record was not sealed and signed with this key, or its bytes were changed"
+BROKEN_LINK = "the record does not name the one before it (one was removed, moved or added)"
+NOT_A_RECORD = "the record opens with this key but holds no custody entry"
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first record of a log that does not verify: its number (1 for the first), the byte
+    offset where it starts, and why (:data:`TORN`, :data:`NOT_THIS_KEY`, :data:`BROKEN_LINK`,
+    :data:`NOT_A_RECORD`, or a newer format's refusal)."""
+
+    number: int
+    offset: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class CustodyReading:
+    """A log read as far as it verifies (:meth:`CustodyLog.verify`): its events, oldest first,
+    and where the chain breaks (None when every record verified, or there is no log)."""
+
+    path: Path
+    events: tuple[CustodyEvent, ...]
+    broken: ChainBreak | None
+    exists: bool
 
 
 class CustodyLog:
@@ -127,33 +158,90 @@ class CustodyLog:
             raise CustodyLogError(self._path, f"could not be written ({_reason(exc)})") from exc
         return CustodyEvent(case_reference, event, at)
 
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def verify(self) -> CustodyReading:
+        """The whole log checked, for whoever looks at it: the events that verified, oldest
+        first, and where the chain breaks if it does. Unlike :meth:`events`, damage is an
+        answer, not an error; only a log that cannot be read at all raises
+        :class:`UnverifiedCustodyLog`. Reads only: the file is left as it is."""
+        data = self._bytes()
+        if data is None:
+            return CustodyReading(self._path, (), None, exists=False)
+        found, broken = self._scan(data)
+        return CustodyReading(self._path, tuple(e for e, _ in found), broken, exists=True)
+
     def _read(self) -> list[tuple[CustodyEvent, str]]:
-        """Each event with the hash of its record, checking every link of the chain."""
-        try:
-            data = self._path.read_bytes()
-        except FileNotFoundError:
+        """Each event with the hash of its record, the whole chain verified."""
+        data = self._bytes()
+        if data is None:
             return []
+        found, broken = self._scan(data)
+        if broken is not None:
+            raise UnverifiedCustodyLog(self._path, "it was changed or damaged")
+        return found
+
+    def _bytes(self) -> bytes | None:
+        """The log's bytes, or None if there is no log yet."""
+        try:
+            return self._path.read_bytes()
+        except FileNotFoundError:
+            return None
         except OSError as exc:  # a folder in its place, or a file this account may not read
             reason = f"it could not be read ({_reason(exc)})"
             raise UnverifiedCustodyLog(self._path, reason) from exc
+
+    def _scan(self, data: bytes) -> tuple[list[tuple[CustodyEvent, str]], ChainBreak | None]:
+        """Each event with the hash of its record, up to the first record that does not verify,
+        and that record's place and why (None if every record verified)."""
         found: list[tuple[CustodyEvent, str]] = []
         position, previous = 0, ""
+        while position < len(data):
+            length = int.from_bytes(data[position : position + _LENGTH_BYTES], "big")
+            end = position + _LENGTH_BYTES + length
+            try:
+                if end > len(data):  # also a length field itself cut short
+                    raise _Broken(TORN)
+                sealed = data[position + _LENGTH_BYTES : end]
+                event = self._entry(sealed, previous)
+            except _Broken as exc:
+                return found, ChainBreak(len(found) + 1, position, exc.reason)
+            previous = hashlib.sha256(sealed).hexdigest()
+            found.append((event, previous))
+            position = end
+        return found, None
+
+    def _entry(self, sealed: bytes, previous: str) -> CustodyEvent:
+        """The event of one record, if it opens and verifies with this log's keys and names
+        ``previous`` (the hash of the record before it); :class:`_Broken` otherwise."""
         try:
-            while position < len(data):
-                length = int.from_bytes(data[position : position + _LENGTH_BYTES], "big")
-                sealed = data[position + _LENGTH_BYTES : position + _LENGTH_BYTES + length]
-                if len(sealed) != length:
-                    raise ValueError("torn record")
-                entry = json.loads(open_custody_entry(sealed, self._keys))
-                if entry["previous"] != previous:
-                    raise ValueError("broken chain")
-                at = dt.datetime.fromisoformat(entry["at"])
-                previous = hashlib.sha256(sealed).hexdigest()
-                found.append((CustodyEvent(str(entry["case"]), str(entry["event"]), at), previous))
-                position += _LENGTH_BYTES + length
-        except (CryptoError, ValueError, KeyError, TypeError) as exc:
-            raise UnverifiedCustodyLog(self._path, "it was changed or damaged") from exc
-        return found
+            entry = json.loads(open_custody_entry(sealed, self._keys))
+        except UnsupportedVersion as exc:
+            raise _Broken(str(exc)) from exc
+        except CryptoError as exc:
+            raise _Broken(NOT_THIS_KEY) from exc
+        except ValueError as exc:  # sealed and signed with this key, but not JSON
+            raise _Broken(NOT_A_RECORD) from exc
+        try:
+            event = CustodyEvent(
+                str(entry["case"]), str(entry["event"]), dt.datetime.fromisoformat(entry["at"])
+            )
+            linked = entry["previous"] == previous
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _Broken(NOT_A_RECORD) from exc
+        if not linked:
+            raise _Broken(BROKEN_LINK)
+        return event
+
+
+class _Broken(Exception):
+    """A record that does not verify, and why (one of the reasons of :class:`ChainBreak`)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _reason(exc: OSError) -> str:

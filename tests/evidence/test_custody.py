@@ -12,7 +12,13 @@ from crypto.custody import open_custody_entry, seal_custody_entry
 from crypto.errors import OpenFailure
 from crypto.keys import CaseworkerKeys, X25519SecretKey
 from desk.errors import DeskError
-from desk.evidence.custody import OPENED_WITH_RECOVERY_KEY, CustodyLog, UnverifiedCustodyLog
+from desk.evidence.custody import (
+    NOT_A_RECORD,
+    OPENED_WITH_RECOVERY_KEY,
+    ChainBreak,
+    CustodyLog,
+    UnverifiedCustodyLog,
+)
 from tests.evidence.custody_damage import (
     AT,
     DAMAGES,
@@ -75,6 +81,35 @@ def test_each_damage_the_commands_and_the_desk_are_tested_with_is_caught(
         log.events()
     assert caught.value.path == path
     assert path.read_bytes() == damaged
+
+
+@pytest.mark.parametrize("how", list(DAMAGES))
+def test_verify_stops_at_the_first_bad_record_while_events_still_refuse_the_log(
+    log_with_three: tuple[CustodyLog, Path, CaseworkerKeys], how: str
+) -> None:
+    log, path, keys = log_with_three
+    sound = log.events()
+    damaged = damage(path, keys, how)
+    reading = log.verify()
+    assert reading.broken is not None
+    assert reading.events == tuple(sound[: reading.broken.number - 1])
+    assert reading.broken.offset == sum(len(r) for r in records(path)[: len(reading.events)])
+    with pytest.raises(UnverifiedCustodyLog):
+        log.events()
+    assert path.read_bytes() == damaged
+
+
+def test_a_record_of_this_key_that_holds_no_entry_is_not_a_record(
+    log_with_three: tuple[CustodyLog, Path, CaseworkerKeys],
+) -> None:
+    log, path, keys = log_with_three
+    size = path.stat().st_size
+    sealed = seal_custody_entry(b"not a custody entry", keys)
+    with path.open("ab") as handle:
+        handle.write(len(sealed).to_bytes(4, "big") + sealed)
+    reading = log.verify()
+    assert reading.broken == ChainBreak(4, size, NOT_A_RECORD)
+    assert len(reading.events) == 3
 
 
 def test_a_log_that_cannot_be_read_cannot_be_verified(tmp_path: Path) -> None:
