@@ -3,15 +3,20 @@ the unlock page, ``POST /lock`` and ``POST /alive`` (the page saying someone is 
 
 Opening ``/`` looks in the inbox folder again (:mod:`desk.inbox_folder`), so a file saved from
 Telegram appears by reloading; a dropped file is posted as its raw bytes, and one over
-:data:`desk.casebook.MAX_FILE_BYTES` is refused (413) and listed as a file in the folder over it
-is. Otherwise it goes through :meth:`desk.casebook.CaseBook.take`: verified before anything is
+:data:`desk.casebook.MAX_FILE_BYTES` is refused (413) without reading it past the bound, and listed
+as a file in the folder over it is (the page does not send the bytes of one it knows is over).
+Otherwise it goes through :meth:`desk.casebook.CaseBook.take`: verified before anything is
 decrypted, refused with the reason otherwise. A part of a large file is held until the file is
 complete, and the page lists it as waiting, with how many of its parts are there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import unquote
+
+from tornado.httputil import HTTPHeaders
+from tornado.web import stream_request_body
 
 from crypto.keyfile import WrongPassphrase
 from crypto.report_fields import KEY_COUNTRY as COUNTRY
@@ -42,16 +47,53 @@ class InboxPage(DeskHandler):
         )
 
 
+@stream_request_body
 class DropHandler(DeskHandler):
-    """``POST /drop``: one file's bytes; its name in ``X-File-Name`` (URL-encoded)."""
+    """``POST /drop``: one file's bytes; its name in ``X-File-Name`` (URL-encoded).
+
+    The body is streamed, not buffered by Tornado: a file declared over
+    :data:`~desk.casebook.MAX_FILE_BYTES` (by the body's ``Content-Length``, or by the page's
+    ``X-File-Size`` when it sends no bytes of a file it knows is too large) is refused before
+    any of it is read, and a body of unknown length (chunked) is refused as soon as it passes
+    the bound; the connection is then closed, so the rest is never read.
+    """
+
+    def prepare(self) -> None:
+        self._chunks: list[bytes] = []
+        self._received = 0
+        super().prepare()
+        if not self._finished and _declared_size(self.request.headers) > MAX_FILE_BYTES:
+            self._refuse_too_large()
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
+        self._received += len(chunk)
+        if self._received > MAX_FILE_BYTES:
+            self._chunks.clear()
+            self._refuse_too_large()
+        else:
+            self._chunks.append(chunk)
 
     def post(self) -> None:
-        name = unquote(self.request.headers.get("X-File-Name", "dropped file"))[:200]
-        if len(self.request.body) > MAX_FILE_BYTES:
-            self.set_status(413)
-            result: Taken | Waiting | Refusal = self.desk.book.refuse_too_large(name)
-        else:
-            result = self.desk.take(name, self.request.body)
+        body = b"".join(self._chunks)
+        self._answer(lambda: self.desk.take(self._name, body))
+
+    @property
+    def _name(self) -> str:
+        return unquote(self.request.headers.get("X-File-Name", "dropped file"))[:200]
+
+    def _refuse_too_large(self) -> None:
+        self.set_status(413)
+        self._answer(lambda: self.desk.book.refuse_too_large(self._name))
+
+    def _answer(self, outcome: Callable[[], Taken | Waiting | Refusal]) -> None:
+        """What ``outcome`` did with the file, for the page; the unlock page instead if the desk
+        was locked (from another tab) while the file arrived."""
+        if self.desk.locked:
+            self.redirect(UNLOCK_PATH)
+            return
+        result = outcome()
         if isinstance(result, Refusal):
             self.finish({"ok": False, "reason": result.reason, "detail": result.detail})
         elif isinstance(result, Waiting):
@@ -61,6 +103,13 @@ class DropHandler(DeskHandler):
             )  # fmt: skip
         else:
             self.finish({"ok": True, "case": result.reference, "repeat": result.repeat})
+
+
+def _declared_size(headers: HTTPHeaders) -> int:
+    """The larger of the sizes a drop's headers declare (0 for none, or one not a number:
+    Tornado refuses a malformed ``Content-Length`` itself)."""
+    sizes = (headers.get(name, "") for name in ("Content-Length", "X-File-Size"))
+    return max((int(size) for size in sizes if size.isascii() and size.isdigit()), default=0)
 
 
 class UnlockPage(DeskHandler):

@@ -234,13 +234,14 @@ class Browser:
         with self.opener.open(self.desk.origin + path, body, timeout=30) as response:
             return response.status, response.read().decode()
 
-    def drop(self, name: str, data: bytes) -> dict[str, object]:
-        request = urllib.request.Request(
-            self.desk.origin + "/drop",
-            data=data,
-            headers={"X-File-Name": urllib.parse.quote(name),
-                     "Content-Type": "application/octet-stream"},
-        )  # fmt: skip
+    def drop(self, name: str, data: bytes, *, size: int | None = None) -> dict[str, object]:
+        """Drop ``data`` as the page does; with ``size``, as the page drops a file of that size
+        over the desk's bound: its name and size only."""
+        headers = {"X-File-Name": urllib.parse.quote(name),
+                   "Content-Type": "application/octet-stream"}  # fmt: skip
+        if size is not None:
+            headers["X-File-Size"] = str(size)
+        request = urllib.request.Request(self.desk.origin + "/drop", data=data, headers=headers)
         with self.opener.open(request, timeout=30) as response:
             result: dict[str, object] = json.loads(response.read())
             return result

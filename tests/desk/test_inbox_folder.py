@@ -117,10 +117,11 @@ def test_a_file_over_the_bound_is_refused_unread_in_the_desks_languages(
         assert refused(page) == [(huge.name, translator(language)(TOO_LARGE))], language
     assert translator("fr")(TOO_LARGE) != TOO_LARGE != translator("ar")(TOO_LARGE)
 
-    # A dropped file meets the same bound, and is listed the same way.
+    # A dropped file meets the same bound, and is listed the same way (the page sends only the
+    # name and size of a file it knows is too large; tests/desk/test_drop_bound.py sends bodies).
     signed_in.get("/?lang=en")
     with pytest.raises(urllib.error.HTTPError) as dropped:
-        signed_in.drop("big.sanad", bytes(MAX_FILE_BYTES + 1))
+        signed_in.drop("big.sanad", b"", size=MAX_FILE_BYTES + 1)
     assert dropped.value.code == 413
     assert json.loads(dropped.value.read())["reason"] == TOO_LARGE
     _, page = signed_in.get("/")
