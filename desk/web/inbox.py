@@ -44,6 +44,7 @@ class InboxPage(DeskHandler):
             waiting=desk.book.waiting(),
             inbox=str(desk.settings.inbox),
             columns=(LANGUAGE, INCIDENT_TYPE, COUNTRY, PLATFORM),
+            max_file_bytes=MAX_FILE_BYTES,
         )
 
 

@@ -18,6 +18,8 @@ import pytest
 from crypto import Attachment, AttachmentKind
 from crypto.file_names import delivery_file_name
 from crypto.keys import OrganisationKeys
+from desk.casebook import TOO_LARGE
+from desk.i18n import translator
 from tests.desk.browser import STEP_MS, desk_page, playwright_sync_api
 from tests.desk.conftest import PASSPHRASE, Caseworker, pdf, photo, running_desk, voice
 from tests.support.signed_files import BotSigner
@@ -151,3 +153,30 @@ def test_an_idle_page_hides_the_case_and_locks_the_desk(
             with page.expect_navigation(timeout=STEP_MS):
                 page.click(".unlock button[type=submit]")
             assert page.locator(f'tr.case[data-reference="{reference}"]').count() == 1
+
+
+def test_a_file_over_the_bound_is_listed_as_refused_without_being_sent(
+    caseworker: Caseworker, tmp_path: Path
+) -> None:
+    huge = tmp_path / "huge.sanad"
+    with huge.open("wb") as file:
+        file.truncate(1 << 30)  # a gigabyte (sparse: it takes no room on the disk)
+    reference = REPORTS["fr"][0]
+    genuine = tmp_path / delivery_file_name(reference, 0)
+    genuine.write_bytes(_report(caseworker, "fr"))
+    with (
+        running_desk(caseworker.key_file, tmp_path) as desk,
+        desk_page(sync_api, desk.url) as opened,
+    ):
+        page = opened.page
+        page.goto(f"{desk.origin}/?lang=fr")
+        drops: list[Any] = []
+        page.on("request", lambda request: request.url.endswith("/drop") and drops.append(request))
+        with page.expect_navigation(timeout=STEP_MS):
+            page.set_input_files("#pick", [huge, genuine])
+        assert page.locator(".refusal .file-name").all_inner_texts() == ["huge.sanad"]
+        assert page.locator(".refusal .reason").inner_text() == translator("fr")(TOO_LARGE)
+        assert page.locator(f'tr.case[data-reference="{reference}"]').count() == 1
+        sent = {request.headers["x-file-name"]: request for request in drops}
+        assert sent["huge.sanad"].headers["x-file-size"] == str(1 << 30)
+        assert not sent["huge.sanad"].post_data_buffer  # its name and size, none of its bytes

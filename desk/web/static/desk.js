@@ -2,19 +2,21 @@
 // Served from the desk itself (the Content-Security-Policy allows nothing else to run).
 "use strict";
 
-function sendFile(file) {
-  return file.arrayBuffer().then((body) => fetch("/drop", {
-    method: "POST",
-    headers: {"Content-Type": "application/octet-stream", "X-File-Name": encodeURIComponent(file.name)},
-    body: body,
-    credentials: "same-origin",
-  }));
+// A file over the desk's bound (the drop zone's data-max-bytes) is not sent: the page names it
+// and its size, and the desk lists it as refused, as it would after reading it.
+function sendFile(file, maxBytes) {
+  const headers = {"Content-Type": "application/octet-stream", "X-File-Name": encodeURIComponent(file.name)};
+  const tooLarge = file.size > maxBytes;
+  if (tooLarge) { headers["X-File-Size"] = String(file.size); }
+  return fetch("/drop", {method: "POST", headers: headers, body: tooLarge ? null : file, credentials: "same-origin"});
 }
 
 function sendAll(files) {
   const status = document.getElementById("drop-status");
   if (status) { status.textContent = "…"; }
-  return Promise.all(Array.from(files).map(sendFile)).then(() => window.location.reload());
+  const maxBytes = Number(document.getElementById("dropzone").dataset.maxBytes);
+  return Promise.all(Array.from(files).map((file) => sendFile(file, maxBytes)))
+    .then(() => window.location.reload());
 }
 
 // The idle lock, seen from the page: what is on screen goes when the desk locks, and a caseworker
