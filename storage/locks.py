@@ -1,11 +1,12 @@
 """Transactions that must run one at a time: a PostgreSQL advisory lock each, taken first.
 
 Some transactions check that something is not there yet, then write it: an enrolment counts the
-claims before adding one. Under PostgreSQL's READ COMMITTED two such transactions can both
-check before either commits, and both write. :func:`take` makes them wait for one another: a
-transaction-level advisory lock, freed at commit or rollback. On SQLite it does nothing, as
-nothing is needed: every Sanad transaction there starts with ``BEGIN IMMEDIATE``
-(``storage.engine``), so there is one writer at a time.
+claims before adding one, a requeue looks for a sent or pending copy of a file before queuing it
+again. Under PostgreSQL's READ COMMITTED two such transactions can both check before either
+commits, and both write. :func:`take` makes them wait for one another: a transaction-level
+advisory lock, freed at commit or rollback. On SQLite it does nothing, as nothing is needed:
+every Sanad transaction there starts with ``BEGIN IMMEDIATE`` (``storage.engine``), so there is
+one writer at a time.
 
 Keys are two 32-bit integers, "Sana" and four letters naming the lock, and each is used for one
 thing only. The others Sanad takes: the leader's session lock ("d-ld",
@@ -38,6 +39,12 @@ class TransactionLock:
 #: Enrolments ("Sana", "d-en"), so that two at once cannot both pass a bound with one place left
 #: (``bot.services.caseworkers``).
 ENROLMENTS = TransactionLock(0x53616E61, 0x642D656E)
+
+#: Queuing a case's files for a caseworker from the admin commands ("Sana", "d-dq"): ``sanad
+#: admin redeliver`` leaves a failed row failed when the same file is sent or pending to the same
+#: caseworker, and a reassignment or a key rotation committing meanwhile must not slip a pending
+#: row past that check (I8: a file is queued once to a caseworker).
+CASE_DELIVERIES = TransactionLock(0x53616E61, 0x642D6471)
 
 
 async def take(session: AsyncSession, lock: TransactionLock) -> None:

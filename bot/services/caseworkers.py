@@ -1120,6 +1120,10 @@ async def reassign(
     seal to, :class:`WrongOrganisationKey` when ``recovery_key`` is not the configured recovery
     key, :class:`UnknownCase`, ``crypto.OpenFailure`` if a wrap does not open, and
     :class:`RevocationsRolledBack` below the high-water mark ``min_serial``. Commits.
+
+    On PostgreSQL it waits for, and holds, :data:`storage.locks.CASE_DELIVERIES`, so that a
+    ``sanad admin redeliver`` running meanwhile sees the new pending rows (I8, one file queued
+    once to a caseworker).
     """
     if recovery_key.public_key != recovery_public:
         raise WrongOrganisationKey(
@@ -1127,6 +1131,9 @@ async def reassign(
             hint="check organisation.recovery_public_key and the --recovery-key file",
         )
     async with db.sessionmaker() as session, session.begin():
+        # First, before the audit append lock (storage.locks, "Lock order"): a redeliver of the
+        # same file waits for this commit and then finds the new pending row.
+        await locks.take(session, locks.CASE_DELIVERIES)
         report = await ReportRepository(session).get_by_case_reference(case_reference)
         if report is None:
             raise UnknownCase("no case has this reference")
