@@ -59,7 +59,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Result, and_, delete, func, select, text
+from sqlalchemy import ColumnElement, Result, and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
@@ -112,8 +112,8 @@ from handlers.caseworker_commands import (
     EnrolmentLimited,
     install_caseworker_commands,
 )
-from storage import audit, outbox
-from storage.engine import Backend, Database
+from storage import audit, locks, outbox
+from storage.engine import Database
 from storage.models import (
     BodyKind,
     Caseworker,
@@ -651,7 +651,7 @@ async def enroll(
     claim = issue_enrolment_claim(bot_key, chat_id, keys, issued=today)
     try:
         async with db.sessionmaker() as session, session.begin():
-            await _one_enrolment_at_a_time(session, db.backend)
+            await locks.take(session, locks.ENROLMENTS)
             row = await CaseworkerRepository(session).get_by_encryption_key_id(
                 keys.encryption.key_id
             )
@@ -677,18 +677,6 @@ async def enroll(
     except IntegrityError as exc:
         # Two enrolments of the same key or label committed at once; the other one won.
         raise EnrolmentRefused("this enrolment collided with another; send it again") from exc
-
-
-# The advisory lock enrolments take on PostgreSQL, two 32-bit keys ("Sana", "d-en").
-_ENROLMENT_LOCK = {"a": 0x53616E61, "b": 0x642D656E}
-
-
-async def _one_enrolment_at_a_time(session: AsyncSession, backend: Backend) -> None:
-    """Serialise enrolments for the rest of the transaction, so that two at once cannot both
-    pass a bound with one place left. SQLite already does (``BEGIN IMMEDIATE``); on PostgreSQL
-    a transaction-level advisory lock, released at commit."""
-    if backend is Backend.POSTGRESQL:
-        await session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), _ENROLMENT_LOCK)
 
 
 async def _make_room(
@@ -885,7 +873,7 @@ async def discard_enrolment(db: Database, *, who: str, today: dt.date) -> Discar
     Records an audit entry (counts only). Commits.
     """
     async with db.sessionmaker() as session, session.begin():
-        await _one_enrolment_at_a_time(session, db.backend)
+        await locks.take(session, locks.ENROLMENTS)
         row = await resolve_caseworker(session, who)
         if not await session.scalar(select(_ONLY_ENROLLED).where(Caseworker.id == row.id)):
             raise NotAnEnrolment(
@@ -904,7 +892,7 @@ async def discard_all_enrolments(db: Database, *, today: dt.date) -> DiscardedEn
     Records an audit entry (counts only). Commits.
     """
     async with db.sessionmaker() as session, session.begin():
-        await _one_enrolment_at_a_time(session, db.backend)
+        await locks.take(session, locks.ENROLMENTS)
         return await _discard(session, _ONLY_ENROLLED, today)
 
 
@@ -1132,6 +1120,10 @@ async def reassign(
     seal to, :class:`WrongOrganisationKey` when ``recovery_key`` is not the configured recovery
     key, :class:`UnknownCase`, ``crypto.OpenFailure`` if a wrap does not open, and
     :class:`RevocationsRolledBack` below the high-water mark ``min_serial``. Commits.
+
+    On PostgreSQL it waits for, and holds, :data:`storage.locks.CASE_DELIVERIES`, so that a
+    ``sanad admin redeliver`` running meanwhile sees the new pending rows (I8, one file queued
+    once to a caseworker).
     """
     if recovery_key.public_key != recovery_public:
         raise WrongOrganisationKey(
@@ -1139,6 +1131,9 @@ async def reassign(
             hint="check organisation.recovery_public_key and the --recovery-key file",
         )
     async with db.sessionmaker() as session, session.begin():
+        # First, before the audit append lock (storage.locks, "Lock order"): a redeliver of the
+        # same file waits for this commit and then finds the new pending row.
+        await locks.take(session, locks.CASE_DELIVERIES)
         report = await ReportRepository(session).get_by_case_reference(case_reference)
         if report is None:
             raise UnknownCase("no case has this reference")

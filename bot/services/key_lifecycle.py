@@ -13,7 +13,9 @@ brings; the bot itself never holds them (I5).
   are refused too.
 - :func:`rewrap_rotated`: after a caseworker enrolled a new key (``replaces_id``) and an admin
   approved it, their open cases are re-wrapped from the recovery key to the new key, every wrap
-  of the old keys is deleted, and the old rows are retired.
+  of the old keys is deleted, and the old rows are retired. Like a reassignment it queues
+  files for a caseworker, so on PostgreSQL it takes :data:`storage.locks.CASE_DELIVERIES` first
+  and ``sanad admin redeliver`` waits for it.
 - :func:`rotate_recovery`: every body's recovery wrap moves to a new recovery key in batches,
   each batch one transaction that inserts the new wraps *and* deletes the same bodies' old ones.
   So at every commit each body holds exactly one recovery wrap, under the old key or the new:
@@ -82,7 +84,7 @@ from crypto.kdf_pool import KdfPool
 from crypto.keys import Ed25519PublicKey, Ed25519SigningKey, X25519PublicKey, X25519SecretKey
 from crypto.keys import key_id as public_key_id
 from crypto.receipts import MailboxSecrets, derive_master_secret
-from storage import audit, outbox
+from storage import audit, locks, outbox
 from storage.engine import Database
 from storage.models import (
     AuditEntry,
@@ -395,7 +397,9 @@ async def reassign_all(
 
     Each case goes through :func:`bot.services.caseworkers.reassign`, one transaction per case,
     so a failure part-way leaves every case either moved or untouched, and running it again
-    moves the rest. Raises what that function raises; refuses to move cases to the same row.
+    moves the rest; each of those transactions takes the lock that ``sanad admin redeliver``
+    waits for (:data:`storage.locks.CASE_DELIVERIES`). Raises what that function raises; refuses
+    to move cases to the same row.
     """
     async with db.sessionmaker() as session, session.begin():
         source = await resolve_caseworker(session, from_who)
@@ -461,6 +465,9 @@ async def rewrap_rotated(
     """
     _check_recovery_key(recovery_key, recovery_public)
     async with db.sessionmaker() as session, session.begin():
+        # It queues the moved cases' files: first, before the audit append lock, as reassign
+        # does (storage.locks).
+        await locks.take(session, locks.CASE_DELIVERIES)
         row = await resolve_caseworker(session, who)
         revocations = await latest_revocations(session, org_public, min_serial=min_serial)
         verdict = assess(row, org_public, today, revocations)

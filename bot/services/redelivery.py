@@ -16,6 +16,12 @@ Which rows go back, in one transaction:
   report and sequence have another row sent or pending stays failed, and of several failed rows
   for one file only one goes back.
 
+One at a time with the commands that queue a case's files for a caseworker (``sanad admin
+reassign``, ``--all-from``, ``sanad admin rewrap``): on PostgreSQL the transaction starts by
+taking :data:`storage.locks.CASE_DELIVERIES`, as theirs do. Under READ COMMITTED a reassignment
+back to the same caseworker could otherwise commit its pending row after this transaction looked
+for one and before it requeued, and the file would be queued twice. SQLite has one writer.
+
 What a failed row says about the file (I8). A refusal (``Forbidden``, ``BadRequest``,
 ``ChatMigrated``, ``UploadTooLarge``) and a delivery never built took nothing: the file did not
 go. A row failed on network errors may have gone: an upload can take effect with its answer lost.
@@ -33,7 +39,7 @@ from dataclasses import dataclass
 
 from bot.services.caseworkers import UnknownCase, eligible_caseworkers_among
 from crypto.keys import Ed25519PublicKey
-from storage import audit, outbox
+from storage import audit, locks, outbox
 from storage.engine import Database
 from storage.repositories import ReportRepository
 
@@ -66,6 +72,10 @@ async def redeliver_failed(
     Commits.
     """
     async with db.sessionmaker() as session, session.begin():
+        # First, before the audit append lock (storage.locks, "Lock order"): no reassignment or
+        # key rotation can queue a file between the check for a sent or pending copy and the
+        # requeue.
+        await locks.take(session, locks.CASE_DELIVERIES)
         report_id = None
         if case_reference is not None:
             report = await ReportRepository(session).get_by_case_reference(case_reference)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.local_api import LocalBotApi
 from bot.services.caseworkers import UnknownCase
@@ -78,6 +79,24 @@ async def failed_report(
 async def redeliver(db: Database, org: OrganisationKeys, **which: str) -> Redelivery:
     return await redeliver_failed(
         db, org_public=org.signing.public_key, today=TODAY, now=now(), **which
+    )
+
+
+async def queue_again(
+    session: AsyncSession,
+    caseworker: EnrolledCaseworker,
+    report: QueuedReport,
+    not_before: dt.datetime,
+) -> None:
+    """Queue the report's file to the caseworker afresh, in the caller's transaction, as a
+    reassignment back to them does."""
+    await outbox.enqueue(
+        session,
+        kind=DeliveryKind.REPORT,
+        caseworker_id=caseworker.id,
+        report_id=report.report_id,
+        sequence=0,
+        not_before=not_before,
     )
 
 
@@ -163,14 +182,7 @@ async def test_a_file_the_caseworker_has_or_will_get_is_never_queued_again(
         # As a reassignment back to them leaves it: the same file queued afresh, then sent
         # (or failed again).
         for report in (delivered, twice_failed):
-            await outbox.enqueue(
-                session,
-                kind=DeliveryKind.REPORT,
-                caseworker_id=caseworker.id,
-                report_id=report.report_id,
-                sequence=0,
-                not_before=now() - dt.timedelta(minutes=20),
-            )
+            await queue_again(session, caseworker, report, now() - dt.timedelta(minutes=20))
     worker = "run"
     claimed = await outbox.claim_batch(db, worker=worker, now=now(), limit=10, lease=LEASE)
     for delivery in claimed:

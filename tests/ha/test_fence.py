@@ -8,7 +8,6 @@ in memory only, told once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -22,27 +21,17 @@ from bot.leadership.serve import StandbyWebhook
 from bot.services.housekeeping import Housekeeping, HousekeepingKeyring
 from storage.engine import Database
 from storage.leadership import KEEP_UPDATES, PRUNE_EVERY, StaleEpoch
-from storage.migrate import upgrade_database
 from storage.models import Leadership, RecentUpdate
-from tests.storage.conftest import postgres_schema
+from tests.storage.conftest import pg_db
+
+# The migrated PostgreSQL schema fixture.
+__all__ = ["pg_db"]
 
 RETENTION = RetentionSettings(
     closed_report=dt.timedelta(days=90),
     mailbox=dt.timedelta(days=90),
     unassigned_alert=dt.timedelta(days=7),
 )
-
-
-@pytest.fixture
-async def database() -> AsyncIterator[Database]:
-    """A migrated, empty PostgreSQL schema (skips, or fails in CI, without PostgreSQL)."""
-    async with postgres_schema() as schema:
-        db = schema.open()
-        try:
-            await upgrade_database(db)
-            yield db
-        finally:
-            await db.close()
 
 
 async def elect(db: Database) -> LeaderFence:
@@ -57,21 +46,21 @@ async def elect(db: Database) -> LeaderFence:
 
 
 @pytest.mark.postgres
-async def test_an_update_is_taken_once(database: Database) -> None:
-    fence = await elect(database)
+async def test_an_update_is_taken_once(pg_db: Database) -> None:
+    fence = await elect(pg_db)
     assert await fence.take_update(41)
     assert not await fence.take_update(41)
-    successor = await elect(database)
+    successor = await elect(pg_db)
     assert not await successor.take_update(41)  # handled before the takeover: not again
     assert await successor.take_update(42)
 
 
 @pytest.mark.postgres
-async def test_a_superseded_leader_takes_nothing_and_stops_leading(database: Database) -> None:
-    stale = await elect(database)
+async def test_a_superseded_leader_takes_nothing_and_stops_leading(pg_db: Database) -> None:
+    stale = await elect(pg_db)
     lost: list[bool] = []
     stale.on_lost(lambda: lost.append(True))
-    successor = await elect(database)
+    successor = await elect(pg_db)
     assert not await stale.take_update(7)
     assert not stale.leading()
     assert lost == [True]
@@ -80,31 +69,29 @@ async def test_a_superseded_leader_takes_nothing_and_stops_leading(database: Dat
 
 @pytest.mark.postgres
 async def test_housekeeping_and_purge_under_a_stale_epoch_are_refused(
-    database: Database, tmp_path: Path
+    pg_db: Database, tmp_path: Path
 ) -> None:
     keyring = HousekeepingKeyring(tmp_path / "housekeeping")
     (tmp_path / "housekeeping").mkdir(mode=0o700)
-    stale = await elect(database)
-    stale_housekeeping = Housekeeping(
-        database, keyring, retention=dt.timedelta(hours=24), role=stale
-    )
+    stale = await elect(pg_db)
+    stale_housekeeping = Housekeeping(pg_db, keyring, retention=dt.timedelta(hours=24), role=stale)
     await stale_housekeeping.keep_for_erasure(7_500_000_002, [1, 2])  # still the leader
-    successor = await elect(database)
+    successor = await elect(pg_db)
     with pytest.raises(StaleEpoch):
         await stale_housekeeping.keep_for_erasure(7_500_000_002, [3])
     with pytest.raises(StaleEpoch):
-        await Purger(database, stale_housekeeping, RETENTION, role=stale).run()
-    housekeeping = Housekeeping(database, keyring, retention=dt.timedelta(hours=24), role=successor)
-    await Purger(database, housekeeping, RETENTION, role=successor).run()
+        await Purger(pg_db, stale_housekeeping, RETENTION, role=stale).run()
+    housekeeping = Housekeeping(pg_db, keyring, retention=dt.timedelta(hours=24), role=successor)
+    await Purger(pg_db, housekeeping, RETENTION, role=successor).run()
 
 
 @pytest.mark.postgres
-async def test_only_the_latest_update_ids_are_kept(database: Database) -> None:
-    fence = await elect(database)
+async def test_only_the_latest_update_ids_are_kept(pg_db: Database) -> None:
+    fence = await elect(pg_db)
     latest = 3 * KEEP_UPDATES // PRUNE_EVERY * PRUNE_EVERY
     for update_id in (1, latest - KEEP_UPDATES - 1, latest - KEEP_UPDATES, latest - 1, latest):
         assert await fence.take_update(update_id)
-    async with database.sessionmaker() as session:
+    async with pg_db.sessionmaker() as session:
         kept = set(await session.scalars(select(RecentUpdate.update_id)))
     assert kept == {latest - KEEP_UPDATES, latest - 1, latest}
 

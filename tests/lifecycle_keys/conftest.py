@@ -19,7 +19,7 @@ from storage.models import Wrap as WrapRow
 from storage.reports import NewMailbox, store_report
 from storage.repositories import ReportRepository
 from tests.caseworkers.conftest import approved, enrolled, new_chat_id, org
-from tests.storage.conftest import NOW, TODAY, db, pg_schema, sqlite_path
+from tests.storage.conftest import NOW, TODAY, db, pg_db, pg_schema, sqlite_path
 
 __all__ = [
     "NOW",
@@ -29,6 +29,7 @@ __all__ = [
     "enrolled",
     "new_chat_id",
     "org",
+    "pg_db",
     "pg_schema",
     "sqlite_path",
 ]

@@ -14,6 +14,7 @@ from bot.services.mailbox import MailboxService, MailboxSettings, ReplyRefused
 from crypto import KdfPool
 from crypto.keys import CaseworkerKeys, OrganisationKeys
 from storage.engine import Database
+from storage.locks import CASE_DELIVERIES
 from storage.models import (
     AuditEntry,
     Caseworker,
@@ -24,6 +25,7 @@ from storage.models import (
     ReportStatus,
 )
 from tests.caseworkers.conftest import approve_enrolment
+from tests.support.locks import wait_for_release
 
 from .conftest import (
     NOW,
@@ -132,6 +134,24 @@ async def test_rewrap_run_twice_changes_nothing_the_second_time(
     again = await _rewrap(db, org, str(new_id))
     assert (again.cases, again.parts, again.wraps_removed) == (0, 0, 0)
     assert await opens(db, parts[0], new_keys.encryption)
+
+
+@pytest.mark.postgres
+async def test_rewrap_waits_for_a_transaction_queuing_case_files(
+    pg_db: Database, org: OrganisationKeys
+) -> None:
+    # It queues the moved cases' files, as reassign does: the two take turns with redeliver
+    # (tests/delivery/test_case_delivery_lock.py).
+    old_id, old_keys, new_id, _ = await _rotated_caseworker(pg_db, org, "Bushra")
+    await store_case(
+        pg_db, [org.recovery.public_key, old_keys.public.encryption], caseworker_id=old_id
+    )
+
+    result = await wait_for_release(pg_db, CASE_DELIVERIES, _rewrap(pg_db, org, str(new_id)))
+
+    assert (result.cases, result.parts) == (1, 1)
+    pending = [o for o in await _outbox(pg_db) if o.status is DeliveryStatus.PENDING]
+    assert [(o.caseworker_id, o.sequence) for o in pending] == [(new_id, 0)]
 
 
 async def test_rewrap_refuses_a_new_key_not_yet_approved(

@@ -92,6 +92,19 @@ async def db(request: pytest.FixtureRequest, sqlite_path: Path) -> AsyncIterator
 
 
 @pytest.fixture
+async def pg_db() -> AsyncIterator[Database]:
+    """A migrated, empty PostgreSQL schema only, for what SQLite has no counterpart of (row and
+    advisory locks between concurrent transactions)."""
+    async with postgres_schema() as schema:
+        database = schema.open()
+        try:
+            await upgrade_database(database)
+            yield database
+        finally:
+            await database.close()
+
+
+@pytest.fixture
 async def sqlite_db(sqlite_path: Path) -> AsyncIterator[Database]:
     """A migrated SQLite file only, for properties of the file itself."""
     database = open_database(f"sqlite:///{sqlite_path}")
