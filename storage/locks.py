@@ -15,7 +15,13 @@ chain's append lock (one 64-bit key, ``storage.audit``). Advisory locks are per 
 two deployments in two schemas of one database wait for each other here, briefly.
 
 Lock order, against deadlocks: a transaction takes its lock from here before anything else,
-and at most one of them; :func:`storage.audit.append` takes the append lock after, at the end.
+and at most one of them; then the ``reports`` rows of the cases it acts on (``FOR UPDATE``,
+before reading their bodies or assignment), several of them by id in one statement; and
+:func:`storage.audit.append` takes the append lock after, at the end. A reporter's addition
+locks its own case's row only (``bot.services.mailbox``); ``sanad admin reassign`` takes
+:data:`CASE_DELIVERIES` then its case's row, ``--all-from`` one case per transaction;
+``sanad admin rewrap`` takes :data:`CASE_DELIVERIES` then the rows of every case of the old keys,
+and a revocation the rows of every case of the revoked (``bot.services.key_lifecycle``).
 """
 
 from __future__ import annotations

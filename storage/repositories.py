@@ -91,12 +91,18 @@ class ReportRepository:
     async def get(self, report_id: bytes) -> Report | None:
         return await self._session.get(Report, report_id)
 
-    async def get_by_case_reference(self, text: str) -> Report | None:
-        """The report with this case reference, in any accepted spelling."""
+    async def get_by_case_reference(self, text: str, *, lock: bool = False) -> Report | None:
+        """The report with this case reference, in any accepted spelling.
+
+        ``lock``: hold its row until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite's
+        ``BEGIN IMMEDIATE`` already admits one writer), for a caller about to act on what the
+        case holds (``storage.locks``, "Lock order").
+        """
         reference = normalise_case_reference(text)
         if reference is None:
             return None
-        return await self._session.scalar(select(Report).where(Report.case_reference == reference))
+        query = select(Report).where(Report.case_reference == reference)
+        return await self._session.scalar(query.with_for_update() if lock else query)
 
     async def add_body(
         self,

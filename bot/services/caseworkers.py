@@ -1123,7 +1123,11 @@ async def reassign(
 
     On PostgreSQL it waits for, and holds, :data:`storage.locks.CASE_DELIVERIES`, so that a
     ``sanad admin redeliver`` running meanwhile sees the new pending rows (I8, one file queued
-    once to a caseworker).
+    once to a caseworker). Then it locks the case's row before reading its bodies, as a
+    reporter's addition does before reading the assignment
+    (:meth:`bot.services.mailbox.MailboxService.add_information`): an addition either commits
+    first and is re-wrapped and queued here with the rest, or waits and goes to the new
+    caseworker (I8, nothing lost).
     """
     if recovery_key.public_key != recovery_public:
         raise WrongOrganisationKey(
@@ -1134,7 +1138,9 @@ async def reassign(
         # First, before the audit append lock (storage.locks, "Lock order"): a redeliver of the
         # same file waits for this commit and then finds the new pending row.
         await locks.take(session, locks.CASE_DELIVERIES)
-        report = await ReportRepository(session).get_by_case_reference(case_reference)
+        # Then the case's row: what is read from here on includes any addition committed while
+        # it waited, and an addition not yet begun waits for this commit.
+        report = await ReportRepository(session).get_by_case_reference(case_reference, lock=True)
         if report is None:
             raise UnknownCase("no case has this reference")
         if report.status is ReportStatus.CLOSED:

@@ -240,6 +240,24 @@ async def _pending_successors(session: AsyncSession, ids: set[int]) -> list[Case
     return found
 
 
+async def _lock_cases(session: AsyncSession, caseworker_ids: Sequence[int]) -> None:
+    """Lock the rows of every case assigned to ``caseworker_ids``, closed ones too, by id.
+
+    Taken before reading these cases' bodies or wraps to act on them: a reporter's addition
+    locks its case's row before reading the assignment
+    (:meth:`bot.services.mailbox.MailboxService.add_information`), so it either commits first
+    and is read here, or waits and reads what this transaction committed (I8). By id, the one
+    order of every transaction locking several cases (``storage.locks``, "Lock order"). A no-op
+    on SQLite, where ``BEGIN IMMEDIATE`` admits one writer.
+    """
+    await session.execute(
+        select(Report.id)
+        .where(Report.assigned_caseworker_id.in_(caseworker_ids))
+        .order_by(Report.id)
+        .with_for_update()
+    )
+
+
 async def _open_cases(session: AsyncSession, caseworker_ids: Sequence[int]) -> list[Report]:
     rows = await session.scalars(
         select(Report)
@@ -289,6 +307,9 @@ async def revoke(
     deliveries to them marked failed with :data:`REVOKED_DELIVERY_ERROR`. Their open cases keep
     their assignment so ``sanad admin reassign --all-from`` finds them. Audited. Commits.
 
+    The rows of the cases assigned to them are locked first (:func:`_lock_cases`), so that no
+    reporter's addition sealed to them commits after their wraps are deleted.
+
     The new list's serial is above the high-water mark ``min_serial`` too; the caller raises the
     mark to it after the commit (:func:`bot.revocation_mark.raise_mark`). In a database whose
     lists stop below the mark it raises
@@ -312,6 +333,9 @@ async def revoke(
         family = [row, *await _ancestors(session, row)]
         family += await _pending_successors(session, {r.id for r in family})
         ids = [r.id for r in family]
+        # Before anything is written: an addition sealed to them meanwhile commits first, and
+        # its wrap goes below, or waits and finds them revoked.
+        await _lock_cases(session, ids)
         key_ids = [r.encryption_key_id for r in family]
         listed_ids = set(current.caseworker_ids) if current else set()
         listed_keys = set(current.key_ids) if current else set()
@@ -398,7 +422,8 @@ async def reassign_all(
     Each case goes through :func:`bot.services.caseworkers.reassign`, one transaction per case,
     so a failure part-way leaves every case either moved or untouched, and running it again
     moves the rest; each of those transactions takes the lock that ``sanad admin redeliver``
-    waits for (:data:`storage.locks.CASE_DELIVERIES`). Raises what that function raises; refuses
+    waits for (:data:`storage.locks.CASE_DELIVERIES`), then its one case's row, so no order
+    between cases is needed. Raises what that function raises; refuses
     to move cases to the same row.
     """
     async with db.sessionmaker() as session, session.begin():
@@ -459,7 +484,9 @@ async def rewrap_rotated(
     opens nothing still stored; the cases are assigned to the new row with their status kept;
     pending deliveries to the old rows are dropped and each moved body is queued for the new key
     from ``now`` (the caseworker may no longer hold the old key). The old rows are retired
-    (status ``revoked``). Audited. Commits. Raises
+    (status ``revoked``). The cases' rows are locked before they are read (:func:`_lock_cases`),
+    so that a reporter's addition sealed to an old key meanwhile is moved too. Audited. Commits.
+    Raises
     :class:`~bot.services.caseworkers.RevocationsRolledBack` below the high-water mark
     ``min_serial``.
     """
@@ -482,6 +509,8 @@ async def rewrap_rotated(
             )
         new_key = verdict.recipient.keys.encryption
         old_ids = [r.id for r in old_rows]
+        # Before reading the cases: an addition sealed to an old key meanwhile is moved too.
+        await _lock_cases(session, old_ids)
         cases = await _open_cases(session, old_ids)
         case_ids = [c.id for c in cases]
         bodies = list(

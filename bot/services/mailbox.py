@@ -510,6 +510,13 @@ class MailboxService:
         commit together. Returns the addendum's sequence number. Raises :class:`NothingToAdd`
         for an empty draft and :class:`UnknownMailbox` when the mailbox is gone. Does not keep
         ``draft``; the caller wipes it.
+
+        The statement that reads the case locks its row (:func:`_case_for_addition`), as an
+        admin's reassignment, rewrap or revocation does before reading the case. On PostgreSQL
+        an addition so waits for one in progress and then reads the assignment and caseworkers
+        it committed, or holds it off until the addendum is committed and moved with the rest
+        (I8: nothing lost for the new caseworker). That one row only: reporters never wait for
+        one another's cases.
         """
         body = _addendum_body(draft)
         tag = access.secrets.lookup_tag
@@ -575,6 +582,10 @@ class MailboxService:
         transaction, so its commit writes and syncs (SQLite's WAL, ``synchronous=FULL``;
         PostgreSQL's WAL) as a stored addition's does, and leaves no row. What is written is
         random bytes, never the sealed draft. Does not keep ``draft``; the caller wipes it.
+
+        Its look-up is the same locking statement, which finds no row to lock. A stored addition
+        waits only while an admin is moving that very case; the decoy does not mimic that wait,
+        which would mean locking a real case's row.
         """
         body = _addendum_body(draft)
         placeholder_id = new_report_id()
@@ -628,7 +639,8 @@ def _case_for_addition(lookup_tag: bytes) -> Select[Mailbox, Report]:
         select(Mailbox, Report)
         .join(Report, Report.id == Mailbox.report_id)
         .where(Mailbox.lookup_tag == lookup_tag)
-        # PostgreSQL: two additions at once must not take the same number.
+        # PostgreSQL: two additions at once must not take the same number, and an admin moving
+        # the case must not read its bodies or assignment halfway (add_information).
         .with_for_update(of=Report)
     )
 

@@ -26,6 +26,7 @@ from storage.engine import Database
 from storage.locks import CASE_DELIVERIES
 from storage.models import DeliveryStatus, Report
 from tests.storage.conftest import pg_db
+from tests.support.admin import as_admin
 from tests.support.locks import FINISHES_WITHIN, STILL_WAITING, holding, wait_for_release
 
 from .conftest import TODAY, enrol_caseworker, outbox_rows, queue_report
@@ -36,17 +37,8 @@ __all__ = ["pg_db"]
 pytestmark = pytest.mark.postgres
 
 
-def as_admin(org: OrganisationKeys) -> dict[str, Any]:
-    """What ``reassign`` and ``reassign --all-from`` take besides the case and the caseworkers:
-    the recovery key, the pinned keys and the clock."""
-    return {
-        "recovery_key": org.recovery,
-        "recovery_public": org.recovery.public_key,
-        "org_public": org.signing.public_key,
-        "today": TODAY,
-        "now": now(),
-        "min_serial": 0,
-    }
+def admin(org: OrganisationKeys) -> dict[str, Any]:
+    return as_admin(org, today=TODAY, now=now())
 
 
 async def pending_per_file(db: Database) -> Counter[tuple[int, bytes, int]]:
@@ -77,10 +69,10 @@ async def test_reassign_waits_for_a_transaction_queuing_case_files(
     second = await enrol_caseworker(pg_db, org, chat_id=7103)
     report = await queue_report(pg_db, org, first)
     work: Coroutine[Any, Any, object] = (
-        lifecycle.reassign_all(pg_db, from_who=str(first.id), to=str(second.id), **as_admin(org))
+        lifecycle.reassign_all(pg_db, from_who=str(first.id), to=str(second.id), **admin(org))
         if all_from
         else caseworkers.reassign(
-            pg_db, case_reference=report.case_reference, to=str(second.id), **as_admin(org)
+            pg_db, case_reference=report.case_reference, to=str(second.id), **admin(org)
         )
     )
 

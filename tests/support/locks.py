@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import locks
@@ -41,3 +42,17 @@ async def wait_for_release(
         await asyncio.sleep(STILL_WAITING)
         assert not task.done(), "it went ahead while the lock was held"
     return await asyncio.wait_for(task, FINISHES_WITHIN)
+
+
+async def until_blocked_by(db: Database, holder: AsyncSession) -> None:
+    """Return once another connection waits for a lock ``holder``'s open transaction holds
+    (a row lock, say), so a test knows where a transaction it started has got to; fail after
+    :data:`FINISHES_WITHIN` seconds."""
+    pid = await holder.scalar(text("SELECT pg_backend_pid()"))
+    waiting = text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))")
+    async with asyncio.timeout(FINISHES_WITHIN):
+        while True:
+            async with db.sessionmaker() as session:
+                if await session.scalar(waiting, {"pid": pid}):
+                    return
+            await asyncio.sleep(0.05)
