@@ -21,7 +21,9 @@ before reading their bodies or assignment), several of them by id in one stateme
 locks its own case's row only (``bot.services.mailbox``); ``sanad admin reassign`` takes
 :data:`CASE_DELIVERIES` then its case's row, ``--all-from`` one case per transaction;
 ``sanad admin rewrap`` takes :data:`CASE_DELIVERIES` then the rows of every case of the old keys,
-and a revocation the rows of every case of the revoked (``bot.services.key_lifecycle``).
+and a revocation :data:`CASE_DELIVERIES` then the rows of every case of the revoked
+(``bot.services.key_lifecycle``): a reassignment or rewrap checks its target eligible under the
+same lock, so it commits before the revocation reads anything, or finds the target revoked (I4).
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ ENROLMENTS = TransactionLock(0x53616E61, 0x642D656E)
 #: Queuing a case's files for a caseworker from the admin commands ("Sana", "d-dq"): ``sanad
 #: admin redeliver`` leaves a failed row failed when the same file is sent or pending to the same
 #: caseworker, and a reassignment or a key rotation committing meanwhile must not slip a pending
-#: row past that check (I8: a file is queued once to a caseworker).
+#: row past that check (I8: a file is queued once to a caseworker). A revocation takes it too, so
+#: that no reassignment or rotation seals a case to the caseworker it revokes (I4).
 CASE_DELIVERIES = TransactionLock(0x53616E61, 0x642D6471)
 
 

@@ -8,9 +8,11 @@ brings; the bot itself never holds them (I5).
 
 - :func:`revoke`: a caseworker (and the older keys they rotated away from) goes on a new signed
   revocation list, is marked revoked, loses every wrap and every pending delivery; their open
-  cases are listed for reassignment. Eligibility (:mod:`bot.services.caseworkers`) already
-  refuses a revoked row *and* anyone the verified list names, so their ``/reply`` and reply files
-  are refused too.
+  cases are listed for reassignment. On PostgreSQL it takes
+  :data:`storage.locks.CASE_DELIVERIES` first, so a reassignment or rewrap to them meanwhile is
+  undone here or refused. Eligibility (:mod:`bot.services.caseworkers`) already refuses a
+  revoked row *and* anyone the verified list names, so their ``/reply`` and reply files are
+  refused too.
 - :func:`rewrap_rotated`: after a caseworker enrolled a new key (``replaces_id``) and an admin
   approved it, their open cases are re-wrapped from the recovery key to the new key, every wrap
   of the old keys is deleted, and the old rows are retired. Like a reassignment it queues
@@ -307,8 +309,12 @@ async def revoke(
     deliveries to them marked failed with :data:`REVOKED_DELIVERY_ERROR`. Their open cases keep
     their assignment so ``sanad admin reassign --all-from`` finds them. Audited. Commits.
 
-    The rows of the cases assigned to them are locked first (:func:`_lock_cases`), so that no
-    reporter's addition sealed to them commits after their wraps are deleted.
+    On PostgreSQL it takes :data:`storage.locks.CASE_DELIVERIES` first, as a reassignment and a
+    rewrap do before checking that their target may receive: one of those either commits before
+    this transaction reads anything, and its wraps and deliveries are removed here with the rest,
+    or waits for this commit and finds the caseworker revoked (I4). Then the rows of the cases
+    assigned to them are locked (:func:`_lock_cases`), so that no reporter's addition sealed to
+    them commits after their wraps are deleted.
 
     The new list's serial is above the high-water mark ``min_serial`` too; the caller raises the
     mark to it after the commit (:func:`bot.revocation_mark.raise_mark`). In a database whose
@@ -320,6 +326,9 @@ async def revoke(
     """
     _check_signing_key(signing_key, org_public)
     async with db.sessionmaker() as session, session.begin():
+        # First (storage.locks, "Lock order"): a reassignment or rewrap that checked them
+        # eligible commits before anything is read here, or waits and finds them revoked.
+        await locks.take(session, locks.CASE_DELIVERIES)
         row = await resolve_caseworker(session, who)
         current = await latest_revocations(
             session, org_public, min_serial=0 if after_rollback else min_serial

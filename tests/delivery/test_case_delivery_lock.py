@@ -1,11 +1,13 @@
 """On PostgreSQL the admin commands that queue a case's files for a caseworker take turns
 (``storage.locks.CASE_DELIVERIES``), so a reassignment committing while ``sanad admin
-redeliver`` runs cannot leave one file queued twice to one caseworker (I8).
+redeliver`` runs cannot leave one file queued twice to one caseworker (I8), and a revocation
+takes the same turn, so a reassignment cannot seal a case to the caseworker it revokes (I4).
 
 Under READ COMMITTED, each would otherwise look for a sent or pending copy of the file before
-the other commits its own. The lock is held here by a transaction of the test's, as a service's
-transaction holds it; SQLite needs no lock (one writer at a time), and test_redeliver.py and
-tests/caseworkers/test_reassign.py run the same services there.
+the other commits its own, or check the target eligible before the revocation commits. The lock
+is held here by a transaction of the test's, as a service's transaction holds it; SQLite needs
+no lock (one writer at a time), and test_redeliver.py and tests/caseworkers/test_reassign.py run
+the same services there.
 """
 
 from __future__ import annotations
@@ -16,18 +18,25 @@ from collections.abc import Coroutine
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.services import caseworkers
 from bot.services import key_lifecycle as lifecycle
+from bot.services.caseworkers import NotEligible
 from bot.services.redelivery import Redelivery
 from crypto.keys import OrganisationKeys
 from storage.engine import Database
 from storage.locks import CASE_DELIVERIES
-from storage.models import DeliveryStatus, Report
+from storage.models import DeliveryStatus, OutboxEntry, Report, Wrap
 from tests.storage.conftest import pg_db
 from tests.support.admin import as_admin
-from tests.support.locks import FINISHES_WITHIN, STILL_WAITING, holding, wait_for_release
+from tests.support.locks import (
+    FINISHES_WITHIN,
+    STILL_WAITING,
+    holding,
+    until_blocked_by,
+    wait_for_release,
+)
 
 from .conftest import TODAY, enrol_caseworker, outbox_rows, queue_report
 from .test_redeliver import failed_report, now, queue_again, redeliver
@@ -102,3 +111,52 @@ async def test_a_reassignment_committing_during_redeliver_leaves_the_file_queued
 
     assert done == Redelivery(requeued=0, not_eligible=0, already_delivered=1)
     assert await pending_per_file(pg_db) == {(caseworker.id, report.report_id, 0): 1}
+
+
+async def test_a_reassignment_to_a_caseworker_being_revoked_leaves_them_nothing(
+    pg_db: Database, org: OrganisationKeys
+) -> None:
+    leaving = await enrol_caseworker(pg_db, org, chat_id=7107)
+    staying = await enrol_caseworker(pg_db, org, chat_id=7108)
+    theirs = await queue_report(pg_db, org, leaving)
+    case = await queue_report(pg_db, org, staying)
+    revoke = lifecycle.revoke(
+        pg_db,
+        who=str(leaving.id),
+        signing_key=org.signing,
+        org_public=org.signing.public_key,
+        today=TODAY,
+        min_serial=0,
+    )
+    reassign = caseworkers.reassign(
+        pg_db, case_reference=case.case_reference, to=str(leaving.id), **admin(org)
+    )
+
+    async with pg_db.sessionmaker() as held, held.begin():
+        # Their pending delivery: the revocation, their wraps deleted, stops at failing it.
+        await held.execute(
+            select(OutboxEntry).where(OutboxEntry.report_id == theirs.report_id).with_for_update()
+        )
+        revoking = asyncio.create_task(revoke)
+        await until_blocked_by(pg_db, held)
+        reassigning = asyncio.create_task(reassign)
+        await asyncio.sleep(STILL_WAITING)
+    await asyncio.wait_for(revoking, FINISHES_WITHIN)
+    refused = await asyncio.wait_for(
+        asyncio.gather(reassigning, return_exceptions=True), FINISHES_WITHIN
+    )
+
+    async with pg_db.sessionmaker() as session:
+        wraps = await session.scalar(
+            select(func.count()).where(
+                Wrap.recipient_key_id == leaving.keys.public.encryption.key_id
+            )
+        )
+        assigned = await session.scalar(
+            select(Report.assigned_caseworker_id).where(Report.id == case.report_id)
+        )
+    assert wraps == 0
+    assert await pending_per_file(pg_db) == {(staying.id, case.report_id, 0): 1}
+    # It waited for the revocation and then found the caseworker revoked.
+    assert isinstance(refused[0], NotEligible)
+    assert assigned == staying.id
