@@ -210,14 +210,28 @@ async def sqlite_file_db(sqlite_path: Any) -> AsyncIterator[Database]:
         await database.close()
 
 
-@pytest.fixture
-async def deployment(sqlite_file_db: Database, tmp_path: Path) -> AsyncIterator[Deployment]:
-    """A deployment on a real SQLite file."""
-    built = await deployment_on(sqlite_file_db, tmp_path / "state")
+@contextlib.asynccontextmanager
+async def deployed(database: Database, state_dir: Path) -> AsyncIterator[Deployment]:
+    """:func:`deployment_on`, its sealing pool closed at the end."""
+    built = await deployment_on(database, state_dir)
     try:
         yield built
     finally:
         built.pool.close()
+
+
+@pytest.fixture
+async def deployment(sqlite_file_db: Database, tmp_path: Path) -> AsyncIterator[Deployment]:
+    """A deployment on a real SQLite file."""
+    async with deployed(sqlite_file_db, tmp_path / "state") as built:
+        yield built
+
+
+@pytest.fixture
+async def world(db: Database, tmp_path: Path) -> AsyncIterator[Deployment]:
+    """A deployment on each database ``db`` gives: a SQLite file, and PostgreSQL."""
+    async with deployed(db, tmp_path / "state") as built:
+        yield built
 
 
 class RefusingSubmitter:

@@ -30,7 +30,7 @@ from tests.storage.conftest import pg_db
 from tests.support.admin import as_admin
 from tests.support.locks import FINISHES_WITHIN, STILL_WAITING, until_blocked_by
 
-from .conftest import CASEWORKER_CHAT, NOW, TODAY, Case, Deployment, deployment_on
+from .conftest import CASEWORKER_CHAT, NOW, TODAY, Case, Deployment, deployed
 
 __all__ = ["pg_db"]
 
@@ -41,11 +41,8 @@ ADDITION = "They came to my workplace this morning."
 
 @pytest.fixture
 async def world(pg_db: Database, tmp_path: Path) -> AsyncIterator[Deployment]:
-    built = await deployment_on(pg_db, tmp_path / "state")
-    try:
+    async with deployed(pg_db, tmp_path / "state") as built:
         yield built
-    finally:
-        built.pool.close()
 
 
 async def reassign(world: Deployment, case: Case, to: int) -> None:

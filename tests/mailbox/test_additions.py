@@ -8,10 +8,9 @@ PostgreSQL's WAL), bytes of the same size inserted, and nothing of it left after
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from sqlalchemy import event, func, select
 from handlers.draft import Draft
 from storage.engine import Database
 from storage.models import MailboxMessage, OutboxEntry, Report, ReportBody, Wrap
-from tests.mailbox.conftest import Deployment, deployment_on
+from tests.mailbox.conftest import Deployment
 
 ADDITION = "They found my new account too, and wrote to my brother. " * 20
 
@@ -72,15 +71,6 @@ async def row_counts(db: Database) -> list[int]:
             int(await session.scalar(select(func.count()).select_from(table)) or 0)
             for table in (Report, ReportBody, Wrap, OutboxEntry, MailboxMessage)
         ]
-
-
-@pytest.fixture
-async def world(db: Database, tmp_path: Path) -> AsyncIterator[Deployment]:
-    built = await deployment_on(db, tmp_path / "state")
-    try:
-        yield built
-    finally:
-        built.pool.close()
 
 
 async def test_addition_under_an_unknown_receipt_commits_a_write_of_the_same_size(

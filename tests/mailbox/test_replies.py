@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 
@@ -22,7 +19,7 @@ from crypto.keys import CaseworkerKeys
 from storage.engine import Database
 from storage.models import Caseworker, CaseworkerStatus, MailboxMessage, Report, ReportStatus
 from tests.caseworkers.conftest import approved, enrolled
-from tests.mailbox.conftest import CASEWORKER_CHAT, Case, Deployment, deployment_on
+from tests.mailbox.conftest import CASEWORKER_CHAT, Case, Deployment
 
 OTHER_CHAT = 7_000_099
 
@@ -34,15 +31,6 @@ def reply_file(case: Case, keys: CaseworkerKeys, text: str, sequence: int) -> by
 async def message_count(db: Database) -> int:
     async with db.sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(MailboxMessage)) or 0)
-
-
-@pytest.fixture
-async def world(db: Database, tmp_path: Path) -> AsyncIterator[Deployment]:
-    built = await deployment_on(db, tmp_path / "state")
-    try:
-        yield built
-    finally:
-        built.pool.close()
 
 
 async def test_reply_is_stored_sealed_and_signed_by_the_bot_and_sets_case_in_progress(

@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -19,21 +17,11 @@ from sqlalchemy import select, update
 from bot.services.status import gather_status
 from crypto import ReplySigner, ReplyStatement, issue_revocation_list, seal_reply
 from crypto.keys import Ed25519SigningKey, X25519PublicKey
-from storage.engine import Database
 from storage.models import Direction, Mailbox, MailboxMessage
 from storage.models import RevocationList as RevocationListRow
-from tests.mailbox.conftest import CASEWORKER_CHAT, NOW, Case, Deployment, deployment_on
+from tests.mailbox.conftest import CASEWORKER_CHAT, NOW, Case, Deployment
 
 LURE = "Meet me at the cafe on Tahrir street at 9"
-
-
-@pytest.fixture
-async def world(db: Database, tmp_path: Path) -> AsyncIterator[Deployment]:
-    built = await deployment_on(db, tmp_path / "state")
-    try:
-        yield built
-    finally:
-        built.pool.close()
 
 
 async def shown(world: Deployment, case: Case, *, now: dt.datetime = NOW) -> list[str]:
