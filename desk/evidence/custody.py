@@ -158,10 +158,6 @@ class CustodyLog:
             raise CustodyLogError(self._path, f"could not be written ({_reason(exc)})") from exc
         return CustodyEvent(case_reference, event, at)
 
-    @property
-    def path(self) -> Path:
-        return self._path
-
     def verify(self) -> CustodyReading:
         """The whole log checked, for whoever looks at it: the events that verified, oldest
         first, and where the chain breaks if it does. Unlike :meth:`events`, damage is an
